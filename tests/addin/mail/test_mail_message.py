@@ -1,0 +1,106 @@
+"""Message building: header injection refused, structure, .eml output, password handling."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from addin.mail import Attachment, InlineImage, MailError, Outgoing, build_message, write_eml
+from addin.mail.sendlog import SendLog, message_key
+from addin.mail.smtp import PASSWORD_ENV, SmtpSettings, settings_from_env
+
+
+def build(**overrides: object) -> object:
+    args: dict[str, object] = dict(sender="risk@example.test", to=["a@example.test"],
+                                   subject="s", text="t", html="<p>h</p>")
+    args.update(overrides)
+    return build_message(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("subject", "hi\r\nBcc: victim@example.test"),
+    ("subject", "hi\nX-Evil: 1"),
+    ("to", ["a@example.test\r\nBcc: b@example.test"]),
+    ("cc", ["c@example.test\n"]),
+    ("sender", "risk@example.test\rX: y"),
+])
+def test_line_breaks_in_headers_are_refused(field: str, value: object) -> None:
+    with pytest.raises(MailError, match="line breaks"):
+        build(**{field: value})
+
+
+@given(st.text(), st.sampled_from(["\r", "\n", "\r\n", "\x00"]), st.text())
+def test_any_subject_with_a_line_break_is_refused(head: str, brk: str, tail: str) -> None:
+    with pytest.raises(MailError):
+        build(subject=head + brk + tail)
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", "a@b", "a b@example.test", "@example.test"])
+def test_malformed_addresses_are_refused(bad: str) -> None:
+    with pytest.raises(MailError, match="email address"):
+        build(to=[bad])
+
+
+def test_structure_and_comma_separated_recipients() -> None:
+    msg = build_message(
+        sender="Risk Desk <risk@example.test>", to=["a@example.test, b@example.test"],
+        subject="Ünïcode subject ✓", text="plain", html="<p>html</p>",
+        attachments=[Attachment("b.xlsx", b"PK\x03\x04"), Attachment("b.pdf", b"%PDF",
+                                                                      "application/pdf")],
+        images=[InlineImage("chart", b"\x89PNG")],
+    )
+    assert msg.get_content_type() == "multipart/mixed"
+    assert [a.addr_spec for a in msg["To"].addresses] == ["a@example.test", "b@example.test"]
+    kinds = [p.get_content_type() for p in msg.walk()]
+    assert kinds == ["multipart/mixed", "multipart/alternative", "text/plain",
+                     "multipart/related", "text/html", "image/png",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     "application/pdf"]
+
+
+def test_dry_run_writes_parseable_eml(tmp_path: Path) -> None:
+    data = bytes(range(256))
+    msg = build_message(sender="r@example.test", to=["a@example.test"], subject="s",
+                        text="t", html="<p>h</p>", attachments=[Attachment("x.xlsx", data)])
+    items = [Outgoing("dir/x.xlsx", "k1", msg), Outgoing("other/x.xlsx", "k2", msg)]
+    paths = write_eml(items, tmp_path / "out")
+    assert [p.name for p in paths] == ["x.eml", "x-2.eml"]
+    raw = paths[0].read_bytes()
+    assert b"\r\n" in raw
+    back = email.message_from_bytes(raw, policy=email.policy.default)
+    assert next(back.iter_attachments()).get_content() == data  # type: ignore[attr-defined]
+
+
+def test_password_only_from_environment_and_never_shown() -> None:
+    cfg = settings_from_env("smtp.example.test", user="me", environ={PASSWORD_ENV: "hunter22"})
+    assert cfg.password == "hunter22" and "hunter22" not in repr(cfg)
+    with pytest.raises(MailError, match=PASSWORD_ENV):
+        settings_from_env("smtp.example.test", user="me", environ={})
+    assert settings_from_env("smtp.example.test", environ={PASSWORD_ENV: "x"}).password is None
+
+
+def test_password_in_clear_is_refused_except_on_loopback() -> None:
+    with pytest.raises(MailError, match="in clear"):
+        SmtpSettings(host="smtp.example.test", security="none", user="u", password="p").check()
+    SmtpSettings(host="127.0.0.1", security="none", user="u", password="p").check()
+
+
+def test_message_key_depends_on_bytes_and_recipients_not_order() -> None:
+    k = message_key(b"abc", ["A@example.test", "b@example.test"])
+    assert k == message_key(b"abc", ["b@example.test", "a@example.test"])
+    assert k != message_key(b"abd", ["a@example.test", "b@example.test"])
+    assert k != message_key(b"abc", ["a@example.test"])
+
+
+def test_send_log_survives_a_torn_last_line(tmp_path: Path) -> None:
+    log = SendLog(tmp_path / "l.jsonl")
+    log.record("k", "sent", label="x", message_id="<1@x>")
+    with log.path.open("a") as handle:
+        handle.write('{"key": "k2", "sta')  # crash mid-write
+    again = SendLog(log.path)
+    assert again.was_sent("k") and again.last("k2") is None

@@ -1,0 +1,221 @@
+"""Sending through a real SMTP server on loopback: what arrives, and the failure modes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from smtp_fixtures import PASSWORD, USER, CertAuthority, Server, Sink, free_port, start_server
+
+from addin.mail import (
+    Attachment,
+    InlineImage,
+    Outgoing,
+    PermanentSendError,
+    SendLog,
+    SmtpSettings,
+    build_message,
+    send_batch,
+    send_with_retries,
+)
+from addin.mail.sendlog import message_key
+from addin.mail.smtp import SmtpConnection
+
+pytestmark = pytest.mark.smtp
+
+WORKBOOK = b"PK\x03\x04" + bytes(range(256)) * 40 + b"\r\n.\r\n\x00end"  # awkward bytes
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def message(subject: str = "perprisk: 1 position near liquidation") -> EmailMessage:
+    return build_message(
+        sender="risk@example.test",
+        to=["desk@example.test"],
+        cc=["Head <head@example.test>"],
+        subject=subject,
+        text="BTC/USDT 4.1% from liquidation\nTom & <b>Jerry</b>\n",
+        html="<p>BTC/USDT 4.1% from liquidation</p><img src=\"cid:chart\">",
+        attachments=[Attachment("book.xlsx", WORKBOOK)],
+        images=[InlineImage("chart", PNG)],
+    )
+
+
+def settings(server: Server, **kw: object) -> SmtpSettings:
+    base: dict[str, object] = dict(
+        host="127.0.0.1", port=server.port, security="starttls", user=USER, password=PASSWORD,
+        timeout=5, context=server.ca.client_context(),
+    )
+    base.update(kw)
+    return SmtpSettings(**base)  # type: ignore[arg-type]
+
+
+def received(sink: Sink, i: int = 0) -> EmailMessage:
+    got = email.message_from_bytes(sink.envelopes[i].original_content, policy=email.policy.default)
+    assert isinstance(got, EmailMessage)
+    return got
+
+
+def no_sleep(seconds: float) -> None:
+    pass
+
+
+def test_starttls_auth_message_arrives_intact(smtp_server: Server) -> None:
+    with SmtpConnection(settings(smtp_server)) as conn:
+        assert send_with_retries(conn, message(), sleep=no_sleep) == 1
+    env = smtp_server.sink.envelopes[0]
+    assert env.mail_from == "risk@example.test"
+    assert sorted(env.rcpt_tos) == ["desk@example.test", "head@example.test"]
+    got = received(smtp_server.sink)
+    assert got["Subject"] == "perprisk: 1 position near liquidation"
+    text = got.get_body(preferencelist=("plain",))
+    html = got.get_body(preferencelist=("html",))
+    assert text is not None and "Tom & <b>Jerry</b>" in text.get_content()
+    assert html is not None and "4.1% from liquidation" in html.get_content()
+    attachments = list(got.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["book.xlsx"]
+    assert hashlib.sha256(attachments[0].get_content()).hexdigest() == hashlib.sha256(
+        WORKBOOK).hexdigest()
+    images = [p for p in got.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 1 and images[0]["Content-ID"] == "<chart>"
+    assert images[0].get_payload(decode=True) == PNG
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_implicit_tls_with_auth(smtps_server: Server) -> None:
+    with SmtpConnection(settings(smtps_server, security="ssl")) as conn:
+        send_with_retries(conn, message(), sleep=no_sleep)
+    assert len(smtps_server.sink.envelopes) == 1
+
+
+def test_no_tls_plain_server_without_auth() -> None:
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    ctl = Controller(sink, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    try:
+        cfg = SmtpSettings(host="127.0.0.1", port=ctl.port, security="none", timeout=5)
+        with SmtpConnection(cfg) as conn:
+            send_with_retries(conn, message(), sleep=no_sleep)
+    finally:
+        ctl.stop()
+    assert len(sink.envelopes) == 1
+
+
+def test_wrong_password_is_permanent(smtp_server: Server) -> None:
+    calls: list[float] = []
+    with SmtpConnection(settings(smtp_server, password="nope")) as conn, pytest.raises(
+            PermanentSendError) as err:
+        send_with_retries(conn, message(), sleep=calls.append)
+    assert err.value.attempts == 1 and calls == []
+    assert "nope" not in str(err.value)
+    assert smtp_server.sink.envelopes == []
+
+
+def test_untrusted_certificate_is_refused(smtp_server: Server) -> None:
+    cfg = settings(smtp_server, context=ssl.create_default_context())  # system CAs only
+    with SmtpConnection(cfg) as conn, pytest.raises(PermanentSendError, match="certificate"):
+        send_with_retries(conn, message(), sleep=no_sleep)
+    assert smtp_server.sink.envelopes == []
+
+
+def test_auth_is_not_offered_before_starttls(smtp_server: Server) -> None:
+    with smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=5) as s:
+        s.ehlo()
+        assert s.has_extn("starttls") and not s.has_extn("auth")
+
+
+def test_451_then_success_sends_once(smtp_server: Server) -> None:
+    smtp_server.sink.script[:] = ["451"]
+    waits: list[float] = []
+    with SmtpConnection(settings(smtp_server)) as conn:
+        assert send_with_retries(conn, message(), backoff=0.5, sleep=waits.append) == 2
+    assert waits == [0.5]
+    assert smtp_server.sink.data_calls == 2 and len(smtp_server.sink.envelopes) == 1
+
+
+def test_550_is_not_retried(smtp_server: Server) -> None:
+    smtp_server.sink.script[:] = ["550"]
+    waits: list[float] = []
+    with SmtpConnection(settings(smtp_server)) as conn, pytest.raises(
+            PermanentSendError, match="550") as err:
+        send_with_retries(conn, message(), sleep=waits.append)
+    assert err.value.attempts == 1 and waits == []
+    assert smtp_server.sink.data_calls == 1 and smtp_server.sink.envelopes == []
+
+
+def test_connection_dropped_mid_message_is_retried(smtp_server: Server) -> None:
+    smtp_server.sink.script[:] = ["drop", "drop"]
+    waits: list[float] = []
+    with SmtpConnection(settings(smtp_server)) as conn:
+        assert send_with_retries(conn, message(), attempts=4, backoff=1, sleep=waits.append) == 3
+    assert waits == [1, 2]  # exponential backoff
+    assert len(smtp_server.sink.envelopes) == 1
+
+
+def outgoing(label: str, payload: bytes) -> Outgoing:
+    msg = build_message(
+        sender="risk@example.test", to=["desk@example.test"], subject=f"report {label}",
+        text="t", html="<p>h</p>", attachments=[Attachment(label, payload)],
+    )
+    return Outgoing(label=label, key=message_key(payload, ["desk@example.test"]), message=msg)
+
+
+def test_server_down_then_rerun_sends_each_exactly_once(
+        test_ca: CertAuthority, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here yet
+    log = SendLog(tmp_path / "sent.jsonl")
+    items = [outgoing(f"book{i}.xlsx", bytes([i]) * 100) for i in range(3)]
+    cfg = SmtpSettings(host="127.0.0.1", port=port, user=USER, password=PASSWORD, timeout=5,
+                       context=test_ca.client_context())
+    waits: list[float] = []
+    first = send_batch(items, cfg, log, attempts=3, backoff=0.1, sleep=waits.append,
+                       progress=False)
+    assert not first.ok and len(first.failed) == 3 and first.sent == []
+    assert waits == [0.1, 0.2] * 3
+    assert all(e.state == "failed" for e in SendLog(log.path).entries())
+    ids = {e.key: e.message_id for e in SendLog(log.path).entries()}
+
+    server = start_server(test_ca, port=port)
+    try:
+        server.sink.script[:] = ["ok", "550"]  # the second message is refused for good
+        again = send_batch(items, cfg, SendLog(log.path), sleep=no_sleep, progress=False)
+        assert again.sent == ["book0.xlsx", "book2.xlsx"]
+        assert [label for label, _ in again.failed] == ["book1.xlsx"]
+        third = send_batch(items, cfg, SendLog(log.path), sleep=no_sleep, progress=False)
+        assert third.skipped == ["book0.xlsx", "book2.xlsx"] and third.sent == ["book1.xlsx"]
+        fourth = send_batch(items, cfg, SendLog(log.path), sleep=no_sleep, progress=False)
+        assert fourth.sent == [] and len(fourth.skipped) == 3 and fourth.ok
+    finally:
+        server.controller.stop()
+    subjects = sorted(received(server.sink, i)["Subject"] for i in range(3))
+    assert subjects == ["report book0.xlsx", "report book1.xlsx", "report book2.xlsx"]
+    # A retried message keeps the Message-ID it was first given.
+    for i in range(3):
+        got = received(server.sink, i)
+        key = message_key(bytes([int(got["Subject"][11])]) * 100, ["desk@example.test"])
+        assert got["Message-ID"] == ids[key]
+    assert PASSWORD not in log.path.read_text()
+
+
+def test_batch_drop_mid_message_nothing_lost_nothing_twice(smtp_server: Server,
+                                                           tmp_path: Path) -> None:
+    smtp_server.sink.script[:] = ["ok", "drop", "ok", "drop", "drop", "drop", "drop"]
+    items = [outgoing(f"b{i}.xlsx", bytes([i + 1]) * 50) for i in range(3)]
+    log = SendLog(tmp_path / "log.jsonl")
+    first = send_batch(items, settings(smtp_server), log, attempts=3, sleep=no_sleep,
+                       progress=False)
+    # b0 ok; b1 dropped once then ok; b2 dropped three times -> failed
+    assert first.sent == ["b0.xlsx", "b1.xlsx"] and [f for f, _ in first.failed] == ["b2.xlsx"]
+    second = send_batch(items, settings(smtp_server), SendLog(log.path), sleep=no_sleep,
+                        progress=False)
+    assert second.sent == ["b2.xlsx"] and second.skipped == ["b0.xlsx", "b1.xlsx"]
+    subjects = [received(smtp_server.sink, i)["Subject"] for i in range(3)]
+    assert sorted(subjects) == ["report b0.xlsx", "report b1.xlsx", "report b2.xlsx"]
+    assert len(smtp_server.sink.envelopes) == 3
