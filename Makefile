@@ -1,0 +1,36 @@
+# Two entry points, both safe to run on a fresh machine:
+#   make demo   set up .venv, build every workbook into dist/ and write a filled demo with its report
+#   make test   set up .venv with the test tools and system packages, then run the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup setup-test system-deps lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/python -m pip install --quiet .
+
+setup-test: $(BIN)/python system-deps
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: setup
+	$(BIN)/python build.py
+
+test: setup-test
+	$(BIN)/python -m pytest -q
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
+
+lint: setup-test
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info

@@ -1,0 +1,185 @@
+"""The container contract and argument checks shared by every public function.
+
+Scalar in -> float out; array-likes broadcast like numpy ufuncs -> ndarray; any pandas Series in
+-> Series with the same index. Inputs are converted once, never written to, and every check names
+the argument it failed on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskfuncs._errors import RiskInputError
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def format_value(value: Any) -> str:
+    """Render a value for an error message: short numbers, quoted text."""
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+@dataclass(frozen=True)
+class OutputForm:
+    """How to hand a result back in the container the caller used."""
+
+    scalar: bool
+    index: pd.Index | None
+
+    def wrap(self, result: npt.ArrayLike, name: str | None = None) -> Any:
+        array = np.asarray(result, dtype=float)
+        if self.scalar:
+            return float(array.reshape(-1)[0]) if array.size == 1 else array
+        if self.index is not None and array.ndim == 1 and len(array) == len(self.index):
+            return pd.Series(array, index=self.index, name=name)
+        return array
+
+
+def _index_of(values: Iterable[Any]) -> pd.Index | None:
+    index: pd.Index | None = None
+    for value in values:
+        if isinstance(value, pd.Series):
+            if index is None:
+                index = value.index
+            elif not index.equals(value.index):
+                raise RiskInputError("all Series arguments must share the same index")
+    return index
+
+
+def to_float_array(name: str, value: Any) -> FloatArray:
+    """Convert one argument to a float array, naming it when that is impossible."""
+    if isinstance(value, pd.Series):
+        value = value.to_numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        bad = next(
+            (v for v in np.ravel(np.asarray(value, dtype=object)) if not _is_number(v)), value
+        )
+        raise RiskInputError(f"{name} must be a number (got {format_value(bad)})") from None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return value is None
+    return True
+
+
+def broadcast(**named: Any) -> tuple[OutputForm, list[FloatArray]]:
+    """Convert named arguments to float arrays broadcast against each other.
+
+    Returns the output form (scalar, plain array or Series index) and the arrays in the order the
+    arguments were given.
+    """
+    index = _index_of(named.values())
+    arrays = [to_float_array(name, value) for name, value in named.items()]
+    try:
+        shaped = np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(named, arrays, strict=True))
+        raise RiskInputError(f"argument shapes do not broadcast: {shapes}") from None
+    scalar = all(a.ndim == 0 for a in arrays)
+    return OutputForm(scalar=scalar, index=index), list(shaped)
+
+
+def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
+    position = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+    value = format_value(values[position] if values.ndim else values)
+    if not position:
+        return f"got {value}"
+    where = position[0] if len(position) == 1 else position
+    return f"got {value} at position {where}"
+
+
+def require(name: str, values: FloatArray, ok: npt.NDArray[np.bool_] | bool, rule: str) -> None:
+    """Raise ``RiskInputError("<name> must <rule> (got <value>)")`` where ``ok`` is False.
+
+    NaN values are never reported: missing market data flows through as NaN.
+    """
+    bad = ~np.asarray(ok) & ~np.isnan(values)
+    if np.any(bad):
+        raise RiskInputError(
+            f"{name} must {rule} ({_where(values, np.broadcast_to(bad, values.shape))})"
+        )
+
+
+def require_positive(name: str, values: FloatArray) -> None:
+    require(name, values, values > 0, "be > 0")
+
+
+def require_non_negative(name: str, values: FloatArray) -> None:
+    require(name, values, values >= 0, "be >= 0")
+
+
+def require_rate(name: str, values: FloatArray) -> None:
+    """A maintenance or fee rate: a fraction in [0, 1) (0.5% is 0.005)."""
+    require(name, values, (values >= 0) & (values < 1), "be in [0, 1) as a fraction, 0.5% = 0.005")
+
+
+def require_finite(name: str, values: FloatArray) -> None:
+    require(name, values, np.isfinite(values), "be finite")
+
+
+def choose(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """Validate a string option (case-insensitive) against the allowed values."""
+    if isinstance(value, str):
+        normalised = value.strip().lower()
+        if normalised in allowed:
+            return normalised
+    raise RiskInputError(f"{name} must be one of {', '.join(allowed)} (got {format_value(value)})")
+
+
+_SIDE_WORDS = {"long": 1.0, "buy": 1.0, "short": -1.0, "sell": -1.0}
+
+
+def side_sign(value: Any, name: str = "side") -> Any:
+    """Turn sides into +1.0 (long) / -1.0 (short) / NaN (missing), keeping a Series' index.
+
+    Accepts "long"/"short" (also "buy"/"sell", any case), +1/-1, and empty values (None, NaN,
+    "") as missing.
+    """
+    index = value.index if isinstance(value, pd.Series) else None
+    raw = value.to_numpy() if isinstance(value, pd.Series) else np.asarray(value)
+    if raw.dtype.kind in "biuf":
+        signs = raw.astype(float)
+        require(name, signs, (signs == 1) | (signs == -1), "be long, short, +1 or -1")
+    else:
+        signs = _signs_from_words(name, raw)
+    if index is not None:
+        return pd.Series(signs, index=index)
+    return signs
+
+
+def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
+    signs = np.full(raw.shape, np.nan)
+    # Exact matches first: the common case stays a couple of vectorised comparisons.
+    is_long = raw == "long"
+    is_short = raw == "short"
+    signs[is_long] = 1.0
+    signs[is_short] = -1.0
+    rest = ~(is_long | is_short)
+    if np.any(rest):
+        for position in zip(*np.nonzero(rest), strict=True) if raw.ndim else [()]:
+            word = raw[position]
+            if word is None or (isinstance(word, float) and np.isnan(word)):
+                continue
+            key = str(word).strip().lower()
+            if key == "":
+                continue
+            if key not in _SIDE_WORDS:
+                raise RiskInputError(f"{name} must be long or short (got {format_value(word)})")
+            signs[position] = _SIDE_WORDS[key]
+    return signs

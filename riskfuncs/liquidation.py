@@ -1,0 +1,434 @@
+"""Liquidation and bankruptcy prices under each exchange's published rules.
+
+Every rule is the same balance condition, solved in notional space. With ``x`` the position's
+notional at a price (``Q*P`` in quote for linear, ``N/P`` in coin for inverse), ``x_e`` the entry
+notional, ``sigma = s`` for linear and ``-s`` for inverse (an inverse notional falls as price
+rises) and ``W`` the effective collateral (collateral - other maintenance margin + other uPnL):
+
+    W + sigma * (x - x_e) = MM(x) + fee_rate * x
+
+Exchanges differ in where they evaluate the maintenance margin ``MM``: at the liquidation price
+(``MM(x) = x * MMR_k - cum_k`` with the tier of ``x``) or at the entry value (a constant). The
+liquidation price is ``x / Q`` (linear) or ``N / x`` (inverse).
+
+Tiered tables: the maintenance margin is continuous and convex in ``x``, so the left side minus
+the right side is monotone and the tier at the liquidation notional is found directly: tabulate
+``phi(x) = x (1 - sigma (MMR + fee)) + sigma cum`` at each tier floor, locate the target
+``t = x_e - sigma W`` among them (one binary search per position) and solve inside that tier.
+That is the tier Binance says to use ("the notional at the liquidation price"), without
+re-solving in a loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+
+from riskfuncs._arrays import (
+    FloatArray,
+    broadcast,
+    choose,
+    require,
+    require_non_negative,
+    require_positive,
+    require_rate,
+    side_sign,
+)
+from riskfuncs._errors import RiskInputError
+from riskfuncs._typing import Contract, Exchange, FloatLike, SideLike
+from riskfuncs.margin import CONTRACTS, maintenance_terms, notional_of, rate_source
+from riskfuncs.tiers import TierLike, TierTable
+
+__all__ = ["EXCHANGE_RULES", "ExchangeRule", "bankruptcy_price", "liquidation_price"]
+
+MaintenanceBasis = Literal["liquidation", "entry"]
+
+
+@dataclass(frozen=True)
+class ExchangeRule:
+    """How one venue turns margin into a liquidation price.
+
+    Attributes
+    ----------
+    name : str
+    maintenance_basis : {"liquidation", "entry"}
+        Where the maintenance margin is evaluated: at the liquidation price or at entry value.
+    contracts : tuple of {"linear", "inverse"}
+        Contract types the venue lists.
+    rate_from_max_leverage : bool
+        True when the maintenance rate is ``1 / (2 * max_leverage)`` (Hyperliquid).
+    fees : str
+        How closing fees enter, in words.
+    source : str
+        The public document the rule follows.
+    """
+
+    name: str
+    maintenance_basis: MaintenanceBasis
+    contracts: tuple[Contract, ...]
+    fees: str
+    source: str
+    rate_from_max_leverage: bool = False
+
+
+EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
+    {
+        "binance": ExchangeRule(
+            "binance",
+            "liquidation",
+            ("linear", "inverse"),
+            fees="none in the published formula; fee_rate, if given, adds to the rate at the "
+            "liquidation price",
+            source="Binance FAQ 'How to Calculate Liquidation Price of USDⓈ-M Futures Contracts'"
+            " (b3c689c1f50a44cabb3a84e663b81d93) and '... COIN-M Futures Contracts' "
+            "(ceccfcfb4e3a45e3b48b0b1bb1a8ae46); tier at the liquidation notional",
+        ),
+        "bybit": ExchangeRule(
+            "bybit",
+            "entry",
+            ("linear", "inverse"),
+            fees="'estimated fee to close' when fee_rate is given, on entry value",
+            source="Bybit Help Center 'Liquidation Price (USDT Contract)' and 'Liquidation Price "
+            "Calculation under Isolated Mode (Unified Trading Account)': "
+            "LP = EP -/+ (IM - MM)/Q with MM = entry value x MMR - MM deduction",
+        ),
+        "okx": ExchangeRule(
+            "okx",
+            "liquidation",
+            ("linear", "inverse"),
+            fees="taker fee at the liquidation price in the requirement (margin ratio "
+            "denominator); pass the taker rate as fee_rate",
+            source="OKX 'Tiered maintenance margin ratio rules': margin ratio = (margin + uPnL) /"
+            " (maintenance margin + liquidation fee); no maintenance amount",
+        ),
+        "gate": ExchangeRule(
+            "gate",
+            "liquidation",
+            ("linear", "inverse"),
+            fees="taker fee added to the maintenance rate; pass it as fee_rate",
+            source="Gate help 'Liquidation price and bankruptcy price': "
+            "LP = (EP - s M/Q) / (1 - s (MMR + taker))",
+        ),
+        "hyperliquid": ExchangeRule(
+            "hyperliquid",
+            "liquidation",
+            ("linear",),
+            fees="none",
+            source="Hyperliquid docs 'Liquidations': maintenance margin is half the initial "
+            "margin at max leverage",
+            rate_from_max_leverage=True,
+        ),
+        "dydx": ExchangeRule(
+            "dydx",
+            "liquidation",
+            ("linear",),
+            fees="none",
+            source="dYdX Chain docs 'Margin' and 'Liquidations': p' = (e - S p) / (|S| MMF - S)",
+        ),
+        "bitmex": ExchangeRule(
+            "bitmex",
+            "entry",
+            ("inverse", "linear"),
+            fees="exit taker fee (and any funding charged) added to the maintenance rate on "
+            "entry value; pass them as fee_rate",
+            source="BitMEX 'Liquidation' guide: LP = EP / (1 + IMR - MMR) for an inverse long",
+        ),
+        "generic": ExchangeRule(
+            "generic",
+            "liquidation",
+            ("linear", "inverse"),
+            fees="fee_rate adds to the rate at the liquidation price",
+            source="margin balance = maintenance margin at the liquidation price",
+        ),
+    }
+)
+
+EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_RULES)
+
+# Collateral beyond this many times the entry notional is a unit mix-up, not a position.
+_UNIT_MIXUP_FACTOR = 1000.0
+
+
+def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
+    rule = EXCHANGE_RULES[choose("exchange", exchange, EXCHANGES)]
+    kind = choose("contract", contract, CONTRACTS)
+    if kind not in rule.contracts:
+        raise RiskInputError(
+            f"contract must be {' or '.join(rule.contracts)} on {rule.name} (got {kind!r})"
+        )
+    return rule, kind
+
+
+def _price_from_notional(x: FloatArray, qty: FloatArray, contract: str) -> FloatArray:
+    """Linear ``x/Q`` (0.0 when x <= 0: unreachable long); inverse ``N/x`` (inf when x <= 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if contract == "linear":
+            price: FloatArray = np.where(x > 0, x / qty, 0.0)
+        else:
+            price = np.where(x > 0, qty / x, np.inf)
+    result: FloatArray = np.where(np.isnan(x), np.nan, price)
+    return result
+
+
+def _solve_in_tiers(
+    t: FloatArray, sigma: FloatArray, fee: FloatArray, table: TierTable
+) -> FloatArray:
+    """Notional ``x`` solving ``x (1 - sigma (MMR_k + fee)) + sigma cum_k = t`` in its own tier."""
+    x = np.full(t.shape, np.nan)
+    floors, caps = table.floors, table.caps
+    rates, amounts = table.maintenance_margin_rates, table.maintenance_amounts
+    last = len(table) - 1
+    for direction in (1.0, -1.0):
+        chosen = sigma == direction
+        if not chosen.any():
+            continue
+        for fee_value in np.unique(fee[chosen]):
+            group = chosen & (fee == fee_value)
+            target = t[group]
+            phi = floors * (1.0 - direction * (rates + fee_value)) + direction * amounts
+            k = np.clip(np.searchsorted(phi, target, side="right") - 1, 0, last)
+            solved = (target - direction * amounts[k]) / (1.0 - direction * (rates[k] + fee_value))
+            # A table whose amounts jump at a boundary: liquidation happens at the jump.
+            x[group] = np.where(k < last, np.minimum(solved, caps[k]), solved)
+    return x
+
+
+def _resolve_rates(
+    rule: ExchangeRule,
+    maintenance_margin_rate: FloatLike | None,
+    max_leverage: FloatLike | None,
+    tiers: TierLike | None,
+) -> FloatLike | None:
+    if rule.rate_from_max_leverage and maintenance_margin_rate is None and tiers is None:
+        if max_leverage is None:
+            raise RiskInputError(
+                "max_leverage is required on hyperliquid (maintenance = 1 / (2 x max leverage))"
+            )
+        _, (lev,) = broadcast(max_leverage=max_leverage)
+        require("max_leverage", lev, lev >= 1, "be >= 1")
+        return 1.0 / (2.0 * lev)
+    return maintenance_margin_rate
+
+
+def liquidation_price(
+    side: SideLike,
+    entry_price: FloatLike,
+    quantity: FloatLike,
+    collateral: FloatLike,
+    *,
+    exchange: Exchange = "binance",
+    contract: Contract = "linear",
+    maintenance_margin_rate: FloatLike | None = None,
+    maintenance_amount: FloatLike = 0.0,
+    tiers: TierLike | None = None,
+    max_leverage: FloatLike | None = None,
+    fee_rate: FloatLike = 0.0,
+    other_maintenance_margin: FloatLike = 0.0,
+    other_unrealized_pnl: FloatLike = 0.0,
+) -> Any:
+    """Mark price at which the position is liquidated.
+
+    Parameters
+    ----------
+    side : "long", "short", +1, -1, array-like or Series
+    entry_price : float, array-like or Series
+        Average entry price, quote currency per base unit, > 0.
+    quantity : float, array-like or Series
+        Linear: base units (contracts x contract size). Inverse: USD size (contracts x
+        contract value). > 0.
+    collateral : float, array-like or Series
+        Isolated margin (isolated) or the cross wallet balance (cross): quote currency for
+        linear, coin for inverse. >= 0.
+    exchange : {"binance", "bybit", "okx", "gate", "hyperliquid", "dydx", "bitmex", "generic"}
+        The published rule set, see ``EXCHANGE_RULES``. Binance, OKX, Gate, Hyperliquid, dYdX and
+        generic evaluate the maintenance margin at the liquidation price; Bybit and BitMEX at
+        entry value.
+    contract : {"linear", "inverse"}
+    maintenance_margin_rate : float, array-like or Series, optional
+        Fraction in [0, 1). Required unless ``tiers`` is given (or, on Hyperliquid,
+        ``max_leverage``).
+    maintenance_amount : float, array-like or Series, default 0
+        Binance "cum" / Bybit "MM deduction", in the notional's unit; ignored with ``tiers``.
+    tiers : TierLike, optional
+        Leverage tiers. Liquidation-price venues use the tier of the notional at the
+        liquidation price; entry-value venues the tier of the entry notional.
+    max_leverage : float, optional
+        Hyperliquid: the market's max leverage, giving MMR = 1 / (2 x max leverage). Not used by
+        other venues.
+    fee_rate : float, array-like or Series, default 0
+        Closing (taker) fee rate counted in the requirement, on the same basis as the
+        maintenance margin (see each rule's ``fees``).
+    other_maintenance_margin, other_unrealized_pnl : float, array-like or Series, default 0
+        Cross margin: the maintenance margin and unrealised PnL (at mark) of the other positions
+        sharing the wallet, same unit as ``collateral``.
+
+    Returns
+    -------
+    float, ndarray or Series
+        The liquidation price in quote currency. When no positive price liquidates the
+        position (a long whose collateral covers the whole loss to zero) it is ``0.0``; an
+        inverse short that can never be liquidated gives ``inf``. NaN inputs give NaN.
+
+    Raises
+    ------
+    RiskInputError
+        Non-positive prices or quantities, unknown side/exchange/contract, rates outside
+        [0, 1), bad tier tables, collateral that is clearly in the wrong unit.
+
+    Notes
+    -----
+    Liquidation-price basis (Binance one-way/isolated; with ``cum``; Gate/OKX with the fee in
+    the rate):
+
+    .. math:: LP = \\frac{W + cum - s Q EP}{Q (MMR - s)}
+
+    inverse: :math:`LP = N (MMR + s) / (W + cum + s N / EP)`. Entry-value basis (Bybit, BitMEX):
+    :math:`LP = EP - s (W - MM_e) / Q` with :math:`MM_e = Q EP\\,MMR - cum`; inverse
+    :math:`LP = N / (N/EP + s (W - MM_e))`.
+
+    Examples
+    --------
+    Binance's published example: long 1 BTCUSDT at 10,000 isolated with 1,000 USDT margin,
+    MMR 0.4%: ``(1000 - 10000) / (0.004 - 1) = 9036.14...``
+
+    >>> round(liquidation_price("long", 10_000, 1, 1_000, maintenance_margin_rate=0.004), 2)
+    9036.14
+
+    Bybit (entry value): long 1 BTC at 20,000 with 10x (2,000 margin), MMR 0.5%:
+
+    >>> liquidation_price("long", 20_000, 1, 2_000, exchange="bybit",
+    ...                   maintenance_margin_rate=0.005)
+    18100.0
+
+    A long that cannot be liquidated above zero:
+
+    >>> liquidation_price("long", 100, 1, 150, maintenance_margin_rate=0.01)
+    0.0
+    """
+    rule, kind = _rule_for(exchange, contract)
+    rate_input = _resolve_rates(rule, maintenance_margin_rate, max_leverage, tiers)
+    table, rate_given = rate_source(rate_input, tiers, kind)
+    sign = side_sign(side)
+    form, (s, ep, qty, wb, rate_in, amount_in, fee, other_mm, other_pnl) = broadcast(
+        side=sign,
+        entry_price=entry_price,
+        quantity=quantity,
+        collateral=collateral,
+        maintenance_margin_rate=rate_given,
+        maintenance_amount=maintenance_amount,
+        fee_rate=fee_rate,
+        other_maintenance_margin=other_maintenance_margin,
+        other_unrealized_pnl=other_unrealized_pnl,
+    )
+    require_positive("entry_price", ep)
+    require_positive("quantity", qty)
+    require_non_negative("collateral", wb)
+    require_rate("fee_rate", fee)
+    require_non_negative("other_maintenance_margin", other_mm)
+    entry_value = notional_of(qty, ep, kind)
+    _check_units(kind, entry_value, wb, other_mm, other_pnl)
+    sigma = s if kind == "linear" else -s
+    effective = wb - other_mm + other_pnl
+
+    if rule.maintenance_basis == "entry":
+        rate, amount = maintenance_terms(entry_value, rate_in, amount_in, table)
+        _require_rate_sum(rate + fee)
+        entry_requirement = entry_value * (rate + fee) - amount
+        x = entry_value + sigma * (entry_requirement - effective)
+    elif table is None:
+        rate, amount = maintenance_terms(entry_value, rate_in, amount_in, None)
+        _require_rate_sum(rate + fee)
+        target = entry_value - sigma * effective
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
+    else:
+        _require_rate_sum(table.maintenance_margin_rates[-1] + fee)
+        x = _solve_in_tiers(entry_value - sigma * effective, sigma, fee, table)
+    return form.wrap(_price_from_notional(x, qty, kind))
+
+
+def _require_rate_sum(total: Any) -> None:
+    total = np.asarray(total, dtype=float)
+    require("maintenance_margin_rate + fee_rate", total, total < 1, "be < 1")
+
+
+def _check_units(
+    kind: str,
+    entry_value: FloatArray,
+    collateral: FloatArray,
+    other_mm: FloatArray,
+    other_pnl: FloatArray,
+) -> None:
+    """Refuse collateral that only makes sense in the other contract type's unit."""
+    isolated = (other_mm == 0) & (other_pnl == 0)
+    with np.errstate(invalid="ignore"):
+        absurd = isolated & (collateral > _UNIT_MIXUP_FACTOR * entry_value)
+    if np.any(absurd):
+        hint = (
+            "inverse contracts take collateral in coin"
+            if kind == "inverse"
+            else "linear contracts take quantity in base units, not USD"
+        )
+        require(
+            "collateral",
+            collateral,
+            ~absurd,
+            f"be at most {_UNIT_MIXUP_FACTOR:g}x the position value; {hint}",
+        )
+
+
+def bankruptcy_price(
+    side: SideLike,
+    entry_price: FloatLike,
+    quantity: FloatLike,
+    collateral: FloatLike,
+    *,
+    contract: Contract = "linear",
+    other_unrealized_pnl: FloatLike = 0.0,
+) -> Any:
+    """Price at which the margin balance is exactly zero.
+
+    Parameters
+    ----------
+    side, entry_price, quantity, collateral, contract, other_unrealized_pnl
+        As in :func:`liquidation_price`.
+
+    Returns
+    -------
+    float, ndarray or Series
+        Linear :math:`EP - s W / Q`; inverse :math:`N / (N/EP + s W)`. 0.0 for a long that is
+        fully collateralised, inf for such an inverse short.
+
+    Notes
+    -----
+    Bybit "What is Bankruptcy Price": isolated long ``EP (1 - 1/L)``, short ``EP (1 + 1/L)``
+    (before Bybit rounds the long up and the short down to the tick). BitMEX inverse:
+    ``EP / (1 + 1/L)`` for a long.
+
+    Examples
+    --------
+    >>> bankruptcy_price("long", 20_000, 1, 2_000)
+    18000.0
+    >>> round(bankruptcy_price("long", 10_000, 100_000, 1, contract="inverse"), 2)
+    9090.91
+    """
+    kind = choose("contract", contract, CONTRACTS)
+    sign = side_sign(side)
+    form, (s, ep, qty, wb, other_pnl) = broadcast(
+        side=sign,
+        entry_price=entry_price,
+        quantity=quantity,
+        collateral=collateral,
+        other_unrealized_pnl=other_unrealized_pnl,
+    )
+    require_positive("entry_price", ep)
+    require_positive("quantity", qty)
+    require_non_negative("collateral", wb)
+    entry_value = notional_of(qty, ep, kind)
+    sigma = s if kind == "linear" else -s
+    x = entry_value - sigma * (wb + other_pnl)
+    return form.wrap(_price_from_notional(x, qty, kind))

@@ -1,0 +1,318 @@
+"""One call for a whole book of positions: margin, PnL and liquidation for every row.
+
+Positions come as a DataFrame with ccxt ``Position`` column names, so an export of
+``fetch_positions`` can be passed straight in. Cross-margined positions of one account (the same
+exchange and settlement currency) share their wallet: each one's liquidation price accounts for
+the others' maintenance margin and unrealised PnL, as Binance's cross formula does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskfuncs._arrays import FloatArray, choose, side_sign
+from riskfuncs._errors import RiskInputError
+from riskfuncs._typing import Contract, Exchange
+from riskfuncs.liquidation import EXCHANGES, liquidation_price
+from riskfuncs.margin import CONTRACTS, maintenance_margin, notional_of, pnl_of
+from riskfuncs.tiers import TierLike, as_tier_table
+
+BoolArray = npt.NDArray[np.bool_]
+
+__all__ = ["POSITION_COLUMNS", "RESULT_COLUMNS", "account_of", "portfolio_margin"]
+
+#: Input columns and their defaults (None = required).
+POSITION_COLUMNS: Mapping[str, Any] = {
+    "exchange": "generic",
+    "symbol": "",
+    "side": None,
+    "contracts": None,
+    "contractSize": 1.0,
+    "entryPrice": None,
+    "markPrice": None,
+    "collateral": None,
+    "marginMode": "isolated",
+    "contractType": "linear",
+    "maintenanceMarginRate": np.nan,
+    "maintenanceAmount": 0.0,
+    "leverage": np.nan,
+    "feeRate": 0.0,
+    "maxLeverage": np.nan,
+}
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "account",
+    "quantity",
+    "notional",
+    "initial_margin",
+    "maintenance_margin",
+    "unrealized_pnl",
+    "margin_balance",
+    "liquidation_price",
+    "distance_to_liquidation",
+    "margin_ratio",
+    "margin_buffer",
+    "leverage",
+)
+
+
+def account_of(exchange: str, symbol: str, contract: str) -> str:
+    """Account key ``exchange:settle``: the wallet cross positions share.
+
+    The settlement currency comes from a ccxt symbol (``BTC/USDT:USDT`` settles in USDT,
+    ``BTC/USD:BTC`` in BTC); without one, linear contracts settle in the quote and inverse ones
+    in the base currency.
+    """
+    symbol = str(symbol)
+    if ":" in symbol:
+        settle = symbol.split(":", 1)[1].split("-", 1)[0]
+    elif "/" in symbol:
+        base, quote = symbol.split("/", 1)
+        settle = quote if contract == "linear" else base
+    else:
+        settle = "quote" if contract == "linear" else symbol or "coin"
+    return f"{exchange}:{settle.upper()}"
+
+
+def _normalise(positions: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(positions, pd.DataFrame):
+        raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
+    frame = positions.copy()
+    if "contracts" not in frame and "quantity" in frame:
+        frame["contracts"] = frame["quantity"]
+    for column, default in POSITION_COLUMNS.items():
+        if column not in frame:
+            if default is None:
+                raise RiskInputError(f"positions must have a {column} column")
+            frame[column] = default
+    for column in ("exchange", "marginMode", "contractType"):
+        frame[column] = frame[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
+    frame["symbol"] = frame["symbol"].fillna("").astype(str)
+    for column in ("exchange", "marginMode", "contractType"):
+        allowed = {
+            "exchange": EXCHANGES,
+            "marginMode": ("isolated", "cross"),
+            "contractType": CONTRACTS,
+        }[column]
+        unknown = ~frame[column].isin(allowed)
+        if unknown.any():
+            row = frame.index[int(np.argmax(unknown.to_numpy()))]
+            choose(f"{column} (row {row})", frame.at[row, column], tuple(allowed))
+    for column in (
+        "contracts",
+        "contractSize",
+        "entryPrice",
+        "markPrice",
+        "collateral",
+        "maintenanceMarginRate",
+        "maintenanceAmount",
+        "leverage",
+        "feeRate",
+        "maxLeverage",
+    ):
+        try:
+            frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
+        except (TypeError, ValueError):
+            raise RiskInputError(f"positions column {column} must hold numbers") from None
+    frame["contractSize"] = frame["contractSize"].fillna(1.0)
+    frame["maintenanceAmount"] = frame["maintenanceAmount"].fillna(0.0)
+    frame["feeRate"] = frame["feeRate"].fillna(0.0)
+    return frame
+
+
+def _cross_terms(
+    frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per row: others' MM and uPnL in the shared wallet, account MM and account balance."""
+    accounts = frame["account"].to_numpy()
+    keys, inverse = np.unique(accounts, return_inverse=True)
+    weights = cross.astype(float)
+    account_mm = np.bincount(inverse, weights=np.nan_to_num(mm) * weights, minlength=len(keys))
+    account_pnl = np.bincount(inverse, weights=np.nan_to_num(upnl) * weights, minlength=len(keys))
+    collateral = frame["collateral"].to_numpy()
+    wallet = np.full(len(keys), np.nan)
+    for key_index in np.unique(inverse[cross]):
+        members = cross & (inverse == key_index)
+        values = collateral[members]
+        if not np.allclose(values, values[0], rtol=1e-12, equal_nan=True):
+            rows = frame.index[members][:2].tolist()
+            raise RiskInputError(
+                f"collateral of cross positions on {keys[key_index]} must be the one wallet "
+                f"balance (rows {rows[0]} and {rows[1]} differ)"
+            )
+        wallet[key_index] = values[0]
+    other_mm = np.where(cross, account_mm[inverse] - np.nan_to_num(mm), 0.0)
+    other_pnl = np.where(cross, account_pnl[inverse] - np.nan_to_num(upnl), 0.0)
+    balance: FloatArray = wallet[inverse] + account_pnl[inverse]
+    return other_mm, other_pnl, account_mm[inverse].astype(float), balance
+
+
+def portfolio_margin(
+    positions: pd.DataFrame,
+    *,
+    tiers: Mapping[str, TierLike] | None = None,
+) -> pd.DataFrame:
+    """Margin, PnL and liquidation figures for every position of a book, in one call.
+
+    Parameters
+    ----------
+    positions : DataFrame
+        One row per position, ccxt ``Position`` column names:
+
+        - ``side`` ("long"/"short"), ``contracts`` (or ``quantity``), ``contractSize``
+          (default 1; base units per contract for linear, USD per contract for inverse),
+          ``entryPrice``, ``markPrice``;
+        - ``collateral``: isolated margin, or for cross positions the account's wallet balance
+          (repeated on each cross row of that account);
+        - ``exchange`` (rule set, default "generic"), ``symbol`` (ccxt, e.g. "BTC/USDT:USDT"),
+          ``marginMode`` ("isolated"/"cross"), ``contractType`` ("linear"/"inverse");
+        - ``maintenanceMarginRate`` and ``maintenanceAmount`` unless the symbol has tiers,
+          ``leverage`` (for the initial margin), ``feeRate``, ``maxLeverage`` (Hyperliquid).
+    tiers : mapping of symbol to TierLike, optional
+        Leverage tiers by symbol; those rows use the tier table instead of a rate.
+
+    Returns
+    -------
+    DataFrame
+        Same index, columns ``RESULT_COLUMNS``: ``account``, ``quantity``, ``notional`` (at
+        mark), ``initial_margin`` (notional / leverage when given, else the isolated margin),
+        ``maintenance_margin`` (at mark), ``unrealized_pnl``, ``margin_balance`` (isolated:
+        collateral + uPnL; cross: wallet + the account's uPnL), ``liquidation_price``,
+        ``distance_to_liquidation``, ``margin_ratio`` (maintenance / balance; cross: the
+        account's), ``margin_buffer`` (balance / maintenance - 1), ``leverage`` (notional /
+        margin balance). Amounts are in quote currency for linear rows and coin for inverse
+        rows.
+
+    Examples
+    --------
+    >>> book = pd.DataFrame({
+    ...     "exchange": ["binance", "binance"], "symbol": ["BTC/USDT:USDT", "ETH/USDT:USDT"],
+    ...     "side": ["long", "short"], "contracts": [1.0, 10.0],
+    ...     "entryPrice": [60_000.0, 3_000.0], "markPrice": [61_000.0, 3_100.0],
+    ...     "collateral": [6_000.0, 3_000.0], "maintenanceMarginRate": [0.004, 0.005]})
+    >>> portfolio_margin(book)[["unrealized_pnl", "liquidation_price"]].round(2)
+       unrealized_pnl  liquidation_price
+    0          1000.0           54216.87
+    1         -1000.0            3283.58
+    """
+    frame = _normalise(positions)
+    tier_map = {symbol: as_tier_table(table) for symbol, table in (tiers or {}).items()}
+    sign = np.asarray(side_sign(frame["side"].to_numpy(dtype=object)), dtype=float)
+    qty = frame["contracts"].to_numpy() * frame["contractSize"].to_numpy()
+    entry = frame["entryPrice"].to_numpy()
+    mark = frame["markPrice"].to_numpy()
+    frame["account"] = [
+        account_of(e, s, c)
+        for e, s, c in zip(frame["exchange"], frame["symbol"], frame["contractType"], strict=True)
+    ]
+    cross = (frame["marginMode"] == "cross").to_numpy()
+    has_tiers = frame["symbol"].isin(list(tier_map)).to_numpy()
+    missing_rate = (
+        ~has_tiers
+        & frame["maintenanceMarginRate"].isna().to_numpy()
+        & ~((frame["exchange"] == "hyperliquid") & frame["maxLeverage"].notna()).to_numpy()
+    )
+    if missing_rate.any():
+        row = frame.index[int(np.argmax(missing_rate))]
+        raise RiskInputError(
+            f"positions row {row} needs maintenanceMarginRate or tiers "
+            f"for {frame.at[row, 'symbol']!r}"
+        )
+
+    value = np.full(len(frame), np.nan)
+    mm = np.full(len(frame), np.nan)
+    upnl = np.full(len(frame), np.nan)
+    groups = _groups(frame, has_tiers)
+    for rows, kind, _exchange, symbol in groups:
+        value[rows] = notional_of(qty[rows], mark[rows], kind)
+        upnl[rows] = pnl_of(sign[rows], entry[rows], mark[rows], qty[rows], kind)
+        mm[rows] = maintenance_margin(
+            qty[rows],
+            mark[rows],
+            contract=kind,  # type: ignore[arg-type]
+            **_rate_arguments(frame, rows, tier_map, symbol),
+        )
+    other_mm, other_pnl, account_mm, account_balance = _cross_terms(frame, mm, upnl, cross)
+
+    collateral = frame["collateral"].to_numpy()
+    liq = np.full(len(frame), np.nan)
+    for rows, kind, exchange, symbol in groups:
+        liq[rows] = liquidation_price(
+            sign[rows],
+            entry[rows],
+            qty[rows],
+            collateral[rows],
+            exchange=cast(Exchange, exchange),
+            contract=cast(Contract, kind),
+            fee_rate=frame["feeRate"].to_numpy()[rows],
+            other_maintenance_margin=other_mm[rows],
+            other_unrealized_pnl=other_pnl[rows],
+            **_rate_arguments(frame, rows, tier_map, symbol),
+        )
+
+    balance = np.where(cross, account_balance, collateral + upnl)
+    requirement = np.where(cross, account_mm, mm)
+    leverage_given = frame["leverage"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(balance > 0, requirement / balance, np.inf)
+        buffer = np.where(requirement > 0, balance / requirement - 1.0, np.inf)
+        effective_leverage = np.where(balance > 0, value / balance, np.inf)
+        initial = np.where(
+            ~np.isnan(leverage_given), value / leverage_given, np.where(cross, np.nan, collateral)
+        )
+        distance = sign * (mark - liq) / mark
+    result = pd.DataFrame(
+        {
+            "account": frame["account"].to_numpy(),
+            "quantity": qty,
+            "notional": value,
+            "initial_margin": initial,
+            "maintenance_margin": mm,
+            "unrealized_pnl": upnl,
+            "margin_balance": balance,
+            "liquidation_price": liq,
+            "distance_to_liquidation": distance,
+            "margin_ratio": ratio,
+            "margin_buffer": buffer,
+            "leverage": effective_leverage,
+        },
+        index=positions.index,
+    )
+    return result
+
+
+def _groups(frame: pd.DataFrame, has_tiers: BoolArray) -> list[tuple[Any, str, str, str | None]]:
+    """Row groups that share a contract type, an exchange rule and (if tiered) a tier table."""
+    tier_symbol = np.where(has_tiers, frame["symbol"].to_numpy(), "")
+    keys = pd.DataFrame(
+        {
+            "contract": frame["contractType"].to_numpy(),
+            "exchange": frame["exchange"].to_numpy(),
+            "symbol": tier_symbol,
+        }
+    )
+    groups = []
+    for key, rows in keys.groupby(["contract", "exchange", "symbol"], sort=False).indices.items():
+        kind, exchange, symbol = (str(part) for part in key)  # type: ignore[attr-defined]
+        groups.append((rows, kind, exchange, symbol or None))
+    return groups
+
+
+def _rate_arguments(
+    frame: pd.DataFrame, rows: Any, tier_map: Mapping[str, Any], symbol: str | None
+) -> dict[str, Any]:
+    if symbol is not None:
+        return {"tiers": tier_map[symbol]}
+    rate = frame["maintenanceMarginRate"].to_numpy()[rows]
+    if np.isnan(rate).any():
+        # Only Hyperliquid rows get here without a rate (checked above): MMR = 1/(2 max lev).
+        rate = np.where(np.isnan(rate), 1.0 / (2.0 * frame["maxLeverage"].to_numpy()[rows]), rate)
+    return {
+        "maintenance_margin_rate": rate,
+        "maintenance_amount": frame["maintenanceAmount"].to_numpy()[rows],
+    }

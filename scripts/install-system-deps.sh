@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages the tests need: LibreOffice (headless) to recalculate the workbooks and render
+# PDFs, poppler for PDF previews, and Carlito (metric-compatible with Calibri) for print layout.
+set -euo pipefail
+need=()
+command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+[ -e /usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf ] || need+=(fonts-crosextra-carlito)
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "Please install: ${need[*]} (for example: sudo apt-get install ${need[*]})" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
