@@ -1,0 +1,402 @@
+"""Write the blank assessment workbooks from the declarations in :mod:`addin.workbook.layout`.
+
+One function writes one sheet whatever template it lands in, so the focused templates share the
+complete workbook's sheet definitions instead of copying them. Formulas come from
+:mod:`addin.workbook.formulas`, wording from ``templates/workbook``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from addin import __version__
+from addin.workbook import formulas, layout
+from addin.workbook.layout import Column, Field, Rule, Sheet, Table, Template
+from addin.workbook.texts import load_texts
+
+FONT = "Calibri"
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+ALERT_FILL = PatternFill("solid", fgColor="FFC7CE")
+WARN_FILL = PatternFill("solid", fgColor="FFEB9C")
+GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
+THIN = Side(style="thin", color="BFBFBF")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+UNLOCKED = Protection(locked=False)
+LOCKED = Protection(locked=True)
+
+MANIFEST = ".perprisk-build.json"
+
+
+def _font(**kw: Any) -> Font:
+    return Font(name=FONT, **kw)
+
+
+BODY = _font(size=10)
+BOLD = _font(size=10, bold=True)
+HEADER = _font(size=10, bold=True, color="FFFFFF")
+HEADING = _font(size=14, bold=True, color="1F4E78")
+SUBTLE = _font(size=10, italic=True, color="595959")
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+def _validation(rule: Rule, label: str, help_text: str) -> DataValidation | None:
+    title = label[:32]
+    if rule.kind == "choice":
+        dv = DataValidation(type="list", formula1='"' + ",".join(rule.choices) + '"',
+                            allow_blank=not rule.required)
+        dv.error = f"{label} must be one of: {', '.join(rule.choices)}"
+    elif rule.kind in ("number", "percent", "integer"):
+        kind = "whole" if rule.kind == "integer" else "decimal"
+        low, high = rule.minimum, rule.maximum
+        if low is not None and high is not None:
+            dv = DataValidation(type=kind, operator="between", formula1=repr(low),
+                                formula2=repr(high), allow_blank=True)
+            dv.error = f"{label} must be between {low:g} and {high:g}"
+        elif low is not None:
+            op = "greaterThan" if rule.exclusive_minimum else "greaterThanOrEqual"
+            dv = DataValidation(type=kind, operator=op, formula1=repr(low), allow_blank=True)
+            dv.error = f"{label} must be {'>' if rule.exclusive_minimum else '>='} {low:g}"
+        elif high is not None:
+            dv = DataValidation(type=kind, operator="lessThanOrEqual", formula1=repr(high),
+                                allow_blank=True)
+            dv.error = f"{label} must be <= {high:g}"
+        else:
+            dv = DataValidation(type=kind, operator="between", formula1="-1E+307",
+                                formula2="1E+307", allow_blank=True)
+            dv.error = f"{label} must be a number"
+        if rule.kind == "percent":
+            dv.error += " (a fraction: 0.5% = 0.005)"
+    elif rule.kind == "date":
+        dv = DataValidation(type="date", operator="greaterThan", formula1="36526",
+                            allow_blank=True)
+        dv.error = f"{label} must be a date after 2000-01-01"
+    else:
+        return None
+    dv.errorTitle = title
+    dv.errorStyle = "stop"
+    dv.showErrorMessage = True
+    if help_text:
+        dv.promptTitle = title
+        dv.prompt = help_text[:255]
+        dv.showInputMessage = True
+    return dv
+
+
+# --------------------------------------------------------------------------------------------
+# Sheets
+
+@dataclass
+class SheetWriter:
+    """Writes one declared sheet into a workbook."""
+
+    ws: Worksheet
+    sheet: Sheet
+    ctx: formulas.Context
+    validations: list[DataValidation] = field(default_factory=list)
+
+    def write(self) -> None:
+        ws, sheet = self.ws, self.sheet
+        ws.sheet_properties.tabColor = "1F4E78"
+        ws.cell(layout.HEADING_ROW, 1, sheet.heading).font = HEADING
+        ws.cell(layout.DESCRIPTION_ROW, 1, sheet.description).font = SUBTLE
+        if sheet.text_source:
+            self._write_text(load_texts(sheet.text_source))
+        field_formulas, table_formulas = formulas.formulas_for(sheet, self.ctx)
+        for f in sheet.fields:
+            self._write_field(f, field_formulas.get(f.key))
+        for table in sheet.tables:
+            self._write_table(table, table_formulas.get(table.key, {}))
+        for dv in self.validations:
+            ws.add_data_validation(dv)
+        self._layout()
+
+    # -- pieces ----------------------------------------------------------------------------
+    def _write_text(self, content: Mapping[str, Any]) -> None:
+        ws = self.ws
+        row = layout.FIRST_FIELD_ROW
+        for section in content["sections"]:
+            ws.cell(row, 1, section["heading"]).font = _font(size=12, bold=True, color="1F4E78")
+            row += 1
+            for paragraph in section["paragraphs"]:
+                cell = ws.cell(row, 1, paragraph)
+                cell.font = BODY
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                # Row height by hand: LibreOffice and Excel do not grow rows on load.
+                ws.row_dimensions[row].height = 14 * (1 + len(paragraph) // 120)
+                row += 1
+            row += 1
+        ws.column_dimensions["A"].width = 125
+        self._text_rows = row - 1
+
+    def _write_field(self, f: Field, formula: str | None) -> None:
+        ws, row = self.ws, self.sheet.field_row(f.key)
+        label = ws.cell(row, 1, f.label)
+        label.font = BOLD
+        value = ws.cell(row, 2)
+        value.font = BODY
+        value.number_format = f.number_format
+        value.border = BORDER
+        if f.role == "input":
+            value.value = f.value
+            value.fill = INPUT_FILL
+            value.protection = UNLOCKED
+            dv = _validation(f.rule, f.label, f.help)
+            if dv is not None:
+                dv.add(value.coordinate)
+                self.validations.append(dv)
+        else:
+            if formula is None:
+                raise KeyError(f"no formula for field {self.sheet.key}.{f.key}")
+            value.value = formula
+            value.protection = LOCKED
+        if f.help:
+            note = ws.cell(row, 3, f.help)
+            note.font = SUBTLE
+
+    def _write_table(self, table: Table, column_formulas: Mapping[str, str]) -> None:
+        ws = self.ws
+        ws.cell(table.header_row - 1, 1, table.title).font = _font(size=12, bold=True,
+                                                                     color="1F4E78")
+        for i, col in enumerate(table.columns, start=1):
+            head = ws.cell(table.header_row, i, col.header)
+            head.font = HEADER
+            head.fill = HEADER_FILL
+            head.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+            head.border = BORDER
+            letter = get_column_letter(i)
+            dim = ws.column_dimensions[letter]
+            dim.width = max(dim.width or 0, col.width)
+            if col.hidden:
+                dim.hidden = True
+            formula = column_formulas.get(col.key) if col.role == "formula" else None
+            if col.role == "formula" and formula is None:
+                raise KeyError(f"no formula for column {self.sheet.key}.{table.key}.{col.key}")
+            self._fill_column(table, i, col, formula)
+            if col.role == "input":
+                dv = _validation(col.rule, col.header, _help(col))
+                if dv is not None:
+                    dv.add(f"{letter}{table.first_row}:{letter}{table.last_row}")
+                    self.validations.append(dv)
+        ws.row_dimensions[table.header_row].height = 30
+
+    def _fill_column(self, table: Table, index: int, col: Column, formula: str | None) -> None:
+        ws = self.ws
+        for row in range(table.first_row, table.last_row + 1):
+            cell = ws.cell(row, index)
+            cell.font = BODY
+            cell.number_format = col.number_format
+            cell.border = BORDER
+            if formula is None:
+                cell.fill = INPUT_FILL
+                cell.protection = UNLOCKED
+            else:
+                cell.value = formulas.row_formula(formula, row)
+
+    def _layout(self) -> None:
+        ws, sheet = self.ws, self.sheet
+        if sheet.fields and not sheet.text_source:
+            ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 26)
+        if sheet.tables:
+            first = sheet.tables[0]
+            ws.freeze_panes = f"A{first.first_row}"
+            ws.print_title_rows = f"{first.header_row}:{first.header_row}"
+        else:
+            ws.freeze_panes = f"A{layout.FIRST_FIELD_ROW}"
+        last_col = _last_visible_column(sheet)
+        last_row = getattr(self, "_text_rows", sheet.last_row)
+        ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.print_options.gridLines = False
+        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.oddFooter.center.text = "&A - page &P of &N"
+        ws.protection.sheet = True  # no password: protection guards against slips, not people
+        ws.protection.formatColumns = False
+        ws.protection.formatRows = False
+
+
+def _help(col: Column) -> str:
+    text = col.help
+    if col.default is not None and "blank" not in text.lower():
+        text = f"{text} Blank = {col.default}.".strip()
+    return text
+
+
+def _last_visible_column(sheet: Sheet) -> int:
+    last = 3 if sheet.fields else 1
+    for table in sheet.tables:
+        for i, col in enumerate(table.columns, start=1):
+            if not col.hidden:
+                last = max(last, i)
+    return last
+
+
+# --------------------------------------------------------------------------------------------
+# Workbooks
+
+def build_workbook(template: Template) -> Workbook:
+    """The blank workbook of one template, in memory."""
+    keys = layout.sheet_closure(template.sheets)
+    ctx = formulas.Context(frozenset(keys))
+    wb = Workbook()
+    wb.remove(wb.active)
+    for key in keys:
+        sheet = layout.SHEETS[key]
+        SheetWriter(wb.create_sheet(sheet.title), sheet, ctx).write()
+        for name, ref in layout.iter_names(sheet):
+            wb.defined_names[name] = DefinedName(name, attr_text=ref)
+    _add_conditional_formats(wb, keys)
+    _add_charts(wb, keys)
+    _add_identifier(wb, template)
+    wb.active = 0
+    wb.properties.title = template.title
+    wb.properties.creator = "perprisk"
+    return wb
+
+
+def _add_identifier(wb: Workbook, template: Template) -> None:
+    wb.defined_names[layout.TEMPLATE_ID_NAME] = DefinedName(
+        layout.TEMPLATE_ID_NAME, attr_text=f'"{template.tag}"', hidden=True)
+    meta = wb.create_sheet(layout.META_SHEET)
+    for row, (key, value) in enumerate(
+            (("template", template.id), ("version", template.version),
+             ("generator", f"perprisk {__version__}")), start=1):
+        meta.cell(row, 1, key)
+        meta.cell(row, 2, value)
+    meta.sheet_state = "veryHidden"
+    meta.protection.sheet = True
+
+
+def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
+    if "positions" in keys:
+        sheet = layout.POSITIONS
+        t = sheet.table("positions")
+        ws = wb[sheet.title]
+        rng = f"A{t.first_row}:{get_column_letter(_last_visible_column(sheet))}{t.last_row}"
+        alert = f"${t.column_letter('alert')}{t.first_row}"
+        texts = load_texts()["alerts"]
+        red = [texts["liquidated"], texts["near_liquidation"]]
+        ws.conditional_formatting.add(rng, FormulaRule(
+            formula=[f'OR({alert}="{red[0]}",{alert}="{red[1]}")'], fill=ALERT_FILL,
+            stopIfTrue=True))
+        ws.conditional_formatting.add(rng, FormulaRule(
+            formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
+
+
+def _add_charts(wb: Workbook, keys: Sequence[str]) -> None:
+    for key in keys:
+        sheet = layout.SHEETS[key]
+        for spec in sheet.charts:
+            if spec.categories[0] not in keys or spec.values[0] not in keys:
+                continue
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = spec.title
+            chart.legend = None
+            chart.y_axis.title = spec.y_title
+            chart.height, chart.width = 9, 16
+            for source, target in ((spec.values, "data"), (spec.categories, "cats")):
+                src_sheet = layout.SHEETS[source[0]]
+                table = src_sheet.table(source[1])
+                col = table.column_index(source[2])
+                ref = Reference(wb[src_sheet.title], min_col=col, max_col=col,
+                                min_row=table.first_row, max_row=table.last_row)
+                if target == "data":
+                    chart.add_data(ref, titles_from_data=False)
+                else:
+                    chart.set_categories(ref)
+            wb[sheet.title].add_chart(chart, spec.anchor)
+
+
+def write_template(template: Template, path: Path) -> Path:
+    build_workbook(template).save(path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# The output folder and its manifest
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class BuildResult:
+    written: list[Path]
+    skipped: list[Path]
+
+
+def build_all(out_dir: Path, templates: Iterable[Template] | None = None) -> BuildResult:
+    """Write every template into ``out_dir``, never replacing a file this build did not write.
+
+    A manifest (``.perprisk-build.json``) records the SHA-256 of each file written. A file that
+    is not in it, or whose content changed since (a trader filled it in), is left alone and
+    reported in ``skipped``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(out_dir)
+    result = BuildResult([], [])
+    for template in templates if templates is not None else layout.TEMPLATES.values():
+        target = out_dir / template.filename
+        if not owned(target, manifest):
+            result.skipped.append(target)
+            continue
+        tmp = target.with_name(f".{target.name}.tmp")
+        write_template(template, tmp)
+        tmp.replace(target)
+        manifest[target.name] = _digest(target)
+        result.written.append(target)
+    write_manifest(out_dir, manifest)
+    return result
+
+
+def owned(target: Path, manifest: Mapping[str, str]) -> bool:
+    """True if ``target`` is absent or exactly what an earlier build wrote."""
+    if not target.exists():
+        return True
+    return manifest.get(target.name) == _digest(target)
+
+
+def read_manifest(out_dir: Path) -> dict[str, str]:
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files", {}) if isinstance(data, dict) else {}
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def write_manifest(out_dir: Path, files: Mapping[str, str]) -> None:
+    path = out_dir / MANIFEST
+    payload = {"generator": f"perprisk {__version__}", "files": dict(sorted(files.items()))}
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+
+def record_file(out_dir: Path, path: Path) -> None:
+    """Add a file the build wrote (a PDF preview, say) to the manifest."""
+    manifest = read_manifest(out_dir)
+    manifest[path.name] = _digest(path)
+    write_manifest(out_dir, manifest)
