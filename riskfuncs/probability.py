@@ -1,0 +1,378 @@
+"""Probability that the mark price touches the liquidation price within a horizon.
+
+The mark price follows geometric Brownian motion, :math:`dS = \\mu S\\,dt + \\sigma S\\,dW`, with
+``volatility`` :math:`\\sigma` a fraction per year and ``horizon`` :math:`T` in years (one day is
+``1 / 365``, one hour ``1 / 8760``). A long is liquidated when the price falls to the liquidation
+price, a short when it rises to it. All position arguments broadcast like numpy ufuncs, so a
+book of a million positions is one call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+from riskfuncs._arrays import (
+    FloatArray,
+    broadcast,
+    choose,
+    format_value,
+    require,
+    require_non_negative,
+    require_positive,
+    side_sign,
+)
+from riskfuncs._errors import RiskInputError
+from riskfuncs._typing import FloatLike, FloatResult, SideLike
+
+Monitoring = Literal["continuous", "discrete", "monte_carlo"]
+
+#: Broadie-Glasserman-Kou barrier shift, -zeta(1/2) / sqrt(2 pi).
+BGK_BETA = 0.5825971579390106
+
+# W. J. Cody's rational Chebyshev approximations of the normal distribution (ACM TOMS 715,
+# "SPECFUN", 1993; the algorithm of R's pnorm), accurate to double precision.
+_CODY_A = (2.2352520354606839287, 161.02823106855587881, 1067.6894854603709582,
+           18154.981253343561249, 0.065682337918207449113)
+_CODY_B = (47.20258190468824187, 976.09855173777669322, 10260.932208618978205,
+           45507.789335026729956)
+_CODY_C = (0.39894151208813466764, 8.8831497943883759412, 93.506656132177855979,
+           597.27027639480026226, 2494.5375852903726711, 6848.1904505362823326,
+           11602.651437647350124, 9842.7148383839780218, 1.0765576773720192317e-8)
+_CODY_D = (22.266688044328115691, 235.38790178262499861, 1519.377599407554805,
+           6485.558298266760755, 18615.571640885098091, 34900.952721145977266,
+           38912.003286093271411, 19685.429676859990727)
+_CODY_P = (0.21589853405795699, 0.1274011611602473639, 0.022235277870649807,
+           0.001421619193227893466, 2.9112874951168792e-5, 0.02307344176494017303)
+_CODY_Q = (1.28426009614491121, 0.468238212480865118, 0.0659881378689285515,
+           0.00378239633202758244, 7.29751555083966205e-5)
+_INV_SQRT_2PI = 0.398942280401432677939946059934
+_CENTRAL = 0.67448975
+_SQRT_32 = math.sqrt(32.0)
+
+
+def _log_tail(y: FloatArray) -> FloatArray:
+    """log N(-y) for y >= 0 (NaN passes through); stays finite far into the tail."""
+    out = np.full(y.shape, np.nan)
+    central = y <= _CENTRAL
+    middle = (y > _CENTRAL) & (y <= _SQRT_32)
+    far = y > _SQRT_32
+    if np.any(central):
+        v = y[central]
+        square = v * v
+        num = _CODY_A[4] * square
+        den = square
+        for i in range(3):
+            num = (num + _CODY_A[i]) * square
+            den = (den + _CODY_B[i]) * square
+        out[central] = np.log(0.5 - v * (num + _CODY_A[3]) / (den + _CODY_B[3]))
+    if np.any(middle):
+        v = y[middle]
+        num = _CODY_C[8] * v
+        den = v
+        for i in range(7):
+            num = (num + _CODY_C[i]) * v
+            den = (den + _CODY_D[i]) * v
+        out[middle] = _log_gauss(v) + np.log((num + _CODY_C[7]) / (den + _CODY_D[7]))
+    if np.any(far):
+        v = np.minimum(y[far], 1e150)
+        inverse_square = 1.0 / (v * v)
+        num = _CODY_P[5] * inverse_square
+        den = inverse_square
+        for i in range(4):
+            num = (num + _CODY_P[i]) * inverse_square
+            den = (den + _CODY_Q[i]) * inverse_square
+        ratio = inverse_square * (num + _CODY_P[4]) / (den + _CODY_Q[4])
+        out[far] = _log_gauss(v) + np.log((_INV_SQRT_2PI - ratio) / v)
+    return out
+
+
+def _log_gauss(v: FloatArray) -> FloatArray:
+    """-v^2/2 split as in Cody's code so the square loses no precision."""
+    head = np.trunc(v * 16.0) / 16.0
+    return -0.5 * head * head - 0.5 * (v - head) * (v + head)  # type: ignore[no-any-return]
+
+
+def log_normal_cdf(x: FloatArray) -> FloatArray:
+    """log of the standard normal distribution function, elementwise."""
+    tail = _log_tail(np.abs(x))
+    with np.errstate(divide="ignore"):
+        return np.where(x <= 0, tail, np.log1p(-np.exp(tail)))
+
+
+def normal_cdf(x: FloatArray) -> FloatArray:
+    """Standard normal distribution function N(x), elementwise, to double precision."""
+    tail = np.exp(_log_tail(np.abs(x)))
+    return np.where(x <= 0, tail, 1.0 - tail)
+
+
+def _distance(
+    side: SideLike, mark_price: FloatLike, liquidation_price: FloatLike, **more: FloatLike
+) -> tuple[Any, list[FloatArray]]:
+    """Broadcast the position; return the side sign, the log distance to liquidation (> 0 =
+    not reached) and the other arguments.
+
+    The distance is ln(MP/LP) for a long and ln(LP/MP) for a short; an unreachable liquidation
+    price (0 for a long, +inf for a short) gives +inf.
+    """
+    signs = side_sign(side)
+    form, arrays = broadcast(
+        side=signs, mark_price=mark_price, liquidation_price=liquidation_price, **more
+    )
+    sign, mark, liquidation = arrays[:3]
+    require_positive("mark_price", mark)
+    require_non_negative("liquidation_price", liquidation)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(mark / liquidation)
+    distance = sign * log_ratio
+    # A zero or infinite liquidation price on the side it cannot be reached from.
+    distance = np.where(np.isinf(log_ratio) & (distance > 0), np.inf, distance)
+    return form, [sign, distance, *arrays[3:]]
+
+
+def liquidation_distance_sigmas(
+    mark_price: FloatLike,
+    liquidation_price: FloatLike,
+    volatility: FloatLike,
+    horizon: FloatLike,
+    *,
+    side: SideLike,
+) -> FloatResult:
+    """Distance to the liquidation price in standard deviations of the log price over a horizon.
+
+    Parameters
+    ----------
+    mark_price : float or array-like
+        Current mark price (quote currency per unit, > 0).
+    liquidation_price : float or array-like
+        Liquidation price (quote currency per unit, >= 0; 0 = a long that cannot be liquidated,
+        ``inf`` = such a short).
+    volatility : float or array-like
+        Annualised volatility of the mark price, a fraction (0.6 = 60% a year).
+    horizon : float or array-like
+        Horizon in years (1 day = 1/365).
+    side : {"long", "short"} or +1/-1, or array-like of these
+        Direction of the position.
+
+    Returns
+    -------
+    float, ndarray or Series
+        .. math:: z = \\frac{\\pm\\ln(S_0 / B)}{\\sigma\\sqrt{T}}
+
+        with ``+`` for a long and ``-`` for a short, so ``z > 0`` is the safe side, ``z <= 0``
+        means the liquidation price is already reached, and ``inf`` means it cannot be reached.
+        Zero volatility or horizon gives ``+/-inf`` (0 at the liquidation price itself).
+
+    Examples
+    --------
+    >>> round(liquidation_distance_sigmas(100.0, 90.0, 0.8, 1 / 365, side="long"), 4)
+    2.5161
+    >>> round(liquidation_distance_sigmas(100.0, 110.0, 0.8, 1 / 365, side="long"), 4)
+    -2.2761
+    """
+    form, (_, distance, sigma, horizon_years) = _distance(
+        side, mark_price, liquidation_price, volatility=volatility, horizon=horizon
+    )
+    require_non_negative("volatility", sigma)
+    require_non_negative("horizon", horizon_years)
+    scale = sigma * np.sqrt(horizon_years)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(distance == 0, 0.0, distance / scale)
+    return form.wrap(z)  # type: ignore[no-any-return]
+
+
+def _first_passage(distance: FloatArray, drift: FloatArray, sigma: FloatArray,
+                   horizon: FloatArray) -> FloatArray:
+    """P(max_{t<=T} (m t + sigma W_t) >= d) for d > 0, m the log drift toward the barrier."""
+    scale = sigma * np.sqrt(horizon)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        direct = normal_cdf((-distance + drift * horizon) / scale)
+        # exp(2 m d / sigma^2) N(.) evaluated in logs: the factor alone can overflow.
+        reflected = np.exp(
+            2.0 * drift * distance / sigma**2
+            + log_normal_cdf((-distance - drift * horizon) / scale)
+        )
+        probability = direct + reflected
+    # No noise (zero volatility or horizon): the drift alone decides.
+    deterministic = np.where(drift * horizon >= distance, 1.0, 0.0)
+    probability = np.where(scale > 0, probability, np.where(scale == 0, deterministic, np.nan))
+    return np.clip(probability, 0.0, 1.0)  # type: ignore[no-any-return]
+
+
+def liquidation_probability(
+    mark_price: FloatLike,
+    liquidation_price: FloatLike,
+    volatility: FloatLike,
+    horizon: FloatLike,
+    *,
+    side: SideLike,
+    drift: FloatLike = 0.0,
+    monitoring: Monitoring = "continuous",
+    checks: FloatLike | None = None,
+    paths: int = 20_000,
+    seed: int | None = None,
+) -> FloatResult:
+    """Probability that the mark price touches the liquidation price within the horizon.
+
+    Parameters
+    ----------
+    mark_price : float or array-like
+        Current mark price (quote currency per unit, > 0).
+    liquidation_price : float or array-like
+        Liquidation price (quote currency per unit, >= 0). 0 for a long (or ``inf`` for a
+        short) means it cannot be reached: probability 0.
+    volatility : float or array-like
+        Annualised volatility of the mark price :math:`\\sigma`, a fraction (0.6 = 60% a year).
+    horizon : float or array-like
+        Horizon :math:`T` in years (1 day = 1/365, 1 hour = 1/8760).
+    side : {"long", "short"} or +1/-1, or array-like of these
+        Direction of the position: a long is liquidated from above, a short from below.
+    drift : float or array-like
+        Annualised drift :math:`\\mu` of the price (fraction per year); 0 by default.
+    monitoring : {"continuous", "discrete", "monte_carlo"}
+        * ``"continuous"``: the price is watched at every instant (closed form);
+        * ``"discrete"``: the exchange checks the price ``checks`` times, equally spaced, the
+          last at the horizon (Broadie-Glasserman-Kou continuity correction);
+        * ``"monte_carlo"``: simulation, continuous when ``checks`` is None (Brownian-bridge
+          crossing probability between the start and the horizon), else exactly ``checks``
+          discrete looks.
+    checks : int or array-like, optional
+        Number of price checks in the horizon (>= 1); required for ``"discrete"``.
+    paths : int
+        Simulated paths for ``"monte_carlo"``.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` for ``"monte_carlo"``; fix it for repeatable
+        results. Every position is evaluated on the same simulated shocks, so a vector gives
+        the same numbers as a loop of single positions.
+
+    Returns
+    -------
+    float, ndarray or Series
+        Probability in [0, 1]: 1.0 when the liquidation price is already reached, 0.0 when it
+        cannot be reached; NaN where an input is NaN.
+
+    Notes
+    -----
+    With :math:`\\nu = \\mu - \\sigma^2/2` the drift of the log price, the log distance to the
+    liquidation price :math:`d = \\ln(S_0/B)` (long) or :math:`\\ln(B/S_0)` (short) and
+    :math:`m = -\\nu` (long) or :math:`\\nu` (short) its drift toward the barrier, the first
+    passage probability of Brownian motion with drift (S. Shreve, *Stochastic Calculus for
+    Finance II*, 2004, §7.2; Borodin & Salminen, *Handbook of Brownian Motion*) is
+
+    .. math:: P = N\\left(\\frac{-d + mT}{\\sigma\\sqrt T}\\right)
+              + e^{2 m d / \\sigma^2} N\\left(\\frac{-d - mT}{\\sigma\\sqrt T}\\right)
+
+    which at :math:`m = 0` is the reflection principle :math:`2N(-d/(\\sigma\\sqrt T))`.
+
+    Discrete monitoring moves the barrier away from the price by
+    :math:`\\beta\\sigma\\sqrt{T/\\text{checks}}`, :math:`\\beta = -\\zeta(1/2)/\\sqrt{2\\pi}
+    \\approx 0.5826` (M. Broadie, P. Glasserman, S. Kou, "A continuity correction for discrete
+    barrier options", *Mathematical Finance* 7(4), 325-349, 1997). The correction is
+    asymptotic: with few checks it understates the probability (by about 3% for a barrier 10%
+    away at 80% volatility checked daily for a week, against a simulation of the 7 checks), and
+    it is within about 0.2% from a hundred checks on.
+
+    The Monte Carlo draws the log price at the check times exactly; for continuous
+    monitoring it averages the Brownian-bridge probability of a crossing between the start
+    and the horizon, :math:`\\exp(-2 d (d - x_T) / (\\sigma^2 T))`, which is exact for
+    constant volatility, so its error is sampling noise only (standard error about
+    :math:`\\sqrt{P(1-P)/\\text{paths}}` or less).
+
+    Examples
+    --------
+    >>> round(liquidation_probability(100.0, 90.0, 0.8, 1 / 365, side="long"), 6)
+    0.012504
+    >>> round(liquidation_probability(100.0, 90.0, 0.8, 7 / 365, side="long",
+    ...                               monitoring="discrete", checks=7), 4)
+    0.2575
+    >>> liquidation_probability([100.0, 100.0], [0.0, 101.0], 0.8, 1 / 365, side="long").tolist()
+    [0.0, 1.0]
+    """
+    mode = choose("monitoring", monitoring, ("continuous", "discrete", "monte_carlo"))
+    if mode == "discrete" and checks is None:
+        raise RiskInputError("checks must be given for discrete monitoring (got None)")
+    form, (sign, distance, sigma, horizon_years, mu, looks) = _distance(
+        side,
+        mark_price,
+        liquidation_price,
+        volatility=volatility,
+        horizon=horizon,
+        drift=drift,
+        checks=np.nan if checks is None else checks,
+    )
+    require_non_negative("volatility", sigma)
+    require_non_negative("horizon", horizon_years)
+    require("drift", mu, np.isfinite(mu), "be finite")
+    if checks is not None:
+        whole = (looks >= 1) & (looks == np.round(looks))
+        require("checks", looks, whole, "be a whole number >= 1")
+    # Direction of the log price toward the liquidation price: -nu for a long, +nu for a short.
+    toward = -sign * (mu - 0.5 * sigma**2)
+    if mode == "monte_carlo":
+        probability = _monte_carlo(distance, toward, sigma, horizon_years, looks, paths, seed)
+    else:
+        shifted = distance
+        if mode == "discrete":
+            shifted = distance + BGK_BETA * sigma * np.sqrt(horizon_years / looks)
+        probability = _first_passage(shifted, toward, sigma, horizon_years)
+    probability = np.where(distance <= 0, 1.0, probability)
+    probability = np.where(np.isposinf(distance), 0.0, probability)
+    return form.wrap(probability)  # type: ignore[no-any-return]
+
+
+def _monte_carlo(
+    distance: FloatArray,
+    toward: FloatArray,
+    sigma: FloatArray,
+    horizon: FloatArray,
+    looks: FloatArray,
+    paths: int,
+    seed: int | None,
+) -> FloatArray:
+    """Simulated first-passage probability; every position uses the same shocks."""
+    if not isinstance(paths, int | np.integer) or paths < 1:
+        raise RiskInputError(f"paths must be a whole number >= 1 (got {format_value(paths)})")
+    continuous = np.isnan(looks)
+    steps = int(np.nanmax(looks)) if not np.all(continuous) else 1
+    rng = np.random.default_rng(seed)
+    shocks = rng.standard_normal((int(paths), steps))
+    # Cumulative shocks per number of looks: column j - 1 of the walk with j steps.
+    flat = distance.reshape(-1)
+    m = np.broadcast_to(toward, distance.shape).reshape(-1)
+    s = np.broadcast_to(sigma, distance.shape).reshape(-1)
+    t = np.broadcast_to(horizon, distance.shape).reshape(-1)
+    k = np.broadcast_to(looks, distance.shape).reshape(-1)
+    out = np.full(flat.shape, np.nan)
+    live = np.flatnonzero((flat > 0) & np.isfinite(flat) & np.isfinite(m + s + t))
+    chunk = max(1, 4_000_000 // int(paths))
+    for begin in range(0, live.size, chunk):
+        rows = live[begin : begin + chunk]
+        out[rows] = _simulate_rows(flat[rows], m[rows], s[rows], t[rows], k[rows], shocks)
+    return out.reshape(distance.shape)
+
+
+def _simulate_rows(
+    d: FloatArray, m: FloatArray, s: FloatArray, t: FloatArray, k: FloatArray, shocks: FloatArray
+) -> FloatArray:
+    result = np.empty(d.shape)
+    continuous = np.isnan(k)
+    if np.any(continuous):
+        c = continuous
+        end = m[c, None] * t[c, None] + s[c, None] * np.sqrt(t[c, None]) * shocks[None, :, 0]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            bridge = np.exp(-2.0 * d[c, None] * (d[c, None] - end) / (s[c, None] ** 2 * t[c, None]))
+        crossed = np.where(end >= d[c, None], 1.0, np.nan_to_num(bridge, nan=0.0))
+        result[c] = crossed.mean(axis=1)
+    for count in np.unique(k[~continuous]):
+        rows = np.flatnonzero(k == count)
+        n = int(count)
+        dt = t[rows, None] / n
+        position = np.zeros((rows.size, shocks.shape[0]))
+        peak = np.full(position.shape, -np.inf)
+        for step in range(n):
+            position = position + m[rows, None] * dt + s[rows, None] * np.sqrt(dt) * shocks[:, step]
+            np.maximum(peak, position, out=peak)
+        result[rows] = (peak >= d[rows, None]).mean(axis=1)
+    return result
