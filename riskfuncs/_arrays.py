@@ -23,7 +23,7 @@ FloatArray = npt.NDArray[np.float64]
 def format_value(value: Any) -> str:
     """Render a value for an error message: short numbers, quoted text."""
     if isinstance(value, str):
-        return repr(value)
+        return repr(str(value))
     try:
         return f"{float(value):g}"
     except (TypeError, ValueError):
@@ -166,8 +166,8 @@ def side_sign(value: Any, name: str = "side") -> Any:
 def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
     signs = np.full(raw.shape, np.nan)
     # Exact matches first: the common case stays a couple of vectorised comparisons.
-    is_long = raw == "long"
-    is_short = raw == "short"
+    is_long = np.asarray(raw == "long", dtype=bool)
+    is_short = np.asarray(raw == "short", dtype=bool)
     signs[is_long] = 1.0
     signs[is_short] = -1.0
     rest = ~(is_long | is_short)

@@ -217,9 +217,9 @@ def liquidation_price_after_funding(
 
     Notes
     -----
-    Bybit Help Center, "Liquidation Price (USDT Contract)", Example 3: 200 USDT of funding paid
-    by a 1 BTC long moves its liquidation price from 19,700 to 19,900 (entry-value rule: the
-    shift is exactly the funding / quantity).
+    Under an entry-value rule (Bybit) the shift is exactly funding / quantity: 200 USDT paid by
+    a 1 BTC long moves its liquidation price from 19,700 to 19,900. Under a liquidation-price
+    rule it is funding / (Q (1 - s MMR)).
 
     Examples
     --------

@@ -61,6 +61,9 @@ class ExchangeRule:
         Contract types the venue lists.
     rate_from_max_leverage : bool
         True when the maintenance rate is ``1 / (2 * max_leverage)`` (Hyperliquid).
+    fee_on_bankruptcy_value : bool
+        Entry-value venues only: the closing fee is charged on the value at the bankruptcy
+        price (Bybit's "fee to close") rather than on entry value.
     fees : str
         How closing fees enter, in words.
     source : str
@@ -73,6 +76,7 @@ class ExchangeRule:
     fees: str
     source: str
     rate_from_max_leverage: bool = False
+    fee_on_bankruptcy_value: bool = False
 
 
 EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
@@ -91,10 +95,12 @@ EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
             "bybit",
             "entry",
             ("linear", "inverse"),
-            fees="'estimated fee to close' when fee_rate is given, on entry value",
+            fees="'fee to close' when fee_rate is given: taker rate x value at the bankruptcy "
+            "price (legacy inverse cross example: BP 5,718.57, LP 5,739.08 before rounding)",
             source="Bybit Help Center 'Liquidation Price (USDT Contract)' and 'Liquidation Price "
             "Calculation under Isolated Mode (Unified Trading Account)': "
             "LP = EP -/+ (IM - MM)/Q with MM = entry value x MMR - MM deduction",
+            fee_on_bankruptcy_value=True,
         ),
         "okx": ExchangeRule(
             "okx",
@@ -165,36 +171,49 @@ def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
 
 def _price_from_notional(x: FloatArray, qty: FloatArray, contract: str) -> FloatArray:
     """Linear ``x/Q`` (0.0 when x <= 0: unreachable long); inverse ``N/x`` (inf when x <= 0)."""
+    price: FloatArray = np.empty(np.broadcast(x, qty).shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         if contract == "linear":
-            price: FloatArray = np.where(x > 0, x / qty, 0.0)
+            np.divide(x, qty, out=price)
+            np.copyto(price, 0.0, where=x <= 0)
         else:
-            price = np.where(x > 0, qty / x, np.inf)
-    result: FloatArray = np.where(np.isnan(x), np.nan, price)
-    return result
+            np.divide(qty, x, out=price)
+            np.copyto(price, np.inf, where=x <= 0)
+    return price
 
 
 def _solve_in_tiers(
     t: FloatArray, sigma: FloatArray, fee: FloatArray, table: TierTable
 ) -> FloatArray:
     """Notional ``x`` solving ``x (1 - sigma (MMR_k + fee)) + sigma cum_k = t`` in its own tier."""
-    x = np.full(t.shape, np.nan)
-    floors, caps = table.floors, table.caps
-    rates, amounts = table.maintenance_margin_rates, table.maintenance_amounts
-    last = len(table) - 1
-    for direction in (1.0, -1.0):
-        chosen = sigma == direction
-        if not chosen.any():
-            continue
-        for fee_value in np.unique(fee[chosen]):
-            group = chosen & (fee == fee_value)
-            target = t[group]
-            phi = floors * (1.0 - direction * (rates + fee_value)) + direction * amounts
-            k = np.clip(np.searchsorted(phi, target, side="right") - 1, 0, last)
-            solved = (target - direction * amounts[k]) / (1.0 - direction * (rates[k] + fee_value))
-            # A table whose amounts jump at a boundary: liquidation happens at the jump.
-            x[group] = np.where(k < last, np.minimum(solved, caps[k]), solved)
-    return x
+    fee = np.broadcast_to(fee, t.shape)
+    first_fee = fee.flat[0] if fee.size else 0.0
+    if fee.size and not np.all(fee == first_fee):
+        # Rare: several fee rates in one call. Solve each rate's positions on their own.
+        x = np.full(t.shape, np.nan)
+        sigma = np.broadcast_to(sigma, t.shape)
+        for fee_value in np.unique(fee):
+            group = fee == fee_value
+            x[group] = _solve_in_tiers(t[group], sigma[group], np.asarray(fee_value), table)
+        return x
+    floors, last = table.floors, len(table) - 1
+    rates = table.maintenance_margin_rates + first_fee
+    amounts = table.maintenance_amounts
+    # phi is increasing in x for either direction: one binary search per direction.
+    k_up = np.searchsorted(floors * (1.0 - rates) + amounts, t, side="right")
+    k_down = np.searchsorted(floors * (1.0 + rates) - amounts, t, side="right")
+    k_up = np.clip(k_up - 1, 0, last)
+    k_down = np.clip(k_down - 1, 0, last)
+    # Tier constants for both directions in one table, so each position needs one gather.
+    offsets = np.concatenate([amounts, -amounts])
+    slopes = np.concatenate([1.0 - rates, 1.0 + rates])
+    row = np.where(sigma > 0, k_up, k_down + len(table))
+    solved: FloatArray = (t - offsets[row]) / slopes[row]
+    if not table.continuous:
+        # Amounts that jump at a boundary: liquidation happens at the jump.
+        caps = np.concatenate([table.caps[:-1], [np.inf]] * 2)
+        solved = np.minimum(solved, caps[row])
+    return solved
 
 
 def _resolve_rates(
@@ -292,8 +311,8 @@ def liquidation_price(
 
     Examples
     --------
-    Binance's published example: long 1 BTCUSDT at 10,000 isolated with 1,000 USDT margin,
-    MMR 0.4%: ``(1000 - 10000) / (0.004 - 1) = 9036.14...``
+    Liquidation-price rule (Binance): long 1 BTCUSDT at 10,000 isolated with 1,000 USDT
+    margin, MMR 0.4%, gives ``(1000 - 10000) / (0.004 - 1) = 9036.14...``
 
     >>> round(liquidation_price("long", 10_000, 1, 1_000, maintenance_margin_rate=0.004), 2)
     9036.14
@@ -337,7 +356,10 @@ def liquidation_price(
     if rule.maintenance_basis == "entry":
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, table)
         _require_rate_sum(rate + fee)
-        entry_requirement = entry_value * (rate + fee) - amount
+        fee_value = entry_value
+        if rule.fee_on_bankruptcy_value:
+            fee_value = _bankruptcy_notional(entry_value, sigma, effective, fee)
+        entry_requirement = entry_value * rate - amount + fee * fee_value
         x = entry_value + sigma * (entry_requirement - effective)
     elif table is None:
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, None)
@@ -347,7 +369,8 @@ def liquidation_price(
             x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
     else:
         _require_rate_sum(table.maintenance_margin_rates[-1] + fee)
-        x = _solve_in_tiers(entry_value - sigma * effective, sigma, fee, table)
+        target = entry_value - sigma * effective
+        x = _solve_in_tiers(target, np.broadcast_to(sigma, target.shape), fee, table)
     return form.wrap(_price_from_notional(x, qty, kind))
 
 
@@ -389,19 +412,23 @@ def bankruptcy_price(
     *,
     contract: Contract = "linear",
     other_unrealized_pnl: FloatLike = 0.0,
+    fee_rate: FloatLike = 0.0,
 ) -> Any:
-    """Price at which the margin balance is exactly zero.
+    """Price at which the margin balance is used up (down to the closing fee, if any).
 
     Parameters
     ----------
     side, entry_price, quantity, collateral, contract, other_unrealized_pnl
         As in :func:`liquidation_price`.
+    fee_rate : float, default 0
+        Closing fee charged on the value at the bankruptcy price (Bybit); 0 gives the plain
+        zero-balance price.
 
     Returns
     -------
     float, ndarray or Series
-        Linear :math:`EP - s W / Q`; inverse :math:`N / (N/EP + s W)`. 0.0 for a long that is
-        fully collateralised, inf for such an inverse short.
+        Linear :math:`(Q EP - s W) / (Q (1 - s f))`; inverse :math:`(1 + s f) N / (N/EP + s W)`.
+        0.0 for a long that is fully collateralised, inf for such an inverse short.
 
     Notes
     -----
@@ -418,17 +445,27 @@ def bankruptcy_price(
     """
     kind = choose("contract", contract, CONTRACTS)
     sign = side_sign(side)
-    form, (s, ep, qty, wb, other_pnl) = broadcast(
+    form, (s, ep, qty, wb, other_pnl, fee) = broadcast(
         side=sign,
         entry_price=entry_price,
         quantity=quantity,
         collateral=collateral,
         other_unrealized_pnl=other_unrealized_pnl,
+        fee_rate=fee_rate,
     )
     require_positive("entry_price", ep)
     require_positive("quantity", qty)
     require_non_negative("collateral", wb)
+    require_rate("fee_rate", fee)
     entry_value = notional_of(qty, ep, kind)
     sigma = s if kind == "linear" else -s
-    x = entry_value - sigma * (wb + other_pnl)
+    x = _bankruptcy_notional(entry_value, sigma, wb + other_pnl, fee)
     return form.wrap(_price_from_notional(x, qty, kind))
+
+
+def _bankruptcy_notional(
+    entry_value: FloatArray, sigma: FloatArray, balance: FloatArray, fee: FloatArray
+) -> FloatArray:
+    """Notional where the balance equals the closing fee: ``(x_e - sigma W) / (1 - sigma f)``."""
+    result: FloatArray = (entry_value - sigma * balance) / (1.0 - sigma * fee)
+    return result

@@ -410,7 +410,7 @@ def max_leverage_for_move(
     require_rate("maintenance_margin_rate", mmr)
     require_non_negative("buffer", b)
     required = (1.0 + b) * mmr
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if kind == "linear":
             inverse_leverage = m + required * (1.0 - s * m)
         else:

@@ -69,6 +69,18 @@ class TierTable:
             object.__setattr__(self, name, array)
         _validate(self)
 
+    @property
+    def continuous(self) -> bool:
+        """True when the maintenance margin has no jump at any tier boundary."""
+        at_floor_next = (
+            self.floors[1:] * self.maintenance_margin_rates[1:] - self.maintenance_amounts[1:]
+        )
+        at_floor_prev = (
+            self.floors[1:] * self.maintenance_margin_rates[:-1] - self.maintenance_amounts[:-1]
+        )
+        scale = np.maximum(1.0, np.abs(at_floor_next))
+        return bool(np.all(np.abs(at_floor_next - at_floor_prev) <= 1e-9 * scale))
+
     def __len__(self) -> int:
         return len(self.floors)
 

@@ -122,7 +122,8 @@ def check_liquidation_price(row: dict[str, Any]) -> float:
 
 def check_bankruptcy_price(row: dict[str, Any]) -> float:
     return float(bankruptcy_price(row["side"], row["entry_price"], row["quantity"],
-                                  collateral_of(row), contract=row["contract"]))
+                                  collateral_of(row), contract=row["contract"],
+                                  fee_rate=row["fee_rate"] or 0.0))
 
 
 def check_maintenance_margin(row: dict[str, Any]) -> float:

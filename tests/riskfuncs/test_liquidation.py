@@ -1,0 +1,343 @@
+"""Liquidation and bankruptcy prices: invariants, an independent root finder, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskfuncs import (
+    RiskInputError,
+    as_tier_table,
+    bankruptcy_price,
+    liquidation_price,
+    maintenance_margin,
+    unrealized_pnl,
+)
+from riskfuncs.liquidation import EXCHANGE_RULES
+
+# Binance BTCUSDT brackets, snapshot 2024-10-24 (freqtrade binance_leverage_tiers.json); the
+# maintenance amounts are left out on purpose so the recurrence has to rebuild them.
+BTCUSDT_TIERS = [
+    {"minNotional": lo, "maxNotional": hi, "maintenanceMarginRate": mmr, "maxLeverage": lev}
+    for lo, hi, mmr, lev in [
+        (0, 50_000, 0.004, 125),
+        (50_000, 600_000, 0.005, 100),
+        (600_000, 3_000_000, 0.0065, 75),
+        (3_000_000, 12_000_000, 0.01, 50),
+        (12_000_000, 70_000_000, 0.02, 25),
+        (70_000_000, 100_000_000, 0.025, 20),
+        (100_000_000, 230_000_000, 0.05, 10),
+        (230_000_000, 480_000_000, 0.10, 5),
+        (480_000_000, 600_000_000, 0.125, 4),
+        (600_000_000, 800_000_000, 0.15, 3),
+        (800_000_000, 1_200_000_000, 0.25, 2),
+        (1_200_000_000, 1_800_000_000, 0.50, 1),
+    ]
+]
+
+AT_LIQUIDATION = [
+    name
+    for name, rule in EXCHANGE_RULES.items()
+    if rule.maintenance_basis == "liquidation" and "inverse" in rule.contracts
+]
+
+sides = st.sampled_from(["long", "short"])
+prices = st.floats(1.0, 1e5)
+leverages = st.floats(1.5, 100.0)
+
+
+def test_recurrence_rebuilds_binance_cum() -> None:
+    # Published cum column of the same snapshot.
+    published = [
+        0,
+        50,
+        950,
+        11_450,
+        131_450,
+        481_450,
+        2_981_450,
+        14_481_450,
+        26_481_450,
+        41_481_450,
+        121_481_450,
+        421_481_450,
+    ]
+    table = as_tier_table(BTCUSDT_TIERS)
+    np.testing.assert_allclose(table.maintenance_amounts, published, rtol=0, atol=1e-6)
+
+
+def _root(
+    side: str,
+    entry: float,
+    qty: float,
+    collateral: float,
+    contract: str,
+    tiers: list[dict[str, float]],
+    fee: float,
+) -> float:
+    """Bisection on the margin balance minus requirement: independent of the closed form."""
+    s = 1 if side == "long" else -1
+
+    def gap(price: float) -> float:
+        value = qty * price if contract == "linear" else qty / price
+        pnl = float(unrealized_pnl(side, entry, price, qty, contract=contract))
+        need = float(maintenance_margin(qty, price, contract=contract, tiers=tiers))
+        return collateral + pnl - need - fee * value
+
+    lo, hi = 1e-9, entry * 1e4
+    if gap(lo) * gap(hi) > 0:
+        return math.nan
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if (gap(mid) > 0) == (s == 1):
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=sides,
+    entry=st.floats(100.0, 100_000.0),
+    size=st.floats(0.01, 20_000.0),
+    leverage=leverages,
+    fee=st.sampled_from([0.0, 0.0005]),
+)
+def test_tiered_linear_matches_bisection(
+    side: str, entry: float, size: float, leverage: float, fee: float
+) -> None:
+    collateral = size * entry / leverage
+    got = liquidation_price(side, entry, size, collateral, tiers=BTCUSDT_TIERS, fee_rate=fee)
+    expected = _root(side, entry, size, collateral, "linear", BTCUSDT_TIERS, fee)
+    if math.isnan(expected):
+        # No sign change above zero: a long that no positive price liquidates.
+        assert side == "long" and got == 0.0
+        return
+    # Bisection to 200 halvings: far below 1e-9 relative.
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=sides,
+    entry=prices,
+    leverage=leverages,
+    mmr=st.floats(0.0, 0.02),
+    exchange=st.sampled_from(sorted(EXCHANGE_RULES)),
+    contract=st.sampled_from(["linear", "inverse"]),
+)
+def test_margin_balance_equals_requirement_at_liquidation(
+    side: str, entry: float, leverage: float, mmr: float, exchange: str, contract: str
+) -> None:
+    rule = EXCHANGE_RULES[exchange]
+    if contract not in rule.contracts:
+        return
+    qty = 3.0 if contract == "linear" else 30_000.0
+    value = qty * entry if contract == "linear" else qty / entry
+    collateral = value / leverage
+    kwargs = (
+        {"max_leverage": 1 / (2 * mmr) if mmr > 0 else 50.0}
+        if exchange == "hyperliquid"
+        else {"maintenance_margin_rate": mmr}
+    )
+    lp = liquidation_price(
+        side, entry, qty, collateral, exchange=exchange, contract=contract, **kwargs
+    )
+    if not (0 < lp < math.inf):
+        return
+    rate = 1 / (2 * kwargs["max_leverage"]) if exchange == "hyperliquid" else mmr
+    balance = collateral + unrealized_pnl(side, entry, lp, qty, contract=contract)
+    basis_price = lp if rule.maintenance_basis == "liquidation" else entry
+    requirement = maintenance_margin(
+        qty, basis_price, contract=contract, maintenance_margin_rate=rate
+    )
+    assert balance == pytest.approx(requirement, rel=1e-9, abs=1e-9 * value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=sides,
+    entry=prices,
+    leverage=leverages,
+    more=st.floats(1.05, 3.0),
+    exchange=st.sampled_from(sorted(EXCHANGE_RULES)),
+    contract=st.sampled_from(["linear", "inverse"]),
+)
+def test_side_of_entry_and_monotone_in_leverage(
+    side: str, entry: float, leverage: float, more: float, exchange: str, contract: str
+) -> None:
+    if contract not in EXCHANGE_RULES[exchange].contracts:
+        return
+    qty = 2.0 if contract == "linear" else 20_000.0
+    value = qty * entry if contract == "linear" else qty / entry
+    # A maintenance rate well inside the initial margin, so the position starts safe.
+    mmr = 0.25 / (leverage * more)
+    kwargs = (
+        {"max_leverage": 1 / (2 * mmr)}
+        if exchange == "hyperliquid"
+        else {"maintenance_margin_rate": mmr}
+    )
+    low = liquidation_price(
+        side, entry, qty, value / leverage, exchange=exchange, contract=contract, **kwargs
+    )
+    high = liquidation_price(
+        side, entry, qty, value / (leverage * more), exchange=exchange, contract=contract, **kwargs
+    )
+    if side == "long":
+        assert low < entry and high < entry
+        assert high > low  # more leverage: closer to entry
+    else:
+        assert low > entry and high > entry
+        assert high < low
+
+
+def test_unreachable_prices_are_documented_values() -> None:
+    assert liquidation_price("long", 100, 1, 150, maintenance_margin_rate=0.01) == 0.0
+    assert (
+        liquidation_price("short", 100, 1_000, 20, contract="inverse", maintenance_margin_rate=0.01)
+        == math.inf
+    )
+    assert bankruptcy_price("long", 100, 1, 100) == 0.0
+
+
+def test_entry_basis_differs_by_one_minus_mmr() -> None:
+    # Long 10x, MMR 0.5%, EP 100: liquidation-price basis 90.452..., entry basis 90.5.
+    at_liq = liquidation_price("long", 100, 1, 10, maintenance_margin_rate=0.005)
+    at_entry = liquidation_price(
+        "long", 100, 1, 10, exchange="bybit", maintenance_margin_rate=0.005
+    )
+    assert at_liq == pytest.approx(90 / 0.995, rel=1e-12)
+    assert at_entry == pytest.approx(90.5, rel=1e-12)
+
+
+def test_cross_terms_shift_like_extra_collateral() -> None:
+    isolated = liquidation_price("long", 100, 1, 12, maintenance_margin_rate=0.01)
+    cross = liquidation_price(
+        "long",
+        100,
+        1,
+        15,
+        maintenance_margin_rate=0.01,
+        other_maintenance_margin=5,
+        other_unrealized_pnl=2,
+    )
+    assert cross == pytest.approx(isolated, rel=1e-12)
+
+
+def test_vector_equals_loop_of_scalars_and_inputs_untouched() -> None:
+    rng = np.random.default_rng(7)
+    n = 300
+    side = rng.choice(["long", "short"], n)
+    entry = rng.uniform(100, 70_000, n)
+    qty = rng.uniform(0.01, 500, n)
+    collateral = qty * entry / rng.uniform(1, 50, n)
+    copies = [a.copy() for a in (side, entry, qty, collateral)]
+    vector = liquidation_price(side, entry, qty, collateral, tiers=BTCUSDT_TIERS)
+    loop = [
+        liquidation_price(*args, tiers=BTCUSDT_TIERS)
+        for args in zip(side, entry, qty, collateral, strict=True)
+    ]
+    np.testing.assert_array_equal(vector, loop)
+    for before, after in zip(copies, (side, entry, qty, collateral), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_container_contract() -> None:
+    assert isinstance(liquidation_price("long", 100, 1, 10, maintenance_margin_rate=0.01), float)
+    array = liquidation_price(["long", "short"], 100, 1, 10, maintenance_margin_rate=0.01)
+    assert isinstance(array, np.ndarray) and array.shape == (2,)
+    index = pd.Index(["a", "b"])
+    series = liquidation_price(
+        pd.Series(["long", "short"], index=index), 100, 1, 10, maintenance_margin_rate=0.01
+    )
+    assert isinstance(series, pd.Series) and series.index.equals(index)
+
+
+def test_nan_market_data_flows_through() -> None:
+    out = liquidation_price(
+        ["long", None, "short"], [100, 100, np.nan], 1, 10, maintenance_margin_rate=0.01
+    )
+    assert not np.isnan(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"entry_price": -5}, r"^entry_price must be > 0 \(got -5\)"),
+        ({"quantity": 0}, r"^quantity must be > 0 \(got 0\)"),
+        ({"side": "flat"}, r"^side must be long or short \(got 'flat'\)"),
+        ({"exchange": "ftx"}, r"^exchange must be one of binance, bybit, .* \(got 'ftx'\)"),
+        ({"contract": "quanto"}, r"^contract must be one of linear, inverse"),
+        ({"maintenance_margin_rate": 1.5}, r"^maintenance_margin_rate must be in \[0, 1\)"),
+        ({"exchange": "hyperliquid", "contract": "inverse"}, r"contract must be linear on hyperl"),
+        ({"maintenance_margin_rate": None}, r"maintenance_margin_rate or tiers is required"),
+        ({"collateral": 5_000_000}, r"^collateral must be at most 1000x the position value"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs: dict[str, object], message: str) -> None:
+    arguments: dict[str, object] = {
+        "side": "long",
+        "entry_price": 100,
+        "quantity": 1,
+        "collateral": 10,
+        "maintenance_margin_rate": 0.01,
+    }
+    arguments.update(kwargs)
+    with pytest.raises(RiskInputError, match=message):
+        liquidation_price(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("tiers", "message"),
+    [
+        (
+            [
+                {"minNotional": 0, "maxNotional": 10, "maintenanceMarginRate": 0.01},
+                {"minNotional": 5, "maxNotional": 20, "maintenanceMarginRate": 0.02},
+            ],
+            "overlap",
+        ),
+        (
+            [
+                {"minNotional": 0, "maxNotional": 10, "maintenanceMarginRate": 0.01},
+                {"minNotional": 12, "maxNotional": 20, "maintenanceMarginRate": 0.02},
+            ],
+            "gap",
+        ),
+        (
+            [
+                {"minNotional": 0, "maxNotional": 10, "maintenanceMarginRate": 0.02},
+                {"minNotional": 10, "maxNotional": 20, "maintenanceMarginRate": 0.01},
+            ],
+            "must not fall",
+        ),
+        ([{"minNotional": 0, "maxNotional": 10}], "must have maintenanceMarginRate"),
+    ],
+)
+def test_bad_tier_tables_are_refused(tiers: list[dict[str, float]], message: str) -> None:
+    with pytest.raises(RiskInputError, match=message):
+        liquidation_price("long", 100, 1, 10, tiers=tiers)
+
+
+def test_inverse_tiers_in_stablecoin_are_a_unit_mixup() -> None:
+    tiers = [dict(tier, currency="USDT") for tier in BTCUSDT_TIERS]
+    with pytest.raises(RiskInputError, match="inverse contract needs tiers in coin"):
+        liquidation_price("long", 100, 1_000, 1, contract="inverse", tiers=tiers)
+
+
+def test_tier_boundary_gives_the_same_price_from_both_sides() -> None:
+    # With continuous maintenance margin, both tiers agree at the boundary notional 50,000.
+    table = as_tier_table(BTCUSDT_TIERS)
+    qty = 1.0
+    lp = 50_000.0
+    mm = float(table.maintenance_margin(np.array(qty * lp)))
+    collateral = mm + qty * (100_000 - lp)  # a long at 100,000 liquidating exactly at 50,000
+    assert liquidation_price("long", 100_000, qty, collateral, tiers=table) == pytest.approx(
+        lp, rel=1e-12
+    )

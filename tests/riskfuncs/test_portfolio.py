@@ -1,0 +1,123 @@
+"""portfolio_margin: one call per book, equal to the single-position functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskfuncs import (
+    RiskInputError,
+    liquidation_price,
+    maintenance_margin,
+    portfolio_margin,
+    unrealized_pnl,
+)
+from tests.riskfuncs.test_liquidation import BTCUSDT_TIERS
+
+
+def _book() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "exchange": ["binance", "binance", "binance", "bybit", "hyperliquid", "binance"],
+            "symbol": [
+                "BTC/USDT:USDT",
+                "ETH/USDT:USDT",
+                "SOL/USDT:USDT",
+                "BTC/USDT:USDT",
+                "ETH/USDC:USDC",
+                "BTC/USD:BTC",
+            ],
+            "side": ["long", "short", "long", "short", "long", "long"],
+            "contracts": [2.0, 30.0, 100.0, 1.0, 5.0, 100.0],
+            "contractSize": [1.0, 1.0, 1.0, 1.0, 1.0, 100.0],
+            "entryPrice": [60_000.0, 3_000.0, 150.0, 61_000.0, 3_050.0, 58_000.0],
+            "markPrice": [62_000.0, 3_100.0, 140.0, 62_000.0, 3_100.0, 62_000.0],
+            "collateral": [20_000.0, 20_000.0, 20_000.0, 6_100.0, 3_050.0, 0.05],
+            "marginMode": ["cross", "cross", "cross", "isolated", "isolated", "isolated"],
+            "contractType": ["linear"] * 5 + ["inverse"],
+            "maintenanceMarginRate": [np.nan, 0.005, 0.01, 0.005, np.nan, 0.004],
+            "maxLeverage": [np.nan, np.nan, np.nan, np.nan, 25.0, np.nan],
+        },
+        index=[f"pos{i}" for i in range(6)],
+    )
+
+
+def test_cross_account_shares_the_wallet() -> None:
+    book = _book()
+    result = portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    assert result.index.equals(book.index)
+    cross = book.index[:3]
+    mm = np.array(
+        [
+            maintenance_margin(2, 62_000, tiers=BTCUSDT_TIERS),
+            maintenance_margin(30, 3_100, maintenance_margin_rate=0.005),
+            maintenance_margin(100, 140, maintenance_margin_rate=0.01),
+        ]
+    )
+    pnl = np.array(
+        [
+            unrealized_pnl("long", 60_000, 62_000, 2),
+            unrealized_pnl("short", 3_000, 3_100, 30),
+            unrealized_pnl("long", 150, 140, 100),
+        ]
+    )
+    # Binance cross: the wallet less the others' maintenance margin plus the others' uPnL.
+    expected_eth = liquidation_price(
+        "short",
+        3_000,
+        30,
+        20_000,
+        maintenance_margin_rate=0.005,
+        other_maintenance_margin=mm[0] + mm[2],
+        other_unrealized_pnl=pnl[0] + pnl[2],
+    )
+    assert result.loc["pos1", "liquidation_price"] == pytest.approx(expected_eth, rel=1e-12)
+    assert (result.loc[cross, "margin_balance"] == 20_000 + pnl.sum()).all()
+    assert result.loc["pos0", "margin_ratio"] == pytest.approx(mm.sum() / (20_000 + pnl.sum()))
+    assert set(result.loc[cross, "account"]) == {"binance:USDT"}
+    assert result.loc["pos5", "account"] == "binance:BTC"
+
+
+def test_isolated_rows_equal_single_calls() -> None:
+    result = portfolio_margin(_book(), tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    bybit = liquidation_price("short", 61_000, 1, 6_100, exchange="bybit", tiers=BTCUSDT_TIERS)
+    hyper = liquidation_price("long", 3_050, 5, 3_050, exchange="hyperliquid", max_leverage=25)
+    coin = liquidation_price(
+        "long", 58_000, 10_000, 0.05, contract="inverse", maintenance_margin_rate=0.004
+    )
+    np.testing.assert_allclose(
+        result["liquidation_price"].iloc[3:], [bybit, hyper, coin], rtol=1e-12
+    )
+    assert result.loc["pos5", "unrealized_pnl"] == pytest.approx(
+        unrealized_pnl("long", 58_000, 62_000, 10_000, contract="inverse")
+    )
+
+
+def test_input_frame_is_not_modified() -> None:
+    book = _book()
+    before = book.copy()
+    portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    pd.testing.assert_frame_equal(book, before)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"side": ["long", "short", "long", "short", "long", "hold"]}, "side must be long or sh"),
+        ({"exchange": ["binance"] * 5 + ["mtgox"]}, r"exchange \(row pos5\) must be one of"),
+        (
+            {"collateral": [20_000.0, 19_000.0, 20_000.0, 6_100.0, 3_050.0, 0.05]},
+            "must be the one wallet balance",
+        ),
+    ],
+)
+def test_bad_books_are_refused(change: dict[str, list[object]], message: str) -> None:
+    book = _book().assign(**change)
+    with pytest.raises(RiskInputError, match=message):
+        portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+
+
+def test_missing_rate_names_the_row() -> None:
+    with pytest.raises(RiskInputError, match="row pos0 needs maintenanceMarginRate or tiers"):
+        portfolio_margin(_book())
