@@ -1,0 +1,269 @@
+"""Turning what xlwings reads from cells into riskfuncs inputs, and results back into cells.
+
+What arrives (classic xlwings on Windows Excel, after xlwings' own cleaning):
+
+* numbers as float; Currency/Accounting-formatted numbers as ``decimal.Decimal`` rounded to 4
+  places (pywin32's VT_CY); dates as ``datetime``; text as str; TRUE/FALSE as bool;
+* empty cells and error cells (#N/A, #DIV/0!, ...) as None;
+* arguments declared with ``ndim=2`` as a list of rows, even for one cell.
+
+Conventions here: empty and error cells are missing data (NaN), which riskfuncs lets flow
+through to a NaN result; a date in a number argument is its Excel serial number, as in native
+formulas; text where a number belongs is an input error naming the argument. Percentages are
+fractions, as Excel stores them (a cell showing 0.5% holds 0.005).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from riskfuncs import RiskInputError
+
+__all__ = [
+    "EXCEL_EPOCH",
+    "cells_out",
+    "frame_out",
+    "number",
+    "numbers",
+    "option",
+    "optional_numbers",
+    "optional_table",
+    "series",
+    "sides",
+    "table",
+    "texts",
+]
+
+#: Day 0 of Excel's 1900 date system as used by serial numbers after 1900-03-01.
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value)
+
+
+def _serial(value: dt.date) -> float:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    return (value.replace(tzinfo=None) - EXCEL_EPOCH).total_seconds() / 86400.0
+
+
+def _to_float(name: str, value: Any) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        raise RiskInputError(f"{name} must be a number (got {_describe(value)})")
+    if isinstance(value, (float, int, decimal.Decimal, np.number)):
+        return float(value)
+    if isinstance(value, dt.date):
+        return _serial(value)
+    if isinstance(value, str) and value.strip() == "":
+        return math.nan
+    raise RiskInputError(f"{name} must be a number (got {_describe(value)})")
+
+
+def _grid(value: Any) -> list[list[Any]]:
+    if isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], (list, tuple)):
+            return [list(row) for row in value]
+        return [list(value)]
+    return [[value]]
+
+
+def numbers(name: str, value: Any) -> float | FloatArray:
+    """A number argument: one cell gives a float, a range gives a 2-D float array."""
+    grid = _grid(value)
+    if len(grid) == 1 and len(grid[0]) == 1:
+        return _to_float(name, grid[0][0])
+    try:  # fast path: plain floats and empty cells only
+        if all(type(v) is float for row in grid for v in row):
+            return np.array(grid, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    return np.array([[_to_float(name, v) for v in row] for row in grid], dtype=float)
+
+
+def series(name: str, value: Any) -> FloatArray:
+    """A one-column or one-row range as a 1-D float array (a history or a schedule)."""
+    grid = _grid(value)
+    if len(grid) > 1 and any(len(row) > 1 for row in grid):
+        raise RiskInputError(
+            f"{name} must be one column or one row (got {len(grid)} rows x {len(grid[0])} columns)"
+        )
+    return np.array([_to_float(name, v) for row in grid for v in row], dtype=float)
+
+
+def number(name: str, value: Any) -> float:
+    """A one-cell number argument (a setting such as a confidence level)."""
+    result = numbers(name, value)
+    if isinstance(result, np.ndarray):
+        raise RiskInputError(f"{name} must be a single cell (got a {_shape(result)} range)")
+    return result
+
+
+def optional_numbers(name: str, value: Any) -> float | FloatArray | None:
+    """Like :func:`numbers`, but an omitted argument or one empty cell stays None."""
+    if value is None or (isinstance(value, list) and _grid(value) == [[None]]):
+        return None
+    return numbers(name, value)
+
+
+def _shape(array: FloatArray) -> str:
+    return "x".join(str(n) for n in array.shape)
+
+
+def texts(name: str, value: Any) -> Any:
+    """A text argument that may be a range (e.g. sides): str/None, or a 2-D object array."""
+    grid = _grid(value)
+    if len(grid) == 1 and len(grid[0]) == 1:
+        return grid[0][0]
+    return np.array(grid, dtype=object)
+
+
+def sides(value: Any) -> Any:
+    """Sides as riskfuncs takes them: words or +1/-1; empty cells stay missing."""
+    grid = _grid(value)
+    cleaned = [[float(v) if isinstance(v, decimal.Decimal) else v for v in row] for row in grid]
+    return texts("side", cleaned)
+
+
+def option(name: str, value: Any, default: str) -> Any:
+    """A one-cell text option (exchange, contract, ...); an empty cell means the default.
+
+    Returned as typed by the user: riskfuncs checks it against the allowed values.
+    """
+    grid = _grid(value)
+    if len(grid) != 1 or len(grid[0]) != 1:
+        raise RiskInputError(f"{name} must be a single cell (got a {len(grid)}-row range)")
+    cell = grid[0][0]
+    if cell is None or (isinstance(cell, str) and cell.strip() == ""):
+        return default
+    if not isinstance(cell, str):
+        raise RiskInputError(f"{name} must be text such as {default!r} (got {_describe(cell)})")
+    return cell.strip()
+
+
+def _numeric_column(name: str, column: pd.Series) -> pd.Series:
+    values = column.to_numpy()
+    if column.dtype.kind == "f":
+        return column
+    converted = [_to_float(f"{name} {column.name}", v) for v in values]
+    return pd.Series(converted, index=column.index, name=column.name, dtype=float)
+
+
+def _is_text_column(column: pd.Series) -> bool:
+    """True when every filled cell holds text (a free-text column such as a note)."""
+    filled = [
+        v for v in column.to_numpy() if not (v is None or (isinstance(v, float) and math.isnan(v)))
+    ]
+    return bool(filled) and all(isinstance(v, str) for v in filled)
+
+
+def table(
+    name: str,
+    frame: Any,
+    *,
+    text_columns: Sequence[str] = (),
+    number_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """A range with a header row, read by xlwings as a DataFrame.
+
+    Header names are stripped; rows that are entirely empty (the unused bottom of a selected
+    range) are dropped; columns named in ``text_columns``, or not in ``number_columns`` and
+    holding only text, are kept as text (empty -> None); every other column becomes float
+    (Decimal, dates and empty cells included).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise RiskInputError(f"{name} must be a range with a header row")
+    frame = frame.copy()
+    headers = ["" if c is None else str(c).strip() for c in frame.columns]
+    if any(h == "" for h in headers):
+        position = headers.index("")
+        raise RiskInputError(
+            f"{name} header must name every column (column {position + 1} is empty)"
+        )
+    frame.columns = pd.Index(headers)
+    empty = frame.isna() | frame.apply(
+        lambda c: c.map(lambda v: isinstance(v, str) and not v.strip())
+    )
+    frame = frame.loc[~empty.all(axis=1)].reset_index(drop=True)
+    columns: dict[str, pd.Series] = {}
+    for header in headers:
+        column = frame[header]
+        if header in text_columns or (header not in number_columns and _is_text_column(column)):
+            columns[header] = column.map(
+                lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+            ).astype(object)
+        else:
+            columns[header] = _numeric_column(name, column)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def optional_table(name: str, frame: Any, **options: Any) -> pd.DataFrame | None:
+    """:func:`table` for an optional argument: omitted or an empty cell gives None."""
+    if frame is None:
+        return None
+    if isinstance(frame, pd.DataFrame) and frame.shape[0] == 0 and frame.columns.isna().all():
+        return None
+    return table(name, frame, **options)
+
+
+def _cell(value: float, inf_text: str) -> float | str:
+    if math.isinf(value):
+        return inf_text if value > 0 else "-" + inf_text
+    return value
+
+
+def cells_out(result: Any, *, inf_text: str = "inf") -> Any:
+    """A riskfuncs result as cell values.
+
+    Finite numbers pass through; NaN (missing input) is left to xlwings, which writes an empty
+    string; +/-inf becomes the text ``inf_text`` (e.g. "unreachable" for a liquidation price that
+    no price reaches), because Excel has no infinity. A 2-D array spills as it is; a 1-D array
+    spills down one column.
+    """
+    if isinstance(result, pd.Series):
+        result = result.to_numpy()
+    array = np.asarray(result, dtype=float)
+    if array.ndim == 0:
+        return _cell(float(array), inf_text)
+    if array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if np.isinf(array).any():
+        return [[_cell(v, inf_text) for v in row] for row in array.tolist()]
+    return array.tolist()
+
+
+def frame_out(
+    frame: pd.DataFrame, *, inf_text: Mapping[str, str] | None = None, default_inf_text: str = "inf"
+) -> pd.DataFrame:
+    """A result table for xlwings to write with its header: +/-inf as text, NaN left empty.
+
+    ``inf_text`` names the text per column (e.g. "unreachable" for a liquidation price).
+    """
+    out = frame.copy()
+    texts = inf_text or {}
+    for name in out.columns:
+        column = out[name]
+        if column.dtype.kind == "f" and np.isinf(column.to_numpy()).any():
+            word = texts.get(str(name), default_inf_text)
+            out[name] = column.astype(object).map(
+                lambda v, word=word: _cell(v, word) if isinstance(v, float) else v
+            )
+    return out

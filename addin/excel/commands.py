@@ -1,0 +1,52 @@
+"""``perprisk addin install`` and ``perprisk addin reference``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _install(args: argparse.Namespace) -> int:
+    from addin.excel.install import install
+
+    report = install(addin_dir=args.addin_dir)
+    print(report.text(), end="")
+    return 0 if report.installed else 1
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from addin.excel.reference import functions, render_markdown, write_reference
+
+    if args.output is None:
+        sys.stdout.write(render_markdown(functions()))
+    else:
+        print(f"wrote {write_reference(args.output)}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``addin`` command group to the ``perprisk`` parser."""
+    group = subparsers.add_parser("addin", help="Excel cell functions (xlwings add-in)")
+    commands = group.add_subparsers(dest="addin_command", metavar="ACTION", required=True)
+
+    install = commands.add_parser(
+        "install",
+        help="register the PERP_ functions with Excel (Windows); elsewhere, explain the options",
+    )
+    install.add_argument(
+        "--addin-dir",
+        type=Path,
+        default=None,
+        help="folder for PerpRisk.xlam (default: %%APPDATA%%\\perprisk)",
+    )
+    install.set_defaults(func=_install)
+
+    reference = commands.add_parser(
+        "reference", help="print the cell-function reference (markdown)"
+    )
+    reference.add_argument("--output", type=Path, default=None, help="write to this file instead")
+    reference.set_defaults(func=_reference)
