@@ -603,6 +603,19 @@ def _column(positions: pd.DataFrame, name: str, default: Any = None) -> pd.Serie
     return pd.Series(default, index=positions.index)
 
 
+def _option(positions: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> npt.NDArray[Any]:
+    """A text option column, trimmed and lower-cased (missing = the first allowed value)."""
+    codes, uniques = pd.factorize(_column(positions, name, allowed[0]))
+    words = [str(word).strip().lower() for word in uniques]
+    for word in words:
+        if word not in allowed:
+            raise RiskInputError(
+                f"{name} must be one of {', '.join(allowed)} (got {format_value(word)})"
+            )
+    # factorize gives -1 for a missing value, which picks the default appended last.
+    return np.array([*words, allowed[0]], dtype=object)[codes]
+
+
 def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
     """What each exchange owes you: margin equity per venue, floored at 0, in quote currency.
 
@@ -623,7 +636,8 @@ def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
         stablecoin-settled contracts): the sum over accounts of
         ``max(0, collateral + unrealised PnL)``. Isolated positions are floored one by one
         (a loss past the isolated margin is not yours), a cross account once. Coin equity of
-        inverse contracts is converted at the account's mean mark price.
+        inverse contracts is converted at the account's mean mark price. A venue with a missing
+        price or collateral gets NaN: its exposure is unknown, not 0.
 
     Notes
     -----
@@ -643,21 +657,8 @@ def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
     if positions.empty:
         return pd.Series(dtype=float, name="exposure", index=pd.Index([], name="exchange"))
-    contract = _column(positions, "contractType", "linear").fillna("linear").astype(str)
-    contract = contract.str.strip().str.lower()
-    bad = ~contract.isin(["linear", "inverse"])
-    if bad.any():
-        raise RiskInputError(
-            "contractType must be one of linear, inverse "
-            f"(got {format_value(contract[bad].iloc[0])})"
-        )
-    mode = _column(positions, "marginMode", "isolated").fillna("isolated").astype(str)
-    mode = mode.str.strip().str.lower()
-    bad = ~mode.isin(["isolated", "cross"])
-    if bad.any():
-        raise RiskInputError(
-            f"marginMode must be one of isolated, cross (got {format_value(mode[bad].iloc[0])})"
-        )
+    contract = _option(positions, "contractType", ("linear", "inverse"))
+    mode = _option(positions, "marginMode", ("isolated", "cross"))
     quantity = to_float_array("contracts", _column(positions, "contracts")) * to_float_array(
         "contractSize", _column(positions, "contractSize", 1.0).fillna(1.0)
     )
@@ -666,53 +667,69 @@ def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
     require_non_negative("collateral", collateral)
     entry = to_float_array("entryPrice", _column(positions, "entryPrice"))
     side = _column(positions, "side").to_numpy()
-    is_linear = (contract == "linear").to_numpy()
-    pnl = np.where(
-        is_linear,
-        unrealized_pnl(side, entry, mark, quantity, contract="linear"),
-        unrealized_pnl(side, entry, mark, quantity, contract="inverse"),
-    )
-    exchange = _column(positions, "exchange").astype(str)
-    symbol = _column(positions, "symbol", "").fillna("").astype(str)
-    table = pd.DataFrame(
-        {
-            "exchange": exchange.to_numpy(),
-            "account": [account_of(e, s, c) for e, s, c in
-                        zip(exchange, symbol, contract, strict=True)],
-            "cross": (mode == "cross").to_numpy(),
-            "linear": is_linear,
-            "collateral": collateral,
-            "pnl": pnl,
-            "mark": mark,
-        }
-    )
-    isolated = table[~table["cross"]]
-    isolated_equity = (isolated["collateral"] + isolated["pnl"]).clip(lower=0.0)
-    isolated_quote = isolated_equity.where(isolated["linear"], isolated_equity * isolated["mark"])
-    cross = table[table["cross"]].groupby(["exchange", "account", "linear"], sort=False)
-    accounts = cross.agg(
-        wallet=("collateral", "first"), spread=("collateral", np.ptp), pnl=("pnl", "sum"),
-        mark=("mark", "mean"),
-    ).reset_index()
-    if (accounts["spread"] > 0).any():
-        name = accounts.loc[accounts["spread"] > 0, "account"].iloc[0]
-        raise RiskInputError(
-            f"collateral of cross positions on {name} must be the one wallet balance "
-            "(got different values)"
-        )
-    cross_equity = (accounts["wallet"] + accounts["pnl"]).clip(lower=0.0)
-    cross_quote = cross_equity.where(accounts["linear"], cross_equity * accounts["mark"])
-    exposure = pd.concat(
-        [
-            pd.Series(isolated_quote.to_numpy(), index=isolated["exchange"].to_numpy()),
-            pd.Series(cross_quote.to_numpy(), index=accounts["exchange"].to_numpy()),
+    is_linear = contract == "linear"
+    pnl = np.full(len(positions), np.nan)
+    for kind, rows in (("linear", is_linear), ("inverse", ~is_linear)):
+        if rows.any():
+            pnl[rows] = unrealized_pnl(side[rows], entry[rows], mark[rows], quantity[rows],
+                                       contract=kind)  # type: ignore[arg-type]
+    exchange_codes, exchanges = pd.factorize(_column(positions, "exchange").astype(str))
+    symbol_codes, symbols = pd.factorize(_column(positions, "symbol", "").fillna("").astype(str))
+    cross = mode == "cross"
+
+    # Isolated positions: each floored at 0 on its own.
+    isolated = ~cross
+    equity = np.clip(collateral + pnl, 0.0, None)
+    quote = np.where(is_linear, equity, equity * mark)
+    total = _venue_sums(exchange_codes[isolated], quote[isolated], len(exchanges))
+
+    if cross.any():
+        # Cross positions: one wallet per account (exchange + settle currency), floored once.
+        # Account names are built per distinct (exchange, symbol, contract), not per row.
+        n_symbols = len(symbols)
+        key = (exchange_codes * n_symbols + symbol_codes) * 2 + is_linear
+        combos, combo_of_row = np.unique(key[cross], return_inverse=True)
+        names = [
+            account_of(str(exchanges[k // 2 // n_symbols]), str(symbols[k // 2 % n_symbols]),
+                       "linear" if k % 2 else "inverse")
+            for k in combos.tolist()
         ]
-    )
-    # min_count=1 keeps a venue whose only equity is unknown (NaN mark) as NaN, not 0.
-    result = exposure.groupby(level=0, sort=False).sum(min_count=1)
-    result.index.name = "exchange"
-    result.name = "exposure"
-    return result.astype(float)
+        account_codes, account_names = pd.factorize(pd.Series(names, dtype=object))
+        accounts = pd.DataFrame(
+            {
+                "account": account_codes[combo_of_row.reshape(-1)],
+                "exchange": exchange_codes[cross],
+                "linear": is_linear[cross],
+                "collateral": collateral[cross],
+                "pnl": pnl[cross],
+                "mark": mark[cross],
+            }
+        ).groupby("account", sort=True).agg(
+            exchange=("exchange", "first"), linear=("linear", "first"),
+            low=("collateral", "min"), high=("collateral", "max"),
+            pnl=("pnl", "sum"), missing=("pnl", lambda v: v.isna().any()),
+            mark=("mark", "mean"),
+        )
+        differs = (accounts["high"] > accounts["low"]).to_numpy()
+        if differs.any():
+            raise RiskInputError(
+                f"collateral of cross positions on {account_names[int(np.argmax(differs))]} "
+                "must be the one wallet balance (got different values)"
+            )
+        wallet = accounts["high"].to_numpy() + np.where(accounts["missing"], np.nan,
+                                                        accounts["pnl"].to_numpy())
+        wallet_equity = np.clip(wallet, 0.0, None)
+        wallet_quote = np.where(accounts["linear"].to_numpy(), wallet_equity,
+                                wallet_equity * accounts["mark"].to_numpy())
+        total = total + _venue_sums(accounts["exchange"].to_numpy(), wallet_quote,
+                                    len(exchanges))
+    return pd.Series(total, index=pd.Index(np.asarray(exchanges, dtype=object), name="exchange"),
+                     name="exposure")
+
+
+def _venue_sums(codes: npt.NDArray[Any], values: FloatArray, venues: int) -> FloatArray:
+    """Sum per venue code; a missing value makes its venue's sum missing (NaN flows)."""
+    return np.bincount(codes, weights=values, minlength=venues).astype(float)
 
 
 class Concentration(NamedTuple):

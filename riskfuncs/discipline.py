@@ -22,6 +22,7 @@ half the exchange exposure and at least two venues, a volatility estimate at mos
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,9 +147,7 @@ def _table(check: str, scopes: Sequence[str], passed: Any, value: Any, limit: An
         {
             "check": pd.Series([check] * len(scopes), dtype=object),
             "scope": pd.Series(list(scopes), dtype=object),
-            "passed": pd.array(
-                [None if np.isnan(p) else bool(p) for p in passed_array], dtype="boolean"
-            ),
+            "passed": pd.arrays.BooleanArray(passed_array == 1.0, np.isnan(passed_array)),
             "value": np.broadcast_to(np.asarray(value, dtype=float), passed_array.shape).copy(),
             "limit": np.broadcast_to(np.asarray(limit, dtype=float), passed_array.shape).copy(),
             "message": pd.Series(list(messages), dtype=object),
@@ -163,7 +162,7 @@ def _verdict(ok: Any, known: Any) -> FloatArray:
 
 
 def _price(value: float) -> str:
-    return f"{value:,.6g}" if np.isfinite(value) else ("none" if value == 0 else f"{value}")
+    return f"{value:,.6g}" if math.isfinite(value) else f"{value}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,8 +207,8 @@ def check_leverage(
     require_non_negative("leverage", lev)
     flat = lev.reshape(-1)
     messages = []
-    for value in flat:
-        if np.isnan(value):
+    for value in flat.tolist():
+        if value != value:
             messages.append("leverage unknown: fill in size, prices and collateral")
         elif value == np.inf:
             messages.append("margin balance is gone (leverage unlimited): add margin or close now")
@@ -261,8 +260,9 @@ def check_margin_buffer(
     buffer = np.asarray(margin_buffer(balance, need), dtype=float)
     flat, balances, needs = buffer.reshape(-1), balance.reshape(-1), need.reshape(-1)
     messages = []
-    for value, held, required in zip(flat, balances, needs, strict=True):
-        if np.isnan(value):
+    for value, held, required in zip(flat.tolist(), balances.tolist(), needs.tolist(),
+                                     strict=True):
+        if value != value:
             messages.append("margin buffer unknown: fill in collateral, prices and margin rate")
         elif value < 0:
             messages.append(
@@ -351,31 +351,32 @@ def check_stop_loss(
     has_stop = ~np.isnan(stop)
     passed = np.where(known & ~has_stop, 0.0, _verdict(before_liquidation & loss_side, known))
     messages = []
-    for i in range(s.size):
-        side_word = "long" if s[i] > 0 else "short"
-        below, above = ("below", "above") if s[i] > 0 else ("above", "below")
-        if not has_stop[i] and known[i]:
-            messages.append(
-                f"no stop-loss set: place one {below} {_price(ref[i])} and {above} the "
-                f"liquidation price {_price(liq[i])}"
-            )
-        elif not known[i]:
+    rows = zip(s.tolist(), stop.tolist(), liq.tolist(), ref.tolist(), has_stop.tolist(),
+               known.tolist(), before_liquidation.tolist(), loss_side.tolist(), strict=True)
+    for sign_i, stop_i, liq_i, ref_i, has_stop_i, known_i, before_i, loss_side_i in rows:
+        side_word = "long" if sign_i > 0 else "short"
+        below, above = ("below", "above") if sign_i > 0 else ("above", "below")
+        reachable = 0.0 < liq_i < math.inf
+        if not has_stop_i and known_i:
+            bound = f" and {above} the liquidation price {_price(liq_i)}" if reachable else ""
+            messages.append(f"no stop-loss set: place one {below} {_price(ref_i)}{bound}")
+        elif not known_i:
             messages.append("stop-loss cannot be checked: side, prices or liquidation unknown")
-        elif not before_liquidation[i]:
+        elif not before_i:
             messages.append(
-                f"stop {_price(stop[i])} is beyond the liquidation price {_price(liq[i])}: you "
-                f"are liquidated first; move the stop inside {_price(liq[i])} or add margin"
+                f"stop {_price(stop_i)} is beyond the liquidation price {_price(liq_i)}: you "
+                f"are liquidated first; move the stop inside {_price(liq_i)} or add margin"
             )
-        elif not loss_side[i]:
+        elif not loss_side_i:
             messages.append(
-                f"stop {_price(stop[i])} is on the wrong side of {reference_word} "
-                f"{_price(ref[i])} for a {side_word}: it would fire at once; place it {below} "
-                f"{_price(ref[i])}"
+                f"stop {_price(stop_i)} is on the wrong side of {reference_word} "
+                f"{_price(ref_i)} for a {side_word}: it would fire at once; place it {below} "
+                f"{_price(ref_i)}"
             )
+        elif reachable:
+            messages.append(f"stop {_price(stop_i)} fires before liquidation at {_price(liq_i)}")
         else:
-            messages.append(
-                f"stop {_price(stop[i])} fires before liquidation at {_price(liq[i])}"
-            )
+            messages.append(f"stop {_price(stop_i)} is set; the position cannot be liquidated")
     return _table("stop_loss", _scopes(scope, form.index, shape), passed, stop, liq, messages)
 
 
@@ -413,8 +414,8 @@ def check_model_freshness(
     require_non_negative("last_volatility_update_age_days", age)
     flat = age.reshape(-1)
     messages = []
-    for value in flat:
-        if np.isnan(value):
+    for value in flat.tolist():
+        if value != value:
             messages.append("volatility estimate age unknown: record when it was last updated")
         elif value > max_age_days:
             messages.append(

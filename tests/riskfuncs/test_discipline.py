@@ -161,8 +161,9 @@ def test_check_margin_buffer_uses_core_buffer_and_top_up_is_enough() -> None:
         ("short", 100, 105, 110, True, "fires before liquidation"),
         ("short", 100, 111, 110, False, "liquidated first"),
         ("short", 100, 99, 110, False, "wrong side of entry"),
-        ("long", 100, 50, 0.0, True, "fires before liquidation"),  # fully collateralised long
-        ("short", 100, 150, math.inf, True, "fires before liquidation"),  # inverse short
+        ("long", 100, 50, 0.0, True, "cannot be liquidated"),  # fully collateralised long
+        ("short", 100, 150, math.inf, True, "cannot be liquidated"),  # inverse short
+        ("long", 100, math.nan, 0.0, False, "place one below 100"),
         ("long", 100, math.nan, 90, False, "no stop-loss set"),
         ("long", 100, 95, math.nan, None, "cannot be checked"),
     ],
