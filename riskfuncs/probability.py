@@ -239,7 +239,8 @@ def liquidation_probability(
           crossing probability between the start and the horizon), else exactly ``checks``
           discrete looks.
     checks : int or array-like, optional
-        Number of price checks in the horizon (>= 1); required for ``"discrete"``.
+        Number of price checks in the horizon (>= 1); required for ``"discrete"``, optional for
+        ``"monte_carlo"``, not allowed for ``"continuous"``.
     paths : int
         Simulated paths for ``"monte_carlo"``.
     seed : int, optional
@@ -293,6 +294,11 @@ def liquidation_probability(
     mode = choose("monitoring", monitoring, ("continuous", "discrete", "monte_carlo"))
     if mode == "discrete" and checks is None:
         raise RiskInputError("checks must be given for discrete monitoring (got None)")
+    if mode == "continuous" and checks is not None:
+        raise RiskInputError(
+            "checks must be None for continuous monitoring; use monitoring='discrete' "
+            f"(got {format_value(np.ravel(checks)[0])})"
+        )
     form, (sign, distance, sigma, horizon_years, mu, looks) = _distance(
         side,
         mark_price,
@@ -319,6 +325,8 @@ def liquidation_probability(
         probability = _first_passage(shifted, toward, sigma, horizon_years)
     probability = np.where(distance <= 0, 1.0, probability)
     probability = np.where(np.isposinf(distance), 0.0, probability)
+    if checks is not None:
+        probability = np.where(np.isnan(looks), np.nan, probability)
     return form.wrap(probability)  # type: ignore[no-any-return]
 
 
@@ -338,7 +346,6 @@ def _monte_carlo(
     steps = int(np.nanmax(looks)) if not np.all(continuous) else 1
     rng = np.random.default_rng(seed)
     shocks = rng.standard_normal((int(paths), steps))
-    # Cumulative shocks per number of looks: column j - 1 of the walk with j steps.
     flat = distance.reshape(-1)
     m = np.broadcast_to(toward, distance.shape).reshape(-1)
     s = np.broadcast_to(sigma, distance.shape).reshape(-1)
@@ -356,12 +363,15 @@ def _monte_carlo(
 def _simulate_rows(
     d: FloatArray, m: FloatArray, s: FloatArray, t: FloatArray, k: FloatArray, shocks: FloatArray
 ) -> FloatArray:
+    """Hit probability per row: distance d, drift m toward it, volatility s, horizon t, checks k
+    (NaN = continuous, one exact step plus the bridge crossing probability)."""
     result = np.empty(d.shape)
     continuous = np.isnan(k)
     if np.any(continuous):
         c = continuous
         end = m[c, None] * t[c, None] + s[c, None] * np.sqrt(t[c, None]) * shocks[None, :, 0]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # P(bridge from 0 to `end` crosses d) = exp(-2 d (d - end) / (sigma^2 T)).
             bridge = np.exp(-2.0 * d[c, None] * (d[c, None] - end) / (s[c, None] ** 2 * t[c, None]))
         crossed = np.where(end >= d[c, None], 1.0, np.nan_to_num(bridge, nan=0.0))
         result[c] = crossed.mean(axis=1)
@@ -372,7 +382,7 @@ def _simulate_rows(
         position = np.zeros((rows.size, shocks.shape[0]))
         peak = np.full(position.shape, -np.inf)
         for step in range(n):
-            position = position + m[rows, None] * dt + s[rows, None] * np.sqrt(dt) * shocks[:, step]
+            position += m[rows, None] * dt + s[rows, None] * np.sqrt(dt) * shocks[:, step]
             np.maximum(peak, position, out=peak)
         result[rows] = (peak >= d[rows, None]).mean(axis=1)
     return result

@@ -117,9 +117,9 @@ def historical_var(
         ``1 - confidence``:
 
         * ``"linear"`` (default): Excel ``PERCENTILE.INC``, R type 7, as ``empyrical``;
-        * ``"lower"``: the observation at or below, never interpolated, the more conservative
-          choice (``"inverted_cdf"``, R type 1, is what ``riskfolio`` uses; the two agree unless
-          ``(1 - confidence) * n`` is a whole number);
+        * ``"lower"``: the observation at or below the linear position, never interpolated, so
+          never a smaller loss than ``"linear"``; ``"inverted_cdf"`` (R type 1, what
+          ``riskfolio`` uses) is the same or one observation less severe;
         * ``"weibull"``: Excel ``PERCENTILE.EXC`` (where Excel gives ``#NUM!`` because the level
           is outside the sample, numpy returns the extreme observation);
         * any other numpy method name.

@@ -308,7 +308,7 @@ def ewma_volatility(
 
     Notes
     -----
-    J.P. Morgan/Reuters, *RiskMetrics Technical Document*, 4th ed. (1996), eq. 5.3:
+    J.P. Morgan/Reuters, *RiskMetrics Technical Document*, 4th ed. (1996), chapter 5:
 
     .. math:: \\sigma^2_t = \\lambda \\sigma^2_{t-1} + (1 - \\lambda) r^2_{t-1}
 

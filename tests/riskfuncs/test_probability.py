@@ -171,7 +171,8 @@ def test_discrete_monte_carlo_matches_stored_simulation(discrete_reference: pd.D
 
 @pytest.mark.parametrize("monitoring", ["continuous", "discrete", "monte_carlo"])
 def test_breached_and_unreachable(monitoring: str) -> None:
-    kw = {"monitoring": monitoring, "checks": 24, "paths": 1000, "seed": 0}
+    kw = {"monitoring": monitoring, "checks": None if monitoring == "continuous" else 24,
+          "paths": 1000, "seed": 0}
     # Long at or below the liquidation price: already liquidated.
     assert liquidation_probability(100.0, 100.0, 0.8, DAY, side="long", **kw) == 1.0  # type: ignore[arg-type]
     assert liquidation_probability(100.0, 120.0, 0.8, DAY, side="long", **kw) == 1.0  # type: ignore[arg-type]
@@ -196,6 +197,12 @@ def test_nan_flows_through() -> None:
     )  # fmt: skip
     assert result[0] > 0 and np.all(np.isnan(result[1:]))
     assert math.isnan(liquidation_probability(100.0, 90.0, 0.8, DAY, side=None))  # type: ignore[arg-type]
+    for monitoring in ("discrete", "monte_carlo"):
+        looks = liquidation_probability(
+            100.0, 90.0, 0.8, DAY, side="long", monitoring=monitoring,  # type: ignore[arg-type]
+            checks=[24.0, np.nan], paths=100, seed=0,
+        )  # fmt: skip
+        assert looks[0] > 0 and math.isnan(looks[1])
 
 
 LONG_DAY = (100.0, 90.0, 0.8, DAY)
@@ -212,6 +219,8 @@ def test_bad_parameters_raise_with_the_argument_named() -> None:
         liquidation_probability(100.0, 90.0, 0.8, -1.0, side="long")
     with pytest.raises(RiskInputError, match="checks must be given for discrete monitoring"):
         liquidation_probability(100.0, 90.0, 0.8, DAY, side="long", monitoring="discrete")
+    with pytest.raises(RiskInputError, match=r"^checks must be None for continuous monitoring"):
+        liquidation_probability(*LONG_DAY, side="long", checks=24)
     with pytest.raises(RiskInputError, match=r"^checks must be a whole number >= 1 \(got 2.5\)"):
         liquidation_probability(*LONG_DAY, side="long", monitoring="discrete", checks=2.5)
     with pytest.raises(RiskInputError, match="monitoring must be one of continuous, discrete"):
