@@ -256,14 +256,17 @@ def _as_weights(weights: ScoreWeights | Mapping[str, float]) -> ScoreWeights:
 def _columns(factors: Any) -> tuple[dict[str, Any], OutputForm]:
     """The factor table as name -> values, and the form the score goes back in."""
     if isinstance(factors, pd.DataFrame):
-        columns = {str(name): factors[name].to_numpy() for name in factors.columns}
-        return columns, OutputForm(scalar=False, index=factors.index)
+        frame_columns = {str(name): factors[name].to_numpy() for name in factors.columns}
+        return frame_columns, OutputForm(scalar=False, index=factors.index)
     if isinstance(factors, pd.Series):
         factors = factors.to_dict()
     if isinstance(factors, Mapping):
-        columns = {str(name): value for name, value in factors.items()}
+        columns: dict[str, Any] = {str(name): value for name, value in factors.items()}
         scalar = all(np.ndim(value) == 0 for value in columns.values())
-        return columns, OutputForm(scalar=scalar, index=None)
+        indexes = [value.index for value in columns.values() if isinstance(value, pd.Series)]
+        if any(not index.equals(indexes[0]) for index in indexes[1:]):
+            raise RiskInputError("all Series in factors must share the same index")
+        return columns, OutputForm(scalar=scalar, index=indexes[0] if indexes else None)
     raise RiskInputError(
         f"factors must be a mapping or a DataFrame of sub-scores (got {type(factors).__name__})"
     )

@@ -179,6 +179,13 @@ def test_exchange_score_frame_gives_series_and_equals_row_loop() -> None:
             assert scores[label] == pytest.approx(expected, rel=1e-12)
     assert math.isnan(scores["y"])  # missing PoR data flows through as NaN
     pd.testing.assert_frame_equal(frame, before)
+    # A mapping of Series (one exchange per label) gives a Series with that index too.
+    as_mapping = {k: frame[k] for k in frame.columns if k != "name"}
+    from_mapping = exchange_score(as_mapping)
+    assert isinstance(from_mapping, pd.Series) and from_mapping.index.equals(frame.index)
+    assert_allclose(from_mapping.to_numpy(), scores.to_numpy(), rtol=1e-12)
+    with pytest.raises(RiskInputError, match="must share the same index"):
+        exchange_score({**as_mapping, "audit": frame["audit"].reset_index(drop=True)})
 
 
 def test_exchange_score_errors_name_the_factor() -> None:
@@ -244,6 +251,7 @@ def test_grade_bands_boundaries() -> None:
 
 
 @given(fractions, fractions)
+@settings(deadline=None)
 def test_pd_falls_as_score_rises(a: float, b: float) -> None:
     low, high = sorted((100 * a, 100 * b))
     assert exchange_probability_of_default(high) <= exchange_probability_of_default(low)
@@ -275,6 +283,7 @@ def test_expected_loss_validation_and_nan() -> None:
 
 
 @given(st.floats(0, 1e9), fractions, fractions, st.floats(0, 1e9), fractions)
+@settings(deadline=None)
 def test_expected_loss_monotone(ead: float, pd_: float, lgd: float, more: float,
                                 bump: float) -> None:
     base = expected_loss(ead, pd_, lgd)
@@ -285,6 +294,7 @@ def test_expected_loss_monotone(ead: float, pd_: float, lgd: float, more: float,
 
 
 @given(fractions, st.floats(0, 50), st.floats(0, 50))
+@settings(deadline=None)
 def test_probability_of_default_over_monotone_in_horizon(p: float, t1: float, t2: float) -> None:
     short, long_ = sorted((t1, t2))
     a, b = probability_of_default_over(p, short), probability_of_default_over(p, long_)
@@ -338,6 +348,7 @@ def test_series_in_series_out_and_no_mutation() -> None:
 
 
 @given(st.lists(st.floats(0, 1e12), min_size=1, max_size=30).filter(lambda v: sum(v) > 0))
+@settings(deadline=None)
 def test_hhi_and_effective_venues_bounds(values: list[float]) -> None:
     result = concentration(values)
     n = len(values)
@@ -433,6 +444,11 @@ def test_exposure_errors_and_missing_data() -> None:
     book = _book()
     book.loc[4, "markPrice"] = np.nan
     assert math.isnan(exposure_by_exchange(book)["okx"])
+    # One unknown position makes its venue's exposure unknown, also inside a cross account.
+    book = _book()
+    book.loc[1, "markPrice"] = np.nan
+    exposure = exposure_by_exchange(book)
+    assert math.isnan(exposure["binance"]) and exposure["bybit"] == pytest.approx(18_000.0)
     with pytest.raises(RiskInputError, match=r"^positions must have a collateral column"):
         exposure_by_exchange(_book().drop(columns="collateral"))
     with pytest.raises(RiskInputError, match=r"^marginMode must be one of isolated, cross"):

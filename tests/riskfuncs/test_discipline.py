@@ -62,6 +62,7 @@ def test_position_size_loses_exactly_the_risk_at_the_stop(
 
 @given(st.floats(1.0, 1e6), st.floats(1e-3, 0.1), prices, st.floats(0.01, 0.5),
        st.floats(0.0, 0.002), st.sampled_from(["long", "short"]))
+@settings(deadline=None)
 def test_position_size_with_fees_counts_both_fills(
     equity: float, risk: float, entry: float, move: float, fee: float, side: str
 ) -> None:
@@ -320,6 +321,7 @@ def test_discipline_report_edge_cases() -> None:
 
 
 @given(st.floats(0.0, 100.0), st.floats(0.5, 20.0))
+@settings(deadline=None)
 def test_leverage_check_agrees_with_cap(leverage: float, cap: float) -> None:
     assume(not math.isclose(leverage, cap))
     assert _passed(check_leverage(leverage, cap=cap)) == [leverage <= cap]
