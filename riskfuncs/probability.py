@@ -108,28 +108,40 @@ def normal_cdf(x: FloatArray) -> FloatArray:
     return np.where(x <= 0, tail, 1.0 - tail)
 
 
-def _distance(
-    side: SideLike, mark_price: FloatLike, liquidation_price: FloatLike, **more: FloatLike
+def _position(
+    side: SideLike,
+    mark_price: FloatLike,
+    liquidation_price: FloatLike,
+    volatility: FloatLike,
+    horizon: FloatLike,
+    **more: FloatLike,
 ) -> tuple[Any, list[FloatArray]]:
-    """Broadcast the position; return the side sign, the log distance to liquidation (> 0 =
-    not reached) and the other arguments.
+    """Broadcast and check a position; return the side sign, the log distance to liquidation
+    (> 0 = not reached), volatility, horizon and the other arguments.
 
     The distance is ln(MP/LP) for a long and ln(LP/MP) for a short; an unreachable liquidation
     price (0 for a long, +inf for a short) gives +inf.
     """
-    signs = side_sign(side)
     form, arrays = broadcast(
-        side=signs, mark_price=mark_price, liquidation_price=liquidation_price, **more
+        side=side_sign(side),
+        mark_price=mark_price,
+        liquidation_price=liquidation_price,
+        volatility=volatility,
+        horizon=horizon,
+        **more,
     )
-    sign, mark, liquidation = arrays[:3]
+    sign, mark, liquidation, sigma, years = arrays[:5]
     require_positive("mark_price", mark)
     require_non_negative("liquidation_price", liquidation)
+    for name, values in (("volatility", sigma), ("horizon", years)):
+        require_non_negative(name, values)
+        require(name, values, np.isfinite(values), "be finite")
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log(mark / liquidation)
     distance = sign * log_ratio
     # A zero or infinite liquidation price on the side it cannot be reached from.
     distance = np.where(np.isinf(log_ratio) & (distance > 0), np.inf, distance)
-    return form, [sign, distance, *arrays[3:]]
+    return form, [sign, distance, sigma, years, *arrays[5:]]
 
 
 def liquidation_distance_sigmas(
@@ -172,11 +184,9 @@ def liquidation_distance_sigmas(
     >>> round(liquidation_distance_sigmas(100.0, 110.0, 0.8, 1 / 365, side="long"), 4)
     -2.2761
     """
-    form, (_, distance, sigma, horizon_years) = _distance(
-        side, mark_price, liquidation_price, volatility=volatility, horizon=horizon
+    form, (_, distance, sigma, horizon_years) = _position(
+        side, mark_price, liquidation_price, volatility, horizon
     )
-    require_non_negative("volatility", sigma)
-    require_non_negative("horizon", horizon_years)
     scale = sigma * np.sqrt(horizon_years)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(distance == 0, 0.0, distance / scale)
@@ -299,17 +309,15 @@ def liquidation_probability(
             "checks must be None for continuous monitoring; use monitoring='discrete' "
             f"(got {format_value(np.ravel(checks)[0])})"
         )
-    form, (sign, distance, sigma, horizon_years, mu, looks) = _distance(
+    form, (sign, distance, sigma, horizon_years, mu, looks) = _position(
         side,
         mark_price,
         liquidation_price,
-        volatility=volatility,
-        horizon=horizon,
+        volatility,
+        horizon,
         drift=drift,
         checks=np.nan if checks is None else checks,
     )
-    require_non_negative("volatility", sigma)
-    require_non_negative("horizon", horizon_years)
     require("drift", mu, np.isfinite(mu), "be finite")
     if checks is not None:
         whole = (looks >= 1) & (looks == np.round(looks))

@@ -217,6 +217,12 @@ def test_bad_parameters_raise_with_the_argument_named() -> None:
         liquidation_probability(100.0, 90.0, -0.8, DAY, side="long")
     with pytest.raises(RiskInputError, match=r"^horizon must be >= 0"):
         liquidation_probability(100.0, 90.0, 0.8, -1.0, side="long")
+    with pytest.raises(RiskInputError, match=r"^horizon must be finite \(got inf\)"):
+        liquidation_probability(100.0, 90.0, 0.8, math.inf, side="long")
+    with pytest.raises(RiskInputError, match=r"^volatility must be finite"):
+        liquidation_distance_sigmas(100.0, 90.0, math.inf, DAY, side="long")
+    with pytest.raises(RiskInputError, match=r"^drift must be finite"):
+        liquidation_probability(100.0, 90.0, 0.8, DAY, side="long", drift=-math.inf)
     with pytest.raises(RiskInputError, match="checks must be given for discrete monitoring"):
         liquidation_probability(100.0, 90.0, 0.8, DAY, side="long", monitoring="discrete")
     with pytest.raises(RiskInputError, match=r"^checks must be None for continuous monitoring"):
