@@ -117,8 +117,8 @@ def reserve_subscore(
     Notes
     -----
     Coverage above 100 % earns nothing extra: a Merkle-tree proof of reserves is a snapshot and
-    cannot prove the liabilities are complete (Binance Academy, "How zk-SNARKs improve Binance's
-    proof of reserves"; V. Buterin, "Having a safe CEX: proof of solvency and beyond", 2022,
+    cannot prove the liabilities are complete (Binance Academy, "Improving crypto transparency
+    with zero-knowledge proof"; V. Buterin, "Having a safe CEX: proof of solvency and beyond", 2022,
     https://vitalik.eth.limo/general/2022/11/19/proof_of_solvency.html).
 
     Examples
@@ -169,8 +169,8 @@ def insurance_fund_subscore(
     Notes
     -----
     Losses from bankrupt positions go first to the insurance fund and only then to
-    auto-deleveraging of profitable traders (Binance, "What Is Auto-Deleveraging (ADL)";
-    Hyperliquid docs, "Auto-deleveraging"), so the fund is the buffer between another trader's
+    auto-deleveraging of profitable traders (Hyperliquid docs, "Auto-deleveraging"; Binance
+    ranks ADL by PnL % x effective leverage), so the fund is the buffer between another trader's
     default and your open profit.
 
     Examples
@@ -494,7 +494,7 @@ def expected_loss(
     Notes
     -----
     The Basel II IRB definition of expected loss (BCBS, "An Explanatory Note on the Basel II IRB
-    Risk Weight Functions", 2005, section 3).
+    Risk Weight Functions", 2005).
 
     Examples
     --------

@@ -505,9 +505,10 @@ def position_size(
 
     Notes
     -----
-    The fixed-fractional sizing rule (R. Vince, "The Mathematics of Money Management", 1992;
-    "risk 1-2 % per trade"): size = money at risk / loss per unit at the stop. Leverage does not
-    enter: it only decides how much margin the position ties up.
+    The fixed-fractional rule: size = money at risk / loss per unit at the stop, as in the
+    worked example of https://kulkalotar.com/calculator/finance/stock-position-size ($50,000,
+    1 % risk, entry 42, stop 39 -> 166 shares). Leverage does not enter: it only decides how
+    much margin the position ties up.
 
     Examples
     --------

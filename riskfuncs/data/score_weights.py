@@ -14,7 +14,8 @@ Public methodologies the categories follow:
   The 2022 derivatives benchmark adds derivatives-only metrics (insurance fund, liquidation
   data): https://ccdata.io/research/exchange-benchmark-rankings-derivatives-methodology
 * Kaiko Exchange Ranking: Governance (heaviest, 30 %), Business, Technology, Data quality,
-  Security, Liquidity; grades AAA..B. https://www.kaiko.com/pages/exchange-ranking
+  Security, Liquidity; grades AAA..B (Kaiko exchange-ranking rulebook, kaiko.com; summary in
+  New Money Review, 14 Jan 2022).
 """
 
 from __future__ import annotations

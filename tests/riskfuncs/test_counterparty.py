@@ -39,7 +39,7 @@ fractions = st.floats(0.0, 1.0, allow_nan=False)
 
 
 def test_expected_loss_basel_irb_example() -> None:
-    # BCBS, "An Explanatory Note on the Basel II IRB Risk Weight Functions" (2005), section 3:
+    # BCBS, "An Explanatory Note on the Basel II IRB Risk Weight Functions" (2005):
     # EL = PD x LGD x EAD. EAD 100,000, PD 2 %, LGD 60 % -> 1,200. Exact arithmetic, so the
     # tolerance only absorbs float rounding.
     assert expected_loss(100_000, 0.02, 0.60) == pytest.approx(1_200.0, rel=1e-12)
