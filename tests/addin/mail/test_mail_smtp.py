@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from smtp_fixtures import PASSWORD, USER, CertAuthority, Server, Sink, free_port, start_server
 
 from addin.mail import (
     Attachment,
@@ -26,6 +25,15 @@ from addin.mail import (
 )
 from addin.mail.sendlog import message_key
 from addin.mail.smtp import SmtpConnection
+from tests.addin.mail.smtp_fixtures import (
+    PASSWORD,
+    USER,
+    CertAuthority,
+    Server,
+    Sink,
+    free_port,
+    start_server,
+)
 
 pytestmark = pytest.mark.smtp
 

@@ -1,0 +1,266 @@
+"""Exchange exports (ccxt shapes) into workbook inputs: ``perprisk fill``.
+
+Accepted positions exports, JSON or CSV, with ccxt ``Position`` field names
+(https://docs.ccxt.com/#/README?id=position-structure):
+
+* JSON: a list of positions; ``{"positions": [...], "balances": {...}}``; or
+  ``{exchange_id: [positions...]}``. Each position may carry ``exchange``.
+* CSV: one position per line, ccxt field names as headers.
+
+Fields used: ``exchange``, ``symbol``, ``side``, ``contracts``, ``contractSize``, ``entryPrice``,
+``markPrice``, ``collateral``, ``marginMode`` (or ``marginType``), ``leverage``,
+``maintenanceMarginPercentage`` (ccxt's name for the maintenance margin rate),
+``stopLossPrice``, and optionally ``contractType``/``linear``/``inverse``, ``feeRate``. A symbol
+settled in its base currency (``BTC/USD:BTC``) is an inverse contract.
+
+Cross-margin rows need the account's wallet balance, which a ccxt position does not carry: give
+it in ``balances`` (``{"bybit:USDT": 30000}``), or make every cross row of the account carry the
+same ``collateral``.
+
+Tiers: ccxt ``fetch_leverage_tiers`` output ``{symbol: [LeverageTier...]}``, optionally keyed by
+exchange first.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+
+from addin.workbook import layout
+from addin.workbook.layout import Template
+
+EXCHANGE_ALIASES = {
+    "binanceusdm": "binance", "binancecoinm": "binance", "binance": "binance",
+    "bybit": "bybit", "okx": "okx", "okex": "okx", "okex5": "okx", "gate": "gate",
+    "gateio": "gate", "hyperliquid": "hyperliquid", "dydx": "dydx", "dydxv4": "dydx",
+    "bitmex": "bitmex",
+}
+
+
+class ExportError(ValueError):
+    """An export file cannot be turned into workbook inputs; the message says where."""
+
+
+@dataclass(frozen=True)
+class PositionInput:
+    """One position in layout column keys."""
+
+    values: dict[str, Any]
+
+
+def normalise_exchange(name: str) -> str:
+    key = str(name or "").strip().lower()
+    return EXCHANGE_ALIASES.get(key, key if key in layout.EXCHANGES else "generic")
+
+
+def _number(value: Any, where: str, field: str, *, required: bool = False) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ExportError(f"{where}: {field} is missing; expected a number")
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ExportError(f"{where}: {field} is {value!r}; expected a number") from None
+    if math.isnan(number):
+        if required:
+            raise ExportError(f"{where}: {field} is missing; expected a number")
+        return None
+    return number
+
+
+def _contract(raw: Mapping[str, Any], symbol: str) -> str:
+    kind = str(raw.get("contractType") or "").strip().lower()
+    if kind in layout.CONTRACTS:
+        return kind
+    if str(raw.get("inverse", "")).lower() in ("true", "1"):
+        return "inverse"
+    pair, _, settle = symbol.partition(":")
+    base = pair.partition("/")[0]
+    return "inverse" if settle and settle.split("-")[0].upper() == base.upper() else "linear"
+
+
+def _settle(symbol: str, contract: str) -> str:
+    pair, _, settle = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    return (settle.split("-")[0] or (base if contract == "inverse" else quote)).upper()
+
+
+def load_positions(path: Path, *, default_exchange: str = "generic") -> list[PositionInput]:
+    """Read a positions export into layout inputs (validated for what fill needs)."""
+    raw_rows, balances = _raw_positions(path, default_exchange)
+    out: list[PositionInput] = []
+    for i, raw in enumerate(raw_rows, start=1):
+        where = f"{path.name} position {i}"
+        symbol = str(raw.get("symbol") or "").strip()
+        if not symbol:
+            raise ExportError(f"{where}: symbol is missing; expected e.g. BTC/USDT:USDT")
+        side = str(raw.get("side") or "").strip().lower()
+        side = {"buy": "long", "sell": "short"}.get(side, side)
+        if side not in layout.SIDES:
+            raise ExportError(f"{where}: side is {raw.get('side')!r}; expected long or short")
+        contract = _contract(raw, symbol)
+        exchange = normalise_exchange(str(raw.get("exchange") or default_exchange))
+        contracts = _number(raw.get("contracts"), where, "contracts", required=True)
+        contract_size = _number(raw.get("contractSize"), where, "contractSize") or 1.0
+        size = (contracts or 0.0) * contract_size
+        mode = str(raw.get("marginMode") or raw.get("marginType") or "isolated").strip().lower()
+        mode = "cross" if mode == "crossed" else mode
+        if mode not in layout.MARGIN_MODES:
+            raise ExportError(f"{where}: marginMode is {mode!r}; expected isolated or cross")
+        collateral = _number(raw.get("collateral"), where, "collateral")
+        if mode == "cross":
+            account = f"{exchange}:{_settle(symbol, contract)}"
+            wallet = balances.get(account)
+            if wallet is None:
+                wallet = balances.get(f"{str(raw.get('exchange') or '').lower()}:"
+                                      f"{_settle(symbol, contract)}")
+            if wallet is not None:
+                collateral = wallet
+        if collateral is None:
+            raise ExportError(f"{where}: collateral is missing; expected the isolated margin "
+                              "or the cross wallet balance")
+        out.append(PositionInput({
+            "exchange": exchange, "symbol": symbol, "contract": contract, "side": side,
+            "size": abs(size), "entry_price": _number(raw.get("entryPrice"), where, "entryPrice",
+                                                      required=True),
+            "mark_price": _number(raw.get("markPrice"), where, "markPrice", required=True),
+            "collateral": collateral, "margin_mode": mode,
+            "leverage": _number(raw.get("leverage"), where, "leverage"),
+            "maintenance_margin_rate": _number(
+                raw.get("maintenanceMarginPercentage", raw.get("maintenanceMarginRate")), where,
+                "maintenanceMarginPercentage"),
+            "fee_rate": _number(raw.get("feeRate"), where, "feeRate"),
+            "max_leverage": _number(raw.get("maxLeverage"), where, "maxLeverage"),
+            "stop_price": _number(raw.get("stopLossPrice"), where, "stopLossPrice"),
+        }))
+    _check_cross_wallets(out, path.name)
+    return out
+
+
+def _raw_positions(path: Path, default_exchange: str
+                   ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return [dict(row) for row in csv.DictReader(handle)], {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ExportError(f"{path.name}: not valid JSON ({exc})") from None
+    balances: dict[str, float] = {}
+    if isinstance(data, dict) and "positions" in data:
+        balances = {_account_key(str(k)): float(v)
+                    for k, v in (data.get("balances") or {}).items()}
+        data = data["positions"]
+    if isinstance(data, dict):
+        rows = []
+        for exchange, items in data.items():
+            if not isinstance(items, list):
+                raise ExportError(f"{path.name}: {exchange} must hold a list of positions")
+            rows += [{"exchange": exchange, **item} for item in items]
+        return rows, balances
+    if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        return [{"exchange": default_exchange, **item} for item in data], balances
+    raise ExportError(f"{path.name}: expected a list of ccxt positions")
+
+
+def _account_key(key: str) -> str:
+    exchange, _, settle = key.partition(":")
+    return f"{normalise_exchange(exchange)}:{settle.upper()}"
+
+
+def _check_cross_wallets(rows: Sequence[PositionInput], name: str) -> None:
+    seen: dict[str, float] = {}
+    for row in rows:
+        v = row.values
+        if v["margin_mode"] != "cross":
+            continue
+        account = f"{v['exchange']}:{_settle(v['symbol'], v['contract'])}"
+        first = seen.setdefault(account, v["collateral"])
+        if not math.isclose(first, v["collateral"], rel_tol=1e-12):
+            raise ExportError(
+                f"{name}: cross positions of {account} carry different collateral "
+                f"({first:g} and {v['collateral']:g}); give the account's wallet balance in "
+                f'"balances": {{"{account}": ...}}')
+
+
+def load_tiers(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """ccxt leverage tiers by symbol (an exchange level above the symbols is flattened)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"{path.name}: cannot read tiers ({exc})") from None
+    if not isinstance(data, dict):
+        raise ExportError(f"{path.name}: expected {{symbol: [tiers...]}}")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            out[str(key)] = value
+        elif isinstance(value, dict):
+            for symbol, tiers in value.items():
+                if isinstance(tiers, list):
+                    out[str(symbol)] = tiers
+    return out
+
+
+def fill_workbook(template: Template, positions: Sequence[PositionInput],
+                  tiers: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Workbook:
+    """A blank template from the builder, with the positions (and tiers) written in."""
+    from addin.workbook.builder import build_workbook
+
+    wb = build_workbook(template)
+    sheet = layout.POSITIONS
+    table = sheet.table("positions")
+    if len(positions) > table.rows:
+        raise ExportError(f"{len(positions)} positions, but the template holds {table.rows}; "
+                          "split the export into several workbooks")
+    tiers = dict(tiers or {})
+    ws = wb[sheet.title]
+    used_tiers = {p.values["symbol"] for p in positions} & set(tiers)
+    for i, position in enumerate(positions):
+        row = table.first_row + i
+        values = dict(position.values)
+        if values["symbol"] in used_tiers and "tier_table" in {c.key for c in table.columns}:
+            values["tier_table"] = values["symbol"]
+            values["maintenance_margin_rate"] = None
+        for key, value in values.items():
+            if value is None:
+                continue
+            ws.cell(row, table.column_index(key), value)
+    if used_tiers:
+        _write_tiers(wb, {s: tiers[s] for s in sorted(used_tiers)})
+    return wb
+
+
+def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    sheet = layout.TIERS
+    table = sheet.table("tiers")
+    ws = wb[sheet.title]
+    row = table.first_row
+    for symbol, items in tiers.items():
+        for n, tier in enumerate(sorted(items, key=lambda t: float(t["minNotional"])), start=1):
+            if row > table.last_row:
+                raise ExportError(f"more tier rows than the {table.rows} the template holds")
+            info = tier.get("info") or {}
+            amount = tier.get("maintenanceAmount", info.get("cum"))
+            values = {
+                "table": symbol, "tier": n, "min_notional": float(tier["minNotional"]),
+                "max_notional": float(tier["maxNotional"]),
+                "maintenance_margin_rate": float(tier["maintenanceMarginRate"]),
+                "maintenance_amount": None if amount in (None, "") else float(amount),
+                "max_leverage": None if tier.get("maxLeverage") in (None, "") else float(
+                    tier["maxLeverage"]),
+            }
+            for key, value in values.items():
+                if value is not None:
+                    ws.cell(row, table.column_index(key), value)
+            row += 1

@@ -1,0 +1,494 @@
+"""Read a filled perprisk workbook: recognise it, read its inputs by name, validate them.
+
+The template and its version come from the hidden defined name ``PerpRisk_Template`` (or the
+very hidden ``_perprisk`` sheet). Inputs are found through their defined names, so a user who
+inserted rows above a table is still read correctly; the layout module says what each name
+should hold. Cell values are read with python-calamine (Rust, several times faster than
+openpyxl on large sheets); which cells hold formulas comes from a scan of the sheet XML, since
+calamine reports only values. Formula results are never read: every figure is recomputed from
+the inputs (a file saved by openpyxl has no cached results and a user's may be stale).
+
+The file is opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl.utils import get_column_letter
+from python_calamine import CalamineError, CalamineWorkbook
+
+from addin.reader.package import PackageInfo, parse_reference, read_package, string_constant
+from addin.reader.safety import (
+    DEFAULT_LIMITS,
+    Limits,
+    SheetScan,
+    WorkbookError,
+    check_all_xml,
+    open_package,
+    sheet_cells,
+)
+from addin.workbook import layout
+from addin.workbook.layout import Column, Field, Rule, Sheet, Table, Template
+
+ERROR_VALUES = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!",
+                          "#GETTING_DATA", "#SPILL!", "#CALC!"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the workbook, located by sheet and cell."""
+
+    sheet: str
+    cell: str
+    what: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.sheet}!{self.cell}: {self.what}; expected {self.expected}"
+
+
+@dataclass
+class FilledWorkbook:
+    """The inputs of one filled workbook and every problem found in them.
+
+    ``fields[sheet_key][field_key]`` holds typed setting values (defaults applied, None when
+    blank or invalid); ``tables[table_key]`` a DataFrame with one column per input column key
+    and the workbook row number as index, holding only rows that have an input.
+    """
+
+    path: Path
+    template: Template
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    cell_of: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    table_columns: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    read_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def table_cell(self, table: str, column: str, row: int) -> tuple[str, str]:
+        """(sheet title, cell address) of a table cell, for messages."""
+        title, col = self.table_columns[(table, column)]
+        return title, f"{get_column_letter(col)}{row}"
+
+    def add(self, sheet: str, cell: str, what: str, expected: str) -> None:
+        self.problems.append(Problem(sheet, cell, what, expected))
+
+
+# ----------------------------------------------------------------------------------------------
+# Values and rules
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "") or (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _bound(value: float, kind: str) -> str:
+    return f"{value * 100:g}%" if kind == "percent" else f"{value:g}"
+
+
+def describe(rule: Rule) -> str:
+    """What a valid value looks like, in words."""
+    if rule.kind == "choice":
+        return "one of " + ", ".join(rule.choices)
+    if rule.kind == "text":
+        return "some text"
+    if rule.kind == "date":
+        return "a date"
+    noun = {"integer": "a whole number", "percent": "a percentage",
+            "number": "a number"}[rule.kind]
+    lo, hi = rule.minimum, rule.maximum
+    if lo is not None and hi is not None:
+        low = "above" if rule.exclusive_minimum else "from"
+        return f"{noun} {low} {_bound(lo, rule.kind)} to {_bound(hi, rule.kind)}"
+    if lo is not None:
+        return f"{noun} {'>' if rule.exclusive_minimum else '>='} {_bound(lo, rule.kind)}"
+    if hi is not None:
+        return f"{noun} <= {_bound(hi, rule.kind)}"
+    return noun
+
+
+def convert(value: Any, rule: Rule) -> tuple[Any, str | None]:
+    """Typed value and None, or None and what is wrong. Blank handling is the caller's."""
+    if isinstance(value, str) and value.strip() in ERROR_VALUES:
+        return None, f"the cell shows the error {value.strip()}"
+    if rule.kind == "text":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value).strip(), None
+    if rule.kind == "choice":
+        text = str(value).strip().lower()
+        if text in rule.choices:
+            return text, None
+        return None, f"{_shown(value)} is not an allowed value"
+    if rule.kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date(), None
+        if isinstance(value, dt.date):
+            return value, None
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value.strip()), None
+            except ValueError:
+                pass
+        return None, f"{_shown(value)} is not a date"
+    # number, integer, percent
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            return None, f"{_shown(value)} is text, not a number"
+        return None, f"{_shown(value)} is not a number"
+    number = float(value)
+    if not math.isfinite(number):
+        return None, f"{_shown(value)} is not a finite number"
+    if rule.kind == "integer" and not number.is_integer():
+        return None, f"{_shown(value)} is not a whole number"
+    lo, hi = rule.minimum, rule.maximum
+    if lo is not None and (number < lo or (rule.exclusive_minimum and number == lo)):
+        return None, f"{_bound(number, rule.kind)} is too small"
+    if hi is not None and number > hi:
+        return None, f"{_bound(number, rule.kind)} is too large"
+    return number, None
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+
+class _Grid:
+    """Values of one sheet from calamine, addressed 1-based."""
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+
+    def get(self, row: int, col: int) -> Any:
+        if 0 < row <= len(self.rows):
+            line = self.rows[row - 1]
+            if 0 < col <= len(line):
+                return line[col - 1]
+        return None
+
+
+def _template_tag(info: PackageInfo, calamine: CalamineWorkbook) -> str | None:
+    text = info.names.get(layout.TEMPLATE_ID_NAME)
+    if text is not None:
+        tag = string_constant(text)
+        if tag:
+            return tag
+    if layout.META_SHEET in info.sheets:
+        rows = calamine.get_sheet_by_name(layout.META_SHEET).to_python(skip_empty_area=False)
+        grid = _Grid(rows)
+        ident, version = grid.get(1, 2), grid.get(2, 2)
+        if ident:
+            number = int(version) if isinstance(version, float | int) else version
+            return f"{ident}@{number}"
+    return None
+
+
+def _resolve_template(tag: str | None, name: str) -> Template:
+    if tag is None:
+        raise WorkbookError(
+            f"{name}: not a perprisk workbook (no {layout.TEMPLATE_ID_NAME} identifier); start "
+            "from a blank template made by `python build.py` or `perprisk fill`")
+    template = layout.template_for_tag(tag)
+    if template is not None:
+        return template
+    ident, _, version = tag.partition("@")
+    known = layout.TEMPLATES.get(ident)
+    if known is not None:
+        raise WorkbookError(
+            f"{name}: template {ident} version {version}, but this perprisk reads version "
+            f"{known.version}; fill a current template (perprisk fill) and copy the inputs over")
+    raise WorkbookError(f"{name}: unknown template {tag!r}; known: "
+                        + ", ".join(t.tag for t in layout.TEMPLATES.values()))
+
+
+def read_filled_workbook(path: Path | str, *, limits: Limits = DEFAULT_LIMITS) -> FilledWorkbook:
+    """Read and validate a filled workbook.
+
+    Raises WorkbookError (or its subclasses HostileFileError, NotAWorkbookError) when the file
+    cannot be read at all; problems with individual inputs are collected in ``problems``.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    try:
+        book = _read(path, limits)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise WorkbookError(f"{path.name}: the workbook is damaged ({exc})") from None
+    book.read_seconds = time.perf_counter() - started
+    return book
+
+
+def _read(path: Path, limits: Limits) -> FilledWorkbook:
+    name = path.name
+    with open_package(path, limits) as archive:
+        check_all_xml(archive, name, limits)
+        info = read_package(archive, name)
+        scans: dict[str, SheetScan] = {}
+        try:
+            calamine = CalamineWorkbook.from_path(str(path))
+        except CalamineError as exc:
+            raise WorkbookError(f"{name}: cannot be read as a workbook ({exc})") from None
+        try:
+            template = _resolve_template(_template_tag(info, calamine), name)
+            book = FilledWorkbook(path=path, template=template)
+            for key in layout.sheet_closure(template.sheets):
+                sheet = layout.SHEETS[key]
+                if not sheet.fields and not sheet.tables:
+                    continue
+                entry = info.sheets.get(sheet.title)
+                if entry is None:
+                    book.add(sheet.title, "A1", "the sheet is missing",
+                             f"the sheet {sheet.title!r} of template {template.tag}")
+                    continue
+                scans[key] = sheet_cells(archive, entry.part, name, sheet.title, limits)
+                rows = calamine.get_sheet_by_name(sheet.title).to_python(skip_empty_area=False)
+                _read_sheet(book, sheet, _Grid(rows), scans[key], info)
+        finally:
+            calamine.close()
+    _cross_checks(book)
+    return book
+
+
+def _located(book: FilledWorkbook, info: PackageInfo, sheet: Sheet, name: str,
+             fallback: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """(first_row, first_col, last_row, last_col) of a defined name, else the layout's."""
+    text = info.names.get(name)
+    ref = parse_reference(text) if text is not None else None
+    if ref is not None and ref.sheet == sheet.title:
+        return ref.first_row, ref.first_column, ref.last_row, ref.last_column
+    where = f"{get_column_letter(fallback[1])}{fallback[0]}"
+    what = "the defined name is missing" if text is None else f"the defined name points to {text}"
+    book.add(sheet.title, where, f"{what} ({name})",
+             f"{name} to refer to {sheet.quoted()}!{where} as in the template")
+    return fallback
+
+
+def _read_sheet(book: FilledWorkbook, sheet: Sheet, grid: _Grid, scan: SheetScan,
+                info: PackageInfo) -> None:
+    values: dict[str, Any] = {}
+    for f in sheet.fields:
+        row = sheet.field_row(f.key)
+        r, c, _, _ = _located(book, info, sheet, f.name, (row, 2, row, 2))
+        book.cell_of[(sheet.key, f.key)] = (sheet.title, f"{get_column_letter(c)}{r}")
+        values[f.key] = _read_field(book, sheet, f, grid, scan, r, c)
+    book.fields[sheet.key] = values
+    for table in sheet.tables:
+        book.tables[table.key] = _read_table(book, sheet, table, grid, scan, info)
+
+
+def _read_field(book: FilledWorkbook, sheet: Sheet, f: Field, grid: _Grid, scan: SheetScan,
+                row: int, col: int) -> Any:
+    cell = f"{get_column_letter(col)}{row}"
+    raw = grid.get(row, col)
+    if f.role == "formula":
+        if (row, col) not in scan.formula_cells:
+            book.add(sheet.title, cell, f"the formula of {f.label!r} was replaced by "
+                     + ("nothing" if _is_blank(raw) else f"the value {_shown(raw)}"),
+                     "the template's formula (copy it from a blank template)")
+        return None
+    if _is_blank(raw):
+        if f.rule.required and f.value is None:
+            book.add(sheet.title, cell, f"{f.label!r} is empty", describe(f.rule))
+        return f.value if f.rule.kind != "date" else None
+    value, wrong = convert(raw, f.rule)
+    if wrong:
+        book.add(sheet.title, cell, f"{f.label}: {wrong}", describe(f.rule))
+    return value
+
+
+def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
+                scan: SheetScan, info: PackageInfo) -> pd.DataFrame:
+    spans: dict[str, tuple[int, int, int]] = {}  # column key -> (col, first_row, last_row)
+    for column in table.columns:
+        col = table.column_index(column.key)
+        r1, c1, r2, _ = _located(book, info, sheet, table.name_of(column.key),
+                                 (table.first_row, col, table.last_row, col))
+        spans[column.key] = (c1, r1, r2)
+        book.table_columns[(table.key, column.key)] = (sheet.title, c1)
+    inputs = table.inputs()
+    first = min(spans[c.key][1] for c in inputs)
+    last = max(spans[c.key][2] for c in inputs)
+    used = [
+        row for row in range(first, last + 1)
+        if any(not _is_blank(grid.get(row, spans[c.key][0])) for c in inputs)
+    ]
+    _rows_below(book, sheet, table, grid, spans, last)
+    data: dict[str, list[Any]] = {c.key: [] for c in inputs}
+    for row in used:
+        for column in inputs:
+            data[column.key].append(
+                _read_table_cell(book, sheet, column, grid, spans[column.key][0], row))
+        for column in table.formulas():
+            col = spans[column.key][0]
+            if (row, col) not in scan.formula_cells:
+                raw = grid.get(row, col)
+                book.add(sheet.title, f"{get_column_letter(col)}{row}",
+                         f"the formula of {column.header!r} was replaced by "
+                         + ("nothing" if _is_blank(raw) else f"the value {_shown(raw)}"),
+                         "the template's formula (copy it from the row above)")
+    frame = pd.DataFrame(data, index=pd.Index(used, name="row"))
+    return frame
+
+
+def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
+                spans: dict[str, tuple[int, int, int]], last: int) -> None:
+    """Inputs typed under the table's last row are not read: say so, once."""
+    below = last + 1
+    stop = min(len(grid.rows), below + 10_000)
+    for row in range(below, stop + 1):
+        if any(not _is_blank(grid.get(row, spans[c.key][0])) for c in table.inputs()):
+            if any(row in range(t.header_row - 1, t.last_row + 1) for t in sheet.tables
+                   if t.key != table.key):
+                break
+            book.add(sheet.title, f"A{row}",
+                     f"row {row} has inputs below the {table.title} table (rows "
+                     f"{spans[table.inputs()[0].key][1]}-{last}), which are not read",
+                     f"at most {last - spans[table.inputs()[0].key][1] + 1} rows inside the "
+                     "table; split the book or use a larger template")
+            return
+
+
+def _read_table_cell(book: FilledWorkbook, sheet: Sheet, column: Column, grid: _Grid,
+                     col: int, row: int) -> Any:
+    raw = grid.get(row, col)
+    cell = f"{get_column_letter(col)}{row}"
+    if _is_blank(raw):
+        if column.rule.required:
+            book.add(sheet.title, cell, f"{column.header} is empty", describe(column.rule))
+        return column.default
+    value, wrong = convert(raw, column.rule)
+    if wrong:
+        book.add(sheet.title, cell, f"{column.header}: {wrong}", describe(column.rule))
+        return None
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks across cells
+
+def _cross_checks(book: FilledWorkbook) -> None:
+    positions = book.tables.get("positions")
+    tiers = book.tables.get("tiers")
+    if positions is None:
+        return
+    names = set() if tiers is None else {
+        str(n).strip().lower() for n in tiers.get("table", pd.Series(dtype=object)).dropna()}
+    symbol_table: dict[str, tuple[str, int]] = {}
+    for row, record in _records(positions):
+        table = record.get("tier_table")
+        rate = record.get("maintenance_margin_rate")
+        has_table = not _is_blank(table)
+        if has_table:
+            key = str(table).strip().lower()
+            if key not in names:
+                sheet, cell = book.table_cell("positions", "tier_table", row)
+                book.add(sheet, cell, f"tier table {table!r} is not on the Tiers sheet",
+                         "the name of a table listed on the Tiers sheet, or blank with an MMR")
+            symbol = str(record.get("symbol") or "")
+            seen = symbol_table.setdefault(symbol, (key, row))
+            if seen[0] != key:
+                sheet, cell = book.table_cell("positions", "tier_table", row)
+                book.add(sheet, cell,
+                         f"{symbol} uses tier table {table!r} here but {seen[0]!r} in row "
+                         f"{seen[1]}", "one tier table per symbol")
+        elif _is_blank(rate) and not (
+                record.get("exchange") == "hyperliquid" and not _is_blank(
+                    record.get("max_leverage"))):
+            sheet, cell = book.table_cell("positions", "maintenance_margin_rate", row)
+            book.add(sheet, cell, "neither an MMR nor a tier table is given",
+                     "a maintenance margin rate (0.5% = 0.005) or a tier table name")
+    _check_cross_wallets(book, positions)
+    if tiers is not None and len(tiers):
+        _check_tier_tables(book, tiers)
+
+
+def _records(frame: pd.DataFrame) -> list[tuple[int, dict[str, Any]]]:
+    rows = [int(r) for r in frame.index]
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+    return list(zip(rows, records, strict=True))
+
+
+def _check_cross_wallets(book: FilledWorkbook, positions: pd.DataFrame) -> None:
+    from riskfuncs.portfolio import account_of
+
+    first: dict[str, tuple[float, int]] = {}
+    for row, record in _records(positions):
+        if record.get("margin_mode") != "cross" or _is_blank(record.get("collateral")):
+            continue
+        account = account_of(str(record.get("exchange")), str(record.get("symbol") or ""),
+                             str(record.get("contract") or "linear"))
+        wallet = float(record["collateral"])
+        seen = first.setdefault(account, (wallet, row))
+        if not math.isclose(seen[0], wallet, rel_tol=1e-12):
+            sheet, cell = book.table_cell("positions", "collateral", row)
+            book.add(sheet, cell,
+                     f"cross collateral {wallet:g} differs from {seen[0]:g} in row {seen[1]} "
+                     f"of the same account ({account})",
+                     "the one wallet balance of the account on every cross row")
+
+
+def _check_tier_tables(book: FilledWorkbook, tiers: pd.DataFrame) -> None:
+    from riskfuncs import RiskInputError
+    from riskfuncs.tiers import as_tier_table
+
+    for name, rows in tier_frames(tiers).items():
+        try:
+            as_tier_table(rows)
+        except RiskInputError as exc:
+            first_row = int(tiers.index[tiers["table"].astype(str).str.strip().str.lower()
+                                        == name][0])
+            sheet, cell = book.table_cell("tiers", "table", first_row)
+            book.add(sheet, cell, f"tier table {name!r}: {str(exc).splitlines()[0]}",
+                     "floors ascending from 0, each tier's max = next tier's min")
+
+
+def tier_frames(tiers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tiers sheet rows grouped by table name, in ccxt LeverageTier column names."""
+    if tiers.empty:
+        return {}
+    names = tiers["table"].astype(str).str.strip().str.lower()
+    out: dict[str, pd.DataFrame] = {}
+    for name, rows in tiers.groupby(names, sort=False):
+        out[str(name)] = pd.DataFrame({
+            "minNotional": pd.to_numeric(rows["min_notional"], errors="coerce"),
+            "maxNotional": pd.to_numeric(rows["max_notional"], errors="coerce"),
+            "maintenanceMarginRate": pd.to_numeric(rows["maintenance_margin_rate"],
+                                                   errors="coerce"),
+            "maintenanceAmount": _numbers(rows, "maintenance_amount"),
+            "maxLeverage": _numbers(rows, "max_leverage"),
+        })
+    return out
+
+
+def _numbers(rows: pd.DataFrame, column: str) -> pd.Series:
+    if column not in rows:
+        return pd.Series(float("nan"), index=rows.index)
+    return pd.to_numeric(rows[column], errors="coerce")
+
+
+def problem_lines(problems: Sequence[Problem]) -> list[str]:
+    return [str(p) for p in problems]
+
+
+__all__ = ["FilledWorkbook", "Problem", "describe", "read_filled_workbook", "tier_frames"]

@@ -1,0 +1,231 @@
+"""Refuse hostile or broken files before any parser sees them.
+
+An .xlsx file is a zip archive of XML parts (ECMA-376 Part 2, Open Packaging Conventions).
+Three things can make a small file cost unbounded time or memory, and all are checked from the
+archive itself, before parsing:
+
+* **zip bombs**: the central directory declares each member's compressed and uncompressed size.
+  Members are refused when the declared total or a single member is too large, or when a
+  member expands more than ``max_ratio`` times. Python's zipfile stops reading a member at its
+  declared size, so a member that lies about its size cannot inflate past the declaration.
+* **XML entity expansion** ("billion laughs", external entities): every XML part's prolog (the
+  text before the root element) is read and a part carrying ``<!DOCTYPE`` or ``<!ENTITY`` is
+  refused. SpreadsheetML never needs a DTD.
+* **enormous dimensions**: a sheet whose cells span more rows x columns than ``max_cells``
+  would make a dense reader allocate that many cells; :func:`sheet_cells` measures the real
+  extent from the cell references before a dense reader runs.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl.utils import column_index_from_string
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls or an encrypted .xlsx
+
+
+class WorkbookError(ValueError):
+    """The file cannot be read as a perprisk workbook; the message says why."""
+
+
+class HostileFileError(WorkbookError):
+    """The file looks built to exhaust time or memory (or is too large to read safely)."""
+
+
+class NotAWorkbookError(WorkbookError):
+    """The file is not an .xlsx workbook at all."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what the reader accepts. The defaults fit a book of 100,000+ positions."""
+
+    max_file_bytes: int = 256 * 2**20
+    max_members: int = 5_000
+    max_total_bytes: int = 1 * 2**30
+    max_member_bytes: int = 512 * 2**20
+    max_ratio: float = 250.0
+    ratio_floor_bytes: int = 2**20  # below this size a high ratio is harmless
+    max_prolog_bytes: int = 64 * 2**10
+    max_cells: int = 20_000_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def open_package(path: Path, limits: Limits = DEFAULT_LIMITS) -> zipfile.ZipFile:
+    """Open ``path`` as a zip after checking it is an .xlsx within ``limits``."""
+    name = path.name
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except FileNotFoundError:
+        raise WorkbookError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NotAWorkbookError(f"{name}: is a folder, not a workbook") from None
+    if size > limits.max_file_bytes:
+        raise HostileFileError(
+            f"{name}: file is {_size(size)}, larger than the {_size(limits.max_file_bytes)} "
+            "this reader accepts")
+    if magic.startswith(OLE_MAGIC):
+        raise NotAWorkbookError(
+            f"{name}: a legacy .xls or password-protected workbook; save it as an unprotected "
+            ".xlsx (Excel Workbook) first")
+    if not magic.startswith(ZIP_MAGIC):
+        raise NotAWorkbookError(f"{name}: not an .xlsx workbook (not a zip archive)")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise NotAWorkbookError(f"{name}: not an .xlsx workbook (broken zip: {exc})") from None
+    try:
+        check_members(archive, name, limits)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def check_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> None:
+    """Declared sizes and ratios within limits; the parts of a workbook present."""
+    infos = archive.infolist()
+    if len(infos) > limits.max_members:
+        raise HostileFileError(f"{name}: {len(infos)} archive members, more than "
+                               f"{limits.max_members}")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > limits.max_member_bytes:
+            raise HostileFileError(
+                f"{name}: member {info.filename} expands to {_size(info.file_size)}, more than "
+                f"{_size(limits.max_member_bytes)}")
+        if info.file_size > limits.ratio_floor_bytes:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_ratio:
+                raise HostileFileError(
+                    f"{name}: member {info.filename} expands {ratio:.0f} times "
+                    f"({_size(info.compress_size)} to {_size(info.file_size)}), more than "
+                    f"{limits.max_ratio:.0f}: refused as a possible zip bomb")
+    if total > limits.max_total_bytes:
+        raise HostileFileError(f"{name}: contents expand to {_size(total)}, more than "
+                               f"{_size(limits.max_total_bytes)}")
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise NotAWorkbookError(
+            f"{name}: a zip archive but not an Excel workbook (no xl/workbook.xml)")
+
+
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+
+
+def _prolog_text(head: bytes) -> bytes:
+    """Normalise UTF-16 prologs to ASCII-ish bytes so the markers can be found."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00" or head[:1] == b"\x00":
+        encoding = "utf-16-be" if head.startswith(b"\xfe\xff") or head[:1] == b"\x00" else (
+            "utf-16-le")
+        return head.decode(encoding, "replace").encode("ascii", "replace")
+    return head
+
+
+def check_xml_prolog(archive: zipfile.ZipFile, member: str, name: str,
+                     limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse a part that declares a DTD or entities before its root element."""
+    head = b""
+    with archive.open(member) as stream:
+        while len(head) < limits.max_prolog_bytes:
+            chunk = stream.read(4096)
+            if not chunk:
+                break
+            head += chunk
+            text = _prolog_text(head)
+            match = _ROOT_START.search(text)
+            if match is not None:
+                head = text[: match.start()]
+                break
+        else:
+            raise HostileFileError(
+                f"{name}: {member} has no root element in its first "
+                f"{_size(limits.max_prolog_bytes)}")
+    upper = _prolog_text(head).upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+        raise HostileFileError(
+            f"{name}: {member} declares a DTD or XML entities, which a workbook never needs "
+            "(refused: entity expansion can exhaust memory)")
+
+
+def check_all_xml(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    for info in archive.infolist():
+        if info.filename.endswith((".xml", ".rels", ".vml")):
+            check_xml_prolog(archive, info.filename, name, limits)
+
+
+_CELL = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br=\"([A-Z]{1,3})([0-9]{1,7})\"[^>]*?(/?)>"
+    rb"(\s*<(?:[A-Za-z_][\w.-]*:)?f[\s/>])?"
+)
+_DIMENSION = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
+
+
+@dataclass(frozen=True)
+class SheetScan:
+    """What a cheap pass over a sheet's XML finds: its extent and which cells hold formulas."""
+
+    max_row: int
+    max_column: int
+    formula_cells: frozenset[tuple[int, int]]  # (row, column), 1-based
+
+
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _column_number(letters: bytes) -> int:
+    number = _COLUMNS.get(letters)
+    if number is None:
+        number = _COLUMNS[letters] = int(column_index_from_string(letters.decode()))
+    return number
+
+
+def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: str,
+                limits: Limits = DEFAULT_LIMITS) -> SheetScan:
+    """Scan one sheet's XML for its real extent and formula cells; refuse enormous sheets."""
+    data = archive.read(member)
+    dimension = _DIMENSION.search(data, 0, 4096)
+    if dimension is not None and dimension.group(3):
+        rows = int(dimension.group(4))
+        cols = _column_number(dimension.group(3))
+        if rows * cols > limits.max_cells:
+            raise HostileFileError(
+                f"{name}: sheet {sheet_title!r} declares {rows:,} rows x {cols:,} columns, more "
+                f"than {limits.max_cells:,} cells")
+    max_row = max_col = 0
+    formulas: set[tuple[int, int]] = set()
+    for match in _CELL.finditer(data):
+        row = int(match.group(2))
+        col = _column_number(match.group(1))
+        if row > max_row:
+            max_row = row
+        if col > max_col:
+            max_col = col
+        if match.group(4) is not None and not match.group(3):
+            formulas.add((row, col))
+    if max_row * max_col > limits.max_cells:
+        raise HostileFileError(
+            f"{name}: sheet {sheet_title!r} spans {max_row:,} rows x {max_col:,} columns, more "
+            f"than {limits.max_cells:,} cells")
+    return SheetScan(max_row, max_col, frozenset(formulas))
+
+

@@ -1,0 +1,398 @@
+"""The full assessment of a filled workbook, computed with riskfuncs from its inputs.
+
+Nothing here reads a formula result from the workbook: every figure comes from
+:func:`riskfuncs.portfolio.portfolio_margin`, :func:`riskfuncs.stress.stress_test`,
+:mod:`riskfuncs.counterparty` and :func:`riskfuncs.discipline.discipline_report` applied to the
+inputs the reader returned. Sections whose inputs the workbook does not carry are left out with
+a note saying what is missing, never filled with made-up numbers.
+
+Alert levels per position, most urgent first:
+
+* ``red``: already at or past liquidation (margin ratio >= 100%), or the adverse move to
+  liquidation is below the workbook's alert distance;
+* ``amber``: within twice the alert distance, margin buffer below the buffer rule, or effective
+  leverage above the cap;
+* ``ok``: none of these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskfuncs.counterparty import concentration, diversification_check, exposure_by_exchange
+from riskfuncs.discipline import DisciplineLimits, discipline_report
+from riskfuncs.portfolio import portfolio_margin
+from riskfuncs.scenarios import Scenario, scenario_library
+from riskfuncs.stress import stress_test
+from riskfuncs.tiers import TierLike
+
+LEVELS = ("red", "amber", "ok")
+LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    leverage_cap: float = 5.0
+    buffer_rule: float = 0.30
+    alert_distance: float = 0.10
+
+
+@dataclass(frozen=True)
+class PositionResult:
+    row: int
+    exchange: str
+    symbol: str
+    side: str
+    contract: str
+    margin_mode: str
+    size: float
+    entry_price: float
+    mark_price: float
+    notional: float
+    value_usd: float
+    unrealized_pnl: float
+    margin_balance: float
+    maintenance_margin: float
+    liquidation_price: float
+    distance_to_liquidation: float
+    margin_ratio: float
+    margin_buffer: float
+    leverage: float
+    stop_price: float
+    level: str
+    reasons: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.symbol} {self.side} ({self.exchange})"
+
+    @property
+    def currency(self) -> str:
+        """Currency of the amounts: quote for linear contracts, the coin for inverse ones."""
+        pair, _, settle = self.symbol.partition(":")
+        base, _, quote = pair.partition("/")
+        if self.contract == "inverse":
+            return settle or base or "coin"
+        return settle or quote or "quote"
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
+    description: str
+    horizon_hours: float
+    pnl: float
+    loss: float
+    loss_fraction: float
+    positions_liquidated: int
+    accounts_liquidated: int
+    shortfall: float
+
+
+@dataclass(frozen=True)
+class ExchangeExposure:
+    exchange: str
+    exposure: float
+    share: float
+
+
+@dataclass(frozen=True)
+class Counterparty:
+    exchanges: tuple[ExchangeExposure, ...]
+    total_exposure: float
+    hhi: float
+    effective_venues: float
+    diversified: bool | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    check: str
+    scope: str
+    passed: bool | None
+    value: float
+    limit: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    level: str
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Totals:
+    positions: int
+    value_usd: float
+    unrealized_pnl_usd: float
+    margin_balance_usd: float
+    red: int
+    amber: int
+
+
+@dataclass
+class Assessment:
+    """Everything the report shows; :meth:`to_dict` gives the JSON form."""
+
+    source: str
+    template: str
+    generated: str
+    settings: Settings
+    totals: Totals
+    positions: list[PositionResult] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    worst_scenario: ScenarioResult | None = None
+    counterparty: Counterparty | None = None
+    audit: list[AuditCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def worst_alert(self) -> Alert | None:
+        return self.alerts[0] if self.alerts else None
+
+    @property
+    def audit_passed(self) -> bool | None:
+        judged = [c.passed for c in self.audit if c.passed is not None]
+        if not judged:
+            return None
+        return all(judged)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _clean(asdict(self))
+        data["worst_alert"] = _clean(asdict(self.worst_alert)) if self.worst_alert else None
+        data["audit_passed"] = self.audit_passed
+        return data  # type: ignore[no-any-return]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: non-finite floats become None, tuples lists."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# From reader output to ccxt-shaped frames
+
+def positions_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Workbook position rows (layout column keys) as ccxt ``Position`` columns."""
+    def col(key: str, default: Any = np.nan) -> pd.Series:
+        if key in table:
+            return table[key]
+        return pd.Series(default, index=table.index, dtype=object)
+
+    def num(key: str) -> pd.Series:
+        return pd.to_numeric(col(key), errors="coerce").astype(float)
+
+    return pd.DataFrame({
+        "exchange": col("exchange").astype(str),
+        "symbol": col("symbol").astype(str),
+        "side": col("side").astype(str),
+        "contracts": num("size"),
+        "contractSize": 1.0,
+        "entryPrice": num("entry_price"),
+        "markPrice": num("mark_price"),
+        "collateral": num("collateral"),
+        "marginMode": col("margin_mode", "isolated").fillna("isolated").astype(str),
+        "contractType": col("contract", "linear").fillna("linear").astype(str),
+        "maintenanceMarginRate": num("maintenance_margin_rate"),
+        "maintenanceAmount": num("maintenance_amount").fillna(0.0),
+        "leverage": num("leverage"),
+        "feeRate": num("fee_rate").fillna(0.0),
+        "maxLeverage": num("max_leverage"),
+        "stopLossPrice": num("stop_price"),
+    }, index=table.index)
+
+
+def tiers_by_symbol(table: pd.DataFrame, tier_tables: Mapping[str, pd.DataFrame]
+                    ) -> dict[str, pd.DataFrame]:
+    """Map each position's symbol to the tier table its row names (riskfuncs keys by symbol)."""
+    out: dict[str, pd.DataFrame] = {}
+    if "tier_table" not in table:
+        return out
+    for symbol, name in zip(table["symbol"], table["tier_table"], strict=True):
+        if isinstance(name, str) and name.strip():
+            key = name.strip().lower()
+            if key in tier_tables:
+                out.setdefault(str(symbol), tier_tables[key])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The computation
+
+def _level(distance: float, ratio: float, buffer: float, leverage: float,
+           settings: Settings) -> tuple[str, tuple[str, ...]]:
+    reasons: list[str] = []
+    level = "ok"
+    if math.isfinite(ratio) and ratio >= 1.0:
+        return "red", ("at or past liquidation (margin ratio >= 100%)",)
+    if math.isnan(distance):
+        return "amber", ("liquidation distance unknown (missing market data)",)
+    if distance < settings.alert_distance:
+        level = "red"
+        reasons.append(f"{distance:.1%} from liquidation, alert below "
+                       f"{settings.alert_distance:.0%}")
+    elif distance < 2 * settings.alert_distance:
+        level = "amber"
+        reasons.append(f"{distance:.1%} from liquidation, within twice the alert distance")
+    if math.isfinite(buffer) and buffer < settings.buffer_rule:
+        level = "red" if level == "red" else "amber"
+        reasons.append(f"margin buffer {buffer:.0%} below the {settings.buffer_rule:.0%} rule")
+    if leverage > settings.leverage_cap:
+        level = "red" if level == "red" else "amber"
+        reasons.append(f"leverage {leverage:.1f}x above the {settings.leverage_cap:g}x cap")
+    return level, tuple(reasons)
+
+
+def _usd(amount: float, contract: str, mark: float) -> float:
+    return amount * mark if contract == "inverse" else amount
+
+
+def assess(
+    positions: pd.DataFrame,
+    *,
+    settings: Settings = Settings(),
+    tiers: Mapping[str, TierLike] | None = None,
+    scenarios: tuple[Scenario, ...] | None = None,
+    source: str = "",
+    template: str = "",
+    now: dt.datetime | None = None,
+) -> Assessment:
+    """Compute the assessment of a book given as ccxt ``Position`` columns.
+
+    ``positions`` is what :func:`positions_frame` returns (index: workbook rows); ``tiers`` maps
+    symbols to tier tables; ``scenarios`` defaults to the riskfuncs scenario library.
+    """
+    generated = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    notes: list[str] = []
+    if positions.empty:
+        return Assessment(source, template, generated, settings,
+                          Totals(0, 0.0, 0.0, 0.0, 0, 0), notes=["no positions in the workbook"])
+    margins = portfolio_margin(positions, tiers=tiers)
+    results: list[PositionResult] = []
+    records = positions.to_dict("records")
+    figures = margins.to_dict("records")
+    for row, p, m in zip(positions.index, records, figures, strict=True):
+        contract = str(p["contractType"]).lower()
+        mark = float(p["markPrice"])
+        distance = float(m["distance_to_liquidation"])
+        liquidation = float(m["liquidation_price"])
+        if liquidation == 0.0 or math.isinf(liquidation):
+            distance = math.inf  # unreachable liquidation
+        level, reasons = _level(distance, float(m["margin_ratio"]), float(m["margin_buffer"]),
+                                float(m["leverage"]), settings)
+        results.append(PositionResult(
+            row=int(row), exchange=str(p["exchange"]), symbol=str(p["symbol"]),
+            side=str(p["side"]).lower(), contract=contract,
+            margin_mode=str(p["marginMode"]).lower(), size=float(p["contracts"]),
+            entry_price=float(p["entryPrice"]), mark_price=mark,
+            notional=float(m["notional"]), value_usd=_usd(float(m["notional"]), contract, mark),
+            unrealized_pnl=float(m["unrealized_pnl"]), margin_balance=float(m["margin_balance"]),
+            maintenance_margin=float(m["maintenance_margin"]),
+            liquidation_price=liquidation, distance_to_liquidation=distance,
+            margin_ratio=float(m["margin_ratio"]), margin_buffer=float(m["margin_buffer"]),
+            leverage=float(m["leverage"]), stop_price=float(p.get("stopLossPrice", math.nan)),
+            level=level, reasons=reasons,
+        ))
+    results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
+    alerts = [Alert(r.level, r.label, "; ".join(r.reasons)) for r in results if r.level != "ok"]
+
+    chosen = scenarios if scenarios is not None else scenario_library()
+    scenario_rows: list[ScenarioResult] = []
+    worst: ScenarioResult | None = None
+    if chosen:
+        stress = stress_test(positions, list(chosen), tiers=tiers)
+        table = stress.by_scenario
+        for scenario in chosen:
+            s = table.loc[scenario.name].to_dict()
+            scenario_rows.append(ScenarioResult(
+                name=scenario.name, description=scenario.description,
+                horizon_hours=float(scenario.horizon_hours), pnl=float(s["pnl"]),
+                loss=float(s["loss"]), loss_fraction=float(s["loss_fraction"]),
+                positions_liquidated=int(s["positions_liquidated"]),
+                accounts_liquidated=int(s["accounts_liquidated"]),
+                shortfall=float(s["shortfall"]),
+            ))
+        worst_name = str(stress.worst.index[0])
+        worst = next(r for r in scenario_rows if r.name == worst_name)
+        if worst.positions_liquidated:
+            alerts.append(Alert(
+                "amber", f"stress: {worst.name}",
+                f"would liquidate {worst.positions_liquidated} position(s) and lose "
+                f"{worst.loss:,.0f} ({worst.loss_fraction:.0%} of equity)"))
+
+    exposures = exposure_by_exchange(positions)
+    total = float(exposures.sum())
+    shares = exposures / total if total > 0 else exposures * np.nan
+    conc = concentration(exposures)
+    check = diversification_check(exposures, max_share=DisciplineLimits().max_venue_share)
+    counterparty = Counterparty(
+        exchanges=tuple(ExchangeExposure(str(e), float(exposures[e]), float(shares[e]))
+                        for e in exposures.sort_values(ascending=False).index),
+        total_exposure=total, hhi=float(conc.hhi), effective_venues=float(conc.effective_venues),
+        diversified=check.passed, verdict=check.reason,
+    )
+    notes.append("exchange scores and expected loss need exchange facts (reserves, audits, "
+                 "incidents), which this workbook does not carry")
+
+    limits = DisciplineLimits(leverage_cap=settings.leverage_cap,
+                              minimum_margin_buffer=settings.buffer_rule)
+    audit_table = discipline_report(positions, limits=limits, tiers=tiers)
+    audit = [
+        AuditCheck(check=str(r["check"]), scope=str(r["scope"]),
+                   passed=None if pd.isna(r["passed"]) else bool(r["passed"]),
+                   value=float(r["value"]) if pd.notna(r["value"]) else math.nan,
+                   limit=float(r["limit"]) if pd.notna(r["limit"]) else math.nan,
+                   message=str(r["message"]))
+        for _, r in audit_table.iterrows()
+    ]
+    alerts.sort(key=lambda a: LEVEL_RANK[a.level])
+
+    reds = sum(r.level == "red" for r in results)
+    ambers = sum(r.level == "amber" for r in results)
+    marks = positions["markPrice"].to_numpy(dtype=float)
+    inverse = positions["contractType"].str.lower().to_numpy() == "inverse"
+    factor = np.where(inverse, marks, 1.0)
+    totals = Totals(
+        positions=len(results),
+        value_usd=float(np.nansum(np.where(inverse, margins["notional"] * marks,
+                                           margins["notional"]))),
+        unrealized_pnl_usd=float(np.nansum(margins["unrealized_pnl"].to_numpy() * factor)),
+        margin_balance_usd=_balance_usd(positions, margins, factor),
+        red=reds, amber=ambers,
+    )
+    return Assessment(source, template, generated, settings, totals, results, alerts,
+                      scenario_rows, worst, counterparty, audit, notes)
+
+
+def _sort_distance(distance: float) -> float:
+    return math.inf if math.isnan(distance) else distance
+
+
+def _balance_usd(positions: pd.DataFrame, margins: pd.DataFrame, factor: np.ndarray) -> float:
+    """Margin balance summed once per account (cross rows repeat the account balance)."""
+    cross = positions["marginMode"].str.lower().to_numpy() == "cross"
+    balance = margins["margin_balance"].to_numpy() * factor
+    isolated = float(np.nansum(balance[~cross]))
+    per_account = pd.Series(balance[cross], index=margins["account"].to_numpy()[cross])
+    return isolated + float(per_account.groupby(level=0).first().sum())

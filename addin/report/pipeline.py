@@ -1,0 +1,98 @@
+"""Workbook file -> validated inputs -> assessment -> rendered report or email."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from addin.mail import Attachment, InlineImage, build_message
+from addin.mail.message import PDF_TYPE, XLSX_TYPE
+from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
+from addin.reader.safety import DEFAULT_LIMITS, Limits
+from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
+from addin.report.render import chart_png, render, render_subject
+
+
+@dataclass
+class Outcome:
+    """A workbook read and, when its inputs are valid, assessed."""
+
+    book: FilledWorkbook
+    assessment: Assessment | None
+
+
+def settings_of(book: FilledWorkbook) -> Settings:
+    values: dict[str, Any] = book.fields.get("positions", {})
+    defaults = Settings()
+
+    def pick(key: str, default: float) -> float:
+        value = values.get(key)
+        return float(value) if isinstance(value, int | float) else default
+
+    return Settings(
+        leverage_cap=pick("leverage_cap", defaults.leverage_cap),
+        buffer_rule=pick("buffer_rule", defaults.buffer_rule),
+        alert_distance=pick("alert_distance", defaults.alert_distance),
+    )
+
+
+def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Assessment:
+    table = book.tables["positions"]
+    tiers_table = book.tables.get("tiers")
+    tier_tables = tier_frames(tiers_table) if tiers_table is not None else {}
+    frame = positions_frame(table)
+    return assess(
+        frame, settings=settings_of(book), tiers=tiers_by_symbol(table, tier_tables) or None,
+        source=book.path.name, template=book.template.tag, now=now,
+    )
+
+
+def assess_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,
+                now: dt.datetime | None = None) -> Outcome:
+    """Read and validate; assess only when there is no problem (raises WorkbookError when the
+    file cannot be read at all)."""
+    book = read_filled_workbook(path, limits=limits)
+    if book.problems:
+        return Outcome(book, None)
+    return Outcome(book, assess_book(book, now=now))
+
+
+def email_for(
+    assessment: Assessment,
+    workbook_bytes: bytes,
+    *,
+    filename: str,
+    sender: str,
+    to: list[str],
+    cc: list[str] | None = None,
+    subject: str | None = None,
+    pdf: bytes | None = None,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """The assessment email: text + HTML with the chart inline, the workbook attached as is."""
+    auto = render_subject(assessment)
+    png = chart_png(assessment)
+    attachments = [Attachment(filename, workbook_bytes, XLSX_TYPE)]
+    if pdf is not None:
+        attachments.append(Attachment(Path(filename).stem + ".pdf", pdf, PDF_TYPE))
+    return build_message(
+        sender=sender, to=to, cc=cc or [],
+        subject=f"{subject} - {auto}" if subject else auto,
+        text=render(assessment, "text"),
+        html=render(assessment, "html", chart_src="cid:chart"),
+        attachments=attachments, images=[InlineImage("chart", png)],
+        message_id=message_id,
+    )
+
+
+def workbook_pdf(path: Path) -> bytes:
+    """Render the workbook to PDF with LibreOffice (a temporary copy; the file is untouched)."""
+    from addin.workbook.recalc import render_pdf
+
+    with tempfile.TemporaryDirectory(prefix="perprisk-pdf-") as tmp:
+        out = render_pdf([path], Path(tmp))[0]
+        return out.read_bytes()

@@ -1,0 +1,262 @@
+"""``perprisk check | fill | report | email | demo``: filled workbooks in, reports and email out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from addin._resources import templates_dir
+
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def register(subparsers: Any) -> None:
+    check = subparsers.add_parser(
+        "check", help="validate filled workbooks; list every problem by sheet and cell",
+        description="Recognise each workbook's template and version, read its inputs by name "
+                    "and list every problem as 'Sheet!Cell: what is wrong; expected ...'. "
+                    "Exit 0 when all are clean, 1 otherwise. Files are never modified.")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(func=cmd_check)
+
+    fill = subparsers.add_parser(
+        "fill", help="fill a blank template from a ccxt-shaped positions export",
+        description="Write a new workbook from a blank template and a positions export (JSON or "
+                    "CSV with ccxt Position fields), optionally with leverage tiers.")
+    fill.add_argument("--positions", type=Path, required=True, metavar="FILE")
+    fill.add_argument("--tiers", type=Path, metavar="FILE",
+                      help="ccxt fetch_leverage_tiers output {symbol: [tiers]} (JSON)")
+    fill.add_argument("--funding", type=Path, metavar="FILE",
+                      help="ccxt funding-rate history; used when the template has a funding "
+                           "sheet")
+    fill.add_argument("--exchange", default="generic",
+                      help="venue for positions that do not name one (default: generic)")
+    fill.add_argument("--template", default="credit-risk-assessment",
+                      help="template id (default: credit-risk-assessment)")
+    fill.add_argument("--out", type=Path, required=True, metavar="BOOK.xlsx")
+    fill.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    fill.set_defaults(func=cmd_fill)
+
+    report = subparsers.add_parser(
+        "report", help="compute the full assessment of a filled workbook",
+        description="Recompute every figure from the workbook's inputs and render the report.")
+    report.add_argument("file", type=Path, metavar="FILE")
+    report.add_argument("--format", choices=("text", "html", "json"), default="text")
+    report.add_argument("--out", type=Path, metavar="PATH", help="write here instead of stdout")
+    report.set_defaults(func=cmd_report)
+
+    email = subparsers.add_parser(
+        "email", help="email the assessment of filled workbooks (workbook attached)",
+        description="Send one email per workbook: the assessment as HTML and plain text, the "
+                    "chart inline, the workbook attached byte for byte. The SMTP password is "
+                    "read from the environment variable PERPRISK_SMTP_PASSWORD. A send log "
+                    "makes reruns skip what was sent and retry what failed.")
+    email.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    email.add_argument("--to", action="append", required=True, metavar="ADDR")
+    email.add_argument("--cc", action="append", default=[], metavar="ADDR")
+    email.add_argument("--from", dest="sender", default="perprisk@localhost", metavar="ADDR")
+    email.add_argument("--subject", metavar="TEXT", help="prefix for the generated subject")
+    email.add_argument("--smtp-host", metavar="HOST")
+    email.add_argument("--smtp-port", type=int, metavar="N")
+    security = email.add_mutually_exclusive_group()
+    security.add_argument("--starttls", dest="security", action="store_const", const="starttls",
+                          help="upgrade with STARTTLS (default, port 587)")
+    security.add_argument("--ssl", dest="security", action="store_const", const="ssl",
+                          help="implicit TLS (port 465)")
+    security.add_argument("--no-tls", dest="security", action="store_const", const="none",
+                          help="no encryption (port 25; password only to a loopback server)")
+    email.set_defaults(security="starttls")
+    email.add_argument("--user", metavar="NAME", help="SMTP login; password from "
+                                                     "PERPRISK_SMTP_PASSWORD")
+    email.add_argument("--cafile", metavar="PEM", help="trust this CA for the SMTP server")
+    email.add_argument("--pdf", action="store_true",
+                       help="also attach a PDF of the workbook (needs LibreOffice)")
+    email.add_argument("--dry-run", type=Path, metavar="DIR",
+                       help="write each message as DIR/<name>.eml instead of sending")
+    email.add_argument("--send-log", type=Path, metavar="PATH",
+                       help="send log (default: $XDG_STATE_HOME/perprisk/send-log.jsonl)")
+    email.add_argument("--attempts", type=int, default=4,
+                       help="tries per message on temporary failures (default 4)")
+    email.add_argument("--timeout", type=float, default=30.0, help="SMTP timeout in seconds")
+    email.set_defaults(func=cmd_email)
+
+    demo = subparsers.add_parser(
+        "demo", help="write a filled example workbook from bundled sample data, and its report")
+    demo.add_argument("--out", type=Path, required=True, metavar="DIR")
+    demo.set_defaults(func=cmd_demo)
+
+
+# ----------------------------------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from addin.reader import WorkbookError, read_filled_workbook
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            book = read_filled_workbook(path)
+        except WorkbookError as exc:
+            print(f"{path}: {exc}")
+            status = EXIT_PROBLEMS
+            continue
+        if book.problems:
+            status = EXIT_PROBLEMS
+            print(f"{path}: {len(book.problems)} problem(s) ({book.template.tag})")
+            for problem in book.problems:
+                print(f"  {problem}")
+        else:
+            rows = len(book.tables.get("positions", ()))
+            print(f"{path}: OK ({book.template.tag}, {rows} position(s))")
+    return status
+
+
+def cmd_fill(args: argparse.Namespace) -> int:
+    from addin.reader.exchange_data import ExportError, fill_workbook, load_positions, load_tiers
+    from addin.workbook import layout
+
+    template = layout.TEMPLATES.get(args.template)
+    if template is None:
+        _err(f"unknown template {args.template!r}; known: {', '.join(layout.TEMPLATES)}")
+        return EXIT_PROBLEMS
+    if args.out.exists() and not args.force:
+        _err(f"{args.out} exists; pass --force to overwrite it")
+        return EXIT_PROBLEMS
+    if args.funding is not None and "funding" not in layout.SHEETS:
+        _err(f"{args.funding.name}: template {template.id} has no funding sheet; file not used")
+        return EXIT_PROBLEMS
+    try:
+        positions = load_positions(args.positions, default_exchange=args.exchange)
+        tiers = load_tiers(args.tiers) if args.tiers else None
+        wb = fill_workbook(template, positions, tiers)
+    except ExportError as exc:
+        _err(str(exc))
+        return EXIT_PROBLEMS
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(args.out)
+    print(f"{args.out}: {len(positions)} position(s) written ({template.tag})")
+    return EXIT_OK
+
+
+def _print_problems(path: Path, problems: Sequence[Any]) -> None:
+    _err(f"{path}: {len(problems)} problem(s); fix them (perprisk check) before reporting")
+    for problem in problems:
+        _err(f"  {problem}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from addin.reader import WorkbookError
+    from addin.report import assess_file, render
+
+    try:
+        outcome = assess_file(args.file)
+    except WorkbookError as exc:
+        _err(str(exc))
+        return EXIT_PROBLEMS
+    if outcome.assessment is None:
+        _print_problems(args.file, outcome.book.problems)
+        return EXIT_PROBLEMS
+    text = render(outcome.assessment, args.format)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{args.out}: {args.format} report written")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_email(args: argparse.Namespace) -> int:
+    from addin.mail import MailError, Outgoing, SendLog, send_batch, write_eml
+    from addin.mail.sendlog import default_log_path, message_key
+    from addin.mail.smtp import settings_from_env
+    from addin.reader import WorkbookError
+    from addin.report import assess_file
+    from addin.report.pipeline import email_for, workbook_pdf
+
+    if args.dry_run is None and not args.smtp_host:
+        _err("--smtp-host is required (or --dry-run DIR to write .eml files)")
+        return 2
+    try:
+        settings = None if args.dry_run is not None else settings_from_env(
+            args.smtp_host, port=args.smtp_port, security=args.security, user=args.user,
+            timeout=args.timeout, cafile=args.cafile)
+    except MailError as exc:
+        _err(str(exc))
+        return 2
+    log = SendLog(args.send_log or default_log_path())
+    items: list[Outgoing] = []
+    failed: list[tuple[str, str]] = []
+    for path in args.files:
+        label = str(path)
+        try:
+            data = path.read_bytes()
+            outcome = assess_file(path)
+            if outcome.assessment is None:
+                _print_problems(path, outcome.book.problems)
+                failed.append((label, f"{len(outcome.book.problems)} problem(s) in the workbook"))
+                continue
+            recipients = [*args.to, *args.cc]
+            key = message_key(data, recipients)
+            msg_id = log.message_id_for(key)  # a retry keeps its first Message-ID
+            pdf = workbook_pdf(path) if args.pdf else None
+            msg = email_for(outcome.assessment, data, filename=path.name, sender=args.sender,
+                            to=args.to, cc=args.cc, subject=args.subject, pdf=pdf,
+                            message_id=msg_id)
+        except (OSError, WorkbookError, MailError) as exc:
+            failed.append((label, str(exc)))
+            continue
+        except Exception as exc:  # a LibreOffice failure for --pdf, an input riskfuncs refuses
+            failed.append((label, f"{type(exc).__name__}: {exc}"))
+            continue
+        items.append(Outgoing(label=label, key=key, message=msg))
+
+    if args.dry_run is not None:
+        for written in write_eml(items, args.dry_run):
+            print(f"wrote {written}")
+        for label, why in failed:
+            print(f"  FAILED {label}: {why}")
+        print(f"dry run: {len(items)} message(s) written, {len(failed)} failed")
+        return EXIT_PROBLEMS if failed else EXIT_OK
+
+    assert settings is not None
+    result = send_batch(items, settings, log, attempts=args.attempts,
+                        progress=sys.stderr.isatty() or len(items) > 1)
+    result.failed.extend(failed)
+    print(result.summary())
+    print(f"send log: {log.path}")
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from addin.reader.exchange_data import fill_workbook, load_positions, load_tiers
+    from addin.report import assess_file, render
+    from addin.workbook import layout
+
+    sample = templates_dir() / "sample"
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    book_path = out / "demo-assessment.xlsx"
+    wb = fill_workbook(layout.TEMPLATES["credit-risk-assessment"],
+                       load_positions(sample / "positions.json"),
+                       load_tiers(sample / "tiers.json"))
+    wb.save(book_path)
+    outcome = assess_file(book_path)
+    if outcome.assessment is None:
+        _print_problems(book_path, outcome.book.problems)
+        return EXIT_PROBLEMS
+    written = [book_path]
+    for fmt, suffix in (("html", ".html"), ("text", ".txt"), ("json", ".json")):
+        target = out / f"demo-report{suffix}"
+        target.write_text(render(outcome.assessment, fmt), encoding="utf-8")  # type: ignore[arg-type]
+        written.append(target)
+    for path in written:
+        print(f"wrote {path}")
+    print("next: perprisk email", book_path, "--to YOU@example.com --dry-run", out / "outbox")
+    return EXIT_OK

@@ -1,0 +1,184 @@
+"""The assessment: recomputed with riskfuncs, checked against published exchange examples."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from jinja2 import UndefinedError
+
+from addin.report import assess, render, render_subject
+from addin.report.assessment import Settings
+from addin.report.chart import AMBER, GREEN, RED, DistanceBar, PnlBar, encode_png, risk_chart
+from addin.report.render import chart_png, environment
+from riskfuncs.portfolio import portfolio_margin
+
+# Binance's own liquidation calculator, two longs sharing one cross wallet of 1,535,443.01
+# USDT, as stored in freqtrade's tests (tests/exchange/test_binance.py, "From calc example"):
+# ETHUSDT liquidates at 1,153.26 and BTCUSDT at 26,316.89. The calculator shows two decimals,
+# hence the 0.005 tolerance. Same case as tests/reference/exchange_examples.csv.
+BINANCE_CROSS = pd.DataFrame({
+    "exchange": ["binance", "binance"],
+    "symbol": ["ETH/USDT:USDT", "BTC/USDT:USDT"],
+    "side": ["long", "long"],
+    "contracts": [3683.979, 109.488], "contractSize": [1.0, 1.0],
+    "entryPrice": [1456.84, 32481.98], "markPrice": [1335.18, 31967.27],
+    "collateral": [1535443.01, 1535443.01],
+    "marginMode": ["cross", "cross"], "contractType": ["linear", "linear"],
+    "maintenanceMarginRate": [0.1, 0.025], "maintenanceAmount": [135365.0, 16300.0],
+    "leverage": [np.nan, np.nan], "feeRate": [0.0, 0.0], "maxLeverage": [np.nan, np.nan],
+    "stopLossPrice": [np.nan, np.nan],
+}, index=[11, 12])
+BINANCE_EXPECTED = {11: 1153.26, 12: 26316.89}
+
+# dYdX v4 documentation, isolated short: 3 ETH at 3,000 with 1,000 USDC, MMR 5% -> 3,174.60
+# (tests/reference/exchange_examples.csv, dydx-isolated-short; 0.005 for the 2-decimal value).
+DYDX_SHORT = pd.DataFrame({
+    "exchange": ["dydx"], "symbol": ["ETH/USD:USDC"], "side": ["short"], "contracts": [3.0],
+    "contractSize": [1.0], "entryPrice": [3000.0], "markPrice": [3000.0],
+    "collateral": [1000.0], "marginMode": ["isolated"], "contractType": ["linear"],
+    "maintenanceMarginRate": [0.05], "maintenanceAmount": [0.0], "leverage": [np.nan],
+    "feeRate": [0.0], "maxLeverage": [np.nan], "stopLossPrice": [np.nan],
+}, index=[20])
+
+
+def book() -> pd.DataFrame:
+    return pd.concat([BINANCE_CROSS, DYDX_SHORT])
+
+
+def test_liquidation_prices_match_the_published_examples() -> None:
+    result = assess(book(), scenarios=())
+    by_row = {p.row: p for p in result.positions}
+    for row, expected in BINANCE_EXPECTED.items():
+        assert by_row[row].liquidation_price == pytest.approx(expected, abs=0.005)
+    assert by_row[20].liquidation_price == pytest.approx(3174.60, abs=0.005)
+
+
+def test_every_position_figure_is_riskfuncs_on_the_same_inputs() -> None:
+    positions = book()
+    expected = portfolio_margin(positions)
+    result = assess(positions, scenarios=())
+    for p in result.positions:
+        row = expected.loc[p.row]
+        for name in ("liquidation_price", "margin_ratio", "margin_buffer", "notional",
+                     "unrealized_pnl", "margin_balance", "leverage"):
+            assert getattr(p, name) == row[name], name
+
+
+def test_alert_levels_follow_the_settings() -> None:
+    positions = DYDX_SHORT.copy()
+    # distance (3174.6 - 3000) / 3000 = 5.8%: red under a 10% alert, amber under 5%
+    assert assess(positions, scenarios=()).positions[0].level == "red"
+    relaxed = assess(positions, settings=Settings(alert_distance=0.05, leverage_cap=20),
+                     scenarios=())
+    assert relaxed.positions[0].level == "amber"
+    calm = assess(positions, settings=Settings(alert_distance=0.02, leverage_cap=20),
+                  scenarios=())
+    assert calm.positions[0].level == "ok" and calm.alerts == []
+
+
+def test_positions_are_ranked_by_urgency() -> None:
+    result = assess(book(), scenarios=None)
+    ranks = [("red", "amber", "ok").index(p.level) for p in result.positions]
+    assert ranks == sorted(ranks)
+    reds = [p.distance_to_liquidation for p in result.positions if p.level == "red"]
+    assert reds == sorted(reds)
+    assert result.worst_alert is not None and result.worst_alert.level == "red"
+
+
+def test_stress_and_counterparty_sections() -> None:
+    result = assess(book())
+    assert result.worst_scenario is not None
+    assert result.worst_scenario.loss == max(s.loss for s in result.scenarios)
+    assert result.counterparty is not None
+    shares = [e.share for e in result.counterparty.exchanges]
+    assert math.isclose(sum(shares), 1.0)
+    assert result.audit and result.audit_passed is False  # no stop-losses set
+
+
+def test_json_report_round_trips_with_the_numbers() -> None:
+    result = assess(book())
+    data = json.loads(render(result, "json"))
+    rows = {p["row"]: p for p in data["positions"]}
+    assert rows[11]["liquidation_price"] == pytest.approx(1153.26, abs=0.005)
+    assert data["worst_alert"]["level"] == "red"
+
+
+def test_text_and_html_say_the_numbers() -> None:
+    result = assess(book())
+    text = render(result, "text")
+    html = render(result, "html")
+    assert "1,153.26" in text and "26,316.9" in text and "3,174.60" in text
+    assert "1,153.26" in html and "data:image/png;base64," in html
+
+
+def test_workbook_text_is_escaped_in_html_not_in_text() -> None:
+    positions = DYDX_SHORT.copy()
+    positions["symbol"] = ["<script>alert(1)</script>/USD:USDC"]
+    result = assess(positions, source="a&b.xlsx", scenarios=())
+    html = render(result, "html")
+    assert "<script>" not in html and "&lt;script&gt;" in html and "a&amp;b.xlsx" in html
+    assert "<script>alert(1)</script>" in render(result, "text")
+
+
+def test_templates_are_strict() -> None:
+    result = assess(DYDX_SHORT, scenarios=())
+    with pytest.raises(UndefinedError):
+        environment().get_template("report.html.j2").render(a=result, data={})  # no chart_src
+
+
+def test_subject_names_the_worst_alert_on_one_line() -> None:
+    positions = DYDX_SHORT.copy()
+    positions["symbol"] = ["ETH\r\nBcc: x@example.test"]
+    subject = render_subject(assess(positions, source="desk.xlsx", scenarios=()))
+    assert "\r" not in subject and "\n" not in subject
+    assert subject.startswith("perprisk RED: ETH Bcc: x@example.test short (dydx), 5.8% from")
+    assert subject.endswith("| desk.xlsx")
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, size = 8, b"", (0, 0)
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        if kind == b"IHDR":
+            size = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height = size
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, 1 + 3 * width)
+    assert (raw[:, 0] == 0).all()
+    return raw[:, 1:].reshape(height, width, 3)
+
+
+def _count(pixels: np.ndarray, color: tuple[int, int, int]) -> int:
+    return int((pixels == np.array(color, dtype=np.uint8)).all(axis=2).sum())
+
+
+def test_png_encoder_round_trips() -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    assert (_decode_png(encode_png(pixels)) == pixels).all()
+
+
+def test_chart_bars_scale_with_the_values() -> None:
+    png = risk_chart([DistanceBar("a", 0.05, "red"), DistanceBar("b", 0.15, "amber")],
+                     [PnlBar("up", 100.0), PnlBar("down", -300.0)], alert_distance=0.10)
+    pixels = _decode_png(png)
+    red, amber, green = _count(pixels, RED), _count(pixels, AMBER), _count(pixels, GREEN)
+    assert amber == pytest.approx(3 * (red - 3 * green), rel=0.05)
+    assert green > 0 and red > 0
+
+
+def test_report_chart_has_one_bar_per_position() -> None:
+    result = assess(book())
+    pixels = _decode_png(chart_png(result))
+    assert pixels.shape[1] == 900 and _count(pixels, RED) > 0
