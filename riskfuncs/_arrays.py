@@ -100,7 +100,7 @@ def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
     value = format_value(values[position] if values.ndim else values)
     if not position:
         return f"got {value}"
-    where = position[0] if len(position) == 1 else position
+    where = int(position[0]) if len(position) == 1 else tuple(int(p) for p in position)
     return f"got {value} at position {where}"
 
 
