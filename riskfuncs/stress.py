@@ -403,10 +403,11 @@ def _accounts(book: _Book) -> _Accounts:
         account_of(e, s, c)
         for e, s, c in zip(frame["exchange"], frame["symbol"], frame["contract"], strict=True)
     ]
+    # Isolated accounts are named by row position: index labels may repeat.
     labels = np.array(
         [
-            key if cross else f"{key}:isolated:{row}"
-            for key, cross, row in zip(shared, book.cross, frame.index, strict=True)
+            key if cross else f"{key}:isolated:{i}"
+            for i, (key, cross) in enumerate(zip(shared, book.cross, strict=True))
         ],
         dtype=object,
     )

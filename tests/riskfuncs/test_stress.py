@@ -153,6 +153,14 @@ def test_cross_accounts_are_split_by_exchange_and_settlement_currency() -> None:
     assert_array_equal(result.liquidated[:, 0], [False, True, False])
 
 
+def test_repeated_index_labels_keep_isolated_positions_apart() -> None:
+    positions = book(collateral=[12_000.0, 30_000.0]).set_axis(["a", "a"])
+    result = stress_test(positions, "BTC -30% 1h")
+    assert len(result.accounts) == 2
+    assert_array_equal(result.liquidated[:, 0], [True, False])
+    assert list(result.table("pnl").index) == ["a", "a"]
+
+
 def test_cross_rows_must_carry_one_wallet_balance() -> None:
     positions = book(symbol=["BTC/USDT:USDT", "ETH/USDT:USDT"], marginMode="cross",
                      collateral=[10_000.0, 9_000.0])
