@@ -229,8 +229,8 @@ def _btc_shock(move: float, hours: float) -> Scenario:
         moves={"BTC": move},
         horizon_hours=hours,
         sources=(
-            "Rounded from the historical moves below: BTC -22% in about one hour on "
-            "12 Mar 2020, -30% on 19 May 2021, -52% over 12-13 Mar 2020",
+            "Rounded from historical moves: BTC -22% in about one hour on 12 Mar 2020 "
+            "(blog.btcmex.com), -30% on 19 May 2021, -52% over 12-13 Mar 2020",
         ),
     )
 
@@ -497,8 +497,8 @@ def span_grid(
     asset : str
         Reference asset moved by the grid; other assets follow it through the scenario betas.
 
-    Sources
-    -------
+    References
+    ----------
     CME Group, "SPAN Methodology Overview" and the PC-SPAN "Risk Arrays" page; McMillan,
     *Options as a Strategic Investment*, ch. 34.
 
