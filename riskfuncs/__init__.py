@@ -10,6 +10,7 @@ Series with the same index. Inputs are never modified. Parameters that make no s
 """
 
 from riskfuncs._errors import RiskFuncsError, RiskInputError
+from riskfuncs.assessment import HybridAssessment, RatingThresholds, hybrid_assessment
 from riskfuncs.counterparty import (
     Concentration,
     DiversificationCheck,
@@ -57,6 +58,16 @@ from riskfuncs.margin import (
 )
 from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.probability import liquidation_distance_sigmas, liquidation_probability
+from riskfuncs.scenarios import (
+    DEFAULT_BETAS,
+    Scenario,
+    exchange_default_scenario,
+    get_scenario,
+    price_scan_range,
+    scenario_library,
+    span_grid,
+)
+from riskfuncs.stress import StressResult, stress_test
 from riskfuncs.tiers import TierTable, as_tier_table, max_leverage, tier_for_notional
 from riskfuncs.var import (
     ShortHistoryWarning,
@@ -89,6 +100,7 @@ __all__ = [
     "Concentration",
     "concentration",
     "cumulative_funding",
+    "DEFAULT_BETAS",
     "DEFAULT_WEIGHTS",
     "discipline_report",
     "DisciplineLimits",
@@ -97,6 +109,7 @@ __all__ = [
     "DiversificationCheck",
     "ewma_volatility",
     "ewma_volatility_path",
+    "exchange_default_scenario",
     "exchange_grade",
     "exchange_probability_of_default",
     "EXCHANGE_RULES",
@@ -108,9 +121,12 @@ __all__ = [
     "funding_payment",
     "funding_rate",
     "garman_klass_volatility",
+    "get_scenario",
     "GRADE_BANDS",
     "GradeBand",
     "historical_var",
+    "hybrid_assessment",
+    "HybridAssessment",
     "incident_subscore",
     "initial_margin",
     "insurance_fund_subscore",
@@ -130,15 +146,22 @@ __all__ = [
     "parkinson_volatility",
     "portfolio_margin",
     "position_size",
+    "price_scan_range",
     "probability_of_default_over",
+    "RatingThresholds",
     "reserve_subscore",
     "returns",
     "risk_audit",
     "RiskFuncsError",
     "RiskInputError",
     "scale_to_horizon",
+    "Scenario",
+    "scenario_library",
     "ScoreWeights",
     "ShortHistoryWarning",
+    "span_grid",
+    "stress_test",
+    "StressResult",
     "tier_for_notional",
     "TierTable",
     "unrealized_pnl",
