@@ -30,16 +30,24 @@ from riskfuncs import RiskInputError
 __all__ = [
     "EXCEL_EPOCH",
     "cells_out",
+    "column_values",
+    "flag",
     "frame_out",
+    "history",
     "number",
     "numbers",
     "option",
     "optional_numbers",
     "optional_table",
+    "pairs",
+    "path_out",
+    "per_series_out",
     "series",
     "sides",
     "table",
     "texts",
+    "whole",
+    "words",
 ]
 
 #: Day 0 of Excel's 1900 date system as used by serial numbers after 1900-03-01.
@@ -109,6 +117,20 @@ def series(name: str, value: Any) -> FloatArray:
     return np.array([_to_float(name, v) for row in grid for v in row], dtype=float)
 
 
+def column_values(name: str, value: Any, *, flags: bool = False) -> FloatArray:
+    """One value per position from a column (or row) range, as a 1-D float array.
+
+    With ``flags``, TRUE/FALSE cells give 1.0/0.0 (empty cells stay NaN, i.e. unknown).
+    """
+    grid = _grid(value)
+    cells_ = [v for row in grid for v in row]
+    if flags:
+        cells_ = [float(v) if isinstance(v, bool) else v for v in cells_]
+    if len(grid) > 1 and any(len(row) > 1 for row in grid):
+        raise RiskInputError(f"{name} must be one column or one row (got {len(grid)} rows)")
+    return np.array([_to_float(name, v) for v in cells_], dtype=float)
+
+
 def number(name: str, value: Any) -> float:
     """A one-cell number argument (a setting such as a confidence level)."""
     result = numbers(name, value)
@@ -157,6 +179,107 @@ def option(name: str, value: Any, default: str) -> Any:
     if not isinstance(cell, str):
         raise RiskInputError(f"{name} must be text such as {default!r} (got {_describe(cell)})")
     return cell.strip()
+
+
+def _single(name: str, value: Any) -> Any:
+    grid = _grid(value)
+    if len(grid) != 1 or len(grid[0]) != 1:
+        raise RiskInputError(f"{name} must be a single cell (got {len(grid)}x{len(grid[0])} cells)")
+    cell = grid[0][0]
+    return None if isinstance(cell, str) and cell.strip() == "" else cell
+
+
+def flag(name: str, value: Any, default: bool) -> bool:
+    """A TRUE/FALSE argument (also 1/0); empty means the default."""
+    cell = _single(name, value)
+    if cell is None:
+        return default
+    if isinstance(cell, bool):
+        return cell
+    if isinstance(cell, (float, int)) and cell in (0, 1):
+        return bool(cell)
+    if isinstance(cell, str) and cell.strip().upper() in ("TRUE", "FALSE"):
+        return cell.strip().upper() == "TRUE"
+    raise RiskInputError(f"{name} must be TRUE or FALSE (got {_describe(cell)})")
+
+
+def whole(name: str, value: Any, default: int | None) -> int | None:
+    """A whole-number argument (a count, a seed); empty means the default."""
+    cell = _single(name, value)
+    if cell is None:
+        return default
+    number_value = _to_float(name, cell)
+    if not math.isfinite(number_value) or number_value != int(number_value):
+        raise RiskInputError(f"{name} must be a whole number (got {_describe(cell)})")
+    return int(number_value)
+
+
+def words(name: str, value: Any) -> list[str]:
+    """The text of every filled cell of a range, row by row (names of scenarios, ...)."""
+    found = []
+    for row in _grid(value):
+        for cell in row:
+            if cell is None or (isinstance(cell, str) and not cell.strip()):
+                continue
+            if not isinstance(cell, str):
+                raise RiskInputError(f"{name} must be text (got {_describe(cell)})")
+            found.append(cell.strip())
+    return found
+
+
+def pairs(name: str, value: Any) -> dict[str, float]:
+    """A two-column range of name | number (a first row with text in both is a header)."""
+    grid = [row for row in _grid(value) if any(v is not None for v in row)]
+    if any(len(row) != 2 for row in grid):
+        raise RiskInputError(f"{name} must be two columns: name and value")
+    if grid and isinstance(grid[0][1], str):
+        grid = grid[1:]
+    return {str(key).strip(): _to_float(f"{name} {key}", v) for key, v in grid}
+
+
+def _all_dates(values: list[Any]) -> bool:
+    filled = [v for v in values if v is not None]
+    return bool(filled) and all(isinstance(v, dt.date) for v in filled)
+
+
+def history(name: str, value: Any) -> tuple[FloatArray, list[str] | None]:
+    """A price or return history: rows are periods (oldest first), columns are assets.
+
+    A first row of text is taken as asset names; a leading column of dates is dropped; rows
+    with no value at all (the unused bottom of a range) are dropped. One column gives a 1-D
+    array, several a (periods x assets) array.
+    """
+    grid = [row for row in _grid(value) if any(v is not None for v in row)]
+    names = None
+    if grid and all(v is None or isinstance(v, str) for v in grid[0]):
+        names = ["" if v is None else str(v).strip() for v in grid[0]]
+        grid = grid[1:]
+    while grid and len(grid[0]) > 1 and _all_dates([row[0] for row in grid]):
+        grid = [row[1:] for row in grid]
+        names = names[1:] if names else names
+    if not grid:
+        raise RiskInputError(f"{name} must hold at least one row of numbers")
+    values = np.array([[_to_float(name, v) for v in row] for row in grid], dtype=float)
+    if values.shape[1] == 1:
+        return values[:, 0], names
+    return values, names
+
+
+def per_series_out(result: Any, names: list[str] | None) -> Any:
+    """One figure per asset: a number for one asset, else one row (under the names, if any)."""
+    values = np.atleast_1d(np.asarray(result, dtype=float))
+    if values.size == 1:
+        return cells_out(float(values[0]))
+    row = cells_out(values.reshape(1, -1))
+    return [list(names), *row] if names and len(names) == values.size else row
+
+
+def path_out(result: Any, names: list[str] | None) -> Any:
+    """A series per asset (periods x assets), under the names when there are several assets."""
+    values = np.asarray(result, dtype=float)
+    rows = cells_out(values.reshape(len(values), -1))
+    columns = 1 if values.ndim == 1 else values.shape[1]
+    return [list(names), *rows] if names and columns > 1 and len(names) == columns else rows
 
 
 def _numeric_column(name: str, column: pd.Series) -> pd.Series:
@@ -250,20 +373,33 @@ def cells_out(result: Any, *, inf_text: str = "inf") -> Any:
     return array.tolist()
 
 
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars as the Python values pywin32 can hand to Excel."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def frame_out(
     frame: pd.DataFrame, *, inf_text: Mapping[str, str] | None = None, default_inf_text: str = "inf"
 ) -> pd.DataFrame:
     """A result table for xlwings to write with its header: +/-inf as text, NaN left empty.
 
-    ``inf_text`` names the text per column (e.g. "unreachable" for a liquidation price).
+    ``inf_text`` names the text per column (e.g. "unreachable" for a liquidation price); values
+    in text and flag columns become plain Python values.
     """
     out = frame.copy()
     texts = inf_text or {}
     for name in out.columns:
         column = out[name]
-        if column.dtype.kind == "f" and np.isinf(column.to_numpy()).any():
-            word = texts.get(str(name), default_inf_text)
-            out[name] = column.astype(object).map(
-                lambda v, word=word: _cell(v, word) if isinstance(v, float) else v
-            )
+        if column.dtype.kind == "f":
+            if np.isinf(column.to_numpy()).any():
+                word = texts.get(str(name), default_inf_text)
+                out[name] = column.astype(object).map(
+                    lambda v, word=word: _cell(v, word) if isinstance(v, float) else v
+                )
+        elif column.dtype.kind not in "iu":
+            out[name] = column.astype(object).map(_plain)
     return out

@@ -45,7 +45,10 @@ def cell_message(exc: BaseException) -> str:
     if not isinstance(exc, RiskInputError):
         first = f"unexpected error ({type(exc).__name__}): {first}".rstrip(": ")
     if len(first) > MAX_CELL_TEXT:
-        first = first[: MAX_CELL_TEXT - 3] + "..."
+        # Keep the offending value: cut the middle (a long list of allowed values), not the end.
+        cut = first.rfind(" (got ")
+        tail = first[cut:] if cut > 0 and len(first) - cut < MAX_CELL_TEXT // 2 else ""
+        first = first[: MAX_CELL_TEXT - 3 - len(tail)] + "..." + tail
     return first
 
 

@@ -24,8 +24,22 @@ import xlwings as xw
 
 from addin.excel import cells
 from addin.excel.errors import shows_errors
-from riskfuncs import RiskInputError, funding, liquidation, margin, portfolio
+from riskfuncs import (
+    RiskInputError,
+    assessment,
+    counterparty,
+    discipline,
+    funding,
+    liquidation,
+    margin,
+    portfolio,
+    probability,
+    stress,
+    var,
+)
+from riskfuncs import scenarios as scenario_models
 from riskfuncs import tiers as tier_tables
+from riskfuncs import volatility as volatility_models
 
 CATEGORY = "PerpRisk"
 
@@ -536,3 +550,1035 @@ def PERP_PORTFOLIO(positions: Any, tiers: Any = None) -> Any:
     if "symbol" in book:
         result.insert(0, "symbol", book["symbol"].fillna(""))
     return cells.frame_out(result, inf_text=PORTFOLIO_INF_TEXT)
+
+
+# --- volatility -------------------------------------------------------------------------------
+
+PRICES = (
+    "Prices oldest first: one column per asset; an optional header row of names and a leading "
+    "date column are skipped."
+)
+RETURNS = (
+    "Period returns oldest first, fractions (1% = 0.01), one column per asset (e.g. from "
+    "PERP_RETURNS); header row and date column skipped."
+)
+PERIODS_PER_YEAR = "Periods in a year: 365 for daily crypto bars (default), 8760 hourly, 1 raw."
+CONFIDENCE = "Confidence level as a fraction, e.g. 0.99 (default)."
+
+
+def _periods(value: Any) -> float:
+    return _or(cells.optional_numbers("periods_per_year", value), 365.0)  # type: ignore[no-any-return]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("prices", ndim=2, doc=PRICES)
+@xw.arg("kind", doc='"simple" (P1/P0 - 1, default) or "log" (ln(P1/P0)).')
+@shows_errors
+def PERP_RETURNS(prices: Any, kind: Any = None) -> Any:
+    """Period returns of a price history (one row fewer than the prices); spills."""
+    values, names = cells.history("prices", prices)
+    return cells.path_out(
+        volatility_models.returns(values, kind=cells.option("kind", kind, "simple")), names
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
+@shows_errors
+def PERP_VOLATILITY(returns: Any, periods_per_year: Any = None) -> Any:
+    """Annualised close-to-close volatility: standard deviation of returns x sqrt(periods)."""
+    values, names = cells.history("returns", returns)
+    return cells.per_series_out(
+        volatility_models.close_to_close_volatility(
+            values, periods_per_year=_periods(periods_per_year)
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("lam", doc="Decay factor in (0, 1): 0.94 for daily data (default, RiskMetrics).")
+@xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
+@shows_errors
+def PERP_EWMA_VOLATILITY(returns: Any, lam: Any = None, periods_per_year: Any = None) -> Any:
+    """RiskMetrics EWMA volatility forecast for the next period, annualised."""
+    values, names = cells.history("returns", returns)
+    return cells.per_series_out(
+        volatility_models.ewma_volatility(
+            values,
+            lam=_or(cells.optional_numbers("lam", lam), 0.94),
+            periods_per_year=_periods(periods_per_year),
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("lam", doc="Decay factor in (0, 1): 0.94 for daily data (default, RiskMetrics).")
+@xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
+@shows_errors
+def PERP_EWMA_VOLATILITY_PATH(returns: Any, lam: Any = None, periods_per_year: Any = None) -> Any:
+    """EWMA volatility of every period of the history, annualised; spills beside the returns."""
+    values, names = cells.history("returns", returns)
+    return cells.path_out(
+        volatility_models.ewma_volatility_path(
+            values,
+            lam=_or(cells.optional_numbers("lam", lam), 0.94),
+            periods_per_year=_periods(periods_per_year),
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("high", ndim=2, doc="Highest price of each bar, oldest first (one column per asset).")
+@xw.arg("low", ndim=2, doc="Lowest price of each bar, same shape as high.")
+@xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
+@shows_errors
+def PERP_PARKINSON_VOLATILITY(high: Any, low: Any, periods_per_year: Any = None) -> Any:
+    """Parkinson (1980) high-low range volatility, annualised."""
+    high_values, names = cells.history("high", high)
+    low_values, _ = cells.history("low", low)
+    return cells.per_series_out(
+        volatility_models.parkinson_volatility(
+            high_values, low_values, periods_per_year=_periods(periods_per_year)
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("open", ndim=2, doc="Opening price of each bar, oldest first (one column per asset).")
+@xw.arg("high", ndim=2, doc="Highest price of each bar, same shape as open.")
+@xw.arg("low", ndim=2, doc="Lowest price of each bar, same shape as open.")
+@xw.arg("close", ndim=2, doc="Closing price of each bar, same shape as open.")
+@xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
+@shows_errors
+def PERP_GARMAN_KLASS_VOLATILITY(
+    open: Any, high: Any, low: Any, close: Any, periods_per_year: Any = None
+) -> Any:
+    """Garman-Klass (1980) open-high-low-close volatility, annualised."""
+    bars = [
+        cells.history(n, v)
+        for n, v in (("open", open), ("high", high), ("low", low), ("close", close))
+    ]
+    return cells.per_series_out(
+        volatility_models.garman_klass_volatility(
+            *(values for values, _ in bars), periods_per_year=_periods(periods_per_year)
+        ),
+        bars[0][1],
+    )
+
+
+# --- value at risk and expected shortfall ----------------------------------------------------
+
+
+def _confidence(value: Any) -> float:
+    return _or(cells.optional_numbers("confidence", value), 0.99)  # type: ignore[no-any-return]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("confidence", doc=CONFIDENCE)
+@xw.arg(
+    "quantile_method",
+    doc='Quantile rule: "linear" (default, as PERCENTILE.INC) or "lower" (no interpolation).',
+)
+@shows_errors
+def PERP_HISTORICAL_VAR(returns: Any, confidence: Any = None, quantile_method: Any = None) -> Any:
+    """Historical one-period VaR: the loss (a positive fraction) exceeded in 1 - confidence."""
+    values, names = cells.history("returns", returns)
+    return cells.per_series_out(
+        var.historical_var(
+            values,
+            confidence=_confidence(confidence),
+            method=cells.option("quantile_method", quantile_method, "linear"),
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("confidence", doc=CONFIDENCE)
+@xw.arg(
+    "distribution",
+    doc='"normal" (default) or "cornish_fisher" (corrected for skew and fat tails).',
+)
+@xw.arg("zero_mean", doc="TRUE to take the mean return as 0 (RiskMetrics). Default FALSE.")
+@shows_errors
+def PERP_PARAMETRIC_VAR(
+    returns: Any, confidence: Any = None, distribution: Any = None, zero_mean: Any = None
+) -> Any:
+    """Parametric one-period VaR (loss, fraction) from the mean and standard deviation."""
+    values, names = cells.history("returns", returns)
+    return cells.per_series_out(
+        var.parametric_var(
+            values,
+            confidence=_confidence(confidence),
+            distribution=cells.option("distribution", distribution, "normal"),
+            zero_mean=cells.flag("zero_mean", zero_mean, False),
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("confidence", doc=CONFIDENCE)
+@xw.arg("method", doc='"normal" (default) or "bootstrap" (redraw past returns).')
+@xw.arg("paths", doc="Number of simulated returns. Default 100000.")
+@xw.arg("seed", doc="Random seed; the same seed gives the same figure. Default 0.")
+@shows_errors
+def PERP_MONTE_CARLO_VAR(
+    returns: Any, confidence: Any = None, method: Any = None, paths: Any = None, seed: Any = None
+) -> Any:
+    """Monte Carlo one-period VaR: loss quantile of simulated returns (repeatable with the seed)."""
+    values, names = cells.history("returns", returns)
+    return cells.per_series_out(
+        var.monte_carlo_var(
+            values,
+            confidence=_confidence(confidence),
+            method=cells.option("method", method, "normal"),
+            paths=cells.whole("paths", paths, 100_000) or 100_000,
+            seed=cells.whole("seed", seed, 0),
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("returns", ndim=2, doc=RETURNS)
+@xw.arg("confidence", doc=CONFIDENCE)
+@xw.arg("method", doc='"historical" (default), "rockafellar_uryasev" or "normal".')
+@xw.arg("zero_mean", doc='TRUE to take the mean return as 0 (method "normal"). Default FALSE.')
+@shows_errors
+def PERP_EXPECTED_SHORTFALL(
+    returns: Any, confidence: Any = None, method: Any = None, zero_mean: Any = None
+) -> Any:
+    """Expected shortfall (CVaR): mean loss in the worst 1 - confidence tail, fraction."""
+    values, names = cells.history("returns", returns)
+    return cells.per_series_out(
+        var.expected_shortfall(
+            values,
+            confidence=_confidence(confidence),
+            method=cells.option("method", method, "historical"),
+            zero_mean=cells.flag("zero_mean", zero_mean, False),
+        ),
+        names,
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("value", ndim=2, doc="One-period volatility, VaR or ES (fraction).")
+@xw.arg("horizon", ndim=2, doc="Number of periods, e.g. 10 for a 10-day figure from daily data.")
+@shows_errors
+def PERP_SCALE_TO_HORIZON(value: Any, horizon: Any) -> Any:
+    """Square-root-of-time scaling: value x sqrt(horizon) (assumes independent returns)."""
+    return cells.cells_out(
+        var.scale_to_horizon(cells.numbers("value", value), cells.numbers("horizon", horizon))
+    )
+
+
+# --- liquidation probability ------------------------------------------------------------------
+
+VOLATILITY = "Annualised volatility, fraction (60% = 0.6)."
+HORIZON = "Horizon in years: one day = 1/365, one hour = 1/8760."
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("mark_price", ndim=2, doc=MARK)
+@xw.arg("liquidation_price", ndim=2, doc="Liquidation price, e.g. from PERP_LIQ_PRICE.")
+@xw.arg("volatility", ndim=2, doc=VOLATILITY)
+@xw.arg("horizon", ndim=2, doc=HORIZON)
+@xw.arg("side", ndim=2, doc=SIDE)
+@xw.arg("drift", ndim=2, doc="Expected annual return of the price, fraction. Default 0.")
+@xw.arg(
+    "monitoring",
+    doc='"continuous" (default), "discrete" (needs checks) or "monte_carlo".',
+)
+@xw.arg("checks", doc="Discrete monitoring: number of price checks within the horizon.")
+@xw.arg("paths", doc="Monte Carlo: number of simulated paths. Default 20000.")
+@xw.arg("seed", doc="Monte Carlo: random seed; the same seed gives the same figure. Default 0.")
+@shows_errors
+def PERP_LIQ_PROBABILITY(
+    mark_price: Any,
+    liquidation_price: Any,
+    volatility: Any,
+    horizon: Any,
+    side: Any,
+    drift: Any = None,
+    monitoring: Any = None,
+    checks: Any = None,
+    paths: Any = None,
+    seed: Any = None,
+) -> Any:
+    """Probability that the mark price touches the liquidation price within the horizon (GBM)."""
+    return cells.cells_out(
+        probability.liquidation_probability(
+            cells.numbers("mark_price", mark_price),
+            cells.numbers("liquidation_price", liquidation_price),
+            cells.numbers("volatility", volatility),
+            cells.numbers("horizon", horizon),
+            side=cells.sides(side),
+            drift=_or(cells.optional_numbers("drift", drift)),
+            monitoring=cells.option("monitoring", monitoring, "continuous"),
+            checks=cells.whole("checks", checks, None),
+            paths=cells.whole("paths", paths, 20_000) or 20_000,
+            seed=cells.whole("seed", seed, 0),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("mark_price", ndim=2, doc=MARK)
+@xw.arg("liquidation_price", ndim=2, doc="Liquidation price, e.g. from PERP_LIQ_PRICE.")
+@xw.arg("volatility", ndim=2, doc=VOLATILITY)
+@xw.arg("horizon", ndim=2, doc=HORIZON)
+@xw.arg("side", ndim=2, doc=SIDE)
+@shows_errors
+def PERP_LIQ_DISTANCE_SIGMAS(
+    mark_price: Any, liquidation_price: Any, volatility: Any, horizon: Any, side: Any
+) -> Any:
+    """Distance to the liquidation price in standard deviations of the log price."""
+    return cells.cells_out(
+        probability.liquidation_distance_sigmas(
+            cells.numbers("mark_price", mark_price),
+            cells.numbers("liquidation_price", liquidation_price),
+            cells.numbers("volatility", volatility),
+            cells.numbers("horizon", horizon),
+            side=cells.sides(side),
+        ),
+        inf_text=UNREACHABLE,
+    )
+
+
+# --- stress tests and the scenario library ----------------------------------------------------
+
+POSITIONS = (
+    "Positions with a header row (ccxt names): symbol, side, contracts, entryPrice, markPrice, "
+    "collateral; optional exchange, contractSize, marginMode, contractType, "
+    "maintenanceMarginRate, feeRate."
+)
+SCENARIOS = (
+    'Scenario names from PERP_SCENARIOS (default: all), "default <exchange> [lgd]" for a venue '
+    "failure, or a table: header name, asset columns (BTC...) with moves, optional settings."
+)
+SCENARIO_SETTINGS = (
+    "description",
+    "reference_asset",
+    "default_beta",
+    "move_floor",
+    "move_cap",
+    "volatility_shock",
+    "funding_rate",
+    "funding_intervals",
+    "horizon_hours",
+    "weight",
+)
+_SCENARIO_TEXT = ("name", "description", "reference_asset")
+
+
+def _book(positions: Any) -> pd.DataFrame:
+    return cells.table(
+        "positions",
+        positions,
+        text_columns=(*POSITION_TEXT_COLUMNS, "collateralCurrency"),
+        number_columns=[c for c in portfolio.POSITION_COLUMNS if c not in POSITION_TEXT_COLUMNS],
+    )
+
+
+def _named_scenario(name: str) -> scenario_models.Scenario:
+    words = name.split()
+    if len(words) in (2, 3) and words[0].lower() == "default":
+        lgd = float(words[2]) if len(words) == 3 else 0.75
+        return scenario_models.exchange_default_scenario(words[1], loss_given_default=lgd)
+    return scenario_models.get_scenario(name)
+
+
+def _scenario_table(grid: list[list[Any]]) -> list[scenario_models.Scenario]:
+    frame = cells.table(
+        "scenarios",
+        pd.DataFrame(grid[1:], columns=grid[0]),
+        text_columns=_SCENARIO_TEXT,
+    )
+    made = []
+    for _, row in frame.iterrows():
+        settings: dict[str, Any] = {}
+        moves: dict[str, float] = {}
+        for column, value in row.items():
+            key = str(column)
+            if key == "name" or value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            if key in SCENARIO_SETTINGS:
+                settings[key] = int(value) if key == "funding_intervals" else value
+            else:
+                moves[key.upper()] = float(value)
+        made.append(scenario_models.Scenario(str(row["name"]), moves=moves, **settings))
+    return made
+
+
+def _scenarios(value: Any) -> list[scenario_models.Scenario]:
+    if value is None:
+        return list(scenario_models.scenario_library())
+    grid = value if isinstance(value, list) else [[value]]
+    header = [str(v).strip().lower() if isinstance(v, str) else v for v in grid[0]]
+    if "name" in header and len(grid) > 1 and len(grid[0]) > 1:
+        return _scenario_table(grid)
+    return [_named_scenario(name) for name in cells.words("scenarios", grid)]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("positions", pd.DataFrame, index=False, header=True, doc=POSITIONS)
+@xw.arg("scenarios", ndim=2, doc=SCENARIOS)
+@xw.arg(
+    "tiers", pd.DataFrame, index=False, header=True, doc=TIERS.replace("Leverage", "By symbol:")
+)
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_STRESS(positions: Any, scenarios: Any = None, tiers: Any = None) -> Any:
+    """Stress test the book: loss, liquidations and shortfall per scenario; spills a table."""
+    result = stress.stress_test(
+        _book(positions),
+        _scenarios(scenarios),
+        tiers=_tiers_by_symbol(
+            cells.optional_table(
+                "tiers", tiers, text_columns=("symbol",), number_columns=TIER_COLUMNS
+            )
+        ),
+    )
+    return cells.frame_out(result.by_scenario.reset_index())
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("positions", pd.DataFrame, index=False, header=True, doc=POSITIONS)
+@xw.arg(
+    "measure",
+    doc="price, pnl (default), maintenance_margin, margin_balance, margin_ratio, liquidated or "
+    "shortfall.",
+)
+@xw.arg("scenarios", ndim=2, doc=SCENARIOS)
+@xw.arg(
+    "tiers", pd.DataFrame, index=False, header=True, doc=TIERS.replace("Leverage", "By symbol:")
+)
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_STRESS_POSITIONS(
+    positions: Any, measure: Any = None, scenarios: Any = None, tiers: Any = None
+) -> Any:
+    """One stress measure per position (rows) and scenario (columns); spills a table."""
+    book = _book(positions)
+    result = stress.stress_test(
+        book,
+        _scenarios(scenarios),
+        tiers=_tiers_by_symbol(
+            cells.optional_table(
+                "tiers", tiers, text_columns=("symbol",), number_columns=TIER_COLUMNS
+            )
+        ),
+    )
+    table = result.table(cells.option("measure", measure, "pnl")).reset_index(drop=True)
+    table.insert(0, "symbol", book["symbol"].fillna("") if "symbol" in book else "")
+    return cells.frame_out(table)
+
+
+@xw.func(category=CATEGORY)
+@shows_errors
+def PERP_SCENARIOS() -> Any:
+    """The built-in stress scenarios: name, description, moves, funding, horizon; spills a table."""
+    rows = [
+        [
+            s.name,
+            s.description,
+            ", ".join(f"{asset} {move:+.0%}" for asset, move in s.moves.items()),
+            s.reference_asset,
+            s.funding_rate,
+            s.funding_intervals,
+            s.horizon_hours,
+            s.weight,
+        ]
+        for s in scenario_models.scenario_library()
+    ]
+    header = [
+        "name",
+        "description",
+        "moves",
+        "reference_asset",
+        "funding_rate",
+        "funding_intervals",
+        "horizon_hours",
+        "weight",
+    ]
+    return [header, *rows]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scenario", doc='Scenario name from PERP_SCENARIOS, e.g. "BTC -30% 1h".')
+@xw.arg("asset", ndim=2, doc='Asset (base currency), e.g. "ETH"; a range gives one move per cell.')
+@shows_errors
+def PERP_SCENARIO_MOVE(scenario: Any, asset: Any) -> Any:
+    """Price move of an asset in a scenario (fraction); unlisted assets follow BTC by beta."""
+    chosen = _named_scenario(cells.option("scenario", scenario, ""))
+    grid = asset if isinstance(asset, list) else [[asset]]
+    moves = [[chosen.price_move(cells.option("asset", a, "")) for a in row] for row in grid]
+    return cells.cells_out(np.array(moves, dtype=float))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("volatility", ndim=2, doc="Annualised volatility of log returns, fraction (60% = 0.6).")
+@xw.arg("confidence", doc="One-sided confidence level, e.g. 0.99 (default).")
+@xw.arg("horizon_days", doc="Horizon in days. Default 1 (the SPAN convention).")
+@xw.arg("periods_per_year", doc="Days per year: 365 for crypto (default), 252 for exchange hours.")
+@shows_errors
+def PERP_PRICE_SCAN_RANGE(
+    volatility: Any, confidence: Any = None, horizon_days: Any = None, periods_per_year: Any = None
+) -> Any:
+    """SPAN price scan range from a volatility: z x volatility x sqrt(horizon / year), fraction."""
+    return cells.cells_out(
+        scenario_models.price_scan_range(
+            cells.numbers("volatility", volatility),
+            confidence=_confidence(confidence),
+            horizon_days=_or(cells.optional_numbers("horizon_days", horizon_days), 1.0),
+            periods_per_year=_periods(periods_per_year),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("price_scan_range", doc="Price scan range, fraction of price (10% = 0.1).")
+@xw.arg("extreme_multiple", doc="Size of the two extreme moves in scan ranges. Default 2.")
+@xw.arg("volatility_scan_range", doc="Relative volatility move (0.25 = x1.25 / x0.75). Default 0.")
+@xw.arg("asset", doc='Reference asset the grid moves. Default "BTC".')
+@shows_errors
+def PERP_SPAN_GRID(
+    price_scan_range: Any,
+    extreme_multiple: Any = None,
+    volatility_scan_range: Any = None,
+    asset: Any = None,
+) -> Any:
+    """The 16 CME SPAN risk-array scenarios for a scan range: name, move, volatility, weight."""
+    grid = scenario_models.span_grid(
+        cells.number("price_scan_range", price_scan_range),
+        extreme_multiple=_or(cells.optional_numbers("extreme_multiple", extreme_multiple), 2.0),
+        volatility_scan_range=_or(
+            cells.optional_numbers("volatility_scan_range", volatility_scan_range)
+        ),
+        asset=cells.option("asset", asset, "BTC"),
+    )
+    rows = [[s.name, s.moves[s.reference_asset], s.volatility_shock, s.weight] for s in grid]
+    return [["name", "move", "volatility_shock", "weight"], *rows]
+
+
+# --- counterparty: exchange score, expected loss, concentration -------------------------------
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("coverage_ratio", ndim=2, doc="Reserves / customer liabilities, e.g. 1.05 for 105%.")
+@xw.arg("days_since_attestation", ndim=2, doc="Days since the last proof-of-reserves attestation.")
+@shows_errors
+def PERP_RESERVE_SUBSCORE(coverage_ratio: Any, days_since_attestation: Any) -> Any:
+    """Proof-of-reserves sub-score in [0, 1] from reserve coverage and attestation age."""
+    return cells.cells_out(
+        counterparty.reserve_subscore(
+            cells.numbers("coverage_ratio", coverage_ratio),
+            cells.numbers("days_since_attestation", days_since_attestation),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("insurance_fund", ndim=2, doc="Insurance fund balance, quote currency.")
+@xw.arg("open_interest", ndim=2, doc="Open interest, same currency.")
+@xw.arg("target_ratio", doc="Fund / open interest that scores 1. Default 0.05.")
+@shows_errors
+def PERP_INSURANCE_SUBSCORE(
+    insurance_fund: Any, open_interest: Any, target_ratio: Any = None
+) -> Any:
+    """Insurance-fund sub-score in [0, 1]: fund / open interest against a target ratio."""
+    return cells.cells_out(
+        counterparty.insurance_fund_subscore(
+            cells.numbers("insurance_fund", insurance_fund),
+            cells.numbers("open_interest", open_interest),
+            target_ratio=_or(cells.optional_numbers("target_ratio", target_ratio), 0.05),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("incidents", ndim=2, doc="Number of security or solvency incidents (hacks, halts).")
+@xw.arg("adl_events", ndim=2, doc="Number of auto-deleveraging events. Default 0.")
+@shows_errors
+def PERP_INCIDENT_SUBSCORE(incidents: Any, adl_events: Any = None) -> Any:
+    """Incident-history sub-score in [0, 1]: each event multiplies the score down."""
+    return cells.cells_out(
+        counterparty.incident_subscore(
+            cells.numbers("incidents", incidents),
+            _or(cells.optional_numbers("adl_events", adl_events)),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "factors",
+    pd.DataFrame,
+    index=False,
+    header=True,
+    doc="One row per exchange, header row of factors: proof_of_reserves, audit, licence, "
+    "jurisdiction, insurance_fund, incident_history, transparency (sub-scores 0-1).",
+)
+@xw.arg("weights", ndim=2, doc="Optional two columns: factor | weight (normalised to sum 1).")
+@shows_errors
+def PERP_EXCHANGE_SCORE(factors: Any, weights: Any = None) -> Any:
+    """Exchange due-diligence score from 0 (worst) to 100 (best), one per row of factors."""
+    table = cells.table("factors", factors, text_columns=("exchange", "name"))
+    chosen = cells.pairs("weights", weights) if weights is not None else None
+    if chosen is None:
+        return cells.cells_out(counterparty.exchange_score(table))
+    return cells.cells_out(counterparty.exchange_score(table, weights=chosen))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("score", ndim=2, doc="Exchange score 0-100, e.g. from PERP_EXCHANGE_SCORE.")
+@shows_errors
+def PERP_EXCHANGE_GRADE(score: Any) -> Any:
+    """Letter grade for an exchange score: AA (best), A, BB, B, C, D, E (worst)."""
+    grades = counterparty.exchange_grade(cells.numbers("score", score))
+    if isinstance(grades, np.ndarray):
+        return [[g if g is not None else "" for g in row] for row in grades.tolist()]
+    return grades if grades is not None else ""
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("score", ndim=2, doc="Exchange score 0-100, e.g. from PERP_EXCHANGE_SCORE.")
+@xw.arg("bound", doc='"central" (default), "low" or "high" end of the grade\'s PD band.')
+@shows_errors
+def PERP_EXCHANGE_PD(score: Any, bound: Any = None) -> Any:
+    """One-year probability of default implied by an exchange score, through its grade."""
+    return cells.cells_out(
+        counterparty.exchange_probability_of_default(
+            cells.numbers("score", score), bound=cells.option("bound", bound, "central")
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("exposure", ndim=2, doc="Exposure at default: your equity on the exchange.")
+@xw.arg("probability_of_default", ndim=2, doc="Probability of default, fraction (2% = 0.02).")
+@xw.arg("loss_given_default", ndim=2, doc="Loss given default, fraction, e.g. from PERP_LGD_PRIOR.")
+@shows_errors
+def PERP_EXPECTED_LOSS(exposure: Any, probability_of_default: Any, loss_given_default: Any) -> Any:
+    """Expected loss on an exchange: exposure x probability of default x loss given default."""
+    return cells.cells_out(
+        counterparty.expected_loss(
+            cells.numbers("exposure", exposure),
+            cells.numbers("probability_of_default", probability_of_default),
+            cells.numbers("loss_given_default", loss_given_default),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("pd_1y", ndim=2, doc="One-year probability of default, fraction.")
+@xw.arg("horizon_years", ndim=2, doc="Horizon in years, e.g. 0.25 for three months.")
+@shows_errors
+def PERP_PD_OVER(pd_1y: Any, horizon_years: Any) -> Any:
+    """Probability of default over a horizon from a one-year PD, at a constant default intensity."""
+    return cells.cells_out(
+        counterparty.probability_of_default_over(
+            cells.numbers("pd_1y", pd_1y), cells.numbers("horizon_years", horizon_years)
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "name",
+    doc="opaque_offshore, regulated_segregated, or a past failure: ftx, mt_gox, quadrigacx, "
+    "celsius, voyager, bitfinex_2016.",
+)
+@shows_errors
+def PERP_LGD_PRIOR(name: Any) -> Any:
+    """Loss given default (fraction) for a venue profile or a past exchange failure."""
+    return counterparty.loss_given_default_prior(cells.option("name", name, ""))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("positions", pd.DataFrame, index=False, header=True, doc=POSITIONS)
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_EXPOSURE_BY_EXCHANGE(positions: Any) -> Any:
+    """What each exchange owes you: margin equity per venue, floored at 0; spills a table."""
+    exposure = counterparty.exposure_by_exchange(_book(positions))
+    return cells.frame_out(exposure.rename("exposure").reset_index())
+
+
+def _exposures(value: Any) -> pd.Series:
+    named = cells.pairs("exposures", value)
+    return pd.Series(named, dtype=float)
+
+
+EXPOSURES = "Two columns: exchange | exposure (e.g. the PERP_EXPOSURE_BY_EXCHANGE table)."
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("exposures", ndim=2, doc=EXPOSURES)
+@shows_errors
+def PERP_CONCENTRATION(exposures: Any) -> Any:
+    """Herfindahl index of exposure across exchanges and the effective number of venues; spills."""
+    result = counterparty.concentration(_exposures(exposures))
+    return [
+        ["hhi", "effective_venues"],
+        [cells.cells_out(float(result.hhi)), cells.cells_out(float(result.effective_venues))],
+    ]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("exposures", ndim=2, doc=EXPOSURES)
+@xw.arg("max_share", doc="Largest share one exchange may hold, fraction. Default 0.5.")
+@xw.arg("min_venues", doc="Fewest exchanges that must hold exposure. Default 2.")
+@shows_errors
+def PERP_DIVERSIFICATION_CHECK(
+    exposures: Any, max_share: Any = None, min_venues: Any = None
+) -> Any:
+    """Is exchange exposure spread widely enough? Spills passed (TRUE/FALSE) and the reason."""
+    check = counterparty.diversification_check(
+        _exposures(exposures),
+        max_share=_or(cells.optional_numbers("max_share", max_share), 0.5),
+        min_venues=cells.whole("min_venues", min_venues, 2) or 2,
+    )
+    passed = "" if check.passed is None else bool(check.passed)
+    return [["passed", "reason"], [passed, check.reason]]
+
+
+# --- discipline and position sizing -----------------------------------------------------------
+
+CHECKS_INF = {"value": "inf"}
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("equity", ndim=2, doc="Account equity: quote currency (linear) or coin (inverse).")
+@xw.arg("risk_fraction", ndim=2, doc="Share of equity to lose at the stop, fraction (1% = 0.01).")
+@xw.arg("entry_price", ndim=2, doc=ENTRY)
+@xw.arg("stop_price", ndim=2, doc="Stop-loss price: below entry for a long, above for a short.")
+@xw.arg("side", ndim=2, doc=SIDE)
+@xw.arg("contract", doc=CONTRACT)
+@xw.arg("fee_rate", ndim=2, doc="Taker fee paid on entry and at the stop, fraction. Default 0.")
+@shows_errors
+def PERP_POSITION_SIZE(
+    equity: Any,
+    risk_fraction: Any,
+    entry_price: Any,
+    stop_price: Any,
+    side: Any,
+    contract: Any = None,
+    fee_rate: Any = None,
+) -> Any:
+    """Position size losing equity x risk_fraction at the stop (coins; USD face if inverse)."""
+    return cells.cells_out(
+        discipline.position_size(
+            cells.numbers("equity", equity),
+            cells.numbers("risk_fraction", risk_fraction),
+            cells.numbers("entry_price", entry_price),
+            cells.numbers("stop_price", stop_price),
+            side=cells.sides(side),
+            contract=cells.option("contract", contract, "linear"),
+            fee_rate=_or(cells.optional_numbers("fee_rate", fee_rate)),
+        )
+    )
+
+
+def _optional_number(name: str, value: Any) -> float | None:
+    return None if value is None else cells.number(name, value)
+
+
+def _checks_out(table: pd.DataFrame) -> Any:
+    return cells.frame_out(table, inf_text=CHECKS_INF)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("leverage", ndim=2, doc="Effective leverage: notional / margin balance.")
+@xw.arg("cap", doc="Highest leverage allowed. Default 5.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_CHECK_LEVERAGE(leverage: Any, cap: Any = None) -> Any:
+    """Leverage discipline check: passed, value, limit and what to do; spills one row per value."""
+    return _checks_out(
+        discipline.check_leverage(
+            cells.numbers("leverage", leverage), cap=_or(cells.optional_numbers("cap", cap), 5.0)
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("margin_balance", ndim=2, doc="Collateral plus unrealised PnL.")
+@xw.arg("requirement", ndim=2, doc="Maintenance margin, same currency.")
+@xw.arg("minimum", doc="Lowest buffer above maintenance, fraction. Default 0.30.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_CHECK_MARGIN_BUFFER(margin_balance: Any, requirement: Any, minimum: Any = None) -> Any:
+    """Margin-buffer discipline check (balance at least 30% above maintenance by default)."""
+    return _checks_out(
+        discipline.check_margin_buffer(
+            cells.numbers("margin_balance", margin_balance),
+            cells.numbers("requirement", requirement),
+            minimum=_or(cells.optional_numbers("minimum", minimum), 0.30),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("side", ndim=2, doc=SIDE)
+@xw.arg("entry_price", ndim=2, doc=ENTRY)
+@xw.arg("stop_price", ndim=2, doc="Stop-loss trigger price; empty = no stop (fails the check).")
+@xw.arg("liquidation_price", ndim=2, doc="Liquidation price, e.g. from PERP_LIQ_PRICE.")
+@xw.arg("mark_price", ndim=2, doc="Optional mark price, so a trailing stop in profit passes.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_CHECK_STOP_LOSS(
+    side: Any, entry_price: Any, stop_price: Any, liquidation_price: Any, mark_price: Any = None
+) -> Any:
+    """Stop-loss discipline check: is there a stop, and does it fire before liquidation?"""
+    return _checks_out(
+        discipline.check_stop_loss(
+            cells.sides(side),
+            cells.numbers("entry_price", entry_price),
+            cells.numbers("stop_price", stop_price),
+            cells.numbers("liquidation_price", liquidation_price),
+            mark_price=cells.optional_numbers("mark_price", mark_price),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("age_days", ndim=2, doc="Days since the volatility estimate was last updated.")
+@xw.arg("max_age_days", doc="Oldest acceptable age in days. Default 1.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_CHECK_MODEL_FRESHNESS(age_days: Any, max_age_days: Any = None) -> Any:
+    """Model-freshness discipline check: is the volatility estimate recent enough?"""
+    return _checks_out(
+        discipline.check_model_freshness(
+            cells.numbers("age_days", age_days),
+            max_age_days=_or(cells.optional_numbers("max_age_days", max_age_days), 1.0),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("exposures", ndim=2, doc=EXPOSURES)
+@xw.arg("max_share", doc="Largest share one exchange may hold, fraction. Default 0.5.")
+@xw.arg("min_venues", doc="Fewest exchanges that must hold exposure. Default 2.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_CHECK_DIVERSIFICATION(
+    exposures: Any, max_share: Any = None, min_venues: Any = None
+) -> Any:
+    """Diversification discipline check over exchanges, as one row of the check table."""
+    return _checks_out(
+        discipline.check_diversification(
+            _exposures(exposures),
+            max_share=_or(cells.optional_numbers("max_share", max_share), 0.5),
+            min_venues=cells.whole("min_venues", min_venues, 2) or 2,
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "positions",
+    pd.DataFrame,
+    index=False,
+    header=True,
+    doc="Positions as for PERP_PORTFOLIO, plus stopLossPrice (empty = no stop set).",
+)
+@xw.arg("volatility_age_days", doc="Days since the volatility estimate was updated (optional).")
+@xw.arg("leverage_cap", doc="Highest effective leverage. Default 5.")
+@xw.arg("minimum_margin_buffer", doc="Lowest margin buffer above maintenance. Default 0.30.")
+@xw.arg("max_venue_share", doc="Largest share of exchange exposure on one venue. Default 0.5.")
+@xw.arg("min_venues", doc="Fewest venues holding exposure. Default 2.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_DISCIPLINE_REPORT(
+    positions: Any,
+    volatility_age_days: Any = None,
+    leverage_cap: Any = None,
+    minimum_margin_buffer: Any = None,
+    max_venue_share: Any = None,
+    min_venues: Any = None,
+) -> Any:
+    """Every discipline check on a book of positions, one row per check; spills a table."""
+    limits = discipline.DisciplineLimits(
+        leverage_cap=_or(cells.optional_numbers("leverage_cap", leverage_cap), 5.0),
+        minimum_margin_buffer=_or(
+            cells.optional_numbers("minimum_margin_buffer", minimum_margin_buffer), 0.30
+        ),
+        max_venue_share=_or(cells.optional_numbers("max_venue_share", max_venue_share), 0.5),
+        min_venues=cells.whole("min_venues", min_venues, 2) or 2,
+    )
+    book = cells.table(
+        "positions",
+        positions,
+        text_columns=POSITION_TEXT_COLUMNS,
+        number_columns=[
+            *(c for c in portfolio.POSITION_COLUMNS if c not in POSITION_TEXT_COLUMNS),
+            "stopLossPrice",
+        ],
+    )
+    return _checks_out(
+        discipline.discipline_report(
+            book,
+            limits=limits,
+            volatility_age_days=_optional_number("volatility_age_days", volatility_age_days),
+        )
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("leverage", ndim=2, doc="Effective leverage per position (optional).")
+@xw.arg("margin_balance", ndim=2, doc="Margin balance per position, with requirement (optional).")
+@xw.arg("requirement", ndim=2, doc="Maintenance margin per position, with margin_balance.")
+@xw.arg("side", ndim=2, doc="For the stop-loss check, with entry_price and liquidation_price.")
+@xw.arg("entry_price", ndim=2, doc="For the stop-loss check: entry price per position.")
+@xw.arg("stop_price", ndim=2, doc="For the stop-loss check: stop price; empty = no stop set.")
+@xw.arg("liquidation_price", ndim=2, doc="For the stop-loss check: liquidation price.")
+@xw.arg("mark_price", ndim=2, doc="For the stop-loss check: mark price (trailing stops pass).")
+@xw.arg("exposures", ndim=2, doc="For the diversification check: " + EXPOSURES)
+@xw.arg("volatility_age_days", doc="For the freshness check: age of the volatility estimate, days.")
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_RISK_AUDIT(
+    leverage: Any = None,
+    margin_balance: Any = None,
+    requirement: Any = None,
+    side: Any = None,
+    entry_price: Any = None,
+    stop_price: Any = None,
+    liquidation_price: Any = None,
+    mark_price: Any = None,
+    exposures: Any = None,
+    volatility_age_days: Any = None,
+) -> Any:
+    """Run every discipline check whose inputs are given (default limits); spills a table."""
+    return _checks_out(
+        discipline.risk_audit(
+            leverage=cells.optional_numbers("leverage", leverage),
+            margin_balance=cells.optional_numbers("margin_balance", margin_balance),
+            requirement=cells.optional_numbers("requirement", requirement),
+            side=None if side is None else cells.sides(side),
+            entry_price=cells.optional_numbers("entry_price", entry_price),
+            stop_price=cells.optional_numbers("stop_price", stop_price),
+            liquidation_price=cells.optional_numbers("liquidation_price", liquidation_price),
+            mark_price=cells.optional_numbers("mark_price", mark_price),
+            exposures=None if exposures is None else _exposures(exposures),
+            volatility_age_days=cells.optional_numbers("volatility_age_days", volatility_age_days),
+        )
+    )
+
+
+# --- hybrid assessment (green / amber / red) --------------------------------------------------
+
+MEASURE_DOCS = {
+    "distance_to_liquidation": "Distance to liquidation per position, e.g. PERP_LIQ_DISTANCE.",
+    "liquidation_probability": "Liquidation probability per position, e.g. PERP_LIQ_PROBABILITY.",
+    "margin_buffer": "Margin buffer per position, e.g. PERP_MARGIN_BUFFER.",
+    "leverage": "Effective leverage per position.",
+    "worst_scenario_liquidated": "TRUE where the position is liquidated in the worst scenario.",
+    "var_fraction": "VaR of each position as a fraction of the equity it risks.",
+}
+THRESHOLDS = (
+    "Optional two columns: threshold | level, e.g. leverage_amber | 4 (defaults: distance 20%/10%,"
+    " probability 1%/5%, buffer 30%/0, leverage 5x/10x, VaR 10%/25%)."
+)
+
+
+def _assessment(
+    distance_to_liquidation: Any,
+    liquidation_probability: Any,
+    margin_buffer: Any,
+    leverage: Any,
+    worst_scenario_liquidated: Any,
+    var_fraction: Any,
+    thresholds: Any,
+) -> assessment.HybridAssessment:
+    given = {
+        "distance_to_liquidation": distance_to_liquidation,
+        "liquidation_probability": liquidation_probability,
+        "margin_buffer": margin_buffer,
+        "leverage": leverage,
+        "worst_scenario_liquidated": worst_scenario_liquidated,
+        "var_fraction": var_fraction,
+    }
+    measures = {
+        name: cells.column_values(name, value, flags=name == "worst_scenario_liquidated")
+        for name, value in given.items()
+        if value is not None
+    }
+    levels = None if thresholds is None else cells.pairs("thresholds", thresholds)
+    return assessment.hybrid_assessment(**measures, thresholds=levels)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("distance_to_liquidation", ndim=2, doc=MEASURE_DOCS["distance_to_liquidation"])
+@xw.arg("liquidation_probability", ndim=2, doc=MEASURE_DOCS["liquidation_probability"])
+@xw.arg("margin_buffer", ndim=2, doc=MEASURE_DOCS["margin_buffer"])
+@xw.arg("leverage", ndim=2, doc=MEASURE_DOCS["leverage"])
+@xw.arg("worst_scenario_liquidated", ndim=2, doc=MEASURE_DOCS["worst_scenario_liquidated"])
+@xw.arg("var_fraction", ndim=2, doc=MEASURE_DOCS["var_fraction"])
+@xw.arg("thresholds", ndim=2, doc=THRESHOLDS)
+@xw.ret(index=False, header=True)
+@shows_errors
+def PERP_ASSESSMENT(
+    distance_to_liquidation: Any = None,
+    liquidation_probability: Any = None,
+    margin_buffer: Any = None,
+    leverage: Any = None,
+    worst_scenario_liquidated: Any = None,
+    var_fraction: Any = None,
+    thresholds: Any = None,
+) -> Any:
+    """Green / amber / red rating and reasons per position from the measures given; spills."""
+    result = _assessment(
+        distance_to_liquidation,
+        liquidation_probability,
+        margin_buffer,
+        leverage,
+        worst_scenario_liquidated,
+        var_fraction,
+        thresholds,
+    )
+    return cells.frame_out(result.positions[["rating", "reasons"]])
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("distance_to_liquidation", ndim=2, doc=MEASURE_DOCS["distance_to_liquidation"])
+@xw.arg("liquidation_probability", ndim=2, doc=MEASURE_DOCS["liquidation_probability"])
+@xw.arg("margin_buffer", ndim=2, doc=MEASURE_DOCS["margin_buffer"])
+@xw.arg("leverage", ndim=2, doc=MEASURE_DOCS["leverage"])
+@xw.arg("worst_scenario_liquidated", ndim=2, doc=MEASURE_DOCS["worst_scenario_liquidated"])
+@xw.arg("var_fraction", ndim=2, doc=MEASURE_DOCS["var_fraction"])
+@xw.arg("thresholds", ndim=2, doc=THRESHOLDS)
+@shows_errors
+def PERP_BOOK_RATING(
+    distance_to_liquidation: Any = None,
+    liquidation_probability: Any = None,
+    margin_buffer: Any = None,
+    leverage: Any = None,
+    worst_scenario_liquidated: Any = None,
+    var_fraction: Any = None,
+    thresholds: Any = None,
+) -> Any:
+    """The book's rating (its worst position's), then one reason per line below it; spills down."""
+    result = _assessment(
+        distance_to_liquidation,
+        liquidation_probability,
+        margin_buffer,
+        leverage,
+        worst_scenario_liquidated,
+        var_fraction,
+        thresholds,
+    )
+    return [[result.rating], *([reason] for reason in result.reasons)]

@@ -123,7 +123,7 @@ def test_function_wizard_gets_a_description_category_and_argument_help(
         assert 20 <= len(description) <= 255 and "\n" not in description, name
         assert options["Category"] == "PerpRisk"
         arguments = func.__xlfunc__["args"]
-        assert options["ArgumentDescriptions"] == [a["doc"] for a in arguments]
+        assert options["ArgumentDescriptions"] == ([a["doc"] for a in arguments] or None)
         for argument in arguments:
             assert 10 <= len(argument["doc"]) <= 255, (name, argument["name"])
             assert not argument["doc"].startswith("Positional argument"), (name, argument["name"])

@@ -1,0 +1,60 @@
+"""Every public riskfuncs capability is reachable from a cell.
+
+Each public function of riskfuncs is either called by a PERP_ function (checked in its source)
+or listed below with the reason it is not a cell function of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import types
+
+import riskfuncs
+
+NOT_CELL_FUNCTIONS = {
+    "tiers.as_tier_table": "conversion: every tiers argument takes a tier range directly",
+    "portfolio.account_of": "the account key is the account column of PERP_PORTFOLIO",
+    "scenarios.get_scenario": "scenario names are accepted wherever scenarios are",
+    "scenarios.scenario_library": "listed by PERP_SCENARIOS",
+    "scenarios.exchange_default_scenario": 'scenario name "default <exchange> [lgd]"',
+    "volatility.as_history": "input reader used inside the volatility functions",
+    "volatility.same_shape": "input check used inside the volatility functions",
+    "volatility.require_periods_per_year": "input check used inside the volatility functions",
+    "probability.normal_cdf": "numeric helper; Excel has NORM.S.DIST",
+    "probability.log_normal_cdf": "numeric helper; Excel has NORM.S.DIST and LN",
+}
+
+
+def _public_functions() -> dict[str, types.FunctionType]:
+    found = {}
+    for info in pkgutil.iter_modules(riskfuncs.__path__):
+        if info.name.startswith("_") or info.name == "data":
+            continue
+        module = importlib.import_module(f"riskfuncs.{info.name}")
+        names = getattr(module, "__all__", None) or [
+            n
+            for n, v in vars(module).items()
+            if inspect.isfunction(v) and v.__module__ == module.__name__
+        ]
+        for name in names:
+            value = getattr(module, name)
+            if inspect.isfunction(value) and not name.startswith("_"):
+                found[f"{info.name}.{name}"] = value
+    return found
+
+
+def test_every_public_function_has_a_cell_function(udf_module: types.ModuleType) -> None:
+    sources = "\n".join(
+        inspect.getsource(inspect.unwrap(f))
+        for name, f in vars(udf_module).items()
+        if name.startswith("PERP_")
+    ) + inspect.getsource(udf_module)
+    uncovered = [
+        qualified
+        for qualified in _public_functions()
+        if qualified not in NOT_CELL_FUNCTIONS and f".{qualified.split('.')[1]}(" not in sources
+    ]
+    assert uncovered == [], f"no PERP_ function calls {uncovered}"
+    assert set(NOT_CELL_FUNCTIONS) <= set(_public_functions()), "stale exclusion"
