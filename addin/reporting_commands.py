@@ -34,8 +34,12 @@ def register(subparsers: Any) -> None:
     fill.add_argument("--tiers", type=Path, metavar="FILE",
                       help="ccxt fetch_leverage_tiers output {symbol: [tiers]} (JSON)")
     fill.add_argument("--funding", type=Path, metavar="FILE",
-                      help="ccxt funding-rate history; used when the template has a funding "
-                           "sheet")
+                      help="ccxt fetch_funding_rate_history output {symbol: [rates]} (JSON)")
+    fill.add_argument("--prices", type=Path, metavar="FILE",
+                      help="ccxt fetch_ohlcv bars {symbol: [[ts, o, h, l, c, v]...]} (JSON) for "
+                           "volatility and VaR")
+    fill.add_argument("--exchanges", type=Path, metavar="FILE",
+                      help="exchange scorecard facts {\"exchanges\": [...]} (JSON)")
     fill.add_argument("--exchange", default="generic",
                       help="venue for positions that do not name one (default: generic)")
     fill.add_argument("--template", default="credit-risk-assessment",
@@ -118,7 +122,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
-    from addin.reader.exchange_data import ExportError, fill_workbook, load_positions, load_tiers
+    from addin.reader.exchange_data import (
+        ExportError,
+        fill_market_data,
+        fill_workbook,
+        load_exchanges,
+        load_funding,
+        load_ohlcv,
+        load_positions,
+        load_tiers,
+    )
     from addin.workbook import layout
 
     template = layout.TEMPLATES.get(args.template)
@@ -128,13 +141,21 @@ def cmd_fill(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.force:
         _err(f"{args.out} exists; pass --force to overwrite it")
         return EXIT_PROBLEMS
-    if args.funding is not None and "funding" not in layout.SHEETS:
-        _err(f"{args.funding.name}: template {template.id} has no funding sheet; file not used")
-        return EXIT_PROBLEMS
+    keys = layout.sheet_closure(template.sheets)
+    for option, sheet in (("funding", "funding"), ("prices", "volatility"),
+                          ("exchanges", "scorecard")):
+        if getattr(args, option) is not None and sheet not in keys:
+            _err(f"--{option}: template {template.id} has no {sheet} sheet")
+            return EXIT_PROBLEMS
     try:
         positions = load_positions(args.positions, default_exchange=args.exchange)
         tiers = load_tiers(args.tiers) if args.tiers else None
         wb = fill_workbook(template, positions, tiers)
+        fill_market_data(
+            wb, positions,
+            prices=load_ohlcv(args.prices) if args.prices else None,
+            exchanges=load_exchanges(args.exchanges) if args.exchanges else None,
+            funding=load_funding(args.funding) if args.funding else None)
     except ExportError as exc:
         _err(str(exc))
         return EXIT_PROBLEMS
@@ -235,7 +256,7 @@ def cmd_email(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from addin.reader.exchange_data import fill_workbook, load_positions, load_tiers
+    from addin.reader import exchange_data as data
     from addin.report import assess_file, render
     from addin.workbook import layout
 
@@ -243,9 +264,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     book_path = out / "demo-assessment.xlsx"
-    wb = fill_workbook(layout.TEMPLATES["credit-risk-assessment"],
-                       load_positions(sample / "positions.json"),
-                       load_tiers(sample / "tiers.json"))
+    positions = data.load_positions(sample / "positions.json")
+    wb = data.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], positions,
+                            data.load_tiers(sample / "tiers.json"))
+    data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
+                          exchanges=data.load_exchanges(sample / "exchanges.json"),
+                          funding=data.load_funding(sample / "funding.json"))
     wb.save(book_path)
     outcome = assess_file(book_path)
     if outcome.assessment is None:

@@ -24,6 +24,7 @@ exchange first.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -242,14 +243,27 @@ def fill_workbook(template: Template, positions: Sequence[PositionInput],
 
 
 def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    """Write tier tables; a table of the same name already in the template is replaced."""
     sheet = layout.TIERS
     table = sheet.table("tiers")
     ws = wb[sheet.title]
-    row = table.first_row
+    name_col = table.column_index("table")
+    replaced = {name.strip().lower() for name in tiers}
+    input_cols = [table.column_index(c.key) for c in table.inputs()]
+    free: list[int] = []
+    for row in range(table.first_row, table.last_row + 1):
+        name = ws.cell(row, name_col).value
+        if name is None or str(name).strip().lower() in replaced:
+            for col in input_cols:
+                ws.cell(row, col).value = None
+            free.append(row)
+    rows = iter(free)
     for symbol, items in tiers.items():
         for n, tier in enumerate(sorted(items, key=lambda t: float(t["minNotional"])), start=1):
-            if row > table.last_row:
+            target = next(rows, None)
+            if target is None:
                 raise ExportError(f"more tier rows than the {table.rows} the template holds")
+            row = target
             info = tier.get("info") or {}
             amount = tier.get("maintenanceAmount", info.get("cum"))
             values = {
@@ -263,4 +277,127 @@ def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]])
             for key, value in values.items():
                 if value is not None:
                     ws.cell(row, table.column_index(key), value)
-            row += 1
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"{path.name}: cannot read {what} ({exc})") from None
+
+
+def _by_symbol(data: Any, path: Path, what: str) -> tuple[str, list[Any]]:
+    """The first (symbol, rows) of ``{symbol: [rows]}``; a bare list has no symbol."""
+    if isinstance(data, list):
+        return "", data
+    if isinstance(data, dict):
+        for key, rows in data.items():
+            if isinstance(rows, list) and not str(key).startswith("_"):
+                return str(key), rows
+    raise ExportError(f"{path.name}: expected {{symbol: [{what}...]}}")
+
+
+def load_ohlcv(path: Path) -> tuple[str, list[tuple[dt.datetime, float]]]:
+    """ccxt ``fetch_ohlcv`` bars -> (symbol, [(time, close)]), oldest first."""
+    symbol, rows = _by_symbol(_load_json(path, "OHLCV bars"), path, "OHLCV bars")
+    out = []
+    for i, bar in enumerate(rows, start=1):
+        if not isinstance(bar, list | tuple) or len(bar) < 5:
+            raise ExportError(f"{path.name} bar {i}: expected [timestamp, open, high, low, "
+                              "close, volume]")
+        when = dt.datetime.fromtimestamp(float(bar[0]) / 1000, tz=dt.UTC).replace(tzinfo=None)
+        close = _number(bar[4], f"{path.name} bar {i}", "close", required=True)
+        out.append((when, float(close or 0.0)))
+    return symbol, sorted(out)
+
+
+def load_exchanges(path: Path) -> list[dict[str, Any]]:
+    """Scorecard facts: ``{"exchanges": [{exchange, <factor>: sub-score, loss_given_default}]}``."""
+    data = _load_json(path, "exchange facts")
+    rows = data.get("exchanges") if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ExportError(f"{path.name}: expected {{\"exchanges\": [{{\"exchange\": ...}}]}}")
+    return [dict(r, exchange=normalise_exchange(str(r.get("exchange", "")))) for r in rows]
+
+
+def load_funding(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """ccxt ``fetch_funding_rate_history`` -> (symbol, rows of time, rate, mark price)."""
+    symbol, rows = _by_symbol(_load_json(path, "funding history"), path, "funding rates")
+    out = []
+    for i, item in enumerate(rows, start=1):
+        where = f"{path.name} funding {i}"
+        if not isinstance(item, dict):
+            raise ExportError(f"{where}: expected a ccxt funding-rate record")
+        stamp = _number(item.get("timestamp"), where, "timestamp", required=True)
+        out.append({
+            "time": dt.datetime.fromtimestamp((stamp or 0) / 1000, tz=dt.UTC).replace(
+                tzinfo=None),
+            "rate": _number(item.get("fundingRate"), where, "fundingRate", required=True),
+            "mark_price": _number(item.get("markPrice"), where, "markPrice"),
+        })
+        symbol = symbol or str(item.get("symbol") or "")
+    return symbol, sorted(out, key=lambda r: r["time"])
+
+
+def net_exposure(positions: Sequence[PositionInput], asset: str) -> float:
+    """Signed USD value of the positions on ``asset`` (longs +, shorts -)."""
+    total = 0.0
+    for position in positions:
+        v = position.values
+        if str(v["symbol"]).partition("/")[0].upper() != asset.upper():
+            continue
+        value = v["size"] if v["contract"] == "inverse" else v["size"] * v["mark_price"]
+        total += value if v["side"] == "long" else -value
+    return total
+
+
+def _write_rows(wb: Workbook, sheet_key: str, table_key: str,
+                rows: Sequence[Mapping[str, Any]]) -> None:
+    sheet = layout.SHEETS[sheet_key]
+    table = sheet.table(table_key)
+    if len(rows) > table.rows:
+        raise ExportError(f"{len(rows)} rows for {sheet.title} {table.title}, but the template "
+                          f"holds {table.rows}; keep the most recent {table.rows}")
+    ws = wb[sheet.title]
+    keys = {c.key for c in table.inputs()}
+    for i, values in enumerate(rows):
+        for key, value in values.items():
+            if key in keys and value is not None:
+                ws.cell(table.first_row + i, table.column_index(key), value)
+
+
+def _write_field(wb: Workbook, sheet_key: str, field_key: str, value: Any) -> None:
+    sheet = layout.SHEETS[sheet_key]
+    wb[sheet.title][sheet.field_cell(field_key)] = value
+
+
+def fill_market_data(
+    wb: Workbook,
+    positions: Sequence[PositionInput],
+    *,
+    prices: tuple[str, list[tuple[dt.datetime, float]]] | None = None,
+    exchanges: Sequence[Mapping[str, Any]] | None = None,
+    funding: tuple[str, list[dict[str, Any]]] | None = None,
+) -> None:
+    """Price history (Volatility & VaR), exchange facts (Scorecard) and a funding log."""
+    if prices is not None and "volatility" in layout.SHEETS:
+        symbol, bars = prices
+        capacity = layout.SHEETS["volatility"].table("history").rows
+        _write_rows(wb, "volatility", "history",
+                    [{"date": when, "price": close} for when, close in bars[-capacity:]])
+        asset = symbol.partition("/")[0].upper() if symbol else "BTC"
+        if symbol:
+            _write_field(wb, "volatility", "asset", asset)
+        _write_field(wb, "volatility", "exposure", abs(net_exposure(positions, asset)))
+    if exchanges is not None and "scorecard" in layout.SHEETS:
+        _write_rows(wb, "scorecard", "exchanges", exchanges)
+    if funding is not None and "funding" in layout.SHEETS:
+        symbol, rows = funding
+        capacity = layout.SHEETS["funding"].table("log").rows
+        _write_rows(wb, "funding", "log", rows[-capacity:])
+        if symbol:
+            _write_field(wb, "funding", "symbol", symbol)
+            match = next((i for i, p in enumerate(positions, start=1)
+                          if p.values["symbol"] == symbol), None)
+            if match is not None:
+                _write_field(wb, "funding", "position_row", match)

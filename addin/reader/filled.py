@@ -285,19 +285,23 @@ def _located(book: FilledWorkbook, info: PackageInfo, sheet: Sheet, name: str,
 
 def _read_sheet(book: FilledWorkbook, sheet: Sheet, grid: _Grid, scan: SheetScan,
                 info: PackageInfo) -> None:
+    for table in sheet.tables:
+        book.tables[table.key] = _read_table(book, sheet, table, grid, scan, info)
+    # A sheet with tables is in use once a table has a row; until then its required settings
+    # are not asked for (a trader who does not use the audit sheet need not sign it).
+    in_use = not sheet.tables or any(
+        len(book.tables[t.key]) for t in sheet.tables if t.inputs())
     values: dict[str, Any] = {}
     for f in sheet.fields:
         row = sheet.field_row(f.key)
         r, c, _, _ = _located(book, info, sheet, f.name, (row, 2, row, 2))
         book.cell_of[(sheet.key, f.key)] = (sheet.title, f"{get_column_letter(c)}{r}")
-        values[f.key] = _read_field(book, sheet, f, grid, scan, r, c)
+        values[f.key] = _read_field(book, sheet, f, grid, scan, r, c, required=in_use)
     book.fields[sheet.key] = values
-    for table in sheet.tables:
-        book.tables[table.key] = _read_table(book, sheet, table, grid, scan, info)
 
 
 def _read_field(book: FilledWorkbook, sheet: Sheet, f: Field, grid: _Grid, scan: SheetScan,
-                row: int, col: int) -> Any:
+                row: int, col: int, *, required: bool = True) -> Any:
     cell = f"{get_column_letter(col)}{row}"
     raw = grid.get(row, col)
     if f.role == "formula":
@@ -307,7 +311,7 @@ def _read_field(book: FilledWorkbook, sheet: Sheet, f: Field, grid: _Grid, scan:
                      "the template's formula (copy it from a blank template)")
         return None
     if _is_blank(raw):
-        if f.rule.required and f.value is None:
+        if required and f.rule.required:
             book.add(sheet.title, cell, f"{f.label!r} is empty", describe(f.rule))
         return f.value if f.rule.kind != "date" else None
     value, wrong = convert(raw, f.rule)
@@ -326,6 +330,8 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
         spans[column.key] = (c1, r1, r2)
         book.table_columns[(table.key, column.key)] = (sheet.title, c1)
     inputs = table.inputs()
+    if not inputs:  # a computed table (a summary): nothing to read, nothing to validate
+        return pd.DataFrame(index=pd.Index([], name="row"))
     first = min(spans[c.key][1] for c in inputs)
     last = max(spans[c.key][2] for c in inputs)
     used = [

@@ -6,13 +6,11 @@ Nothing here reads a formula result from the workbook: every figure comes from
 inputs the reader returned. Sections whose inputs the workbook does not carry are left out with
 a note saying what is missing, never filled with made-up numbers.
 
-Alert levels per position, most urgent first:
-
-* ``red``: already at or past liquidation (margin ratio >= 100%), or the adverse move to
-  liquidation is below the workbook's alert distance;
-* ``amber``: within twice the alert distance, margin buffer below the buffer rule, or effective
-  leverage above the cap;
-* ``ok``: none of these.
+Ratings per position come from :func:`riskfuncs.assessment.hybrid_assessment` with the
+workbook's own rules as levels (:func:`thresholds_for`): red when the adverse move to liquidation
+is below the alert distance, at or past liquidation, or leverage is over twice the cap; amber
+within twice the alert distance, under the buffer rule, over the leverage cap, or liquidated in
+the worst stress scenario; green otherwise.
 """
 
 from __future__ import annotations
@@ -26,14 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskfuncs.assessment import RatingThresholds, hybrid_assessment
 from riskfuncs.counterparty import concentration, diversification_check, exposure_by_exchange
 from riskfuncs.discipline import DisciplineLimits, discipline_report
 from riskfuncs.portfolio import portfolio_margin
+from riskfuncs.probability import liquidation_probability
 from riskfuncs.scenarios import Scenario, scenario_library
 from riskfuncs.stress import stress_test
 from riskfuncs.tiers import TierLike
 
-LEVELS = ("red", "amber", "ok")
+LEVELS = ("red", "amber", "green")
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 
 
@@ -66,6 +66,7 @@ class PositionResult:
     margin_buffer: float
     leverage: float
     stop_price: float
+    liquidation_probability: float  # within the assessment's probability horizon; NaN = unknown
     level: str
     reasons: tuple[str, ...]
 
@@ -156,6 +157,10 @@ class Assessment:
     counterparty: Counterparty | None = None
     audit: list[AuditCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    probability_days: float = 1.0
+    scorecard: Any = None  # sections.Scorecard
+    market: Any = None  # sections.MarketRisk
+    checklist: Any = None  # sections.Checklist
 
     @property
     def worst_alert(self) -> Alert | None:
@@ -240,28 +245,14 @@ def tiers_by_symbol(table: pd.DataFrame, tier_tables: Mapping[str, pd.DataFrame]
 # ----------------------------------------------------------------------------------------------
 # The computation
 
-def _level(distance: float, ratio: float, buffer: float, leverage: float,
-           settings: Settings) -> tuple[str, tuple[str, ...]]:
-    reasons: list[str] = []
-    level = "ok"
-    if math.isfinite(ratio) and ratio >= 1.0:
-        return "red", ("at or past liquidation (margin ratio >= 100%)",)
-    if math.isnan(distance):
-        return "amber", ("liquidation distance unknown (missing market data)",)
-    if distance < settings.alert_distance:
-        level = "red"
-        reasons.append(f"{distance:.1%} from liquidation, alert below "
-                       f"{settings.alert_distance:.0%}")
-    elif distance < 2 * settings.alert_distance:
-        level = "amber"
-        reasons.append(f"{distance:.1%} from liquidation, within twice the alert distance")
-    if math.isfinite(buffer) and buffer < settings.buffer_rule:
-        level = "red" if level == "red" else "amber"
-        reasons.append(f"margin buffer {buffer:.0%} below the {settings.buffer_rule:.0%} rule")
-    if leverage > settings.leverage_cap:
-        level = "red" if level == "red" else "amber"
-        reasons.append(f"leverage {leverage:.1f}x above the {settings.leverage_cap:g}x cap")
-    return level, tuple(reasons)
+def thresholds_for(settings: Settings) -> RatingThresholds:
+    """The workbook's rules as rating levels: red below the alert distance, amber below twice
+    it; amber under the buffer rule and over the leverage cap, red at twice the cap."""
+    return RatingThresholds(
+        distance_red=settings.alert_distance, distance_amber=2 * settings.alert_distance,
+        buffer_amber=settings.buffer_rule, buffer_red=0.0,
+        leverage_amber=settings.leverage_cap, leverage_red=2 * settings.leverage_cap,
+    )
 
 
 def _usd(amount: float, contract: str, mark: float) -> float:
@@ -274,6 +265,10 @@ def assess(
     settings: Settings = Settings(),
     tiers: Mapping[str, TierLike] | None = None,
     scenarios: tuple[Scenario, ...] | None = None,
+    betas: Mapping[str, float] | None = None,
+    volatility: np.ndarray | None = None,
+    probability_days: float = 1.0,
+    drift: float = 0.0,
     source: str = "",
     template: str = "",
     now: dt.datetime | None = None,
@@ -281,7 +276,9 @@ def assess(
     """Compute the assessment of a book given as ccxt ``Position`` columns.
 
     ``positions`` is what :func:`positions_frame` returns (index: workbook rows); ``tiers`` maps
-    symbols to tier tables; ``scenarios`` defaults to the riskfuncs scenario library.
+    symbols to tier tables; ``scenarios`` defaults to the riskfuncs scenario library and
+    ``betas`` overrides their betas. ``volatility`` (annualised, one per position, NaN when
+    unknown) switches on the probability of liquidation within ``probability_days``.
     """
     generated = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     notes: list[str] = []
@@ -289,39 +286,16 @@ def assess(
         return Assessment(source, template, generated, settings,
                           Totals(0, 0.0, 0.0, 0.0, 0, 0), notes=["no positions in the workbook"])
     margins = portfolio_margin(positions, tiers=tiers)
-    results: list[PositionResult] = []
-    records = positions.to_dict("records")
-    figures = margins.to_dict("records")
-    for row, p, m in zip(positions.index, records, figures, strict=True):
-        contract = str(p["contractType"]).lower()
-        mark = float(p["markPrice"])
-        distance = float(m["distance_to_liquidation"])
-        liquidation = float(m["liquidation_price"])
-        if liquidation == 0.0 or math.isinf(liquidation):
-            distance = math.inf  # unreachable liquidation
-        level, reasons = _level(distance, float(m["margin_ratio"]), float(m["margin_buffer"]),
-                                float(m["leverage"]), settings)
-        results.append(PositionResult(
-            row=int(row), exchange=str(p["exchange"]), symbol=str(p["symbol"]),
-            side=str(p["side"]).lower(), contract=contract,
-            margin_mode=str(p["marginMode"]).lower(), size=float(p["contracts"]),
-            entry_price=float(p["entryPrice"]), mark_price=mark,
-            notional=float(m["notional"]), value_usd=_usd(float(m["notional"]), contract, mark),
-            unrealized_pnl=float(m["unrealized_pnl"]), margin_balance=float(m["margin_balance"]),
-            maintenance_margin=float(m["maintenance_margin"]),
-            liquidation_price=liquidation, distance_to_liquidation=distance,
-            margin_ratio=float(m["margin_ratio"]), margin_buffer=float(m["margin_buffer"]),
-            leverage=float(m["leverage"]), stop_price=float(p.get("stopLossPrice", math.nan)),
-            level=level, reasons=reasons,
-        ))
-    results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
-    alerts = [Alert(r.level, r.label, "; ".join(r.reasons)) for r in results if r.level != "ok"]
+    distance = margins["distance_to_liquidation"].to_numpy(dtype=float).copy()
+    liquidation = margins["liquidation_price"].to_numpy(dtype=float)
+    distance[(liquidation == 0.0) | np.isinf(liquidation)] = math.inf  # never liquidated
 
     chosen = scenarios if scenarios is not None else scenario_library()
     scenario_rows: list[ScenarioResult] = []
     worst: ScenarioResult | None = None
+    worst_liquidated: np.ndarray | None = None
     if chosen:
-        stress = stress_test(positions, list(chosen), tiers=tiers)
+        stress = stress_test(positions, list(chosen), tiers=tiers, betas=betas)
         table = stress.by_scenario
         for scenario in chosen:
             s = table.loc[scenario.name].to_dict()
@@ -335,11 +309,56 @@ def assess(
             ))
         worst_name = str(stress.worst.index[0])
         worst = next(r for r in scenario_rows if r.name == worst_name)
-        if worst.positions_liquidated:
-            alerts.append(Alert(
-                "amber", f"stress: {worst.name}",
-                f"would liquidate {worst.positions_liquidated} position(s) and lose "
-                f"{worst.loss:,.0f} ({worst.loss_fraction:.0%} of equity)"))
+        worst_liquidated = stress.liquidated[:, [s.name for s in chosen].index(worst_name)]
+
+    probability: np.ndarray | None = None
+    if volatility is not None:
+        probability = np.asarray(liquidation_probability(
+            positions["markPrice"].to_numpy(dtype=float), liquidation,
+            np.asarray(volatility, dtype=float), probability_days / 365.0,
+            side=positions["side"].to_numpy(dtype=object), drift=drift), dtype=float)
+
+    rating = hybrid_assessment(
+        distance_to_liquidation=pd.Series(distance, index=positions.index),
+        liquidation_probability=None if probability is None else pd.Series(
+            probability, index=positions.index),
+        margin_buffer=margins["margin_buffer"], leverage=margins["leverage"],
+        worst_scenario_liquidated=None if worst_liquidated is None else pd.Series(
+            worst_liquidated, index=positions.index),
+        thresholds=thresholds_for(settings),
+    ).positions
+
+    results: list[PositionResult] = []
+    records = positions.to_dict("records")
+    figures = margins.to_dict("records")
+    ratings = rating["rating"].tolist()
+    reasons = rating["reasons"].tolist()
+    for i, (row, p, m) in enumerate(zip(positions.index, records, figures, strict=True)):
+        contract = str(p["contractType"]).lower()
+        mark = float(p["markPrice"])
+        results.append(PositionResult(
+            row=int(row), exchange=str(p["exchange"]), symbol=str(p["symbol"]),
+            side=str(p["side"]).lower(), contract=contract,
+            margin_mode=str(p["marginMode"]).lower(), size=float(p["contracts"]),
+            entry_price=float(p["entryPrice"]), mark_price=mark,
+            notional=float(m["notional"]), value_usd=_usd(float(m["notional"]), contract, mark),
+            unrealized_pnl=float(m["unrealized_pnl"]), margin_balance=float(m["margin_balance"]),
+            maintenance_margin=float(m["maintenance_margin"]),
+            liquidation_price=float(liquidation[i]),
+            distance_to_liquidation=float(distance[i]),
+            margin_ratio=float(m["margin_ratio"]), margin_buffer=float(m["margin_buffer"]),
+            leverage=float(m["leverage"]), stop_price=float(p.get("stopLossPrice", math.nan)),
+            liquidation_probability=math.nan if probability is None else float(probability[i]),
+            level=str(ratings[i]),
+            reasons=tuple(r for r in str(reasons[i]).split("; ") if r),
+        ))
+    results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
+    alerts = [Alert(r.level, r.label, "; ".join(r.reasons)) for r in results if r.level != "green"]
+    if worst is not None and worst.positions_liquidated:
+        alerts.append(Alert(
+            "amber", f"stress: {worst.name}",
+            f"would liquidate {worst.positions_liquidated} position(s) and lose "
+            f"{worst.loss:,.0f} ({worst.loss_fraction:.0%} of equity)"))
 
     exposures = exposure_by_exchange(positions)
     total = float(exposures.sum())
@@ -352,8 +371,6 @@ def assess(
         total_exposure=total, hhi=float(conc.hhi), effective_venues=float(conc.effective_venues),
         diversified=check.passed, verdict=check.reason,
     )
-    notes.append("exchange scores and expected loss need exchange facts (reserves, audits, "
-                 "incidents), which this workbook does not carry")
 
     limits = DisciplineLimits(leverage_cap=settings.leverage_cap,
                               minimum_margin_buffer=settings.buffer_rule)
@@ -381,8 +398,12 @@ def assess(
         margin_balance_usd=_balance_usd(positions, margins, factor),
         red=reds, amber=ambers,
     )
+    if probability is None:
+        notes.append("liquidation probabilities need a volatility: fill the price history or "
+                     "the per-position volatilities on the Volatility & VaR sheet")
     return Assessment(source, template, generated, settings, totals, results, alerts,
-                      scenario_rows, worst, counterparty, audit, notes)
+                      scenario_rows, worst, counterparty, audit, notes,
+                      probability_days=probability_days)
 
 
 def _sort_distance(distance: float) -> float:

@@ -29,7 +29,7 @@ LIGHT: Color = (233, 236, 239)
 RED: Color = (201, 42, 42)
 AMBER: Color = (230, 146, 0)
 GREEN: Color = (47, 158, 68)
-LEVEL_COLORS: dict[str, Color] = {"red": RED, "amber": AMBER, "ok": GREEN}
+LEVEL_COLORS: dict[str, Color] = {"red": RED, "amber": AMBER, "green": GREEN}
 
 WIDTH = 900
 SCALE = 2  # glyph pixel size
@@ -91,7 +91,7 @@ class Canvas:
 class DistanceBar:
     label: str
     distance: float  # fraction of mark; inf = never liquidated; NaN = unknown
-    level: str  # "red", "amber" or "ok"
+    level: str  # "red", "amber" or "green"
 
 
 @dataclass(frozen=True)

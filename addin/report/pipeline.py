@@ -9,12 +9,17 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from addin.mail import Attachment, InlineImage, build_message
 from addin.mail.message import PDF_TYPE, XLSX_TYPE
 from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
 from addin.reader.safety import DEFAULT_LIMITS, Limits
+from addin.report import sections
 from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
 from addin.report.render import chart_png, render, render_subject
+from riskfuncs.counterparty import exposure_by_exchange
 
 
 @dataclass
@@ -40,15 +45,48 @@ def settings_of(book: FilledWorkbook) -> Settings:
     )
 
 
+def _asset_exposure(frame: pd.DataFrame, asset: str) -> float:
+    """Signed USD value of the positions on ``asset`` (the VaR exposure when none is given)."""
+    base = frame["symbol"].str.partition("/")[0].str.upper()
+    sign = np.where(frame["side"].str.lower() == "short", -1.0, 1.0)
+    inverse = frame["contractType"].str.lower() == "inverse"
+    quantity = frame["contracts"] * frame["contractSize"]
+    value = np.where(inverse, quantity, quantity * frame["markPrice"])
+    return float(np.nansum(np.where(base == asset.upper(), sign * value, 0.0)))
+
+
 def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Assessment:
+    """The full assessment from a validated workbook's inputs."""
     table = book.tables["positions"]
     tiers_table = book.tables.get("tiers")
     tier_tables = tier_frames(tiers_table) if tiers_table is not None else {}
     frame = positions_frame(table)
-    return assess(
+    notes: list[str] = []
+    library = sections.scenarios_of(book)
+    if library is None:
+        notes.append("the workbook lists no stress scenarios: the built-in library was used")
+    asset = str(book.fields.get("volatility", {}).get("asset") or "BTC")
+    market = sections.market_risk_of(book, _asset_exposure(frame, asset)) if len(frame) else None
+    if market is None:
+        notes.append("VaR and expected shortfall need a price history on the Volatility & VaR "
+                     "sheet")
+    vol_settings = book.fields.get("volatility", {})
+    assessment = assess(
         frame, settings=settings_of(book), tiers=tiers_by_symbol(table, tier_tables) or None,
+        scenarios=library[0] if library else None, betas=library[1] if library else None,
+        volatility=sections.volatilities_of(book, frame.index, market) if len(frame) else None,
+        probability_days=float(vol_settings.get("probability_days") or 1.0),
+        drift=float(vol_settings.get("drift") or 0.0),
         source=book.path.name, template=book.template.tag, now=now,
     )
+    assessment.market = market
+    if len(frame):
+        assessment.scorecard = sections.scorecard_of(book, exposure_by_exchange(frame))
+    if assessment.scorecard is None:
+        notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
+    assessment.checklist = sections.checklist_of(book)
+    assessment.notes.extend(notes)
+    return assessment
 
 
 def assess_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,

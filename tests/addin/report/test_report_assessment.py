@@ -79,12 +79,12 @@ def test_alert_levels_follow_the_settings() -> None:
     assert relaxed.positions[0].level == "amber"
     calm = assess(positions, settings=Settings(alert_distance=0.02, leverage_cap=20),
                   scenarios=())
-    assert calm.positions[0].level == "ok" and calm.alerts == []
+    assert calm.positions[0].level == "green" and calm.alerts == []
 
 
 def test_positions_are_ranked_by_urgency() -> None:
     result = assess(book(), scenarios=None)
-    ranks = [("red", "amber", "ok").index(p.level) for p in result.positions]
+    ranks = [("red", "amber", "green").index(p.level) for p in result.positions]
     assert ranks == sorted(ranks)
     reds = [p.distance_to_liquidation for p in result.positions if p.level == "red"]
     assert reds == sorted(reds)
@@ -137,7 +137,7 @@ def test_subject_names_the_worst_alert_on_one_line() -> None:
     positions["symbol"] = ["ETH\r\nBcc: x@example.test"]
     subject = render_subject(assess(positions, source="desk.xlsx", scenarios=()))
     assert "\r" not in subject and "\n" not in subject
-    assert subject.startswith("perprisk RED: ETH Bcc: x@example.test short (dydx), 5.8% from")
+    assert subject.startswith("perprisk RED: ETH Bcc: x@example.test short (dydx), distance to liquidation 5.8%")
     assert subject.endswith("| desk.xlsx")
 
 

@@ -1,0 +1,291 @@
+"""Assessment sections read from the workbook's other sheets, each computed with riskfuncs.
+
+* stress scenarios and betas from the Stress Test sheet (the trader's own scenario library);
+* exchange scores, grades, default probabilities and expected loss from the Exchange Scorecard;
+* volatility, VaR and expected shortfall from the price history on Volatility & VaR, and the
+  probability that each position is liquidated within the chosen number of days;
+* the answers of the Risk Audit checklist.
+
+Each builder returns None when its sheet is not filled in, so the report says what is missing
+instead of showing numbers nobody entered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from addin.reader import FilledWorkbook
+from riskfuncs.counterparty import (
+    exchange_grade,
+    exchange_probability_of_default,
+    exchange_score,
+    expected_loss,
+    probability_of_default_over,
+)
+from riskfuncs.data.score_weights import FACTORS, GradeBand, ScoreWeights
+from riskfuncs.scenarios import Scenario
+from riskfuncs.var import expected_shortfall, historical_var, parametric_var, scale_to_horizon
+from riskfuncs.volatility import ewma_volatility, returns
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (
+        isinstance(value, str) and not value.strip())
+
+
+def _get(record: Mapping[Any, Any], key: str, default: Any = None) -> Any:
+    value = record.get(key)
+    return default if _blank(value) else value
+
+
+# ----------------------------------------------------------------------------------------------
+# Stress scenarios
+
+def scenarios_of(book: FilledWorkbook) -> tuple[tuple[Scenario, ...], dict[str, float]] | None:
+    """The Stress Test sheet's scenarios and betas, or None when it has none."""
+    table = book.tables.get("scenarios")
+    if table is None or table.empty:
+        return None
+    settings = book.fields.get("stress", {})
+    moves: dict[str, dict[str, float]] = {}
+    move_table = book.tables.get("moves")
+    if move_table is not None:
+        for record in move_table.to_dict("records"):
+            name, asset, move = (_get(record, k) for k in ("scenario", "asset", "move"))
+            if name is None or asset is None or move is None:
+                continue
+            moves.setdefault(str(name).strip(), {})[str(asset).strip().upper()] = float(move)
+    betas: dict[str, float] = {}
+    beta_table = book.tables.get("betas")
+    if beta_table is not None:
+        for record in beta_table.to_dict("records"):
+            if not _blank(record.get("asset")) and not _blank(record.get("beta")):
+                betas[str(record["asset"]).strip().upper()] = float(record["beta"])
+    scenarios: list[Scenario] = []
+    for record in table.to_dict("records"):
+        name = _get(record, "name")
+        if name is None:
+            continue
+        name = str(name).strip()
+        haircut_currency = _get(record, "haircut_currency")
+        default_exchange = _get(record, "default_exchange")
+        scenarios.append(Scenario(
+            name,
+            description=str(_get(record, "description", "")),
+            moves=moves.get(name, {}),
+            reference_asset=str(_get(settings, "reference_asset", "BTC")),
+            betas=betas or None,
+            default_beta=float(_get(settings, "default_beta", 2.0)),
+            move_floor=float(_get(settings, "move_floor", -0.9)),
+            move_cap=float(_get(settings, "move_cap", 3.0)),
+            funding_rate=float(_get(record, "funding_rate", 0.0)),
+            funding_intervals=int(_get(record, "funding_intervals", 0)),
+            collateral_haircuts={str(haircut_currency): float(_get(record, "haircut", 0.0))}
+            if haircut_currency else {},
+            exchange_default={str(default_exchange): float(_get(record, "default_lgd", 0.75))}
+            if default_exchange else {},
+            horizon_hours=float(_get(record, "horizon_hours", 1.0)),
+            weight=float(_get(record, "weight", 1.0)),
+        ))
+    return (tuple(scenarios), betas) if scenarios else None
+
+
+# ----------------------------------------------------------------------------------------------
+# Exchange scorecard
+
+@dataclass(frozen=True)
+class ExchangeScore:
+    exchange: str
+    score: float
+    grade: str
+    probability_of_default: float  # over the horizon
+    loss_given_default: float
+    exposure: float
+    expected_loss: float
+    below_minimum: bool
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    horizon_years: float
+    minimum_score: float
+    exchanges: tuple[ExchangeScore, ...]
+    total_expected_loss: float
+
+
+def scorecard_of(book: FilledWorkbook, exposures: pd.Series) -> Scorecard | None:
+    table = book.tables.get("exchanges")
+    if table is None or table.empty:
+        return None
+    settings = book.fields.get("scorecard", {})
+    horizon = float(_get(settings, "horizon_years", 1.0))
+    minimum = float(_get(settings, "min_score", 55.0))
+    weights_table = book.tables.get("weights")
+    weights: ScoreWeights | Mapping[str, float] | None = None
+    if weights_table is not None and not weights_table.empty:
+        weights = {str(r["factor"]): float(r["weight"])
+                   for r in weights_table.to_dict("records")
+                   if not _blank(r.get("factor")) and not _blank(r.get("weight"))}
+    bands = _bands(book)
+    factors = pd.DataFrame({f: pd.to_numeric(table[f], errors="coerce") for f in FACTORS
+                            if f in table}, index=table.index)
+    scores = exchange_score(factors, **({"weights": weights} if weights else {}))
+    band_args: dict[str, Any] = {"bands": bands} if bands else {}
+    grades = exchange_grade(scores, **band_args)
+    pd_1y = exchange_probability_of_default(scores, **band_args)
+    pd_h = probability_of_default_over(pd_1y, horizon)
+    rows: list[ExchangeScore] = []
+    exposure_by_name = {str(k).lower(): float(v) for k, v in exposures.items()}
+    for i, record in enumerate(table.to_dict("records")):
+        name = str(_get(record, "exchange", "")).lower()
+        lgd = float(_get(record, "loss_given_default", math.nan))
+        exposure = exposure_by_name.get(name, 0.0)
+        score = float(scores.iloc[i])
+        probability = float(pd_h.iloc[i])
+        loss = float(expected_loss(exposure, probability, lgd)) if math.isfinite(
+            lgd) and math.isfinite(probability) else math.nan
+        rows.append(ExchangeScore(
+            exchange=name, score=score, grade=str(grades.iloc[i]),
+            probability_of_default=probability, loss_given_default=lgd, exposure=exposure,
+            expected_loss=loss, below_minimum=math.isfinite(score) and score < minimum,
+        ))
+    total = float(np.nansum([r.expected_loss for r in rows]))
+    return Scorecard(horizon, minimum, tuple(rows), total)
+
+
+def _bands(book: FilledWorkbook) -> tuple[GradeBand, ...] | None:
+    table = book.tables.get("grades")
+    if table is None or table.empty:
+        return None
+    bands = [GradeBand(str(r["grade"]), float(r["min_score"]), float(r["pd_low"]),
+                       float(r["pd_high"]), float(r["probability_of_default"]))
+             for r in table.to_dict("records")
+             if not any(_blank(r.get(k)) for k in ("grade", "min_score", "pd_low", "pd_high",
+                                                     "probability_of_default"))]
+    return tuple(sorted(bands, key=lambda b: -b.min_score)) or None
+
+
+# ----------------------------------------------------------------------------------------------
+# Volatility, VaR, liquidation probability
+
+@dataclass(frozen=True)
+class MarketRisk:
+    asset: str
+    observations: int
+    confidence: float
+    horizon_periods: float
+    ewma_volatility: float  # annualised
+    historical_var: float  # fraction of exposure over the horizon
+    historical_es: float
+    normal_var: float
+    normal_es: float
+    exposure: float
+    var_usd: float
+    es_usd: float
+    probability_days: float
+
+
+def market_risk_of(book: FilledWorkbook, default_exposure: float) -> MarketRisk | None:
+    table = book.tables.get("history")
+    if table is None or len(table) < 3:
+        return None
+    settings = book.fields.get("volatility", {})
+    prices = pd.to_numeric(table["price"], errors="coerce")
+    if "date" in table:
+        order = pd.Series(table["date"].to_numpy(), index=table.index)
+        prices = prices.loc[order.sort_values(kind="stable").index]
+    kind = str(_get(settings, "return_kind", "simple"))
+    period = returns(prices.to_numpy(dtype=float), kind=cast(Any, kind))
+    period = np.asarray(period, dtype=float)
+    period = period[np.isfinite(period)]
+    confidence = float(_get(settings, "confidence", 0.99))
+    horizon = float(_get(settings, "horizon_periods", 1.0))
+    exposure = float(_get(settings, "exposure", default_exposure))
+    def scaled(value: Any) -> float:
+        return _scalar(scale_to_horizon(_scalar(value), horizon))
+
+    h_var = scaled(historical_var(period, confidence=confidence))
+    h_es = scaled(expected_shortfall(period, confidence=confidence))
+    n_var = scaled(parametric_var(period, confidence=confidence))
+    n_es = scaled(expected_shortfall(period, confidence=confidence, method="normal"))
+    vol = _scalar(ewma_volatility(period, lam=float(_get(settings, "ewma_lambda", 0.94)),
+                                  periods_per_year=float(_get(settings, "periods_per_year", 365))))
+    return MarketRisk(
+        asset=str(_get(settings, "asset", "BTC")), observations=int(period.size),
+        confidence=confidence, horizon_periods=horizon, ewma_volatility=vol,
+        historical_var=h_var, historical_es=h_es, normal_var=n_var, normal_es=n_es,
+        exposure=exposure, var_usd=abs(exposure) * h_var, es_usd=abs(exposure) * h_es,
+        probability_days=float(_get(settings, "probability_days", 1.0)),
+    )
+
+
+def _scalar(value: Any) -> float:
+    return float(np.asarray(value, dtype=float).reshape(-1)[0])
+
+
+def volatilities_of(book: FilledWorkbook, rows: pd.Index, market: MarketRisk | None
+                    ) -> np.ndarray | None:
+    """Annualised volatility per position row: the Volatility sheet's per-position entry, else
+    the EWMA volatility of its price history; None when neither is there."""
+    table = book.tables.get("probability")
+    per_row: dict[int, float] = {}
+    if table is not None and not table.empty:
+        first_prob = layout_first_row(book, "probability")
+        first_pos = layout_first_row(book, "positions")
+        for row, value in zip(table.index, table["volatility"], strict=True):
+            if not _blank(value):
+                per_row[int(row) - first_prob + first_pos] = float(value)
+    fallback = market.ewma_volatility if market is not None else math.nan
+    vols = np.array([per_row.get(int(r), fallback) for r in rows], dtype=float)
+    return None if np.isnan(vols).all() else vols
+
+
+def layout_first_row(book: FilledWorkbook, table_key: str) -> int:
+    from addin.workbook import layout
+
+    for sheet in layout.ALL_SHEETS:
+        for table in sheet.tables:
+            if table.key == table_key:
+                return table.first_row
+    raise KeyError(table_key)
+
+
+# ----------------------------------------------------------------------------------------------
+# Risk audit checklist
+
+@dataclass(frozen=True)
+class Checklist:
+    yes: int
+    no: int
+    not_applicable: int
+    unanswered: int
+    no_rows: tuple[int, ...]
+    date: str
+    reviewer: str
+    sign_off: str
+
+
+def checklist_of(book: FilledWorkbook) -> Checklist | None:
+    table = book.tables.get("checks")
+    if table is None or table.empty:
+        return None
+    from addin.workbook import layout
+
+    sheet = layout.SHEETS["audit"]
+    total = sheet.table("checks").rows
+    answers = [str(a).lower() for a in table["answer"] if not _blank(a)]
+    settings = book.fields.get("audit", {})
+    return Checklist(
+        yes=answers.count("yes"), no=answers.count("no"), not_applicable=answers.count("n/a"),
+        unanswered=total - len(answers),
+        no_rows=tuple(int(r) for r, a in zip(table.index, table["answer"], strict=True)
+                      if str(a).lower() == "no"),
+        date=str(_get(settings, "date", "")), reviewer=str(_get(settings, "reviewer", "")),
+        sign_off=str(_get(settings, "sign_off", "")),
+    )
