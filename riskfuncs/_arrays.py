@@ -164,14 +164,13 @@ def side_sign(value: Any, name: str = "side") -> Any:
 
 
 def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
-    signs = np.full(raw.shape, np.nan)
     # Exact matches first: the common case stays a couple of vectorised comparisons.
     is_long = np.asarray(raw == "long", dtype=bool)
     is_short = np.asarray(raw == "short", dtype=bool)
-    signs[is_long] = 1.0
-    signs[is_short] = -1.0
+    signs: FloatArray = np.asarray(np.subtract(is_long, is_short, dtype=float))
     rest = ~(is_long | is_short)
     if np.any(rest):
+        signs[rest] = np.nan
         for position in zip(*np.nonzero(rest), strict=True) if raw.ndim else [()]:
             word = raw[position]
             if word is None or (isinstance(word, float) and np.isnan(word)):

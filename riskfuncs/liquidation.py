@@ -199,15 +199,17 @@ def _solve_in_tiers(
     floors, last = table.floors, len(table) - 1
     rates = table.maintenance_margin_rates + first_fee
     amounts = table.maintenance_amounts
-    # phi is increasing in x for either direction: one binary search per direction.
-    k_up = np.searchsorted(floors * (1.0 - rates) + amounts, t, side="right")
-    k_down = np.searchsorted(floors * (1.0 + rates) - amounts, t, side="right")
-    k_up = np.clip(k_up - 1, 0, last)
-    k_down = np.clip(k_down - 1, 0, last)
+    # phi is increasing in x for either direction: one binary search per direction. The first
+    # floor is -inf so that a target below the table (an unreachable price) lands in tier 1.
+    phi_up = floors * (1.0 - rates) + amounts
+    phi_down = floors * (1.0 + rates) - amounts
+    phi_up[0] = phi_down[0] = -np.inf
+    k_up = np.searchsorted(phi_up, t, side="right")
+    k_down = np.searchsorted(phi_down, t, side="right")
     # Tier constants for both directions in one table, so each position needs one gather.
     offsets = np.concatenate([amounts, -amounts])
     slopes = np.concatenate([1.0 - rates, 1.0 + rates])
-    row = np.where(sigma > 0, k_up, k_down + len(table))
+    row = np.where(sigma > 0, k_up - 1, k_down + last)
     solved: FloatArray = (t - offsets[row]) / slopes[row]
     if not table.continuous:
         # Amounts that jump at a boundary: liquidation happens at the jump.
@@ -355,7 +357,7 @@ def liquidation_price(
 
     if rule.maintenance_basis == "entry":
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, table)
-        _require_rate_sum(rate + fee)
+        _require_rate_sum(rate, fee)
         fee_value = entry_value
         if rule.fee_on_bankruptcy_value:
             fee_value = _bankruptcy_notional(entry_value, sigma, effective, fee)
@@ -363,19 +365,21 @@ def liquidation_price(
         x = entry_value + sigma * (entry_requirement - effective)
     elif table is None:
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, None)
-        _require_rate_sum(rate + fee)
+        _require_rate_sum(rate, fee)
         target = entry_value - sigma * effective
         with np.errstate(divide="ignore", invalid="ignore"):
             x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
     else:
-        _require_rate_sum(table.maintenance_margin_rates[-1] + fee)
+        _require_rate_sum(table.maintenance_margin_rates[-1], fee)
         target = entry_value - sigma * effective
         x = _solve_in_tiers(target, np.broadcast_to(sigma, target.shape), fee, table)
     return form.wrap(_price_from_notional(x, qty, kind))
 
 
-def _require_rate_sum(total: Any) -> None:
-    total = np.asarray(total, dtype=float)
+def _require_rate_sum(rate: Any, fee: FloatArray) -> None:
+    if np.max(rate) + np.max(fee) < 1:  # the common case, without a full-size temporary
+        return
+    total = np.asarray(rate + fee, dtype=float)
     require("maintenance_margin_rate + fee_rate", total, total < 1, "be < 1")
 
 
