@@ -42,6 +42,7 @@ __all__ = [
     "pairs",
     "path_out",
     "per_series_out",
+    "rows_out",
     "series",
     "sides",
     "table",
@@ -298,6 +299,19 @@ def _is_text_column(column: pd.Series) -> bool:
     return bool(filled) and all(isinstance(v, str) for v in filled)
 
 
+def _blank(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Empty cells of an object array: None, NaN or an empty string."""
+    blank: npt.NDArray[np.bool_] = pd.isna(values) | (values == "")
+    return blank
+
+
+def _fill_blanks(values: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
+    """A copy of an object array with its empty cells replaced by ``fill``."""
+    filled = values.copy()
+    filled[_blank(values)] = fill
+    return filled
+
+
 def table(
     name: str,
     frame: Any,
@@ -307,32 +321,31 @@ def table(
 ) -> pd.DataFrame:
     """A range with a header row, read by xlwings as a DataFrame.
 
-    Header names are stripped; rows that are entirely empty (the unused bottom of a selected
-    range) are dropped; columns named in ``text_columns``, or not in ``number_columns`` and
-    holding only text, are kept as text (empty -> None); every other column becomes float
-    (Decimal, dates and empty cells included).
+    Header names are stripped; empty rows at the bottom (the unused part of a selected range)
+    are dropped, so results line up with the sheet's rows; columns named in ``text_columns``, or
+    not in ``number_columns`` and holding only text, are kept as text (empty -> None); every
+    other column becomes float (Decimal, dates and empty cells included).
     """
     if not isinstance(frame, pd.DataFrame):
         raise RiskInputError(f"{name} must be a range with a header row")
-    frame = frame.copy()
     headers = ["" if c is None else str(c).strip() for c in frame.columns]
-    if any(h == "" for h in headers):
-        position = headers.index("")
+    if "" in headers:
         raise RiskInputError(
-            f"{name} header must name every column (column {position + 1} is empty)"
+            f"{name} header must name every column (column {headers.index('') + 1} is empty)"
         )
-    frame.columns = pd.Index(headers)
-    empty = frame.isna() | frame.apply(
-        lambda c: c.map(lambda v: isinstance(v, str) and not v.strip())
-    )
-    frame = frame.loc[~empty.all(axis=1)].reset_index(drop=True)
+    repeated = sorted({h for h in headers if headers.count(h) > 1})
+    if repeated:
+        raise RiskInputError(f"{name} header must name each column once ({repeated[0]} repeats)")
+    rows = len(frame)
+    while rows and _blank(frame.iloc[rows - 1].to_numpy(dtype=object)).all():
+        rows -= 1
+    frame = frame.iloc[:rows].set_axis(headers, axis=1).reset_index(drop=True)
     columns: dict[str, pd.Series] = {}
     for header in headers:
         column = frame[header]
         if header in text_columns or (header not in number_columns and _is_text_column(column)):
-            columns[header] = column.map(
-                lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-            ).astype(object)
+            values = column.to_numpy(dtype=object)
+            columns[header] = pd.Series(_fill_blanks(values, None), index=frame.index, dtype=object)
         else:
             columns[header] = _numeric_column(name, column)
     return pd.DataFrame(columns, index=frame.index)
@@ -400,6 +413,44 @@ def frame_out(
                 out[name] = column.astype(object).map(
                     lambda v, word=word: _cell(v, word) if isinstance(v, float) else v
                 )
+        elif column.dtype.kind in "OUT" or isinstance(column.dtype, pd.StringDtype):
+            values = column.to_numpy(dtype=object)
+            out[name] = pd.Series(_fill_blanks(values, None), index=out.index)
         elif column.dtype.kind not in "iu":
             out[name] = column.astype(object).map(_plain)
     return out
+
+
+def rows_out(frame: pd.DataFrame, *, inf_text: Mapping[str, str] | None = None) -> list[list[Any]]:
+    """A result table as the rows Excel receives, header first, built column by column.
+
+    The same cell values xlwings' writer produces (NaN -> "", numpy scalars -> Python values),
+    plus +/-inf as text, but vectorised: for functions declared ``@xw.ret("raw")`` whose tables
+    run to many thousand rows, where cleaning cell by cell would dominate the call.
+    """
+    texts = inf_text or {}
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind == "f":
+            values = column.to_numpy(dtype=float)
+            cells_ = values.astype(object)
+            cells_[np.isnan(values)] = ""
+            word = texts.get(str(name), "inf")
+            cells_[np.isposinf(values)] = word
+            cells_[np.isneginf(values)] = "-" + word
+        elif column.dtype.kind in "iu":  # Excel numbers are doubles
+            cells_ = column.to_numpy(dtype=float).astype(object)
+        elif column.dtype.kind == "b":
+            cells_ = np.array(column.to_numpy().tolist(), dtype=object)
+        else:
+            raw = column.to_numpy(dtype=object)
+            cells_ = _fill_blanks(raw, "")
+            cells_ = (
+                np.array([_plain(v) for v in cells_], dtype=object)
+                if any(isinstance(v, np.generic) for v in cells_[:1])
+                else cells_
+            )
+        columns.append(cells_)
+    body = np.column_stack(columns).tolist() if columns and len(frame) else []
+    return [[str(name) for name in frame.columns], *body]

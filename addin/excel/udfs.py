@@ -529,7 +529,7 @@ def _tiers_by_symbol(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame] | No
     header=True,
     doc="Leverage tiers of several markets: header row with symbol plus the tier columns.",
 )
-@xw.ret(index=False, header=True)
+@xw.ret("raw")  # rows built vectorised by cells.rows_out: books run to many thousand rows
 @shows_errors
 def PERP_PORTFOLIO(positions: Any, tiers: Any = None) -> Any:
     """Per-position margin, PnL, liquidation price and distance for a whole book; spills a table."""
@@ -549,7 +549,7 @@ def PERP_PORTFOLIO(positions: Any, tiers: Any = None) -> Any:
     )
     if "symbol" in book:
         result.insert(0, "symbol", book["symbol"].fillna(""))
-    return cells.frame_out(result, inf_text=PORTFOLIO_INF_TEXT)
+    return cells.rows_out(result, inf_text=PORTFOLIO_INF_TEXT)
 
 
 # --- volatility -------------------------------------------------------------------------------

@@ -500,3 +500,34 @@ def test_portfolio_errors_name_the_column(excel: Excel) -> None:
 def test_error_codes_table() -> None:
     # The stand-in's codes are Excel's (xlErrNA = 2042 -> HRESULT 0x800A07FA).
     assert ERROR_CODES["#N/A"] == -2146826246 == 0x800A07FA - 2**32
+
+
+def test_vectorised_rows_equal_what_xlwings_writes_for_a_table() -> None:
+    """PERP_PORTFOLIO builds its rows itself (@xw.ret("raw")): same cells as xlwings' writer."""
+    from xlwings import conversion
+
+    from addin.excel import cells as cell_conversion
+
+    frame = pd.DataFrame(
+        {
+            "symbol": ["BTC/USDT:USDT", None, "ETH/USDT:USDT"],
+            "price": [1.5, np.nan, np.inf],
+            "count": np.array([1, 2, 3], dtype=np.int64),
+            "flag": [True, False, True],
+        }
+    )
+    written = conversion.write(
+        cell_conversion.frame_out(frame, inf_text={"price": "unreachable"}),
+        None,
+        {"index": False, "header": True},
+    )
+    rows = cell_conversion.rows_out(frame, inf_text={"price": "unreachable"})
+    assert rows == written
+    assert rows[3] == ["ETH/USDT:USDT", "unreachable", 3.0, True]
+    assert [type(v) for v in rows[1]] == [str, float, float, bool]
+
+
+def test_portfolio_keeps_rows_aligned_with_the_sheet(excel: Excel) -> None:
+    rows = [r[:] for r in POSITION_ROWS] + [[None] * len(POSITION_ROWS[0])] * 2
+    got = excel.call("PERP_PORTFOLIO", Range(rows))
+    assert len(got) == len(POSITION_ROWS)  # trailing empty rows dropped, nothing else
