@@ -45,7 +45,13 @@ from riskfuncs.funding import (
     funding_rate,
     liquidation_price_after_funding,
 )
-from riskfuncs.liquidation import EXCHANGE_RULES, ExchangeRule, bankruptcy_price, liquidation_price
+from riskfuncs.liquidation import (
+    EXCHANGE_RULES,
+    ExchangeRule,
+    bankruptcy_price,
+    liquidation_price,
+    rule_for_venue,
+)
 from riskfuncs.margin import (
     distance_to_liquidation,
     initial_margin,
@@ -159,6 +165,7 @@ __all__ = [
     "reserve_subscore",
     "returns",
     "risk_audit",
+    "rule_for_venue",
     "scale_to_horizon",
     "scenario_library",
     "span_grid",

@@ -43,7 +43,13 @@ from riskfuncs._typing import Contract, Exchange, FloatLike, SideLike
 from riskfuncs.margin import CONTRACTS, maintenance_terms, notional_of, rate_source
 from riskfuncs.tiers import TierLike, TierTable
 
-__all__ = ["EXCHANGE_RULES", "ExchangeRule", "bankruptcy_price", "liquidation_price"]
+__all__ = [
+    "EXCHANGE_RULES",
+    "ExchangeRule",
+    "bankruptcy_price",
+    "liquidation_price",
+    "rule_for_venue",
+]
 
 MaintenanceBasis = Literal["liquidation", "entry"]
 
@@ -154,6 +160,39 @@ EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
 )
 
 EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_RULES)
+
+# ccxt exchange ids (and common spellings) of the venues whose rules are known.
+_VENUE_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "binanceusdm": "binance",
+        "binancecoinm": "binance",
+        "binancefutures": "binance",
+        "okex": "okx",
+        "okx5": "okx",
+        "gateio": "gate",
+        "gate.io": "gate",
+        "dydxv4": "dydx",
+        "dydx4": "dydx",
+    }
+)
+
+
+def rule_for_venue(venue: str) -> str:
+    """Name of the rule set that applies to a venue: a rule name, a ccxt id, else "generic".
+
+    A position on a venue without its own published rule (Kraken, Deribit, ...) is valued with
+    the generic rule, maintenance margin at the liquidation price; :func:`portfolio_margin`
+    reports the rule it used next to every row so that a misspelt venue does not go unseen.
+
+    Examples
+    --------
+    >>> rule_for_venue("binanceusdm"), rule_for_venue("Bybit"), rule_for_venue("kraken")
+    ('binance', 'bybit', 'generic')
+    """
+    key = str(venue).strip().lower()
+    key = _VENUE_ALIASES.get(key, key)
+    return key if key in EXCHANGE_RULES else "generic"
+
 
 # Collateral beyond this many times the entry notional is a unit mix-up, not a position.
 _UNIT_MIXUP_FACTOR = 1000.0

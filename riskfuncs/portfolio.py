@@ -18,7 +18,7 @@ import pandas as pd
 from riskfuncs._arrays import FloatArray, choose, side_sign
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange
-from riskfuncs.liquidation import EXCHANGES, liquidation_price
+from riskfuncs.liquidation import EXCHANGES, liquidation_price, rule_for_venue
 from riskfuncs.margin import CONTRACTS, maintenance_margin, notional_of, pnl_of
 from riskfuncs.tiers import TierLike, as_tier_table
 
@@ -47,6 +47,7 @@ POSITION_COLUMNS: Mapping[str, Any] = {
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "account",
+    "rule",
     "quantity",
     "notional",
     "initial_margin",
@@ -93,9 +94,15 @@ def _normalise(positions: pd.DataFrame) -> pd.DataFrame:
     for column in ("exchange", "marginMode", "contractType"):
         frame[column] = frame[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
     frame["symbol"] = frame["symbol"].fillna("").astype(str)
-    for column in ("exchange", "marginMode", "contractType"):
+    if "rule" in frame:
+        frame["rule"] = frame["rule"].fillna("").astype(str).str.lower()
+        fallback = frame["exchange"].map(rule_for_venue)
+        frame["rule"] = frame["rule"].where(frame["rule"] != "", fallback)
+    else:
+        frame["rule"] = frame["exchange"].map(rule_for_venue)
+    for column in ("rule", "marginMode", "contractType"):
         allowed = {
-            "exchange": EXCHANGES,
+            "rule": EXCHANGES,
             "marginMode": ("isolated", "cross"),
             "contractType": CONTRACTS,
         }[column]
@@ -169,7 +176,8 @@ def portfolio_margin(
           ``entryPrice``, ``markPrice``;
         - ``collateral``: isolated margin, or for cross positions the account's wallet balance
           (repeated on each cross row of that account);
-        - ``exchange`` (rule set, default "generic"), ``symbol`` (ccxt, e.g. "BTC/USDT:USDT"),
+        - ``exchange`` (venue name or ccxt id; its rule set comes from :func:`rule_for_venue`,
+          or from a ``rule`` column when given), ``symbol`` (ccxt, e.g. "BTC/USDT:USDT"),
           ``marginMode`` ("isolated"/"cross"), ``contractType`` ("linear"/"inverse");
         - ``maintenanceMarginRate`` and ``maintenanceAmount`` unless the symbol has tiers,
           ``leverage`` (for the initial margin), ``feeRate``, ``maxLeverage`` (Hyperliquid).
@@ -179,7 +187,8 @@ def portfolio_margin(
     Returns
     -------
     DataFrame
-        Same index, columns ``RESULT_COLUMNS``: ``account``, ``quantity``, ``notional`` (at
+        Same index, columns ``RESULT_COLUMNS``: ``account``, ``rule`` (the liquidation rule
+        applied), ``quantity``, ``notional`` (at
         mark), ``initial_margin`` (notional / leverage when given, else the isolated margin),
         ``maintenance_margin`` (at mark), ``unrealized_pnl``, ``margin_balance`` (isolated:
         collateral + uPnL; cross: wallet + the account's uPnL), ``liquidation_price``,
@@ -215,7 +224,7 @@ def portfolio_margin(
     missing_rate = (
         ~has_tiers
         & frame["maintenanceMarginRate"].isna().to_numpy()
-        & ~((frame["exchange"] == "hyperliquid") & frame["maxLeverage"].notna()).to_numpy()
+        & ~((frame["rule"] == "hyperliquid") & frame["maxLeverage"].notna()).to_numpy()
     )
     if missing_rate.any():
         row = frame.index[int(np.argmax(missing_rate))]
@@ -269,6 +278,7 @@ def portfolio_margin(
     result = pd.DataFrame(
         {
             "account": frame["account"].to_numpy(),
+            "rule": frame["rule"].to_numpy(),
             "quantity": qty,
             "notional": value,
             "initial_margin": initial,
@@ -292,7 +302,7 @@ def _groups(frame: pd.DataFrame, has_tiers: BoolArray) -> list[tuple[Any, str, s
     keys = pd.DataFrame(
         {
             "contract": frame["contractType"].to_numpy(),
-            "exchange": frame["exchange"].to_numpy(),
+            "exchange": frame["rule"].to_numpy(),
             "symbol": tier_symbol,
         }
     )

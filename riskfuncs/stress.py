@@ -48,7 +48,7 @@ from riskfuncs._arrays import (
 )
 from riskfuncs._errors import RiskInputError
 from riskfuncs.funding import funding_payment
-from riskfuncs.liquidation import EXCHANGE_RULES
+from riskfuncs.liquidation import EXCHANGE_RULES, rule_for_venue
 from riskfuncs.margin import maintenance_margin, notional, unrealized_pnl
 from riskfuncs.portfolio import account_of
 from riskfuncs.scenarios import Scenario, get_scenario
@@ -329,7 +329,7 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
     frame["tier_symbol"] = np.where(has_tiers, frame["symbol"].to_numpy(), "")
     frame["side"] = sign
     frame["mark_price"] = numbers["markPrice"]
-    rules = [EXCHANGE_RULES.get(e) for e in frame["exchange"]]
+    rules = [EXCHANGE_RULES[rule_for_venue(e)] for e in frame["exchange"]]
     entry_basis = np.array([r is not None and r.maintenance_basis == "entry" for r in rules])
     qty = numbers["contracts"] * numbers["contractSize"]
     inverse = (contract == "inverse").to_numpy()

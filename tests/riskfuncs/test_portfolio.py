@@ -94,6 +94,15 @@ def test_isolated_rows_equal_single_calls() -> None:
     )
 
 
+def test_venues_map_to_rules_and_the_rule_is_reported() -> None:
+    book = _book().assign(exchange=["binanceusdm"] * 3 + ["bybit", "hyperliquid", "kraken"])
+    result = portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    assert result["rule"].tolist() == ["binance"] * 3 + ["bybit", "hyperliquid", "generic"]
+    # Kraken has no rule of its own: the generic rule equals Binance's for this inverse row.
+    reference = portfolio_margin(_book(), tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    assert result.loc["pos5", "liquidation_price"] == reference.loc["pos5", "liquidation_price"]
+
+
 def test_input_frame_is_not_modified() -> None:
     book = _book()
     before = book.copy()
@@ -105,7 +114,7 @@ def test_input_frame_is_not_modified() -> None:
     ("change", "message"),
     [
         ({"side": ["long", "short", "long", "short", "long", "hold"]}, "side must be long or sh"),
-        ({"exchange": ["binance"] * 5 + ["mtgox"]}, r"exchange \(row pos5\) must be one of"),
+        ({"rule": ["binance"] * 5 + ["mtgox"]}, r"rule \(row pos5\) must be one of"),
         (
             {"collateral": [20_000.0, 19_000.0, 20_000.0, 6_100.0, 3_050.0, 0.05]},
             "must be the one wallet balance",
