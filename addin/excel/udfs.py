@@ -311,6 +311,20 @@ def PERP_LIQ_PRICE(
     )
 
 
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "venue", ndim=2, doc='Exchange name or ccxt id, e.g. "binanceusdm"; a range gives one per cell.'
+)
+@shows_errors
+def PERP_EXCHANGE_RULE(venue: Any) -> Any:
+    """Liquidation rule set used for a venue: its own published rule, else "generic"."""
+    grid = venue if isinstance(venue, list) else [[venue]]
+    rules = [
+        [liquidation.rule_for_venue(cells.option("venue", v, "")) for v in row] for row in grid
+    ]
+    return rules[0][0] if len(rules) == 1 and len(rules[0]) == 1 else rules
+
+
 def _or(value: float | np.ndarray | None, default: float = 0.0) -> Any:
     """An optional number argument with its default when omitted."""
     return default if value is None else value
@@ -891,18 +905,32 @@ def _book(positions: Any) -> pd.DataFrame:
     )
 
 
+def _scenario_lgd(word: str) -> float:
+    try:
+        return float(word)
+    except ValueError:
+        raise RiskInputError(
+            f"scenario loss given default must be a number such as 0.6 (got {word!r})"
+        ) from None
+
+
 def _named_scenario(name: str) -> scenario_models.Scenario:
     words = name.split()
     if len(words) in (2, 3) and words[0].lower() == "default":
-        lgd = float(words[2]) if len(words) == 3 else 0.75
+        lgd = _scenario_lgd(words[2]) if len(words) == 3 else 0.75
         return scenario_models.exchange_default_scenario(words[1], loss_given_default=lgd)
     return scenario_models.get_scenario(name)
 
 
 def _scenario_table(grid: list[list[Any]]) -> list[scenario_models.Scenario]:
+    known = ("name", *SCENARIO_SETTINGS)
+    header = [
+        h.strip().lower() if isinstance(h, str) and h.strip().lower() in known else h
+        for h in grid[0]
+    ]
     frame = cells.table(
         "scenarios",
-        pd.DataFrame(grid[1:], columns=grid[0]),
+        pd.DataFrame(grid[1:], columns=header),
         text_columns=_SCENARIO_TEXT,
     )
     made = []

@@ -293,6 +293,16 @@ def test_tiers_from_a_range_with_header_row(excel: Excel) -> None:
     assert excel.call("PERP_TIER_MAX_LEVERAGE", 60_000.0, Range(TIER_ROWS)) == 100.0
 
 
+def test_exchange_rule_for_a_venue(excel: Excel) -> None:
+    assert excel.call("PERP_EXCHANGE_RULE", "binanceusdm") == liquidation.rule_for_venue(
+        "binanceusdm"
+    )
+    assert excel.call("PERP_EXCHANGE_RULE", Range([["Bybit"], ["kraken"]])) == [
+        [liquidation.rule_for_venue("Bybit")],
+        [liquidation.rule_for_venue("kraken")],
+    ]
+
+
 # --- errors: one short line naming the argument and the rule ----------------------------------
 
 

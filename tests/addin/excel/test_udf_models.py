@@ -191,6 +191,15 @@ def test_stress_with_the_library_named_and_custom_scenarios(excel: Excel) -> Non
     assert got[1:] == table_rows(stress.stress_test(book, made).by_scenario.reset_index())
 
 
+def test_stress_scenario_errors_are_one_line(excel: Excel) -> None:
+    got = one_line(excel.call("PERP_STRESS", Range(BOOK_ROWS), "default binance most"))
+    assert got == "scenario loss given default must be a number such as 0.6 (got 'most')"
+    got = one_line(
+        excel.call("PERP_STRESS", Range(BOOK_ROWS), Range([["name", "BTC"], ["crash", -1.5]]))
+    )
+    assert "must be > -1" in got
+
+
 def test_stress_positions_table(excel: Excel) -> None:
     got = excel.call(
         "PERP_STRESS_POSITIONS",

@@ -209,6 +209,19 @@ failed:
     PERP_EXCHANGE_PD = Err.Description
 End Function
 
+Function PERP_EXCHANGE_RULE(venue)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_EXCHANGE_RULE = XLPy.CallUDF("addin.excel.udfs", "PERP_EXCHANGE_RULE", Array(venue), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_EXCHANGE_RULE = XLPy.CallUDF("addin.excel.udfs", "PERP_EXCHANGE_RULE", Array(venue))
+        Exit Function
+    #End If
+failed:
+    PERP_EXCHANGE_RULE = Err.Description
+End Function
+
 Function PERP_EXCHANGE_SCORE(factors, Optional weights)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
