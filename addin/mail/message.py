@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -70,11 +71,11 @@ def parse_address(field: str, value: str) -> Address:
         spec = text
     spec = spec.strip()
     local, at, domain = spec.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in spec):
+    if not at or not local or not domain or any(c.isspace() for c in spec):
         raise MailError(f"{field} must be an email address like name@example.com (got {value!r})")
     try:
         return Address(display_name=display, addr_spec=spec)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, HeaderParseError) as exc:
         raise MailError(f"{field} is not a valid email address (got {value!r}): {exc}") from None
 
 

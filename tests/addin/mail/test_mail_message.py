@@ -40,9 +40,10 @@ def test_any_subject_with_a_line_break_is_refused(head: str, brk: str, tail: str
         build(subject=head + brk + tail)
 
 
-@pytest.mark.parametrize("bad", ["not-an-address", "a@b", "a b@example.test", "@example.test"])
+@pytest.mark.parametrize("bad", ["not-an-address", "a@", "a b@example.test", "@example.test",
+                                 "a@b@c"])
 def test_malformed_addresses_are_refused(bad: str) -> None:
-    with pytest.raises(MailError, match="email address"):
+    with pytest.raises(MailError, match="address"):
         build(to=[bad])
 
 

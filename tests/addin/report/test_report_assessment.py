@@ -137,7 +137,8 @@ def test_subject_names_the_worst_alert_on_one_line() -> None:
     positions["symbol"] = ["ETH\r\nBcc: x@example.test"]
     subject = render_subject(assess(positions, source="desk.xlsx", scenarios=()))
     assert "\r" not in subject and "\n" not in subject
-    assert subject.startswith("perprisk RED: ETH Bcc: x@example.test short (dydx), distance to liquidation 5.8%")
+    assert subject.startswith(
+        "perprisk RED: ETH Bcc: x@example.test short (dydx), distance to liquidation 5.8%")
     assert subject.endswith("| desk.xlsx")
 
 
