@@ -24,7 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from addin import __version__
-from addin.workbook import formulas, layout
+from addin.workbook import formulas, layout, prefill
 from addin.workbook.layout import Column, Field, Rule, Sheet, Table, Template
 from addin.workbook.texts import load_texts
 
@@ -118,6 +118,8 @@ class SheetWriter:
         ws.cell(layout.DESCRIPTION_ROW, 1, sheet.description).font = SUBTLE
         if sheet.text_source:
             self._write_text(load_texts(sheet.text_source))
+        if sheet.hidden:
+            ws.sheet_state = "hidden"
         field_formulas, table_formulas = formulas.formulas_for(sheet, self.ctx)
         for f in sheet.fields:
             self._write_field(f, field_formulas.get(f.key))
@@ -132,6 +134,8 @@ class SheetWriter:
         ws = self.ws
         row = layout.FIRST_FIELD_ROW
         for section in content["sections"]:
+            if section.get("sheet") and not self.ctx.has(section["sheet"]):
+                continue
             ws.cell(row, 1, section["heading"]).font = _font(size=12, bold=True, color="1F4E78")
             row += 1
             for paragraph in section["paragraphs"]:
@@ -154,7 +158,7 @@ class SheetWriter:
         value.number_format = f.number_format
         value.border = BORDER
         if f.role == "input":
-            value.value = f.value
+            value.value = prefill.field_value(self.sheet, f, self.ctx.sheets)
             value.fill = INPUT_FILL
             value.protection = UNLOCKED
             dv = _validation(f.rule, f.label, f.help)
@@ -170,7 +174,7 @@ class SheetWriter:
             note = ws.cell(row, 3, f.help)
             note.font = SUBTLE
 
-    def _write_table(self, table: Table, column_formulas: Mapping[str, str]) -> None:
+    def _write_table(self, table: Table, column_formulas: formulas.ColumnFormulas) -> None:
         ws = self.ws
         ws.cell(table.header_row - 1, 1, table.title).font = _font(size=12, bold=True,
                                                                      color="1F4E78")
@@ -189,16 +193,21 @@ class SheetWriter:
             if col.role == "formula" and formula is None:
                 raise KeyError(f"no formula for column {self.sheet.key}.{table.key}.{col.key}")
             self._fill_column(table, i, col, formula)
-            if col.role == "input":
+            if col.role == "input" and not self.sheet.hidden:
                 dv = _validation(col.rule, col.header, _help(col))
                 if dv is not None:
                     dv.add(f"{letter}{table.first_row}:{letter}{table.last_row}")
                     self.validations.append(dv)
         ws.row_dimensions[table.header_row].height = 30
+        for i, record in enumerate(prefill.table_rows(self.sheet, table)):
+            for key, value in record.items():
+                if value is not None:
+                    ws.cell(table.first_row + i, table.column_index(key), value)
 
-    def _fill_column(self, table: Table, index: int, col: Column, formula: str | None) -> None:
+    def _fill_column(self, table: Table, index: int, col: Column,
+                     formula: str | list[str] | None) -> None:
         ws = self.ws
-        for row in range(table.first_row, table.last_row + 1):
+        for offset, row in enumerate(range(table.first_row, table.last_row + 1)):
             cell = ws.cell(row, index)
             cell.font = BODY
             cell.number_format = col.number_format
@@ -206,8 +215,10 @@ class SheetWriter:
             if formula is None:
                 cell.fill = INPUT_FILL
                 cell.protection = UNLOCKED
+            elif isinstance(formula, str):
+                cell.value = formulas.row_formula(formula, row, table)
             else:
-                cell.value = formulas.row_formula(formula, row)
+                cell.value = formula[offset] or None
 
     def _layout(self) -> None:
         ws, sheet = self.ws, self.sheet

@@ -71,32 +71,96 @@ def _slice(name: str, start: str, count: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Positions & Margin
 
+POS = layout.POSITIONS
+POS_TABLE = POS.table("positions")
+TIER_TABLE = layout.TIERS.table("tiers")
+
+
+def _pos(key: str) -> str:
+    """The Positions row that lines up with this row (``{pr}``), from another sheet."""
+    return f"{POS.quoted()}!{POS_TABLE.column_letter(key)}{{pr}}"
+
+
+def _header_span(table: Table, key: str) -> str:
+    """From the header row (absolute) down to the row above this one."""
+    letter = table.column_letter(key)
+    return f"{letter}${table.header_row}:{letter}{{p}}"
+
+
+Get = Callable[[str], str]
+
+
+def _tier_at(start: str, name: str, k: str) -> str:
+    return f"INDEX({name},{start}+{k}-1)"
+
+
+def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
+    """Target, tier, rate, amount, notional and price at liquidation (riskfuncs.liquidation).
+
+    ``src`` reads the position's inputs and static helpers (size, contract, exchange, sign,
+    entry_notional, tier_start, tier_count, base_rate, maintenance_amount), ``own`` this row's
+    cells (effective_balance and the outputs).
+    """
+    floor, cap = TIER_TABLE.name_of("min_notional"), TIER_TABLE.name_of("max_notional")
+    rate, amount = (TIER_TABLE.name_of("maintenance_margin_rate"),
+                    TIER_TABLE.name_of("amount_used"))
+    start, count = src("tier_start"), src("tier_count")
+    sigma, xe, w = src("sign"), src("entry_notional"), own("effective_balance")
+    entry_basis = _entry_basis(src("exchange"))
+    k, rate_k = own("liquidation_tier"), own("liquidation_rate")
+    amount_k = own("liquidation_amount")
+    phi = (f"SUMPRODUCT(--({_slice(floor, start, count)}*(1-{sigma}*"
+           f"({_slice(rate, start, count)}+{fee}))+{sigma}*"
+           f"{_slice(amount, start, count)}<={own('target')}))")
+    solved = f"({own('target')}-{sigma}*{amount_k})/(1-{sigma}*{rate_k})"
+    x, size = own("liquidation_notional"), src("size")
+    return {
+        "target": f"{xe}-{sigma}*{w}",
+        "liquidation_tier": (
+            f'IF({count}=0,0,IF({entry_basis},MAX(1,COUNTIF({_slice(floor, start, count)},'
+            f'"<="&{xe})),MAX(1,{phi})))'
+        ),
+        "liquidation_rate": f"IF({count}=0,{src('base_rate')},{_tier_at(start, rate, k)})+{fee}",
+        "liquidation_amount": (
+            f"IF({count}=0,N({src('maintenance_amount')}),{_tier_at(start, amount, k)})"
+        ),
+        "liquidation_notional": (
+            f"IF({entry_basis},{xe}+{sigma}*({xe}*({rate_k}-{fee})-{amount_k}+{fee}*"
+            f"IF({_any_of(src('exchange'), layout.BANKRUPTCY_FEE_EXCHANGES)},"
+            f"({xe}-{sigma}*{w})/(1-{sigma}*{fee}),{xe})-{w}),"
+            f"IF(AND({count}>0,{k}<{count}),MIN({solved},{_tier_at(start, cap, k)}),{solved}))"
+        ),
+        "liquidation_price": (
+            f'IF({x}<=0,IF({src("contract")}="inverse","none",0),'
+            f'IF({src("contract")}="inverse",{size}/{x},{x}/{size}))'
+        ),
+    }
+
+
+def _any_of(cell: str, values: tuple[str, ...]) -> str:
+    if not values:
+        return "FALSE"
+    return "OR(" + ",".join(f'{cell}="{v}"' for v in values) + ")"
+
+
+def _entry_basis(exchange: str) -> str:
+    return _any_of(exchange, layout.ENTRY_BASIS_EXCHANGES)
+
+
 def positions_table(ctx: Context) -> dict[str, str]:
-    t = layout.POSITIONS.table("positions")
-    c = Row(t)
-    tiers = layout.TIERS.table("tiers")
-    tier_floor, tier_cap = tiers.name_of("min_notional"), tiers.name_of("max_notional")
-    tier_rate, tier_amount = tiers.name_of("maintenance_margin_rate"), tiers.name_of("amount_used")
+    c = Row(POS_TABLE)
+    tier_floor = TIER_TABLE.name_of("min_notional")
+    tier_rate, tier_amount = (TIER_TABLE.name_of("maintenance_margin_rate"),
+                              TIER_TABLE.name_of("amount_used"))
     start, count = c("tier_start"), c("tier_count")
-
-    def at_tier(name: str, k: str) -> str:
-        return f"INDEX({name},{start}+{k}-1)"
-
     inverse = f'{c("contract")}="inverse"'
     side = f'IF({c("side")}="long",1,-1)'
     cross = f'{c("margin_mode")}="cross"'
-    entry_basis = "OR(" + ",".join(f'{c("exchange")}="{e}"' for e in
-                                   layout.ENTRY_BASIS_EXCHANGES) + ")"
-    sigma, xe, w = c("sign"), c("entry_notional"), c("effective_balance")
-    fee = f'N({c("fee_rate")})'
-    rate_k, amount_k, k = c("liquidation_rate"), c("liquidation_amount"), c("liquidation_tier")
     mm, pnl, balance = c("maintenance_margin"), c("unrealized_pnl"), c("margin_balance")
     lp, mark = c("liquidation_price"), c("mark_price")
-    phi = (f"SUMPRODUCT(--({_slice(tier_floor, start, count)}*(1-{sigma}*"
-           f"({_slice(tier_rate, start, count)}+{fee}))+{sigma}*"
-           f"{_slice(tier_amount, start, count)}<={c('target')}))")
-    same_account = (f'{c.name("account")},{c("account")},{c.name("margin_mode")},"cross"')
-    solved = f"({c('target')}-{sigma}*{amount_k})/(1-{sigma}*{rate_k})"
+    same_account = f'{c.name("account")},{c("account")},{c.name("margin_mode")},"cross"'
+    stop = c("stop_price")
+    stop_wrong = f'AND({lp}<>"none",IF({c("side")}="long",{stop}<={lp},{stop}>={lp}))'
 
     f = {
         "notional": f'IF({inverse},{c("size")}/{mark},{c("size")}*{mark})',
@@ -107,8 +171,9 @@ def positions_table(ctx: Context) -> dict[str, str]:
         ),
         "maintenance_margin": (
             f'{c("notional")}*IF({count}=0,{c("base_rate")},'
-            f'{at_tier(tier_rate, c("mark_tier"))})'
-            f'-IF({count}=0,N({c("maintenance_amount")}),{at_tier(tier_amount, c("mark_tier"))})'
+            f'{_tier_at(start, tier_rate, c("mark_tier"))})'
+            f'-IF({count}=0,N({c("maintenance_amount")}),'
+            f'{_tier_at(start, tier_amount, c("mark_tier"))})'
         ),
         "unrealized_pnl": (
             f'{side}*{c("size")}*IF({inverse},1/{c("entry_price")}-1/{mark},'
@@ -118,12 +183,9 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'{c("collateral")}+IF({cross},SUMIFS({c.name("unrealized_pnl")},{same_account}),'
             f'{pnl})'
         ),
-        "liquidation_price": (
-            f'IF({c("liquidation_notional")}<=0,IF({inverse},"none",0),'
-            f'IF({inverse},{c("size")}/{c("liquidation_notional")},'
-            f'{c("liquidation_notional")}/{c("size")}))'
+        "distance_to_liquidation": (
+            f'IF({lp}="none",IF({side}=1,"reached","none"),{side}*({mark}-{lp})/{mark})'
         ),
-        "distance_to_liquidation": f'IF({lp}="none","none",{side}*({mark}-{lp})/{mark})',
         "requirement": f'IF({cross},SUMIFS({c.name("maintenance_margin")},{same_account}),{mm})',
         "margin_ratio": f'IF({balance}>0,{c("requirement")}/{balance},"no balance")',
         "margin_buffer": (
@@ -132,23 +194,41 @@ def positions_table(ctx: Context) -> dict[str, str]:
         "effective_leverage": f'IF({balance}>0,{c("notional")}/{balance},"no balance")',
         "alert": _alert(c),
         "account": _account(c),
+        "tier_key": (
+            f'IF({c("tier_table")}<>"",{c("tier_table")},'
+            f'IF(COUNTIF({TIER_TABLE.name_of("table")},{c("symbol")})>0,{c("symbol")},""))'
+        ),
+        "asset": f'UPPER(TRIM(LEFT({c("symbol")},FIND("/",{c("symbol")}&"/")-1)))',
+        "settle": f'MID({c("account")},FIND(":",{c("account")})+1,99)',
+        "account_lead": (
+            f'IF({cross},IF(COUNTIFS({_header_span(POS_TABLE, "account")},{c("account")},'
+            f'{_header_span(POS_TABLE, "margin_mode")},"cross")=0,1,0),1)'
+        ),
+        "account_size": (
+            f'IF({cross},COUNTIFS({c.name("account")},{c("account")},'
+            f'{c.name("margin_mode")},"cross"),1)'
+        ),
+        "account_pnl": f'IF({cross},SUMIFS({c.name("unrealized_pnl")},{same_account}),{pnl})',
+        "stop_check": f'IF({stop}="","missing",IF({stop_wrong},"beyond","ok"))',
+        "exposure_usd": (
+            f'IF({c("account_lead")}=1,MAX(0,{c("collateral")}+{c("account_pnl")})*'
+            f'IF({inverse},IF({cross},AVERAGEIFS({c.name("mark_price")},{same_account}),'
+            f'{mark}),1),0)'
+        ),
         "sign": f"{side}*IF({inverse},-1,1)",
         "entry_notional": (
             f'IF({inverse},{c("size")}/{c("entry_price")},{c("size")}*{c("entry_price")})'
         ),
-        "tier_key": (
-            f'IF({c("tier_table")}<>"",{c("tier_table")},'
-            f'IF(COUNTIF({tiers.name_of("table")},{c("symbol")})>0,{c("symbol")},""))'
-        ),
         "tier_start": (
-            f'IF({c("tier_key")}="",0,MATCH({c("tier_key")},{tiers.name_of("table")},0))'
+            f'IF({c("tier_key")}="",0,MATCH({c("tier_key")},{TIER_TABLE.name_of("table")},0))'
         ),
         "tier_count": (
-            f'IF({c("tier_key")}="",0,COUNTIF({tiers.name_of("table")},{c("tier_key")}))'
+            f'IF({c("tier_key")}="",0,COUNTIF({TIER_TABLE.name_of("table")},{c("tier_key")}))'
         ),
         "base_rate": (
-            f'IF({count}>0,"",IF(AND({c("exchange")}="hyperliquid",{c("maintenance_margin_rate")}=""),'
-            f'1/(2*{c("max_leverage")}),N({c("maintenance_margin_rate")})))'
+            f'IF({count}>0,"",IF(AND({c("exchange")}="hyperliquid",'
+            f'{c("maintenance_margin_rate")}=""),1/(2*{c("max_leverage")}),'
+            f'N({c("maintenance_margin_rate")})))'
         ),
         "mark_tier": (
             f'IF({count}=0,0,MAX(1,COUNTIF({_slice(tier_floor, start, count)},'
@@ -159,22 +239,8 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'-(SUMIFS({c.name("maintenance_margin")},{same_account})-{mm})'
             f'+(SUMIFS({c.name("unrealized_pnl")},{same_account})-{pnl}),0)'
         ),
-        "target": f"{xe}-{sigma}*{w}",
-        "liquidation_tier": (
-            f'IF({count}=0,0,IF({entry_basis},MAX(1,COUNTIF({_slice(tier_floor, start, count)},'
-            f'"<="&{xe})),MAX(1,{phi})))'
-        ),
-        "liquidation_rate": (
-            f'IF({count}=0,{c("base_rate")},{at_tier(tier_rate, k)})+{fee}'
-        ),
-        "liquidation_amount": (
-            f'IF({count}=0,N({c("maintenance_amount")}),{at_tier(tier_amount, k)})'
-        ),
-        "liquidation_notional": (
-            f"IF({entry_basis},{xe}+{sigma}*({xe}*{rate_k}-{amount_k}-{w}),"
-            f"IF(AND({count}>0,{k}<{count}),MIN({solved},{at_tier(tier_cap, k)}),{solved}))"
-        ),
     }
+    f.update(_solver(c, c, f'N({c("fee_rate")})'))
     return {key: f'=IF({c("size")}="","",{body})' for key, body in f.items()}
 
 
@@ -195,22 +261,528 @@ def _account(c: Row) -> str:
 def _alert(c: Row) -> str:
     texts = load_texts()["alerts"]
     dist, buf, lev = c("distance_to_liquidation"), c("margin_buffer"), c("effective_leverage")
-    lp, stop = c("liquidation_price"), c("stop_price")
-    stop_wrong = (
-        f'AND({stop}<>"",{lp}<>"none",IF({c("side")}="long",{stop}<={lp},{stop}>={lp}))'
-    )
     return (
-        f'IF(AND({dist}<>"none",N({dist})<=0),"{texts["liquidated"]}",'
+        f'IF(OR({dist}="reached",AND({dist}<>"none",N({dist})<=0)),"{texts["liquidated"]}",'
         f'IF(AND({dist}<>"none",N({dist})<Set_AlertDistance),"{texts["near_liquidation"]}",'
         f'IF(AND(ISNUMBER({buf}),N({buf})<Set_BufferRule),"{texts["buffer"]}",'
         f'IF(OR(ISTEXT({lev}),N({lev})>Set_LeverageCap),"{texts["leverage"]}",'
-        f'IF({stop_wrong},"{texts["stop"]}","{texts["ok"]}")))))'
+        f'IF({c("stop_check")}="beyond","{texts["stop"]}","{texts["ok"]}")))))'
     )
 
 
 def positions_fields(ctx: Context) -> dict[str, str]:
-    t = layout.POSITIONS.table("positions")
-    return {"position_count": f"=COUNT({t.name_of('size')})"}
+    return {"position_count": f"=COUNT({POS_TABLE.name_of('size')})"}
+
+
+# --------------------------------------------------------------------------------------------
+# Stress Test and its working grid
+
+STRESS = layout.STRESS
+SCEN = STRESS.table("scenarios")
+GRID_SHEET = layout.STRESS_GRID
+GRID = GRID_SHEET.table("grid")
+MOVES = STRESS.table("moves")
+BETAS = STRESS.table("betas")
+
+
+def _scenario_cell(key: str, j: int) -> str:
+    """Absolute address of scenario ``j``'s cell (1-based) on the Stress Test sheet."""
+    return f"{STRESS.quoted()}!${SCEN.column_letter(key)}${SCEN.first_row + j - 1}"
+
+
+def _grid_column(measure: str, j: int) -> str:
+    letter = GRID.column_letter(f"{measure}_{j}")
+    return f"{GRID_SHEET.quoted()}!${letter}${GRID.first_row}:${letter}${GRID.last_row}"
+
+
+def grid_table(ctx: Context) -> dict[str, str]:
+    c = Row(GRID)
+    active = f'{_pos("size")}=""'
+    per_row = {
+        "active": f"IF({active},0,1)",
+        "inverse": f'IF({active},0,IF({_pos("contract")}="inverse",1,0))',
+        "sign": f'IF({active},0,IF({_pos("side")}="long",1,-1))',
+        "size": f'N({_pos("size")})',
+        "beta": (
+            f'IF({active},0,IFERROR(VLOOKUP({_pos("asset")},{STRESS.quoted()}!'
+            f'${BETAS.column_letter("asset")}${BETAS.first_row}:'
+            f'${BETAS.column_letter("beta")}${BETAS.last_row},2,FALSE),Stress_DefaultBeta))'
+        ),
+        "entry_basis": f"IF({active},0,IF({_entry_basis(_pos('exchange'))},1,0))",
+        "lead": f'N({_pos("account_lead")})',
+        "account_size": f'N({_pos("account_size")})',
+        # Bybit charges the closing fee of an isolated position on its bankruptcy value.
+        "fee_value": (
+            f'IF(AND({_pos("size")}<>"",{_pos("margin_mode")}<>"cross",'
+            f'{_any_of(_pos("exchange"), layout.BANKRUPTCY_FEE_EXCHANGES)}),'
+            f'MAX(0,({_pos("entry_notional")}-{_pos("sign")}*{_pos("collateral")})/'
+            f'(1-{_pos("sign")}*N({_pos("fee_rate")}))),-1)'
+        ),
+        "wallet": f'N({_pos("collateral")})',
+        "upnl_now": f'N({_pos("unrealized_pnl")})',
+        "account_pnl": f'N({_pos("account_pnl")})',
+        "mark": f'N({_pos("mark_price")})',
+    }
+    out = {k: f"={v}" for k, v in per_row.items()}
+    floor = TIER_TABLE.name_of("min_notional")
+    rate, amount = (TIER_TABLE.name_of("maintenance_margin_rate"),
+                    TIER_TABLE.name_of("amount_used"))
+    start, count = _pos("tier_start"), _pos("tier_count")
+    pos_account, pos_mode = POS_TABLE.name_of("account"), POS_TABLE.name_of("margin_mode")
+    for j in range(1, SCEN.rows + 1):
+        name = _scenario_cell("name", j)
+        skip = f'OR({c("active")}=0,{name}="")'
+        asset = _pos("asset")
+        listed = (f"COUNTIFS({MOVES.name_of('scenario')},{name},"
+                  f"{MOVES.name_of('asset')},{asset})")
+        explicit = (f"SUMIFS({MOVES.name_of('move')},{MOVES.name_of('scenario')},{name},"
+                    f"{MOVES.name_of('asset')},{asset})")
+        derived = (f"MIN(MAX({c('beta')}*{_scenario_cell('reference_move', j)},"
+                   f"Stress_MoveFloor),Stress_MoveCap)")
+        move = f"IF({listed}>0,{explicit},{derived})"
+        price = c(f"price_{j}")
+        entry = _pos("entry_price")
+        at = f"IF({c('entry_basis')}=1,{entry},{price})"
+        value = f"IF({c('inverse')}=1,{c('size')}/{at},{c('size')}*{at})"
+        k = f'MAX(1,COUNTIF({_slice(floor, start, count)},"<="&{value}))'
+        rate_at = f"IF({count}=0,{_pos('base_rate')},{_tier_at(start, rate, k)})"
+        amount_at = f"IF({count}=0,N({_pos('maintenance_amount')}),{_tier_at(start, amount, k)})"
+        cum = _scenario_cell("cumulative_rate", j)
+        cut = (f'IF(UPPER({_pos("settle")})=UPPER({_scenario_cell("haircut_currency", j)}),'
+               f'N({_scenario_cell("haircut", j)}),0)')
+        cross = f'{_pos("margin_mode")}="cross"'
+        out[f"price_{j}"] = f"=IF({skip},0,{_pos('mark_price')}*(1+{move}))"
+        out[f"after_{j}"] = (
+            f"=IF({skip},0,{c('sign')}*{c('size')}*IF({c('inverse')}=1,"
+            f"1/{entry}-1/{price}-{cum}/{price},{price}-{entry}-{price}*{cum}))"
+        )
+        fee_base = f"IF({c('fee_value')}<0,{value},{c('fee_value')})"
+        out[f"need_{j}"] = (
+            f"=IF({skip},0,{value}*{rate_at}-{amount_at}+N({_pos('fee_rate')})*{fee_base})"
+        )
+        out[f"balance_{j}"] = (
+            f"=IF(OR({c('lead')}=0,{name}=\"\"),0,{c('wallet')}*(1-{cut})+IF({cross},"
+            f'SUMIFS({_grid_column("after", j)},{pos_account},{_pos("account")},'
+            f'{pos_mode},"cross"),{c(f"after_{j}")}))'
+        )
+        out[f"requirement_{j}"] = (
+            f"=IF(OR({c('lead')}=0,{name}=\"\"),0,IF({cross},"
+            f'SUMIFS({_grid_column("need", j)},{pos_account},{_pos("account")},'
+            f'{pos_mode},"cross"),{c(f"need_{j}")}))'
+        )
+    return out
+
+
+def scenarios_table(ctx: Context) -> dict[str, str | list[str]]:
+    c = Row(SCEN)
+    columns: dict[str, list[str]] = {}
+    g = GRID.name_of
+    for j in range(1, SCEN.rows + 1):
+        price, bal, req = (_grid_column(m, j) for m in ("price", "balance", "requirement"))
+        after = _grid_column("after", j)
+        quote = f"({g('inverse')}*{price}+1-{g('inverse')})"
+        alive = f"({req}<{bal})"
+        body = {
+            "cumulative_rate": f'N({c("funding_rate")})*N({c("funding_intervals")})',
+            "reference_move": (
+                f"SUMIFS({MOVES.name_of('move')},{MOVES.name_of('scenario')},{c('name')},"
+                f"{MOVES.name_of('asset')},Stress_ReferenceAsset)"
+            ),
+            "pnl": f"SUMPRODUCT({after}-{g('upnl_now')},{quote})",
+            "funding": (
+                f"-{c('cumulative_rate')}*SUMPRODUCT({g('sign')},{g('size')}*"
+                f"({g('inverse')}+(1-{g('inverse')})*{price}))"
+            ),
+            "haircut_loss": (
+                f"N({c('haircut')})*SUMPRODUCT({g('lead')}*{g('wallet')}*"
+                f"({POS_TABLE.name_of('settle')}=UPPER({c('haircut_currency')}))*{quote})"
+            ),
+            "equity_after": f"SUMPRODUCT({g('lead')}*{alive}*{bal}*{quote})",
+            "default_loss": (
+                f"N({c('default_lgd')})*SUMPRODUCT({g('lead')}*"
+                f"({POS_TABLE.name_of('exchange')}={c('default_exchange')})*{alive}*"
+                f"({bal}>0)*{bal}*{quote})"
+            ),
+            "equity_left": f"{c('equity_after')}-{c('default_loss')}",
+            "loss": f"Stress_EquityBefore-{c('equity_left')}",
+            "weighted_loss": f"IF({c('weight')}=\"\",1,{c('weight')})*{c('loss')}",
+            "loss_fraction": (
+                f'IF(Stress_EquityBefore=0,"n/a",{c("loss")}/Stress_EquityBefore)'
+            ),
+            "positions_liquidated": (
+                f"SUMPRODUCT({g('lead')}*({req}>={bal})*{g('account_size')})"
+            ),
+            "accounts_liquidated": f"SUMPRODUCT({g('lead')}*({req}>={bal}))",
+            "shortfall": f"SUMPRODUCT({g('lead')}*({bal}<0)*(-{bal})*{quote})",
+            "worst": f'IF({c("name")}=Stress_WorstScenario,"WORST","")',
+        }
+        row = SCEN.first_row + j - 1
+        for key, text in body.items():
+            formula = f'=IF({c("name")}="","",{text})'
+            columns.setdefault(key, []).append(row_formula(formula, row))
+    return dict(columns)
+
+
+def stress_fields(ctx: Context) -> dict[str, str]:
+    g = GRID.name_of
+    match = (f"MATCH(MAX({SCEN.name_of('weighted_loss')}),"
+             f"{SCEN.name_of('weighted_loss')},0)")
+
+    def worst(key: str) -> str:
+        return f'=IFERROR(INDEX({SCEN.name_of(key)},{match}),"")'
+
+    return {
+        "equity_before": (
+            f"=SUMPRODUCT({g('lead')}*({g('wallet')}+{g('account_pnl')})*"
+            f"({g('inverse')}*{g('mark')}+1-{g('inverse')}))"
+        ),
+        "worst_scenario": worst("name"),
+        "worst_loss": worst("loss"),
+        "worst_liquidated": worst("positions_liquidated"),
+        "worst_equity_left": worst("equity_left"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Volatility & VaR
+
+VOL = layout.VOLATILITY
+HIST = VOL.table("history")
+PROB = VOL.table("probability")
+
+
+def history_table(ctx: Context) -> dict[str, str]:
+    c = Row(HIST)
+    first_return = HIST.first_row + 1
+    price, prev = c("price"), c.previous("price")
+    valid = c("valid")
+    return {
+        "valid": f"=IF(AND(ISNUMBER({price}),ISNUMBER({prev})),1,0)",
+        "return": (
+            f'=IF({valid}=1,IF(Vol_ReturnKind="log",LN({price}/{prev}),{price}/{prev}-1),"")'
+        ),
+        "value": f"=IF({valid}=1,{c('return')},0)",
+        # riskfuncs.volatility backcast: the first 75 squared returns weighted 0.94^i.
+        "backcast_weight": (
+            f"=IF(AND({valid}=1,{{r}}-{first_return}<75),0.94^({{r}}-{first_return}),0)"
+        ),
+        "ewma_variance": (
+            f'=IF({valid}=0,"",IF({{r}}={first_return},Vol_Backcast,'
+            f"Vol_Lambda*{c.previous('ewma_variance')}+(1-Vol_Lambda)*{c.previous('return')}^2))"
+        ),
+    }
+
+
+def volatility_fields(ctx: Context) -> dict[str, str]:
+    ret, value, valid = HIST.name_of("return"), HIST.name_of("value"), HIST.name_of("valid")
+    n = "Vol_Observations"
+    tail = f"({value}<=-Vol_HistoricalVar)*{valid}"
+    return {
+        "observations": f"=COUNT({ret})",
+        "close_to_close": f'=IF({n}>1,_xlfn.STDEV.S({ret})*SQRT(Vol_PeriodsPerYear),"n/a")',
+        "ewma_backcast": (
+            f'=IF({n}=0,"n/a",SUMPRODUCT({HIST.name_of("backcast_weight")},{value}^2)/'
+            f'SUM({HIST.name_of("backcast_weight")}))'
+        ),
+        "ewma_volatility": (
+            f'=IF({n}=0,"n/a",SQRT((Vol_Lambda*INDEX({HIST.name_of("ewma_variance")},{n}+1)+'
+            f'(1-Vol_Lambda)*INDEX({ret},{n}+1)^2)*Vol_PeriodsPerYear))'
+        ),
+        "historical_var": f'=IF({n}=0,"n/a",-_xlfn.PERCENTILE.INC({ret},1-Vol_Confidence))',
+        "historical_es": (
+            f'=IF({n}=0,"n/a",-SUMPRODUCT({tail},{value})/SUMPRODUCT({tail}))'
+        ),
+        "normal_var": (
+            f'=IF({n}<2,"n/a",-(AVERAGE({ret})+_xlfn.NORM.S.INV(1-Vol_Confidence)*'
+            f"_xlfn.STDEV.S({ret})))"
+        ),
+        "normal_es": (
+            f'=IF({n}<2,"n/a",-AVERAGE({ret})+_xlfn.STDEV.S({ret})*'
+            f"_xlfn.NORM.S.DIST(_xlfn.NORM.S.INV(Vol_Confidence),FALSE)/(1-Vol_Confidence))"
+        ),
+        "var_horizon": f'=IF({n}=0,"n/a",Vol_HistoricalVar*SQRT(Vol_Horizon))',
+        "es_horizon": f'=IF({n}=0,"n/a",Vol_HistoricalEs*SQRT(Vol_Horizon))',
+        "var_usd": f'=IF({n}=0,"n/a",N(Vol_Exposure)*Vol_VarHorizon)',
+        "es_usd": f'=IF({n}=0,"n/a",N(Vol_Exposure)*Vol_EsHorizon)',
+    }
+
+
+def probability_table(ctx: Context) -> dict[str, str]:
+    c = Row(PROB)
+    lp, mark, d = _pos("liquidation_price"), _pos("mark_price"), c("log_distance")
+    side = f'IF({_pos("side")}="long",1,-1)'
+    sigma = c("volatility_used")
+    years = "(Vol_ProbabilityDays/365)"
+    scale = f"({sigma}*SQRT({years}))"
+    m = f"(-{side}*(Vol_Drift-{sigma}^2/2))"
+    body = {
+        "symbol": _pos("symbol"),
+        "side": _pos("side"),
+        "mark_price": mark,
+        "liquidation_price": lp,
+        "volatility_used": f'IF({c("volatility")}="",Vol_EwmaVolatility,{c("volatility")})',
+        # A liquidation price of 0 (linear) or none (inverse) cannot be reached from one side
+        # and is already passed from the other (a cross wallet below its requirement).
+        "log_distance": (
+            f'IF({lp}="none",IF({side}=1,"reached","unreachable"),'
+            f'IF({lp}=0,IF({side}=1,"unreachable","reached"),'
+            f"{side}*(LN({mark})-LN({lp}))))"
+        ),
+        "distance_sigmas": (
+            f'IF(ISTEXT({d}),{d},IF({d}=0,0,{d}/{scale}))'
+        ),
+        "probability": (
+            f'IF({d}="unreachable",0,IF({d}="reached",1,MIN(1,MAX(0,'
+            f"_xlfn.NORM.S.DIST((-{d}+{m}*{years})/{scale},TRUE)+EXP(2*{m}*{d}/{sigma}^2)*"
+            f"_xlfn.NORM.S.DIST((-{d}-{m}*{years})/{scale},TRUE)))))"
+        ),
+    }
+    return {k: f'=IF({_pos("size")}="","",{v})' for k, v in body.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Exchange Scorecard
+
+SCORE = layout.SCORECARD
+EXCH = SCORE.table("exchanges")
+WEIGHTS = SCORE.table("weights")
+GRADES = SCORE.table("grades")
+
+
+def exchanges_table(ctx: Context) -> dict[str, str]:
+    c = Row(EXCH)
+    weighted = "+".join(
+        f'N({c(f)})*SUMIF({WEIGHTS.name_of("factor")},"{f}",{WEIGHTS.name_of("normalised")})'
+        for f in layout.FACTORS
+    )
+    band = (f"1+SUMPRODUCT(({GRADES.name_of('min_score')}>{c('score')})*"
+            f"({GRADES.name_of('grade')}<>\"\"))")
+    body = {
+        "score": f"100*({weighted})",
+        "grade": f"INDEX({GRADES.name_of('grade')},{band})",
+        "probability_of_default": f"INDEX({GRADES.name_of('probability_of_default')},{band})",
+        "probability_over_horizon": (
+            f"1-(1-{c('probability_of_default')})^Score_HorizonYears"
+        ),
+        "exposure": (
+            f"SUMIFS({POS_TABLE.name_of('exposure_usd')},{POS_TABLE.name_of('exchange')},"
+            f"{c('exchange')})"
+        ),
+        "share": f'IF(Score_TotalExposure>0,{c("exposure")}/Score_TotalExposure,"")',
+        "expected_loss": (
+            f"{c('exposure')}*{c('probability_over_horizon')}*N({c('loss_given_default')})"
+        ),
+    }
+    return {k: f'=IF({c("exchange")}="","",{v})' for k, v in body.items()}
+
+
+def weights_table(ctx: Context) -> dict[str, str]:
+    c = Row(WEIGHTS)
+    return {"normalised": f'=IF({c("factor")}="","",N({c("weight")})/'
+                          f'SUM({WEIGHTS.name_of("weight")}))'}
+
+
+def scorecard_fields(ctx: Context) -> dict[str, str]:
+    share = EXCH.name_of("share")
+    return {
+        "total_exposure": f"=SUM({POS_TABLE.name_of('exposure_usd')})",
+        "expected_loss": f"=SUM({EXCH.name_of('expected_loss')})",
+        "hhi": f'=IF(COUNT({share})=0,"n/a",SUMSQ({share}))',
+        "effective_venues": '=IF(ISNUMBER(Score_Hhi),1/Score_Hhi,"n/a")',
+        "largest_share": f'=IF(COUNT({share})=0,"n/a",MAX({share}))',
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Funding
+
+FUND = layout.FUNDING
+FLOG = FUND.table("log")
+FLIQ = FUND.table("after")
+
+
+def _selected(key: str) -> str:
+    return f"INDEX({POS_TABLE.name_of(key)},Fund_PositionRow)"
+
+
+def funding_log_table(ctx: Context) -> dict[str, str]:
+    c = Row(FLOG)
+    rate, mark = c("rate"), c("mark_price")
+    both = f"AND(ISNUMBER({rate}),ISNUMBER({mark}))"
+    side = f'IF({_selected("side")}="long",1,-1)'
+    value = (f'IF({_selected("contract")}="inverse",{_selected("size")}/{mark},'
+             f'{_selected("size")}*{mark})')
+    first = f"{FLOG.column_letter('payment')}${FLOG.first_row}"
+    return {
+        "linear_unit": f"=IF({both},{mark}*{rate},0)",
+        "inverse_unit": f"=IF({both},{rate}/{mark},0)",
+        "payment": f'=IF(OR(NOT({both}),{_selected("size")}=""),"",-{side}*{value}*{rate})',
+        "cumulative": f'=IF({c("payment")}="","",SUM({first}:{c("payment")}))',
+    }
+
+
+def funding_fields(ctx: Context) -> dict[str, str]:
+    rate = FLOG.name_of("rate")
+    return {
+        "intervals": f"=COUNT({rate})",
+        "average_rate": f'=IF(Fund_Intervals=0,"n/a",AVERAGE({rate}))',
+        "annualised_rate": '=IF(Fund_Intervals=0,"n/a",Fund_AverageRate*Fund_IntervalsPerYear)',
+        "total_payment": f"=SUM({FLOG.name_of('payment')})",
+    }
+
+
+def funding_after_table(ctx: Context) -> dict[str, str]:
+    c = Row(FLIQ)
+    side = f'IF({_pos("side")}="long",1,-1)'
+    per_unit = (f'IF({_pos("contract")}="inverse",SUM({FLOG.name_of("inverse_unit")}),'
+                f'SUM({FLOG.name_of("linear_unit")}))')
+    body = {
+        "symbol": _pos("symbol"),
+        "side": _pos("side"),
+        "paid": f'-{side}*{_pos("size")}*{per_unit}',
+        "collateral_after": f'MAX({_pos("collateral")}+{c("paid")},0)',
+        "liquidation_price_now": _pos("liquidation_price"),
+        "effective_balance": c("collateral_after"),
+    }
+    body.update(_solver(_pos, c, f'N({_pos("fee_rate")})'))
+    skip = f'OR({_pos("size")}="",{_pos("symbol")}<>Fund_Symbol)'
+    return {k: f'=IF({skip},"",{v})' for k, v in body.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Risk Audit
+
+AUDIT = layout.AUDIT
+CHECKS = AUDIT.table("checks")
+
+
+def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
+    """check id -> (status formula, evidence formula), for the checks this workbook can compute."""
+    p = POS_TABLE.name_of
+    n = f"COUNT({p('size')})"
+    texts = load_texts()["alerts"]
+    checks = {
+        "leverage": (
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("effective_leverage")},">"&Set_LeverageCap)+'
+            f'COUNTIF({p("effective_leverage")},"no balance")=0,"PASS","FAIL"))',
+            f'IF({n}=0,"","highest "&TEXT(MAX({p("effective_leverage")}),"0.0")&"x, cap "&'
+            f'Set_LeverageCap&"x")',
+        ),
+        "buffer": (
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("margin_buffer")},"<"&Set_BufferRule)=0,'
+            f'"PASS","FAIL"))',
+            f'IF({n}=0,"",COUNTIF({p("margin_buffer")},"<"&Set_BufferRule)&'
+            f'" position(s) below "&TEXT(Set_BufferRule,"0%"))',
+        ),
+        "distance": (
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("distance_to_liquidation")},"<"&Set_AlertDistance)'
+            f'+COUNTIF({p("distance_to_liquidation")},"reached")=0,"PASS","FAIL"))',
+            f'IF({n}=0,"","closest "&TEXT(MIN({p("distance_to_liquidation")}),"0.0%"))',
+        ),
+        "stops": (
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("stop_check")},"ok")={n},"PASS","FAIL"))',
+            f'IF({n}=0,"",COUNTIF({p("stop_check")},"missing")&" missing, "&'
+            f'COUNTIF({p("stop_check")},"beyond")&" past the liquidation price")',
+        ),
+        "alerts": (
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("alert")},"{texts["ok"]}")={n},"PASS","FAIL"))',
+            f'IF({n}=0,"",({n}-COUNTIF({p("alert")},"{texts["ok"]}"))&" position(s) with an'
+            f' alert")',
+        ),
+    }
+    if ctx.has("stress"):
+        checks["stress"] = (
+            'IF(Stress_WorstScenario="","N/A",IF(Stress_WorstLiquidated=0,"PASS","FAIL"))',
+            'IF(Stress_WorstScenario="","",Stress_WorstScenario&": "&Stress_WorstLiquidated&'
+            '" liquidated, loss "&TEXT(Stress_WorstLoss,"#,##0"))',
+        )
+    if ctx.has("scorecard"):
+        checks["spread"] = (
+            'IF(NOT(ISNUMBER(Score_LargestShare)),"N/A",'
+            'IF(Score_LargestShare<=Score_MaxShare,"PASS","FAIL"))',
+            'IF(NOT(ISNUMBER(Score_LargestShare)),"","largest share "&'
+            'TEXT(Score_LargestShare,"0%")&", "&TEXT(Score_EffectiveVenues,"0.0")&" venues")',
+        )
+        checks["scores"] = (
+            f'IF(COUNT({EXCH.name_of("score")})=0,"N/A",IF(COUNTIFS({EXCH.name_of("exposure")},'
+            f'">0",{EXCH.name_of("score")},"<"&Score_MinScore)=0,"PASS","FAIL"))',
+            f'IF(COUNT({EXCH.name_of("score")})=0,"","lowest score with exposure "&'
+            f'TEXT(_xlfn.MINIFS({EXCH.name_of("score")},{EXCH.name_of("exposure")},">0"),'
+            f'"0"))',
+        )
+    if ctx.has("volatility"):
+        checks["freshness"] = (
+            f'IF(OR(Audit_Date="",COUNT({HIST.name_of("date")})=0),"N/A",'
+            f'IF(Audit_Date-MAX({HIST.name_of("date")})<=Audit_MaxDataAge,"PASS","FAIL"))',
+            f'IF(COUNT({HIST.name_of("date")})=0,"","last price "&'
+            f'TEXT(MAX({HIST.name_of("date")}),"yyyy-mm-dd"))',
+        )
+    return checks
+
+
+def checks_table(ctx: Context) -> dict[str, str | list[str]]:
+    items = load_texts()["audit"]
+    computed = _computed_checks(ctx)
+    c = Row(CHECKS)
+    columns: dict[str, list[str]] = {k: [] for k in ("item", "how", "computed", "status",
+                                                     "evidence")}
+    for i in range(CHECKS.rows):
+        row = CHECKS.first_row + i
+        item = items[i] if i < len(items) else None
+        known = item is not None and item["id"] in computed
+        columns["item"].append(item["text"] if item else "")
+        columns["how"].append(("computed" if known else "you tick") if item else "")
+        status, evidence = computed[item["id"]] if known and item else ('""', '""')
+        columns["computed"].append(f"={status}" if known else "")
+        columns["evidence"].append(f"={evidence}" if known else "")
+        answer, comp = c("answer"), c("computed")
+        columns["status"].append(row_formula(
+            f'=IF({c("item")}="","",IF({comp}<>"",{comp},IF({answer}="yes","PASS",'
+            f'IF({answer}="no","FAIL",IF({answer}="n/a","N/A","OPEN")))))', row))
+    return dict(columns)
+
+
+def audit_fields(ctx: Context) -> dict[str, str]:
+    status = CHECKS.name_of("status")
+    return {
+        "passed": f'=COUNTIF({status},"PASS")',
+        "failed": f'=COUNTIF({status},"FAIL")',
+        "open": f'=COUNTIF({status},"OPEN")',
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Dashboard
+
+def dashboard_fields(ctx: Context) -> dict[str, str]:
+    p = POS_TABLE.name_of
+    texts = load_texts()["alerts"]
+    return {
+        "positions": f"=COUNT({p('size')})",
+        "gross_value": f"=SUM({p('value_usd')})",
+        "equity": "=Stress_EquityBefore",
+        "min_distance": (
+            f'=IF(COUNT({p("distance_to_liquidation")})=0,"n/a",'
+            f'MIN({p("distance_to_liquidation")}))'
+        ),
+        "near_liquidation": (
+            f'=COUNTIF({p("alert")},"{texts["liquidated"]}")+'
+            f'COUNTIF({p("alert")},"{texts["near_liquidation"]}")'
+        ),
+        "alerts": f'=COUNT({p("size")})-COUNTIF({p("alert")},"{texts["ok"]}")',
+        "worst_scenario": "=Stress_WorstScenario",
+        "worst_loss": "=Stress_WorstLoss",
+        "worst_liquidated": "=Stress_WorstLiquidated",
+        "var_usd": "=Vol_VarUsd",
+        "es_usd": "=Vol_EsUsd",
+        "max_probability": (
+            f'=IF(COUNT({PROB.name_of("probability")})=0,"n/a",'
+            f'MAX({PROB.name_of("probability")}))'
+        ),
+        "expected_loss": "=Score_ExpectedLoss",
+        "effective_venues": "=Score_EffectiveVenues",
+        "audit": '=Audit_Passed&" passed, "&Audit_Failed&" failed, "&Audit_Open&" to tick"',
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,25 +805,45 @@ def tiers_table(ctx: Context) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Registry: which formulas fill which sheet.
 
-TableFormulas = Callable[[Context], Mapping[str, str]]
+ColumnFormulas = Mapping[str, str | list[str]]
+TableFormulas = Callable[[Context], ColumnFormulas]
+FieldFormulas = Callable[[Context], Mapping[str, str]]
 
 TABLE_FORMULAS: dict[tuple[str, str], TableFormulas] = {
     ("positions", "positions"): positions_table,
     ("tiers", "tiers"): tiers_table,
+    ("stress_grid", "grid"): grid_table,
+    ("stress", "scenarios"): scenarios_table,
+    ("volatility", "history"): history_table,
+    ("volatility", "probability"): probability_table,
+    ("scorecard", "exchanges"): exchanges_table,
+    ("scorecard", "weights"): weights_table,
+    ("funding", "log"): funding_log_table,
+    ("funding", "after"): funding_after_table,
+    ("audit", "checks"): checks_table,
 }
-FIELD_FORMULAS: dict[str, TableFormulas] = {
+FIELD_FORMULAS: dict[str, FieldFormulas] = {
     "positions": positions_fields,
+    "stress": stress_fields,
+    "volatility": volatility_fields,
+    "scorecard": scorecard_fields,
+    "funding": funding_fields,
+    "audit": audit_fields,
+    "dashboard": dashboard_fields,
 }
 
 
-def row_formula(template: str, row: int) -> str:
+def row_formula(template: str, row: int, table: Table | None = None) -> str:
     """Fill a row template: ``{r}`` is the row, ``{p}`` the row above (the header on the first
-    data row, which no table value equals)."""
-    return template.replace("{r}", str(row)).replace("{p}", str(row - 1))
+    data row, which no table value equals), ``{pr}`` the Positions row in line with it."""
+    text = template.replace("{r}", str(row)).replace("{p}", str(row - 1))
+    if "{pr}" in text and table is not None:
+        text = text.replace("{pr}", str(row - table.first_row + POS_TABLE.first_row))
+    return text
 
 
 def formulas_for(sheet: Sheet, ctx: Context) -> tuple[Mapping[str, str],
-                                                      dict[str, Mapping[str, str]]]:
+                                                      dict[str, ColumnFormulas]]:
     """(field formulas, {table key: column formulas}) of one sheet in a given workbook."""
     fields = FIELD_FORMULAS[sheet.key](ctx) if sheet.key in FIELD_FORMULAS else {}
     tables = {t.key: TABLE_FORMULAS[(sheet.key, t.key)](ctx) for t in sheet.tables

@@ -37,6 +37,8 @@ from typing import Literal
 
 from openpyxl.utils import get_column_letter
 
+from riskfuncs.liquidation import EXCHANGE_RULES
+
 #: Bump when an input moves, is renamed or changes meaning; the reader refuses unknown versions.
 LAYOUT_VERSION = 1
 
@@ -53,12 +55,15 @@ DESCRIPTION_ROW = 2
 FIRST_FIELD_ROW = 4
 
 # Allowed values of the list validations, lower case as riskfuncs expects them.
-EXCHANGES: tuple[str, ...] = (
-    "binance", "bybit", "okx", "gate", "hyperliquid", "dydx", "bitmex", "generic",
-)
+EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_RULES)
 #: Exchanges whose maintenance margin is evaluated at the entry value (the others: at the
-#: liquidation price). Mirrors riskfuncs.liquidation.
-ENTRY_BASIS_EXCHANGES: tuple[str, ...] = ("bybit", "bitmex")
+#: liquidation price), from riskfuncs.liquidation's rule table.
+ENTRY_BASIS_EXCHANGES: tuple[str, ...] = tuple(
+    name for name, rule in EXCHANGE_RULES.items() if rule.maintenance_basis == "entry")
+#: Exchanges that charge the closing fee on the value at the bankruptcy price (Bybit).
+BANKRUPTCY_FEE_EXCHANGES: tuple[str, ...] = tuple(
+    name for name, rule in EXCHANGE_RULES.items()
+    if getattr(rule, "fee_on_bankruptcy_value", False))
 SIDES: tuple[str, ...] = ("long", "short")
 CONTRACTS: tuple[str, ...] = ("linear", "inverse")
 MARGIN_MODES: tuple[str, ...] = ("isolated", "cross")
@@ -221,6 +226,8 @@ class Sheet:
     requires: tuple[str, ...] = ()
     #: for text-only sheets (Instructions): the JSON file in templates/workbook with the text
     text_source: str | None = None
+    #: a working sheet kept out of sight (and out of print)
+    hidden: bool = False
 
     def __post_init__(self) -> None:
         # Place the tables below the fields: one blank row, a table title row, the header row.
@@ -353,12 +360,26 @@ def _result(key: str, label: str, name: str, *, fmt: str = "#,##0.00", help: str
 # Capacities: rows each table offers. Tests fill at least 200 positions.
 POSITION_ROWS = 250
 TIER_ROWS = 60
-SCENARIO_ROWS = 40
-BETA_ROWS = 20
-EXCHANGE_ROWS = 12
+SCENARIO_ROWS = 36
+MOVE_ROWS = 60
+BETA_ROWS = 12
+EXCHANGE_ROWS = 10
+GRADE_ROWS = 7
 PRICE_ROWS = 400
 FUNDING_ROWS = 270
 AUDIT_ROWS = 14
+
+#: Due-diligence factors, as riskfuncs.data.score_weights.FACTORS, with their column headers.
+FACTOR_HEADERS: dict[str, str] = {
+    "proof_of_reserves": "Proof of reserves",
+    "audit": "Audit",
+    "licence": "Licence",
+    "jurisdiction": "Jurisdiction",
+    "insurance_fund": "Insurance fund",
+    "incident_history": "Incident history",
+    "transparency": "Transparency",
+}
+FACTORS: tuple[str, ...] = tuple(FACTOR_HEADERS)
 
 POSITIONS = Sheet(
     key="positions",
@@ -434,6 +455,17 @@ POSITIONS = Sheet(
             _out("requirement", "Requirement", hidden=True,
                  help="Maintenance margin of the position (cross: of the account)."),
             _out("tier_key", "Tier key", hidden=True),
+            _out("asset", "Asset", hidden=True, help="Base currency of the symbol."),
+            _out("settle", "Settle", hidden=True, help="Settlement currency of the account."),
+            _out("account_lead", "Account lead", hidden=True, fmt="0",
+                 help="1 on the first row of each margin account (isolated: every row)."),
+            _out("account_size", "Account rows", hidden=True, fmt="0"),
+            _out("account_pnl", "Account uPnL", hidden=True),
+            _out("stop_check", "Stop check", hidden=True,
+                 help="ok, missing, or beyond (the stop sits past the liquidation price)."),
+            _out("exposure_usd", "Exposure (USD)", hidden=True,
+                 help="Equity the exchange owes on this account, floored at 0, in USD "
+                      "(counted on the account's first row)."),
             _out("sign", "Sign", hidden=True, fmt="0"),
             _out("entry_notional", "Entry notional", hidden=True),
             _out("tier_start", "Tier start", hidden=True, fmt="0"),
@@ -486,7 +518,351 @@ INSTRUCTIONS = Sheet(
     text_source="instructions.json",
 )
 
-ALL_SHEETS: tuple[Sheet, ...] = (INSTRUCTIONS, POSITIONS, TIERS)
+STRESS = Sheet(
+    key="stress",
+    title="Stress Test",
+    heading="Stress Test",
+    description="Scenarios applied to every position; a liquidated account loses its margin. "
+                "Totals in USD (coin amounts at the scenario's price).",
+    fields=(
+        _setting("reference_asset", "Reference asset", "Stress_ReferenceAsset", "BTC",
+                 kind="text", help="Assets a scenario does not list follow this one x beta."),
+        _setting("default_beta", "Beta of unlisted assets", "Stress_DefaultBeta", 2.0,
+                 fmt="0.00", help="Alts move 2x the reference asset unless a beta is given."),
+        _setting("move_floor", "Derived move floor", "Stress_MoveFloor", -0.90, kind="percent",
+                 minimum=-0.999999, maximum=0, fmt="0%",
+                 help="A beta-derived move never falls below this (-90%)."),
+        _setting("move_cap", "Derived move cap", "Stress_MoveCap", 3.0, kind="percent",
+                 minimum=0, fmt="0%", help="A beta-derived move never rises above this."),
+        _setting("price_scan_range", "SPAN price scan range", "Stress_ScanRange", 0.06,
+                 kind="percent", minimum=0, exclusive_minimum=True, maximum=0.49, fmt="0.0%",
+                 help="One-day move the SPAN grid scans (e.g. the 99% move)."),
+        _result("equity_before", "Equity now (USD)", "Stress_EquityBefore"),
+        _result("worst_scenario", "Worst scenario", "Stress_WorstScenario", fmt="@"),
+        _result("worst_loss", "Worst loss (USD)", "Stress_WorstLoss"),
+        _result("worst_liquidated", "Positions liquidated in it", "Stress_WorstLiquidated",
+                fmt="0"),
+        _result("worst_equity_left", "Equity left in it (USD)", "Stress_WorstEquityLeft"),
+    ),
+    tables=(
+        Table("scenarios", "Scenarios", "Scen", (
+            _text("name", "Scenario", width=24, help="Unique name."),
+            _text("description", "Description", width=30),
+            _pct("funding_rate", "Funding rate", minimum=-0.5, maximum=0.5, fmt="0.000%",
+                 help="Per interval, paid by longs when positive."),
+            Column("funding_intervals", "Intervals", "input",
+                   Rule("integer", minimum=0), width=9, number_format="0"),
+            _text("haircut_currency", "Haircut ccy", width=10,
+                  help="Collateral currency that loses value (e.g. USDC)."),
+            _pct("haircut", "Haircut", fmt="0%"),
+            _text("default_exchange", "Exchange fails", width=12,
+                  help="Venue that defaults in this scenario (any name, e.g. ftx)."),
+            _pct("default_lgd", "LGD", fmt="0%", help="Loss given default on equity there."),
+            _pct("weight", "Weight", minimum=0, exclusive_minimum=True, fmt="0%", default=1.0,
+                 help="Share of the loss counted (SPAN extremes 35%). Blank = 100%."),
+            _num("horizon_hours", "Hours", minimum=0, exclusive_minimum=True, fmt="0",
+                 width=7, default=1.0),
+            _out("reference_move", "Ref. move", fmt="0.0%", width=9),
+            _out("pnl", "PnL"),
+            _out("funding", "Funding"),
+            _out("haircut_loss", "Haircut loss"),
+            _out("equity_after", "Equity after"),
+            _out("default_loss", "Default loss"),
+            _out("equity_left", "Equity left"),
+            _out("loss", "Loss"),
+            _out("weighted_loss", "Weighted loss"),
+            _out("loss_fraction", "Loss %", fmt="0.0%", width=8),
+            _out("positions_liquidated", "Liquidated", fmt="0", width=10),
+            _out("accounts_liquidated", "Accounts liq.", fmt="0", width=10),
+            _out("shortfall", "Shortfall"),
+            _out("worst", "Worst", width=8),
+            _out("cumulative_rate", "Cum. funding rate", hidden=True, fmt="0.000%"),
+        ), SCENARIO_ROWS),
+        Table("moves", "Price moves per scenario and asset", "Move", (
+            _text("scenario", "Scenario", width=24),
+            _text("asset", "Asset", width=30),
+            _pct("move", "Move", minimum=-0.999999, maximum=100, fmt="0.0%",
+                 help="Fraction of mark: -30% = -0.3."),
+        ), MOVE_ROWS),
+        Table("betas", "Betas to the reference asset", "Beta", (
+            _text("asset", "Asset", width=24),
+            _num("beta", "Beta", fmt="0.00", width=30),
+        ), BETA_ROWS),
+    ),
+    requires=("positions", "stress_grid"),
+)
+
+
+def _grid_columns() -> tuple[Column, ...]:
+    per_row = (
+        _out("active", "Active", fmt="0"), _out("inverse", "Inverse", fmt="0"),
+        _out("sign", "Side sign", fmt="0"), _out("size", "Size"),
+        _out("beta", "Beta", fmt="0.00"), _out("entry_basis", "Entry basis", fmt="0"),
+        _out("lead", "Lead", fmt="0"), _out("account_size", "Account rows", fmt="0"),
+        _out("fee_value", "Fee base", help="Bybit isolated: value at the bankruptcy price; "
+                                           "else -1 (the value at the moved price is used)."),
+        _out("wallet", "Wallet"), _out("upnl_now", "uPnL now"),
+        _out("account_pnl", "Account uPnL"), _out("mark", "Mark"),
+    )
+    blocks: list[Column] = []
+    for measure, header in (("price", "Price"), ("after", "uPnL+funding"), ("need", "Need"),
+                            ("balance", "Acc. balance"), ("requirement", "Acc. requirement")):
+        blocks.extend(_out(f"{measure}_{j}", f"{header} {j}") for j in range(1, SCENARIO_ROWS + 1))
+    return (*per_row, *blocks)
+
+
+STRESS_GRID = Sheet(
+    key="stress_grid",
+    title="Stress Grid",
+    heading="Stress Grid (working)",
+    description="Per position and scenario: price, uPnL plus funding, requirement; per account: "
+                "balance and requirement. Rows follow the Positions table, columns the "
+                "scenarios.",
+    tables=(Table("grid", "Working", "SG", _grid_columns(), POSITION_ROWS),),
+    requires=("positions", "stress"),
+    hidden=True,
+)
+
+VOLATILITY = Sheet(
+    key="volatility",
+    title="Volatility & VaR",
+    heading="Volatility & VaR",
+    description="Price history in; returns, EWMA volatility, VaR and expected shortfall out "
+                "(losses as positive fractions), and each position's liquidation probability.",
+    fields=(
+        _setting("asset", "Asset of the history", "Vol_Asset", "BTC", kind="text"),
+        _setting("return_kind", "Returns", "Vol_ReturnKind", "simple", kind="choice",
+                 choices=("simple", "log"), help="simple: P/P0 - 1; log: ln(P/P0)."),
+        _setting("confidence", "Confidence", "Vol_Confidence", 0.99, kind="percent",
+                 minimum=0.5, maximum=0.9999, fmt="0.0%"),
+        _setting("ewma_lambda", "EWMA lambda", "Vol_Lambda", 0.94, minimum=0,
+                 exclusive_minimum=True, maximum=0.9999, fmt="0.00",
+                 help="RiskMetrics: 0.94 for daily data."),
+        _setting("periods_per_year", "Periods per year", "Vol_PeriodsPerYear", 365, minimum=0,
+                 exclusive_minimum=True, fmt="0", help="365 for daily crypto bars."),
+        _setting("horizon_periods", "VaR horizon (periods)", "Vol_Horizon", 1, minimum=0,
+                 fmt="0.##", help="Scaled by sqrt(h): ignores volatility clustering."),
+        _setting("exposure", "Exposure (USD)", "Vol_Exposure", None, minimum=0,
+                 fmt="#,##0.00", help="Value the VaR applies to; the template sums the "
+                                      "positions in the asset."),
+        _setting("probability_days", "Liquidation horizon (days)", "Vol_ProbabilityDays", 1,
+                 minimum=0, exclusive_minimum=True, fmt="0.##"),
+        _setting("drift", "Annual drift", "Vol_Drift", 0.0, kind="percent", minimum=-10,
+                 maximum=10, fmt="0%"),
+        _result("observations", "Returns", "Vol_Observations", fmt="0"),
+        _result("close_to_close", "Volatility, close to close (annual)", "Vol_CloseToClose",
+                fmt="0.00%"),
+        _result("ewma_backcast", "EWMA start variance (per period)", "Vol_Backcast",
+                fmt="0.000000"),
+        _result("ewma_volatility", "EWMA volatility (annual)", "Vol_EwmaVolatility",
+                fmt="0.00%"),
+        _result("historical_var", "Historical VaR (1 period)", "Vol_HistoricalVar",
+                fmt="0.00%"),
+        _result("historical_es", "Historical ES (1 period)", "Vol_HistoricalEs", fmt="0.00%"),
+        _result("normal_var", "Normal VaR (1 period)", "Vol_NormalVar", fmt="0.00%"),
+        _result("normal_es", "Normal ES (1 period)", "Vol_NormalEs", fmt="0.00%"),
+        _result("var_horizon", "Historical VaR over horizon", "Vol_VarHorizon", fmt="0.00%"),
+        _result("es_horizon", "Historical ES over horizon", "Vol_EsHorizon", fmt="0.00%"),
+        _result("var_usd", "VaR (USD)", "Vol_VarUsd"),
+        _result("es_usd", "ES (USD)", "Vol_EsUsd"),
+    ),
+    tables=(
+        Table("history", "Price history (oldest first)", "Hist", (
+            _date("date", "Date"),
+            _num("price", "Close", minimum=0, exclusive_minimum=True, fmt="#,##0.####"),
+            _out("return", "Return", fmt="0.000%"),
+            _out("ewma_variance", "EWMA variance", fmt="0.00000000", width=14),
+            _out("valid", "Valid", hidden=True, fmt="0"),
+            _out("value", "Return or 0", hidden=True),
+            _out("backcast_weight", "Backcast weight", hidden=True),
+        ), PRICE_ROWS),
+        Table("probability", "Liquidation probability per position", "Prob", (
+            _out("symbol", "Symbol", width=18),
+            _out("side", "Side", width=8),
+            _out("mark_price", "Mark price"),
+            _out("liquidation_price", "Liq. price"),
+            _pct("volatility", "Volatility override", maximum=20, fmt="0.0%", width=12,
+                 help="Annual volatility of this asset; blank = the EWMA volatility above."),
+            _out("volatility_used", "Volatility", fmt="0.0%"),
+            _out("distance_sigmas", "Distance (sigmas)", fmt="0.00"),
+            _out("probability", "P(liquidation)", fmt="0.00%"),
+            _out("log_distance", "Log distance", hidden=True, fmt="0.0000"),
+        ), POSITION_ROWS),
+    ),
+    requires=("positions",),
+)
+
+SCORECARD = Sheet(
+    key="scorecard",
+    title="Exchange Scorecard",
+    heading="Exchange Scorecard",
+    description="Due-diligence sub-scores (0 = worst, 1 = best) weighted into a score, a grade "
+                "and a probability of default; exposure from the positions.",
+    fields=(
+        _setting("horizon_years", "PD horizon (years)", "Score_HorizonYears", 1.0, minimum=0,
+                 fmt="0.00", help="Expected loss over this horizon (1 month = 0.0833)."),
+        _setting("max_share", "Largest share allowed on one exchange", "Score_MaxShare", 0.5,
+                 kind="percent", minimum=0, maximum=1, fmt="0%"),
+        _setting("min_score", "Lowest acceptable score", "Score_MinScore", 55, minimum=0,
+                 maximum=100, fmt="0"),
+        _result("total_exposure", "Exposure, all exchanges (USD)", "Score_TotalExposure"),
+        _result("expected_loss", "Expected loss (USD)", "Score_ExpectedLoss"),
+        _result("hhi", "Concentration (Herfindahl)", "Score_Hhi", fmt="0.000"),
+        _result("effective_venues", "Effective number of exchanges", "Score_EffectiveVenues",
+                fmt="0.00"),
+        _result("largest_share", "Largest share", "Score_LargestShare", fmt="0.0%"),
+    ),
+    tables=(
+        Table("exchanges", "Exchanges", "Exch", (
+            _choice("exchange", "Exchange", EXCHANGES, width=12),
+            *(_pct(f, FACTOR_HEADERS[f], fmt="0.00", width=11,
+                   help="Sub-score in [0, 1], 1 = best.") for f in FACTORS),
+            _pct("loss_given_default", "LGD", fmt="0%", width=8,
+                 help="Fraction of the exposure lost if the exchange fails."),
+            _out("score", "Score", fmt="0.0", width=8),
+            _out("grade", "Grade", width=7),
+            _out("probability_of_default", "PD 1y", fmt="0.00%", width=8),
+            _out("probability_over_horizon", "PD horizon", fmt="0.00%", width=9),
+            _out("exposure", "Exposure (USD)"),
+            _out("share", "Share", fmt="0.0%", width=8),
+            _out("expected_loss", "Expected loss"),
+        ), EXCHANGE_ROWS),
+        Table("weights", "Factor weights", "Weight", (
+            _text("factor", "Factor", width=12),
+            _num("weight", "Weight", minimum=0, fmt="0.00"),
+            _out("normalised", "Normalised", fmt="0.0%"),
+        ), len(FACTORS)),
+        Table("grades", "Grades and PD bands (best first)", "Grade", (
+            _text("grade", "Grade", width=12),
+            _num("min_score", "Min score", minimum=0, maximum=100, fmt="0"),
+            _pct("pd_low", "PD low", fmt="0.00%"),
+            _pct("pd_high", "PD high", fmt="0.00%"),
+            _pct("probability_of_default", "PD used", fmt="0.00%"),
+        ), GRADE_ROWS),
+    ),
+    requires=("positions",),
+)
+
+FUNDING = Sheet(
+    key="funding",
+    title="Funding",
+    heading="Funding",
+    description="Funding rates log for one symbol: payments of one position, cumulative cost, "
+                "annualised rate, and every position's liquidation price after the funding.",
+    fields=(
+        _setting("symbol", "Symbol of the log", "Fund_Symbol", "BTC/USDT:USDT", kind="text"),
+        _setting("position_row", "Position (row in the Positions table)", "Fund_PositionRow", 1,
+                 kind="integer", minimum=1, maximum=POSITION_ROWS, fmt="0",
+                 help="Whose payments the log column shows."),
+        _setting("intervals_per_year", "Funding intervals per year", "Fund_IntervalsPerYear",
+                 1095, minimum=0, exclusive_minimum=True, fmt="0",
+                 help="3 a day (8-hour funding) = 1095."),
+        _result("intervals", "Intervals logged", "Fund_Intervals", fmt="0"),
+        _result("average_rate", "Average rate per interval", "Fund_AverageRate",
+                fmt="0.0000%"),
+        _result("annualised_rate", "Annualised rate", "Fund_AnnualisedRate", fmt="0.00%"),
+        _result("total_payment", "Funding received by the position (- = paid)",
+                "Fund_TotalPayment"),
+    ),
+    tables=(
+        Table("log", "Funding log", "FundLog", (
+            _date("time", "Time", width=16),
+            _pct("rate", "Rate", minimum=-0.5, maximum=0.5, fmt="0.0000%"),
+            _num("mark_price", "Mark price", minimum=0, exclusive_minimum=True),
+            _out("payment", "Payment"),
+            _out("cumulative", "Cumulative"),
+            _out("linear_unit", "Per unit (linear)", hidden=True, fmt="0.000000"),
+            _out("inverse_unit", "Per unit (inverse)", hidden=True, fmt="0.0000000000"),
+        ), FUNDING_ROWS),
+        Table("after", "Liquidation price after the logged funding", "FundLiq", (
+            _out("symbol", "Symbol", width=18),
+            _out("side", "Side", width=8),
+            _out("paid", "Funding received"),
+            _out("collateral_after", "Collateral after"),
+            _out("liquidation_price_now", "Liq. price now"),
+            _out("liquidation_price", "Liq. price after"),
+            _out("effective_balance", "Balance", hidden=True),
+            _out("target", "Target", hidden=True),
+            _out("liquidation_tier", "Tier", hidden=True, fmt="0"),
+            _out("liquidation_rate", "Rate", hidden=True, fmt="0.0000%"),
+            _out("liquidation_amount", "Amount", hidden=True),
+            _out("liquidation_notional", "Notional", hidden=True),
+        ), POSITION_ROWS),
+    ),
+    requires=("positions",),
+)
+
+AUDIT = Sheet(
+    key="audit",
+    title="Risk Audit",
+    heading="Risk Audit",
+    description="The guide's checklist: computed where the workbook knows the answer, ticked "
+                "by you otherwise. Date and sign off at the top.",
+    fields=(
+        _setting("date", "Audit date", "Audit_Date", None, kind="date", fmt="yyyy-mm-dd"),
+        _setting("reviewer", "Reviewed by", "Audit_Reviewer", None, kind="text"),
+        _setting("sign_off", "Signed off (name)", "Audit_SignOff", None, kind="text"),
+        _setting("max_data_age", "Price data at most this many days old", "Audit_MaxDataAge",
+                 7, minimum=0, fmt="0"),
+        _result("passed", "Checks passed", "Audit_Passed", fmt="0"),
+        _result("failed", "Checks failed", "Audit_Failed", fmt="0"),
+        _result("open", "Checks to tick", "Audit_Open", fmt="0"),
+    ),
+    tables=(
+        Table("checks", "Checklist", "Check", (
+            _out("item", "Check", width=60),
+            _out("how", "How", width=10),
+            _out("computed", "Computed", width=10),
+            _choice("answer", "Your answer", YES_NO, width=11,
+                    help="For checks the workbook cannot compute: yes, no or n/a."),
+            _out("status", "Status", width=9),
+            _out("evidence", "Evidence", width=34),
+            _text("note", "Note", width=30),
+        ), AUDIT_ROWS),
+    ),
+    requires=("positions",),
+)
+
+DASHBOARD = Sheet(
+    key="dashboard",
+    title="Dashboard",
+    heading="Dashboard",
+    description="Key figures and alerts of the whole assessment.",
+    fields=(
+        _result("positions", "Positions", "Dash_Positions", fmt="0"),
+        _result("gross_value", "Gross position value (USD)", "Dash_GrossValue"),
+        _result("equity", "Equity (USD)", "Dash_Equity"),
+        _result("min_distance", "Closest distance to liquidation", "Dash_MinDistance",
+                fmt="0.00%"),
+        _result("near_liquidation", "Positions near or past liquidation", "Dash_NearLiquidation",
+                fmt="0"),
+        _result("alerts", "Positions with any alert", "Dash_Alerts", fmt="0"),
+        _result("worst_scenario", "Worst stress scenario", "Dash_WorstScenario", fmt="@"),
+        _result("worst_loss", "Its loss (USD)", "Dash_WorstLoss"),
+        _result("worst_liquidated", "Positions it liquidates", "Dash_WorstLiquidated", fmt="0"),
+        _result("var_usd", "Historical VaR over horizon (USD)", "Dash_VarUsd"),
+        _result("es_usd", "Historical ES over horizon (USD)", "Dash_EsUsd"),
+        _result("max_probability", "Highest liquidation probability", "Dash_MaxProbability",
+                fmt="0.00%"),
+        _result("expected_loss", "Exchange expected loss (USD)", "Dash_ExpectedLoss"),
+        _result("effective_venues", "Effective number of exchanges", "Dash_EffectiveVenues",
+                fmt="0.00"),
+        _result("audit", "Risk audit", "Dash_Audit", fmt="@"),
+    ),
+    charts=(
+        Chart("distance", "Distance to liquidation per position",
+              ("positions", "positions", "symbol"),
+              ("positions", "positions", "distance_to_liquidation"), "E4", "fraction of mark"),
+        Chart("stress", "PnL per stress scenario (USD)", ("stress", "scenarios", "name"),
+              ("stress", "scenarios", "pnl"), "E23", "USD"),
+        Chart("exposure", "Exposure per exchange (USD)", ("scorecard", "exchanges", "exchange"),
+              ("scorecard", "exchanges", "exposure"), "E42", "USD"),
+    ),
+    requires=("positions", "stress", "volatility", "scorecard", "audit"),
+)
+
+ALL_SHEETS: tuple[Sheet, ...] = (INSTRUCTIONS, DASHBOARD, POSITIONS, STRESS, SCORECARD,
+                                 VOLATILITY, FUNDING, AUDIT, TIERS, STRESS_GRID)
 SHEETS: dict[str, Sheet] = {s.key: s for s in ALL_SHEETS}
 
 TEMPLATES: dict[str, Template] = {
@@ -496,6 +872,12 @@ TEMPLATES: dict[str, Template] = {
                  "credit-risk-assessment.xlsx", tuple(s.key for s in ALL_SHEETS)),
         Template("position-margin-monitor", LAYOUT_VERSION, "Position & Margin Monitor",
                  "position-margin-monitor.xlsx", ("instructions", "positions", "tiers")),
+        Template("stress-test", LAYOUT_VERSION, "Stress Test",
+                 "stress-test.xlsx", ("instructions", "stress")),
+        Template("exchange-scorecard", LAYOUT_VERSION, "Exchange Scorecard",
+                 "exchange-scorecard.xlsx", ("instructions", "scorecard")),
+        Template("risk-audit", LAYOUT_VERSION, "Risk Audit",
+                 "risk-audit.xlsx", ("instructions", "audit")),
     )
 }
 
