@@ -665,19 +665,20 @@ def PERP_PARKINSON_VOLATILITY(high: Any, low: Any, periods_per_year: Any = None)
 
 
 @xw.func(category=CATEGORY)
-@xw.arg("open", ndim=2, doc="Opening price of each bar, oldest first (one column per asset).")
-@xw.arg("high", ndim=2, doc="Highest price of each bar, same shape as open.")
-@xw.arg("low", ndim=2, doc="Lowest price of each bar, same shape as open.")
-@xw.arg("close", ndim=2, doc="Closing price of each bar, same shape as open.")
+@xw.arg("opening", ndim=2, doc="Opening price of each bar, oldest first (one column per asset).")
+@xw.arg("high", ndim=2, doc="Highest price of each bar, same shape as opening.")
+@xw.arg("low", ndim=2, doc="Lowest price of each bar, same shape as opening.")
+@xw.arg("closing", ndim=2, doc="Closing price of each bar, same shape as opening.")
 @xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
 @shows_errors
 def PERP_GARMAN_KLASS_VOLATILITY(
-    open: Any, high: Any, low: Any, close: Any, periods_per_year: Any = None
+    opening: Any, high: Any, low: Any, closing: Any, periods_per_year: Any = None
 ) -> Any:
     """Garman-Klass (1980) open-high-low-close volatility, annualised."""
+    # Open and Close are VBA statements, so the cell arguments are opening and closing.
     bars = [
         cells.history(n, v)
-        for n, v in (("open", open), ("high", high), ("low", low), ("close", close))
+        for n, v in (("opening", opening), ("high", high), ("low", low), ("closing", closing))
     ]
     return cells.per_series_out(
         volatility_models.garman_klass_volatility(
@@ -1224,14 +1225,15 @@ def PERP_PD_OVER(pd_1y: Any, horizon_years: Any) -> Any:
 
 @xw.func(category=CATEGORY)
 @xw.arg(
-    "name",
+    "profile",
     doc="opaque_offshore, regulated_segregated, or a past failure: ftx, mt_gox, quadrigacx, "
     "celsius, voyager, bitfinex_2016.",
 )
 @shows_errors
-def PERP_LGD_PRIOR(name: Any) -> Any:
+def PERP_LGD_PRIOR(profile: Any) -> Any:
     """Loss given default (fraction) for a venue profile or a past exchange failure."""
-    return counterparty.loss_given_default_prior(cells.option("name", name, ""))
+    # Name is a VBA statement, so the cell argument is profile.
+    return counterparty.loss_given_default_prior(cells.option("profile", profile, ""))
 
 
 @xw.func(category=CATEGORY)

@@ -10,6 +10,7 @@ file is regenerated, a reminder that traders must click Import Functions again. 
 from __future__ import annotations
 
 import inspect
+import io
 import os
 import re
 import types
@@ -89,6 +90,19 @@ def test_import_functions_writes_the_golden_vba_module(imported: RecordingWorkbo
     )
 
 
+def test_import_into_a_workbook_differs_only_in_the_workbook_passed(
+    xlwings_udfs: types.ModuleType, udf_module: types.ModuleType
+) -> None:
+    """Import Functions on a trader's .xlsm passes ThisWorkbook instead of the add-in's book."""
+    buffer = io.StringIO()
+    xlwings_udfs.generate_vba_wrapper(
+        MODULE_NAME, udf_module, buffer, RecordingWorkbook("Risk.xlsm")
+    )
+    header, body = GOLDEN.read_text().split("\n", 3)[:3], GOLDEN.read_text().split("\n", 3)[3]
+    assert header[0] == 'Attribute VB_Name = "xlwings_udfs"'
+    assert buffer.getvalue() == body.replace("ActiveWorkbook", "ThisWorkbook")
+
+
 def test_golden_module_wraps_every_function_with_error_text_fallback(
     udf_module: types.ModuleType,
 ) -> None:
@@ -129,12 +143,118 @@ def test_function_wizard_gets_a_description_category_and_argument_help(
             assert not argument["doc"].startswith("Positional argument"), (name, argument["name"])
 
 
+# Statements and keywords VBA will not take as a parameter name (Office VBA language reference).
+VBA_RESERVED = frozenset(
+    [
+        "and",
+        "as",
+        "boolean",
+        "byref",
+        "byte",
+        "byval",
+        "call",
+        "case",
+        "close",
+        "const",
+        "currency",
+        "date",
+        "debug",
+        "declare",
+        "dim",
+        "do",
+        "double",
+        "each",
+        "else",
+        "elseif",
+        "empty",
+        "end",
+        "enum",
+        "eqv",
+        "erase",
+        "error",
+        "event",
+        "exit",
+        "false",
+        "for",
+        "friend",
+        "function",
+        "get",
+        "global",
+        "gosub",
+        "goto",
+        "if",
+        "imp",
+        "implements",
+        "in",
+        "input",
+        "integer",
+        "is",
+        "let",
+        "like",
+        "line",
+        "lock",
+        "long",
+        "loop",
+        "lset",
+        "me",
+        "mod",
+        "name",
+        "new",
+        "next",
+        "not",
+        "nothing",
+        "null",
+        "on",
+        "open",
+        "option",
+        "optional",
+        "or",
+        "paramarray",
+        "preserve",
+        "print",
+        "private",
+        "public",
+        "put",
+        "raiseevent",
+        "redim",
+        "rem",
+        "resume",
+        "return",
+        "rset",
+        "seek",
+        "select",
+        "set",
+        "single",
+        "static",
+        "step",
+        "stop",
+        "string",
+        "sub",
+        "then",
+        "to",
+        "true",
+        "type",
+        "typeof",
+        "until",
+        "variant",
+        "wend",
+        "while",
+        "width",
+        "with",
+        "withevents",
+        "write",
+        "xor",
+    ]
+)
+
+
 def test_names_are_valid_vba_and_not_cell_references(udf_module: types.ModuleType) -> None:
     for name, func in _perp_functions(udf_module).items():
         assert re.fullmatch(r"PERP_[A-Z0-9_]+", name), name
         assert not re.fullmatch(r"[A-Z]{1,3}[0-9]+", name.split("_", 1)[1]), name
         for parameter in inspect.signature(func).parameters:
             assert re.fullmatch(r"[a-z][a-z0-9_]*", parameter), (name, parameter)
+            assert parameter not in VBA_RESERVED, (name, parameter)
         assert func.__xlfunc__["async_mode"] is None and not func.__xlfunc__["volatile"]
 
 

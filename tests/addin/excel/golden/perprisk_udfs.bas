@@ -300,13 +300,13 @@ failed:
     PERP_FUNDING_RATE = Err.Description
 End Function
 
-Function PERP_GARMAN_KLASS_VOLATILITY(open, high, low, close, Optional periods_per_year)
+Function PERP_GARMAN_KLASS_VOLATILITY(opening, high, low, closing, Optional periods_per_year)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_GARMAN_KLASS_VOLATILITY = XLPy.CallUDF("addin.excel.udfs", "PERP_GARMAN_KLASS_VOLATILITY", Array(open, high, low, close, periods_per_year), ActiveWorkbook, Application.Caller)
+        PERP_GARMAN_KLASS_VOLATILITY = XLPy.CallUDF("addin.excel.udfs", "PERP_GARMAN_KLASS_VOLATILITY", Array(opening, high, low, closing, periods_per_year), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_GARMAN_KLASS_VOLATILITY = XLPy.CallUDF("addin.excel.udfs", "PERP_GARMAN_KLASS_VOLATILITY", Array(open, high, low, close, periods_per_year))
+        PERP_GARMAN_KLASS_VOLATILITY = XLPy.CallUDF("addin.excel.udfs", "PERP_GARMAN_KLASS_VOLATILITY", Array(opening, high, low, closing, periods_per_year))
         Exit Function
     #End If
 failed:
@@ -365,13 +365,13 @@ failed:
     PERP_INSURANCE_SUBSCORE = Err.Description
 End Function
 
-Function PERP_LGD_PRIOR(name)
+Function PERP_LGD_PRIOR(profile)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_LGD_PRIOR = XLPy.CallUDF("addin.excel.udfs", "PERP_LGD_PRIOR", Array(name), ActiveWorkbook, Application.Caller)
+        PERP_LGD_PRIOR = XLPy.CallUDF("addin.excel.udfs", "PERP_LGD_PRIOR", Array(profile), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_LGD_PRIOR = XLPy.CallUDF("addin.excel.udfs", "PERP_LGD_PRIOR", Array(name))
+        PERP_LGD_PRIOR = XLPy.CallUDF("addin.excel.udfs", "PERP_LGD_PRIOR", Array(profile))
         Exit Function
     #End If
 failed:
