@@ -147,8 +147,9 @@ def PERP_MAINT_MARGIN(
             maintenance_margin_rate=cells.optional_numbers(
                 "maintenance_margin_rate", maintenance_margin_rate
             ),
-            maintenance_amount=cells.optional_numbers("maintenance_amount", maintenance_amount)
-            or 0.0,
+            maintenance_amount=_or(
+                cells.optional_numbers("maintenance_amount", maintenance_amount)
+            ),
             tiers=_tiers(tiers),
         )
     )
@@ -328,6 +329,12 @@ def PERP_EXCHANGE_RULE(venue: Any) -> Any:
 def _or(value: float | np.ndarray | None, default: float = 0.0) -> Any:
     """An optional number argument with its default when omitted."""
     return default if value is None else value
+
+
+def _count(name: str, value: Any, default: int) -> int:
+    """An optional whole-number argument (paths, venues) with its default when omitted."""
+    count = cells.whole(name, value, default)
+    return default if count is None else count
 
 
 @xw.func(category=CATEGORY)
@@ -758,7 +765,7 @@ def PERP_MONTE_CARLO_VAR(
             values,
             confidence=_confidence(confidence),
             method=cells.option("method", method, "normal"),
-            paths=cells.whole("paths", paths, 100_000) or 100_000,
+            paths=_count("paths", paths, 100_000),
             seed=cells.whole("seed", seed, 0),
         ),
         names,
@@ -842,7 +849,7 @@ def PERP_LIQ_PROBABILITY(
             drift=_or(cells.optional_numbers("drift", drift)),
             monitoring=cells.option("monitoring", monitoring, "continuous"),
             checks=cells.whole("checks", checks, None),
-            paths=cells.whole("paths", paths, 20_000) or 20_000,
+            paths=_count("paths", paths, 20_000),
             seed=cells.whole("seed", seed, 0),
         )
     )
@@ -1278,7 +1285,7 @@ def PERP_DIVERSIFICATION_CHECK(
     check = counterparty.diversification_check(
         _exposures(exposures),
         max_share=_or(cells.optional_numbers("max_share", max_share), 0.5),
-        min_venues=cells.whole("min_venues", min_venues, 2) or 2,
+        min_venues=_count("min_venues", min_venues, 2),
     )
     passed = "" if check.passed is None else bool(check.passed)
     return [["passed", "reason"], [passed, check.reason]]
@@ -1412,7 +1419,7 @@ def PERP_CHECK_DIVERSIFICATION(
         discipline.check_diversification(
             _exposures(exposures),
             max_share=_or(cells.optional_numbers("max_share", max_share), 0.5),
-            min_venues=cells.whole("min_venues", min_venues, 2) or 2,
+            min_venues=_count("min_venues", min_venues, 2),
         )
     )
 
@@ -1447,7 +1454,7 @@ def PERP_DISCIPLINE_REPORT(
             cells.optional_numbers("minimum_margin_buffer", minimum_margin_buffer), 0.30
         ),
         max_venue_share=_or(cells.optional_numbers("max_venue_share", max_venue_share), 0.5),
-        min_venues=cells.whole("min_venues", min_venues, 2) or 2,
+        min_venues=_count("min_venues", min_venues, 2),
     )
     book = cells.table(
         "positions",

@@ -396,6 +396,21 @@ def test_margin_functions_match_riskfuncs(excel: Excel) -> None:
     )
 
 
+def test_optional_arguments_take_ranges_too(excel: Excel) -> None:
+    got = excel.call("PERP_MAINT_MARGIN", 1.0, 60_000.0, 0.005, Range([[0.0], [50.0]]))
+    expected = margin.maintenance_margin(
+        1.0, 60_000.0, maintenance_margin_rate=0.005, maintenance_amount=np.array([[0.0], [50.0]])
+    )
+    assert got == column(expected)
+
+
+def test_counts_are_checked_not_replaced(excel: Excel) -> None:
+    got = one_line(
+        excel.call("PERP_DIVERSIFICATION_CHECK", Range([["a", 1.0], ["b", 2.0]]), MISSING, 0.0)
+    )
+    assert got.startswith("min_venues must be a whole number >= 1")
+
+
 def test_funding_functions_match_riskfuncs(excel: Excel) -> None:
     assert excel.call("PERP_FUNDING_RATE", 0.002) == funding.funding_rate(0.002)
     assert excel.call("PERP_FUNDING_RATE", 0.01, MISSING, MISSING, 0.003) == funding.funding_rate(
