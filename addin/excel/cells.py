@@ -29,8 +29,11 @@ from riskfuncs import RiskInputError
 
 __all__ = [
     "EXCEL_EPOCH",
+    "MAX_ARRAY_TEXT",
     "cells_out",
     "column_values",
+    "fit_rows",
+    "fit_text",
     "flag",
     "frame_out",
     "history",
@@ -360,6 +363,22 @@ def optional_table(name: str, frame: Any, **options: Any) -> pd.DataFrame | None
     return table(name, frame, **options)
 
 
+#: Excel returns #VALUE! for a text longer than this inside an array a function returns.
+MAX_ARRAY_TEXT = 255
+
+
+def fit_text(value: Any) -> Any:
+    """Shorten text that would turn a spilled array into #VALUE!; other values pass through."""
+    if isinstance(value, str) and len(value) > MAX_ARRAY_TEXT:
+        return value[: MAX_ARRAY_TEXT - 3] + "..."
+    return value
+
+
+def fit_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """:func:`fit_text` over every cell of a result table."""
+    return [[fit_text(v) for v in row] for row in rows]
+
+
 def _cell(value: float, inf_text: str) -> float | str:
     if math.isinf(value):
         return inf_text if value > 0 else "-" + inf_text
@@ -415,7 +434,9 @@ def frame_out(
                 )
         elif column.dtype.kind in "OUT" or isinstance(column.dtype, pd.StringDtype):
             values = column.to_numpy(dtype=object)
-            out[name] = pd.Series(_fill_blanks(values, None), index=out.index)
+            out[name] = pd.Series(
+                [fit_text(v) for v in _fill_blanks(values, None)], index=out.index, dtype=object
+            )
         elif column.dtype.kind not in "iu":
             out[name] = column.astype(object).map(_plain)
     return out
@@ -446,6 +467,8 @@ def rows_out(frame: pd.DataFrame, *, inf_text: Mapping[str, str] | None = None) 
         else:
             raw = column.to_numpy(dtype=object)
             cells_ = _fill_blanks(raw, "")
+            if any(isinstance(v, str) and len(v) > MAX_ARRAY_TEXT for v in cells_):
+                cells_ = np.array([fit_text(v) for v in cells_], dtype=object)
             cells_ = (
                 np.array([_plain(v) for v in cells_], dtype=object)
                 if any(isinstance(v, np.generic) for v in cells_[:1])

@@ -1,4 +1,4 @@
-"""``perprisk addin install`` and ``perprisk addin reference``."""
+"""``perprisk addin install``, ``perprisk addin file`` and ``perprisk addin reference``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ def _install(args: argparse.Namespace) -> int:
     report = install(addin_dir=args.addin_dir)
     print(report.text(), end="")
     return 0 if report.installed else 1
+
+
+def _file(args: argparse.Namespace) -> int:
+    from addin.excel.addin_file import write_addin
+
+    print(f"wrote {write_addin(args.out, interpreter=args.interpreter)}")
+    return 0
 
 
 def _reference(args: argparse.Namespace) -> int:
@@ -44,6 +51,15 @@ def register(subparsers: Any) -> None:
         help="folder for PerpRisk.xlam (default: %%APPDATA%%\\perprisk)",
     )
     install.set_defaults(func=_install)
+
+    addin_file = commands.add_parser(
+        "file", help="write PerpRisk.xlam, xlwings' add-in template with perprisk's settings"
+    )
+    addin_file.add_argument("--out", type=Path, default=Path("dist"), help="folder (default dist)")
+    addin_file.add_argument(
+        "--interpreter", default=None, help="pythonw.exe for Interpreter_Win (default: PATH)"
+    )
+    addin_file.set_defaults(func=_file)
 
     reference = commands.add_parser(
         "reference", help="print the cell-function reference (markdown)"

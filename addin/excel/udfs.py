@@ -1048,7 +1048,7 @@ def PERP_SCENARIOS() -> Any:
         "horizon_hours",
         "weight",
     ]
-    return [header, *rows]
+    return cells.fit_rows([header, *rows])
 
 
 @xw.func(category=CATEGORY)
@@ -1288,7 +1288,7 @@ def PERP_DIVERSIFICATION_CHECK(
         min_venues=_count("min_venues", min_venues, 2),
     )
     passed = "" if check.passed is None else bool(check.passed)
-    return [["passed", "reason"], [passed, check.reason]]
+    return cells.fit_rows([["passed", "reason"], [passed, check.reason]])
 
 
 # --- discipline and position sizing -----------------------------------------------------------
@@ -1618,4 +1618,4 @@ def PERP_BOOK_RATING(
         var_fraction,
         thresholds,
     )
-    return [[result.rating], *([reason] for reason in result.reasons)]
+    return cells.fit_rows([[result.rating], *([reason] for reason in result.reasons)])

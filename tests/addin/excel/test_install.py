@@ -96,5 +96,7 @@ def test_cli_install_and_reference(tmp_path: Path, capsys: pytest.CaptureFixture
     assert cli.main(["addin", "reference", "--output", str(out)]) == 0
     assert "### PERP_LIQ_PRICE" in out.read_text()
     assert capsys.readouterr().out == f"wrote {out}\n"
+    assert cli.main(["addin", "file", "--out", str(tmp_path / "dist")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'dist' / 'PerpRisk.xlam'}\n"
     assert cli.main(["addin", "reference"]) == 0
     assert capsys.readouterr().out.startswith("# perprisk cell functions")

@@ -556,3 +556,16 @@ def test_portfolio_keeps_rows_aligned_with_the_sheet(excel: Excel) -> None:
     rows = [r[:] for r in POSITION_ROWS] + [[None] * len(POSITION_ROWS[0])] * 2
     got = excel.call("PERP_PORTFOLIO", Range(rows))
     assert len(got) == len(POSITION_ROWS)  # trailing empty rows dropped, nothing else
+
+
+def test_long_text_in_spilled_tables_is_shortened() -> None:
+    """Excel shows #VALUE! for the whole array if one text in it is over 255 characters."""
+    from addin.excel import cells as cell_conversion
+
+    frame = pd.DataFrame({"message": ["x" * 300, "short"], "value": [1.0, 2.0]})
+    for rows in (
+        cell_conversion.rows_out(frame),
+        [list(frame.columns), *cell_conversion.frame_out(frame).to_numpy().tolist()],
+    ):
+        assert len(rows[1][0]) == 255 and rows[1][0].endswith("...")
+        assert rows[2][0] == "short"
