@@ -65,6 +65,10 @@ TIERS = (
     "Leverage tiers: a range with header row minNotional, maxNotional, maintenanceMarginRate "
     "and optional maintenanceAmount, maxLeverage."
 )
+TIERS_BY_SYMBOL = (
+    "Optional leverage tiers of several markets: header row with symbol plus the tier columns "
+    "(minNotional, maxNotional, maintenanceMarginRate, ...)."
+)
 MAX_LEVERAGE = "Hyperliquid only: the market's max leverage (maintenance rate = 1 / (2 x max))."
 FEE_RATE = (
     "Closing taker fee rate counted in the requirement, fraction (0.05% = 0.0005). Default 0."
@@ -548,7 +552,7 @@ def _tiers_by_symbol(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame] | No
     pd.DataFrame,
     index=False,
     header=True,
-    doc="Leverage tiers of several markets: header row with symbol plus the tier columns.",
+    doc=TIERS_BY_SYMBOL,
 )
 @xw.ret("raw")  # rows built vectorised by cells.rows_out: books run to many thousand rows
 @shows_errors
@@ -970,9 +974,7 @@ def _scenarios(value: Any) -> list[scenario_models.Scenario]:
 @xw.func(category=CATEGORY)
 @xw.arg("positions", pd.DataFrame, index=False, header=True, doc=POSITIONS)
 @xw.arg("scenarios", ndim=2, doc=SCENARIOS)
-@xw.arg(
-    "tiers", pd.DataFrame, index=False, header=True, doc=TIERS.replace("Leverage", "By symbol:")
-)
+@xw.arg("tiers", pd.DataFrame, index=False, header=True, doc=TIERS_BY_SYMBOL)
 @xw.ret(index=False, header=True)
 @shows_errors
 def PERP_STRESS(positions: Any, scenarios: Any = None, tiers: Any = None) -> Any:
@@ -997,9 +999,7 @@ def PERP_STRESS(positions: Any, scenarios: Any = None, tiers: Any = None) -> Any
     "shortfall.",
 )
 @xw.arg("scenarios", ndim=2, doc=SCENARIOS)
-@xw.arg(
-    "tiers", pd.DataFrame, index=False, header=True, doc=TIERS.replace("Leverage", "By symbol:")
-)
+@xw.arg("tiers", pd.DataFrame, index=False, header=True, doc=TIERS_BY_SYMBOL)
 @xw.ret(index=False, header=True)
 @shows_errors
 def PERP_STRESS_POSITIONS(
