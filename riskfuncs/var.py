@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from decimal import Decimal
 from statistics import NormalDist
 from typing import Literal
 
@@ -70,6 +71,17 @@ def _check_confidence(confidence: float) -> float:
             f"(got {format_value(confidence)})"
         )
     return value
+
+
+def _tail_level(confidence: float) -> float:
+    """``1 - confidence`` as written: 0.99 gives 0.01, not 0.010000000000000009.
+
+    The float subtraction lands just above the level, which moves the order-statistic rules
+    (``inverted_cdf``, ``closest_observation``, ...) one observation toward the centre whenever
+    ``n * (1 - confidence)`` is a whole number: 100 returns at 99% would give the second worst
+    loss instead of the worst.
+    """
+    return float(1 - Decimal(repr(_check_confidence(confidence))))
 
 
 def _check_ddof(ddof: int) -> None:
@@ -148,7 +160,7 @@ def historical_var(
     >>> round(historical_var(bacon, confidence=0.95, method="weibull"), 4)
     0.064
     """
-    level = 1.0 - _check_confidence(confidence)
+    level = _tail_level(confidence)
     history = _history(returns, axis, "historical_var")
     return history.per_series(-_quantile(history.matrix, level, method))  # type: ignore[no-any-return]
 
@@ -239,7 +251,7 @@ def parametric_var(
     >>> round(parametric_var(returns, confidence=0.99), 6)
     0.031855
     """
-    level = 1.0 - _check_confidence(confidence)
+    level = _tail_level(confidence)
     shape = choose("distribution", distribution, ("normal", "cornish_fisher"))
     history = _history(returns, axis, "parametric_var")
     mean, sd = _moments(history, zero_mean, ddof)
@@ -294,7 +306,7 @@ def monte_carlo_var(
     >>> round(monte_carlo_var(returns, confidence=0.99, seed=7), 3)
     0.029
     """
-    level = 1.0 - _check_confidence(confidence)
+    level = _tail_level(confidence)
     mode = choose("method", method, ("normal", "bootstrap"))
     if not isinstance(paths, int | np.integer) or paths < 2:
         raise RiskInputError(f"paths must be a whole number >= 2 (got {format_value(paths)})")
@@ -306,7 +318,10 @@ def monte_carlo_var(
     else:
         dates = rng.integers(0, history.observations, size=int(paths))
         simulated = history.matrix[dates]
-    return history.per_series(-np.quantile(simulated, level, axis=0))  # type: ignore[no-any-return]
+    var = -np.quantile(simulated, level, axis=0)
+    # A bootstrap may happen not to draw the missing date; the column is still unknown.
+    var = np.where(np.isnan(history.matrix).any(axis=0), np.nan, var)
+    return history.per_series(var)  # type: ignore[no-any-return]
 
 
 def expected_shortfall(
@@ -365,7 +380,7 @@ def expected_shortfall(
     0.0643
     """
     c = _check_confidence(confidence)
-    level = 1.0 - c
+    level = _tail_level(c)
     mode = choose("method", method, ("historical", "rockafellar_uryasev", "normal"))
     history = _history(returns, axis, "expected_shortfall")
     values = history.matrix

@@ -97,18 +97,40 @@ def _riskfolio_cvar(r: np.ndarray, alpha: float) -> float:
     return float(var + np.sum(np.maximum(-r - var, 0.0)) / (alpha * len(r)))
 
 
-@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.975, 0.99])
+@pytest.mark.parametrize(
+    ("confidence", "alpha"), [(0.9, 0.1), (0.95, 0.05), (0.975, 0.025), (0.99, 0.01)]
+)
 def test_expected_shortfall_matches_library_definitions(
-    crypto_like: np.ndarray, confidence: float
+    crypto_like: np.ndarray, confidence: float, alpha: float
 ) -> None:
-    # Independent loops over sorted data; no interpolation involved, so rtol 1e-12.
+    # Independent loops over sorted data; no interpolation involved, so rtol 1e-12. The
+    # libraries take the tail level alpha as written (0.01), not as 1 - 0.99 in floats.
     r = crypto_like
     assert expected_shortfall(r, confidence=confidence) == pytest.approx(
-        _empyrical_cvar(r, 1 - confidence), rel=1e-12
+        _empyrical_cvar(r, alpha), rel=1e-12
     )
     assert expected_shortfall(
         r, confidence=confidence, method="rockafellar_uryasev"
-    ) == pytest.approx(_riskfolio_cvar(r, 1 - confidence), rel=1e-12)
+    ) == pytest.approx(_riskfolio_cvar(r, alpha), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("n", "confidence", "worst"), [(100, 0.99, 1), (1000, 0.99, 10), (40, 0.975, 1), (20, 0.95, 1)]
+)
+def test_order_statistic_var_at_a_whole_number_of_tail_returns(
+    n: int, confidence: float, worst: int
+) -> None:
+    # R quantile(type = 1) (Hyndman & Fan 1996, definition 1) at p = 1 - c with n p whole is
+    # the (n p)-th smallest return exactly: 100 returns at 99% give the worst one. 1 - 0.99 in
+    # floats is 0.010000000000000009, which must not push the rule to the next observation.
+    r = -np.arange(1, n + 1) / (10.0 * n)  # losses of 0.1/n .. 10%, the worst last
+    worst_losses = np.sort(-r)[::-1][:worst]
+    assert historical_var(r, confidence=confidence, method="inverted_cdf") == pytest.approx(
+        worst_losses[-1], abs=1e-15
+    )
+    assert expected_shortfall(
+        r, confidence=confidence, quantile_method="inverted_cdf"
+    ) == pytest.approx(worst_losses.mean(), abs=1e-15)
 
 
 # --- parametric -----------------------------------------------------------------------------
@@ -260,6 +282,10 @@ def test_nan_in_a_column_gives_nan_for_that_column_only() -> None:
         assert not math.isnan(result[0]) and math.isnan(result[1])
     result = expected_shortfall(r, method="rockafellar_uryasev")
     assert not math.isnan(result[0]) and math.isnan(result[1])
+    # Two draws almost never hit the missing date; the column must still be unknown.
+    for method in ("normal", "bootstrap"):
+        result = monte_carlo_var(r, method=method, paths=2, seed=0)  # type: ignore[arg-type]
+        assert not math.isnan(result[0]) and math.isnan(result[1])
 
 
 # --- container contract and invariants ------------------------------------------------------
