@@ -692,25 +692,39 @@ def discipline_report(
     exchange = positions["exchange"].astype(str) if "exchange" in positions else margins["account"]
     symbol = positions["symbol"].astype(str) if "symbol" in positions else pd.Series(
         "", index=positions.index)
-    side_words = np.where(np.asarray(side_sign(positions["side"].to_numpy(dtype=object))) > 0,
-                          "long", "short")
-    labels = [f"{e} {s} {w}".replace("  ", " ") for e, s, w in
+    signs = np.asarray(side_sign(positions["side"].to_numpy(dtype=object)))
+    side_words = np.where(signs > 0, "long", np.where(signs < 0, "short", ""))
+    labels = [" ".join(word for word in (e, s, w) if word) for e, s, w in
               zip(exchange, symbol, side_words, strict=True)]
     cross = (positions.get("marginMode", pd.Series("isolated", index=positions.index))
              .fillna("isolated").astype(str).str.lower() == "cross").to_numpy()
 
-    accounts = margins.loc[cross].groupby("account", sort=False).agg(
+    # A figure that rests on a missing one is missing: a NaN balance is not a gone balance
+    # (leverage inf), and a cross account with one unknown position is unknown as a whole,
+    # its balance, leverage, buffer and the liquidation prices of all its positions.
+    figures = ["notional", "margin_balance", "maintenance_margin", "unrealized_pnl"]
+    unknown = margins[figures].isna().any(axis=1)
+    unknown |= cross & unknown.where(cross, False).groupby(margins["account"]).transform("any")
+    unknown_rows = unknown.to_numpy(dtype=bool)
+    position_leverage = np.where(unknown_rows, np.nan, margins["leverage"].to_numpy(dtype=float))
+    liquidation = np.where(unknown_rows & cross, np.nan,
+                           margins["liquidation_price"].to_numpy(dtype=float))
+    accounts = margins.loc[cross].assign(unknown=unknown_rows[cross]).groupby(
+        "account", sort=False).agg(
         notional=("notional", "sum"),
         margin_balance=("margin_balance", "first"),
         maintenance_margin=("maintenance_margin", "sum"),
+        unknown=("unknown", "any"),
     )
+    accounts.loc[accounts.pop("unknown").to_numpy(dtype=bool)] = np.nan
     account_labels = [f"{name} cross account" for name in accounts.index]
     with np.errstate(divide="ignore", invalid="ignore"):
         balance = accounts["margin_balance"].to_numpy()
-        account_leverage = np.where(balance > 0, accounts["notional"].to_numpy() / balance, np.inf)
+        account_leverage = np.where(balance > 0, accounts["notional"].to_numpy() / balance,
+                                    np.where(np.isnan(balance), np.nan, np.inf))
 
     parts = [
-        check_leverage(margins["leverage"].to_numpy(), cap=limits.leverage_cap, scope=labels),
+        check_leverage(position_leverage, cap=limits.leverage_cap, scope=labels),
         check_leverage(account_leverage, cap=limits.leverage_cap, scope=account_labels),
         check_margin_buffer(
             margins.loc[~cross, "margin_balance"].to_numpy(),
@@ -727,7 +741,7 @@ def discipline_report(
             pd.to_numeric(positions["entryPrice"]).to_numpy(dtype=float),
             pd.to_numeric(positions.get("stopLossPrice", pd.Series(np.nan, index=positions.index)))
             .to_numpy(dtype=float),
-            margins["liquidation_price"].to_numpy(),
+            liquidation,
             mark_price=pd.to_numeric(positions["markPrice"]).to_numpy(dtype=float),
             scope=labels,
         ),

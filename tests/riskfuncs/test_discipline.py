@@ -311,6 +311,26 @@ def test_discipline_report_on_a_book() -> None:
         assert ":" in message
 
 
+def test_discipline_report_missing_data_is_unknown_never_a_pass() -> None:
+    # BTC's mark price is missing: the binance cross account's balance, leverage, buffer and
+    # the liquidation prices of both its positions rest on it, so none of them may pass. The
+    # SOL side is missing: its leverage is unknown, not "margin balance gone".
+    book = _book()
+    book.loc[0, "markPrice"] = np.nan
+    book.loc[2, "side"] = None
+    report = discipline_report(book)
+    cross_or_sol = report["scope"].str.startswith(("binance", "okx"))
+    checks = report[cross_or_sol & report["check"].isin(["leverage", "margin_buffer",
+                                                         "stop_loss"])]
+    assert len(checks) == 9  # leverage: 3 positions + 1 account; 2 buffers; 3 stops
+    assert checks["passed"].isna().all()
+    assert "okx SOL/USDT:USDT" in checks["scope"].tolist()  # no side word when unknown
+    assert not checks["message"].str.contains("gone").any()
+    # The isolated inverse position on bybit is untouched by the gaps.
+    bybit = report[report["scope"].str.startswith("bybit") & (report["check"] == "leverage")]
+    assert _passed(bybit) == [True]
+
+
 def test_discipline_report_edge_cases() -> None:
     assert discipline_report(_book().iloc[:0]).empty
     no_stops = _book().drop(columns="stopLossPrice")
