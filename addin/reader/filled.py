@@ -305,7 +305,7 @@ def _read_field(book: FilledWorkbook, sheet: Sheet, f: Field, grid: _Grid, scan:
     cell = f"{get_column_letter(col)}{row}"
     raw = grid.get(row, col)
     if f.role == "formula":
-        if (row, col) not in scan.formula_cells:
+        if not scan.has_formula(row, col):
             book.add(sheet.title, cell, f"the formula of {f.label!r} was replaced by "
                      + ("nothing" if _is_blank(raw) else f"the value {_shown(raw)}"),
                      "the template's formula (copy it from a blank template)")
@@ -346,7 +346,7 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
                 _read_table_cell(book, sheet, column, grid, spans[column.key][0], row))
         for column in table.formulas():
             col = spans[column.key][0]
-            if (row, col) not in scan.formula_cells:
+            if not scan.has_formula(row, col):
                 raw = grid.get(row, col)
                 book.add(sheet.title, f"{get_column_letter(col)}{row}",
                          f"the formula of {column.header!r} was replaced by "
