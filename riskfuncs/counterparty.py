@@ -543,7 +543,8 @@ def probability_of_default_over(pd_1y: FloatLike, horizon_years: FloatLike) -> A
     # 1 - (1-p)**t via log1p/expm1 stays accurate for tiny PDs and short horizons.
     with np.errstate(divide="ignore", invalid="ignore"):
         result = -np.expm1(t * np.log1p(-p))
-    return form.wrap(np.where(p == 1, np.where(t > 0, 1.0, 0.0), result))
+    # A certain default (PD 1) over no time at all: 0 * log(0) is NaN in floats, 0 in fact.
+    return form.wrap(np.where((p == 1) & (t == 0), 0.0, result))
 
 
 LgdPrior = Literal[

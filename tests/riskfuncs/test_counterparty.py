@@ -108,6 +108,8 @@ def test_probability_of_default_over_matches_scipy_exponential() -> None:
     assert probability_of_default_over(0.02, 1.0) == pytest.approx(0.02, rel=1e-12)
     assert probability_of_default_over(1.0, 0.0) == 0.0
     assert probability_of_default_over(1.0, 0.5) == 1.0
+    # A missing horizon is unknown, whatever the PD.
+    assert np.isnan(probability_of_default_over([1.0, 0.02], np.nan)).all()
 
 
 # ------------------------------------------------------------------ score and grade
