@@ -227,3 +227,21 @@ def test_batch_drop_mid_message_nothing_lost_nothing_twice(smtp_server: Server,
     subjects = [received(smtp_server.sink, i)["Subject"] for i in range(3)]
     assert sorted(subjects) == ["report b0.xlsx", "report b1.xlsx", "report b2.xlsx"]
     assert len(smtp_server.sink.envelopes) == 3
+
+
+def test_openssl_made_ca_works_too(tmp_path: Path) -> None:
+    """The fallback used where the cryptography package is not installed."""
+    import shutil
+
+    from tests.addin.mail.smtp_fixtures import _make_ca_openssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command")
+    ca = _make_ca_openssl(tmp_path)
+    server = start_server(ca)
+    try:
+        with SmtpConnection(settings(server)) as conn:
+            send_with_retries(conn, message(), sleep=no_sleep)
+    finally:
+        server.controller.stop()
+    assert len(server.sink.envelopes) == 1

@@ -1,0 +1,53 @@
+"""`perprisk fill`, `report` and `demo` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from addin._resources import templates_dir
+from addin.cli import main
+from addin.reader import read_filled_workbook
+
+SAMPLE = templates_dir() / "sample"
+
+
+def test_fill_from_csv_gives_a_clean_workbook(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "book.xlsx"
+    assert main(["fill", "--positions", str(SAMPLE / "positions.csv"), "--out", str(out)]) == 0
+    book = read_filled_workbook(out)
+    assert book.problems == []
+    table = book.tables["positions"]
+    assert list(table["symbol"])[:2] == ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+    assert list(table["exchange"]) == ["binance", "binance", "bybit", "bybit", "okx",
+                                       "hyperliquid"]
+    assert list(table["contract"])[4] == "inverse"  # BTC/USD:BTC settles in its base
+    assert main(["fill", "--positions", str(SAMPLE / "positions.csv"), "--out", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err
+
+
+def test_fill_names_the_bad_position(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export = tmp_path / "bad.json"
+    export.write_text(json.dumps([{"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 1,
+                                   "entryPrice": "lots", "markPrice": 1, "collateral": 1}]))
+    assert main(["fill", "--positions", str(export), "--out", str(tmp_path / "x.xlsx")]) == 1
+    assert "bad.json position 1: entryPrice is 'lots'; expected a number" in (
+        capsys.readouterr().err)
+
+
+def test_demo_writes_a_book_and_its_reports(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    book = tmp_path / "demo-assessment.xlsx"
+    assert read_filled_workbook(book).problems == []
+    html = (tmp_path / "demo-report.html").read_text()
+    assert '<img src="data:image/png;base64,' in html
+    data = json.loads((tmp_path / "demo-report.json").read_text())
+    assert len(data["positions"]) == 6 and data["scorecard"] and data["market"]
+    assert main(["report", str(book), "--format", "json", "--out",
+                 str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert [p["liquidation_price"] for p in again["positions"]] == [
+        p["liquidation_price"] for p in data["positions"]]
