@@ -85,11 +85,12 @@ class RatingThresholds:
                 continue
             if not isinstance(value, int | float) or math.isnan(value):
                 raise RiskInputError(f"{item.name} must be a number (got {format_value(value)})")
-        _order("distance", self.distance_red, self.distance_amber)
-        _order("buffer", self.buffer_red, self.buffer_amber)
-        _order("probability", self.probability_amber, self.probability_red)
-        _order("leverage", self.leverage_amber, self.leverage_red)
-        _order("var", self.var_amber, self.var_red)
+        _order("distance_red", self.distance_red, "distance_amber", self.distance_amber)
+        _order("buffer_red", self.buffer_red, "buffer_amber", self.buffer_amber)
+        _order("probability_amber", self.probability_amber, "probability_red",
+               self.probability_red)
+        _order("leverage_amber", self.leverage_amber, "leverage_red", self.leverage_red)
+        _order("var_amber", self.var_amber, "var_red", self.var_red)
         for name in ("probability_amber", "probability_red"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -106,11 +107,10 @@ class RatingThresholds:
         return getattr(self, f"{prefix}_amber"), getattr(self, f"{prefix}_red")
 
 
-def _order(prefix: str, low: float, high: float) -> None:
+def _order(low_name: str, low: float, high_name: str, high: float) -> None:
     if low > high:
         raise RiskInputError(
-            f"{prefix} thresholds must be ordered: {format_value(low)} must not exceed "
-            f"{format_value(high)}"
+            f"{low_name} must be <= {high_name} = {format_value(high)} (got {format_value(low)})"
         )
 
 
