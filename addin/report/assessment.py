@@ -161,6 +161,7 @@ class Assessment:
     scorecard: Any = None  # sections.Scorecard
     market: Any = None  # sections.MarketRisk
     checklist: Any = None  # sections.Checklist
+    funding: Any = None  # sections.FundingSummary
 
     @property
     def worst_alert(self) -> Alert | None:

@@ -85,6 +85,7 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
     if assessment.scorecard is None:
         notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
     assessment.checklist = sections.checklist_of(book)
+    assessment.funding = sections.funding_of(book, frame)
     assessment.notes.extend(notes)
     return assessment
 

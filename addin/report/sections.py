@@ -289,3 +289,53 @@ def checklist_of(book: FilledWorkbook) -> Checklist | None:
         date=str(_get(settings, "date", "")), reviewer=str(_get(settings, "reviewer", "")),
         sign_off=str(_get(settings, "sign_off", "")),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Funding
+
+@dataclass(frozen=True)
+class FundingSummary:
+    symbol: str
+    position: str
+    intervals: int
+    average_rate: float  # per interval
+    annualised_rate: float
+    total_payment: float  # cash flow to the holder over the log (negative = paid)
+    currency: str
+
+
+def funding_of(book: FilledWorkbook, positions: pd.DataFrame) -> FundingSummary | None:
+    """Funding paid or received by the Funding sheet's position over its rate log."""
+    from riskfuncs.funding import cumulative_funding
+
+    log = book.tables.get("log")
+    if log is None or log.empty or positions.empty:
+        return None
+    settings = book.fields.get("funding", {})
+    index = int(_get(settings, "position_row", 1)) - 1
+    if not 0 <= index < len(positions):
+        return None
+    position = positions.iloc[index]
+    if "time" in log:
+        log = log.sort_values("time", kind="stable")
+    rates = pd.to_numeric(log["rate"], errors="coerce").to_numpy(dtype=float)
+    marks = pd.to_numeric(log["mark_price"], errors="coerce").to_numpy(dtype=float)
+    marks = np.where(np.isnan(marks), float(position["markPrice"]), marks)
+    contract = str(position["contractType"]).lower()
+    quantity = float(position["contracts"]) * float(position["contractSize"])
+    running = np.asarray(cumulative_funding(
+        str(position["side"]), quantity, marks, rates,
+        contract=cast(Any, contract)), dtype=float)
+    per_year = float(_get(settings, "intervals_per_year", 1095.0))
+    average = float(np.nanmean(rates))
+    symbol = str(position["symbol"])
+    pair, _, settle = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    return FundingSummary(
+        symbol=str(_get(settings, "symbol", symbol)),
+        position=f"{symbol} {str(position['side']).lower()} ({position['exchange']})",
+        intervals=int(np.isfinite(rates).sum()), average_rate=average,
+        annualised_rate=average * per_year, total_payment=float(running[-1]),
+        currency=(settle or (base if contract == "inverse" else quote)) or "quote",
+    )

@@ -46,6 +46,10 @@ def test_demo_writes_a_book_and_its_reports(tmp_path: Path) -> None:
     assert '<img src="data:image/png;base64,' in html
     data = json.loads((tmp_path / "demo-report.json").read_text())
     assert len(data["positions"]) == 6 and data["scorecard"] and data["market"]
+    # Funding paid by the 0.8 BTC long over the sample's 8-hour rates: notional x sum of rates.
+    rates = [r["fundingRate"] for r in json.loads((SAMPLE / "funding.json").read_text())[
+        "BTC/USDT:USDT"]]
+    assert data["funding"]["total_payment"] == pytest.approx(-0.8 * 61850.0 * sum(rates))
     assert main(["report", str(book), "--format", "json", "--out",
                  str(tmp_path / "again.json")]) == 0
     again = json.loads((tmp_path / "again.json").read_text())
