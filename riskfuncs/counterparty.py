@@ -716,9 +716,11 @@ def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
         )
         differs = (accounts["high"] > accounts["low"]).to_numpy()
         if differs.any():
+            bad = int(np.argmax(differs))
             raise RiskInputError(
-                f"collateral of cross positions on {account_names[int(np.argmax(differs))]} "
-                "must be the one wallet balance (got different values)"
+                f"collateral must be one wallet balance on every cross row of "
+                f"{account_names[bad]} (got {format_value(accounts['low'].iloc[bad])} and "
+                f"{format_value(accounts['high'].iloc[bad])})"
             )
         wallet = accounts["high"].to_numpy() + np.where(accounts["missing"], np.nan,
                                                         accounts["pnl"].to_numpy())

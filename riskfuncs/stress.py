@@ -255,7 +255,7 @@ def _parse_symbol(symbol: str, contract: str) -> tuple[str, str]:
     settle = account_of("", symbol, contract).split(":", 1)[1]
     if contract == "inverse" and settle != asset:
         raise RiskInputError(
-            f"symbol of an inverse contract must settle in its base coin (got {symbol!r})"
+            f"symbol must settle in its base coin for an inverse contract (got {symbol!r})"
         )
     return asset, settle
 
@@ -276,7 +276,12 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
         try:
             values = pd.to_numeric(positions[column], errors="raise").to_numpy(dtype=float)
         except (TypeError, ValueError):
-            raise RiskInputError(f"positions column {column} must hold numbers") from None
+            coerced = pd.to_numeric(positions[column], errors="coerce")
+            bad = positions[column][coerced.isna() & positions[column].notna()]
+            raise RiskInputError(
+                f"{column} must be a number (got {format_value(bad.iloc[0])} in positions row "
+                f"{bad.index[0]})"
+            ) from None
         numbers[column] = np.where(np.isnan(values), default, values)
     frame = pd.DataFrame(index=positions.index)
     frame["exchange"] = _text_column(positions, "exchange", "generic").str.lower()
@@ -322,8 +327,8 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
     if missing.any():
         row = frame.index[int(np.argmax(missing))]
         raise RiskInputError(
-            f"positions row {row} needs maintenanceMarginRate or tiers for "
-            f"{frame.at[row, 'symbol']!r}"
+            f"maintenanceMarginRate must be given, or tiers for {frame.at[row, 'symbol']!r} "
+            f"(got none in positions row {row})"
         )
     require_rate("maintenanceMarginRate", np.where(has_tiers, 0.0, rate))
     frame["tier_symbol"] = np.where(has_tiers, frame["symbol"].to_numpy(), "")
@@ -420,9 +425,11 @@ def _accounts(book: _Book) -> _Accounts:
     differs = ~np.isclose(book.collateral, wallet[codes], rtol=1e-12, atol=0.0, equal_nan=True)
     if differs.any():
         row = int(np.argmax(differs))
+        first = first_row[codes[row]]
         raise RiskInputError(
-            f"collateral of cross positions on {labels[row]} must be the one wallet balance "
-            f"(rows {frame.index[first_row[codes[row]]]} and {frame.index[row]} differ)"
+            f"collateral must be one wallet balance on every cross row of {labels[row]} (got "
+            f"{format_value(book.collateral[first])} in row {frame.index[first]}, "
+            f"{format_value(book.collateral[row])} in row {frame.index[row]})"
         )
     order = np.argsort(codes, kind="stable").astype(np.intp)
     sizes = np.bincount(codes, minlength=n_accounts).astype(float)

@@ -441,7 +441,8 @@ def test_exposure_agrees_with_portfolio_margin_balances() -> None:
 def test_exposure_errors_and_missing_data() -> None:
     book = _book()
     book.loc[1, "collateral"] = 25_000.0
-    with pytest.raises(RiskInputError, match="collateral of cross positions on binance:USDT"):
+    with pytest.raises(RiskInputError, match="collateral must be one wallet balance on every "
+                                             "cross row of binance:USDT"):
         exposure_by_exchange(book)
     book = _book()
     book.loc[4, "markPrice"] = np.nan

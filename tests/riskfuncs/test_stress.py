@@ -164,7 +164,8 @@ def test_repeated_index_labels_keep_isolated_positions_apart() -> None:
 def test_cross_rows_must_carry_one_wallet_balance() -> None:
     positions = book(symbol=["BTC/USDT:USDT", "ETH/USDT:USDT"], marginMode="cross",
                      collateral=[10_000.0, 9_000.0])
-    with pytest.raises(RiskInputError, match="collateral of cross positions on binance:USDT"):
+    with pytest.raises(RiskInputError, match="collateral must be one wallet balance on every "
+                                             "cross row of binance:USDT"):
         stress_test(positions, "BTC -30% 1h")
 
 
@@ -519,15 +520,17 @@ def test_worst_picks_the_largest_weighted_loss() -> None:
     [
         ({"symbol": "BTCUSDT"}, "symbol must be a ccxt symbol like BTC/USDT:USDT"),
         ({"symbol": "BTC/USD:USDT", "contractType": "inverse"},
-         "symbol of an inverse contract must settle in its base coin"),
+         "symbol must settle in its base coin for an inverse contract (got 'BTC/USD:USDT')"),
         ({"contracts": 0.0}, "contracts must be > 0"),
         ({"markPrice": -1.0}, "markPrice must be > 0"),
         ({"collateral": -5.0}, "collateral must be >= 0"),
-        ({"maintenanceMarginRate": np.nan}, "positions row 0 needs maintenanceMarginRate"),
+        ({"maintenanceMarginRate": np.nan},
+         "maintenanceMarginRate must be given, or tiers for 'BTC/USDT:USDT' (got none in "
+         "positions row 0)"),
         ({"maintenanceMarginRate": 1.5}, "maintenanceMarginRate must be in [0, 1)"),
         ({"marginMode": "portfolio"}, "marginMode must be one of isolated, cross"),
         ({"side": "flat"}, "side must be long or short"),
-        ({"contracts": "many"}, "positions column contracts must hold numbers"),
+        ({"contracts": "many"}, "contracts must be a number (got 'many' in positions row 0)"),
     ],
 )
 def test_bad_positions_are_named(change: dict[str, Any], start: str) -> None:
