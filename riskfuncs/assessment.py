@@ -19,8 +19,9 @@ or margin buffer at or below zero) is red whatever the thresholds. A measure giv
 for a position (NaN) makes it at least amber: an unknown is not a pass. The book is as bad as
 its worst position, and its reasons count the positions on each measure.
 
-The default amber levels for buffer and leverage are the trading guide's rules (margin at least
-30% above the requirement, leverage at most 5x); the 10% alert distance is the assessment
+The default amber levels for buffer and leverage are the discipline defaults of
+:class:`riskfuncs.discipline.DisciplineLimits` (margin at least 30% above the requirement,
+leverage at most 5x); the 10% alert distance is the assessment
 workbook's default. The other levels are conventions to tune: pass your own thresholds.
 """
 
@@ -36,6 +37,7 @@ import pandas as pd
 
 from riskfuncs._arrays import FloatArray, format_value, require, to_float_array
 from riskfuncs._errors import RiskInputError
+from riskfuncs.discipline import LEVERAGE_CAP, MINIMUM_MARGIN_BUFFER
 
 __all__ = ["MEASURES", "HybridAssessment", "RatingThresholds", "hybrid_assessment"]
 
@@ -66,9 +68,9 @@ class RatingThresholds:
     distance_red: float = 0.10
     probability_amber: float = 0.01
     probability_red: float = 0.05
-    buffer_amber: float = 0.30
+    buffer_amber: float = MINIMUM_MARGIN_BUFFER
     buffer_red: float = 0.0
-    leverage_amber: float = 5.0
+    leverage_amber: float = LEVERAGE_CAP
     leverage_red: float = 10.0
     var_amber: float = 0.10
     var_red: float = 0.25

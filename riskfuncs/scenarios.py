@@ -216,7 +216,7 @@ def _check(name: str, value: Any, ok: bool, rule: str) -> None:
 
 # --- synthetic shocks ------------------------------------------------------------------------
 
-_GUIDE_NOTE = (
+_BETA_NOTE = (
     "Unlisted assets follow BTC: ETH 1.3x, other assets 2x, derived moves capped at -90%."
 )
 
@@ -225,7 +225,7 @@ def _btc_shock(move: float, hours: float) -> Scenario:
     direction = "falls" if move < 0 else "rises"
     return Scenario(
         f"BTC {move:+.0%} {hours:g}h",
-        description=f"BTC {direction} {abs(move):.0%} within {hours:g} hour(s). {_GUIDE_NOTE}",
+        description=f"BTC {direction} {abs(move):.0%} within {hours:g} hour(s). {_BETA_NOTE}",
         moves={"BTC": move},
         horizon_hours=hours,
         sources=(

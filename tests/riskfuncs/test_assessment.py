@@ -19,8 +19,8 @@ from riskfuncs.stress import stress_test
 RANK = {"green": 0, "amber": 1, "red": 2}
 
 
-def test_guide_rules_set_the_amber_levels() -> None:
-    # The guide: leverage at most 5x and margin at least 30% above the requirement pass.
+def test_discipline_limits_set_the_amber_levels() -> None:
+    # DisciplineLimits: leverage at most 5x and margin at least 30% above the requirement pass.
     passing = hybrid_assessment(leverage=[5.0], margin_buffer=[0.30])
     assert passing.positions["rating"].tolist() == ["green"]
     assert passing.positions["reasons"].tolist() == [""]

@@ -133,7 +133,7 @@ def test_unknown_scenario_lists_the_known_names() -> None:
 # ------------------------------------------------------------------ betas and caps
 
 
-def test_guide_shock_spreads_to_other_assets_by_beta() -> None:
+def test_synthetic_shock_spreads_to_other_assets_by_beta() -> None:
     shock = get_scenario("BTC -30% 1h")
     assert shock.price_move("BTC") == -0.30
     assert shock.price_move("eth") == pytest.approx(-0.39)  # ETH 1.3x
