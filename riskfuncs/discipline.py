@@ -529,7 +529,7 @@ def position_size(
     require_positive("entry_price", entry)
     require_positive("stop_price", stop)
     require_rate("fee_rate", fee)
-    require("stop_price", stop, np.isnan(s) | (s * (entry - stop) > 0),
+    require("stop_price", stop, np.isnan(s) | np.isnan(entry) | (s * (entry - stop) > 0),
             "be below entry_price for a long and above it for a short")
     if kind == "linear":
         loss_per_unit = s * (entry - stop) + fee * (entry + stop)

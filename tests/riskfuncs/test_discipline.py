@@ -90,6 +90,9 @@ def test_position_size_validation() -> None:
     with pytest.raises(RiskInputError, match=r"^side must be long or short \(got 'up'\)"):
         position_size(10_000, 0.01, 100, 95, side="up")
     assert math.isnan(position_size(math.nan, 0.01, 100, 95, side="long"))
+    # A missing entry or stop price is missing market data: NaN, not a misplaced stop.
+    assert math.isnan(position_size(10_000, 0.01, math.nan, 95, side="long"))
+    assert math.isnan(position_size(10_000, 0.01, 100, math.nan, side="short"))
 
 
 def test_position_size_vector_series_and_no_mutation() -> None:
