@@ -12,8 +12,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from addin.mail.sendlog import SendLog
-from addin.mail.smtp import SendError, SmtpConnection, SmtpSettings, send_with_retries
+from addin.mail.sendlog import SendLog, State
+from addin.mail.smtp import (
+    PartialDeliveryError,
+    SendError,
+    SmtpConnection,
+    SmtpSettings,
+    send_with_retries,
+)
 
 
 @dataclass
@@ -77,7 +83,9 @@ def send_batch(
                 )
             except SendError as exc:
                 detail = f"{exc} (after {exc.attempts} attempt{'s' if exc.attempts > 1 else ''})"
-                log.record(item.key, "failed", label=item.label, message_id=message_id,
+                # A partial delivery is logged as sent so that no recipient gets it twice.
+                state: State = "sent" if isinstance(exc, PartialDeliveryError) else "failed"
+                log.record(item.key, state, label=item.label, message_id=message_id,
                            detail=detail)
                 result.failed.append((item.label, detail))
                 continue

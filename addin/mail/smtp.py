@@ -48,6 +48,13 @@ class PermanentSendError(SendError):
     """5xx answer or a TLS/authentication failure: retrying will not help."""
 
 
+class PartialDeliveryError(PermanentSendError):
+    """The server took the message for some recipients and refused others.
+
+    Never retried: resending would deliver a second copy to those who got the first.
+    """
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -189,8 +196,11 @@ class SmtpConnection:
             self.close()
             raise
         if refused:
-            # Some recipients refused: report it rather than claim full delivery.
-            raise smtplib.SMTPRecipientsRefused(refused)
+            taken = sorted(set(rcpts) - set(refused))
+            raise PartialDeliveryError(
+                f"delivered to {', '.join(taken)}; refused for "
+                + "; ".join(f"{r}: {code} {text.decode('utf-8', 'replace')}"
+                            for r, (code, text) in refused.items()))
 
     def close(self) -> None:
         if self._smtp is not None:

@@ -34,7 +34,7 @@ LEVEL_COLORS: dict[str, Color] = {"red": RED, "amber": AMBER, "green": GREEN}
 WIDTH = 900
 SCALE = 2  # glyph pixel size
 ROW = 24
-LABEL_W = 17 * (GLYPH_W + 1) * SCALE
+LABEL_W = 20 * (GLYPH_W + 1) * SCALE
 BAR_X0 = 20 + LABEL_W + 10
 BAR_X1 = WIDTH - 130
 MAX_ROWS = 20
@@ -100,7 +100,7 @@ class PnlBar:
     pnl: float
 
 
-def _fit(label: str, limit: int = 17) -> str:
+def _fit(label: str, limit: int = 20) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "."
 
 
@@ -124,12 +124,13 @@ def risk_chart(
     alert_distance: float,
     currency: str = "USD",
 ) -> bytes:
-    """Draw both panels and return the PNG bytes."""
+    """Draw both panels and return the PNG bytes (at most 20 bars each, in the given order)."""
     shown = list(distances[:MAX_ROWS])
     shown_pnl = list(scenarios[:MAX_ROWS])
     more = len(distances) - len(shown)
+    more_pnl = len(scenarios) - len(shown_pnl)
     height = (48 + ROW * max(len(shown), 1) + (ROW if more else 0) + 30
-              + 40 + ROW * max(len(shown_pnl), 1) + 30)
+              + 40 + ROW * max(len(shown_pnl), 1) + (ROW if more_pnl else 0) + 30)
     canvas = Canvas(WIDTH, height)
     y = 12
     canvas.text(20, y, "DISTANCE TO LIQUIDATION (ADVERSE MOVE, % OF MARK)")
@@ -184,4 +185,6 @@ def risk_chart(
         canvas.text(BAR_X0, y + 4, "NO SCENARIOS", GREY)
         y += ROW
     canvas.rect(zero_x - 1, panel_top - 4, zero_x + 1, y, INK)
+    if more_pnl:
+        canvas.text(20, y + 4, f"+{more_pnl} MORE", GREY)
     return encode_png(canvas.pixels)

@@ -86,11 +86,18 @@ def environment() -> Environment:
     return env
 
 
+def _short_label(symbol: str, side: str, exchange: str) -> str:
+    """``ETH/USDT S BIN``: the pair without its settle part, the side, the venue."""
+    pair = symbol.partition(":")[0]
+    return f"{pair} {side[:1].upper()} {exchange[:3].upper()}"
+
+
 def chart_png(assessment: Assessment) -> bytes:
     """The report chart: distance to liquidation per position, PnL per scenario."""
-    bars = [DistanceBar(p.label, p.distance_to_liquidation, p.level)
-            for p in assessment.positions]
-    pnl = [PnlBar(s.name, -s.loss) for s in assessment.scenarios]
+    bars = [DistanceBar(_short_label(p.symbol, p.side, p.exchange), p.distance_to_liquidation,
+                        p.level) for p in assessment.positions]
+    worst_first = sorted(assessment.scenarios, key=lambda s: -s.loss if s.loss == s.loss else 0)
+    pnl = [PnlBar(s.name, -s.loss) for s in worst_first]
     return risk_chart(bars, pnl, alert_distance=assessment.settings.alert_distance)
 
 

@@ -29,7 +29,7 @@ from riskfuncs.counterparty import (
     probability_of_default_over,
 )
 from riskfuncs.data.score_weights import FACTORS, GradeBand, ScoreWeights
-from riskfuncs.scenarios import Scenario
+from riskfuncs.scenarios import Scenario, span_grid
 from riskfuncs.var import expected_shortfall, historical_var, parametric_var, scale_to_horizon
 from riskfuncs.volatility import ewma_volatility, returns
 
@@ -67,12 +67,15 @@ def scenarios_of(book: FilledWorkbook) -> tuple[tuple[Scenario, ...], dict[str, 
         for record in beta_table.to_dict("records"):
             if not _blank(record.get("asset")) and not _blank(record.get("beta")):
                 betas[str(record["asset"]).strip().upper()] = float(record["beta"])
+    span = _span_moves(settings)
     scenarios: list[Scenario] = []
     for record in table.to_dict("records"):
         name = _get(record, "name")
         if name is None:
             continue
         name = str(name).strip()
+        if name not in moves and name.upper() in span:
+            moves[name] = span[name.upper()]
         haircut_currency = _get(record, "haircut_currency")
         default_exchange = _get(record, "default_exchange")
         scenarios.append(Scenario(
@@ -94,6 +97,17 @@ def scenarios_of(book: FilledWorkbook) -> tuple[tuple[Scenario, ...], dict[str, 
             weight=float(_get(record, "weight", 1.0)),
         ))
     return (tuple(scenarios), betas) if scenarios else None
+
+
+def _span_moves(settings: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Moves of the template's "SPAN k" rows, whose move cells are formulas of the scan range:
+    recomputed with :func:`riskfuncs.scenarios.span_grid`, never read from cached values."""
+    scan = _get(settings, "price_scan_range")
+    if scan is None:
+        return {}
+    asset = str(_get(settings, "reference_asset", "BTC")).upper()
+    grid = span_grid(float(scan), asset=asset)
+    return {f"SPAN {k}": dict(s.moves) for k, s in enumerate(grid, start=1)}
 
 
 # ----------------------------------------------------------------------------------------------

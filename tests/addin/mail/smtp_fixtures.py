@@ -134,6 +134,14 @@ class Sink:
     script: list[str] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
     data_calls: int = 0
+    refuse: set[str] = field(default_factory=set)  # recipients answered 550 at RCPT
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.data_calls += 1

@@ -245,3 +245,19 @@ def test_openssl_made_ca_works_too(tmp_path: Path) -> None:
     finally:
         server.controller.stop()
     assert len(server.sink.envelopes) == 1
+
+
+def test_partial_delivery_is_reported_and_never_resent(smtp_server: Server,
+                                                      tmp_path: Path) -> None:
+    smtp_server.sink.refuse.add("head@example.test")
+    log = SendLog(tmp_path / "log.jsonl")
+    item = Outgoing("book.xlsx", "k", message())  # to desk@, cc head@
+    first = send_batch([item], settings(smtp_server), log, sleep=no_sleep, progress=False)
+    assert [label for label, _ in first.failed] == ["book.xlsx"]
+    assert "delivered to desk@example.test" in first.failed[0][1]
+    assert "head@example.test: 550" in first.failed[0][1]
+    again = send_batch([item], settings(smtp_server), SendLog(log.path), sleep=no_sleep,
+                       progress=False)
+    assert again.skipped == ["book.xlsx"]
+    assert len(smtp_server.sink.envelopes) == 1
+    assert smtp_server.sink.envelopes[0].rcpt_tos == ["desk@example.test"]

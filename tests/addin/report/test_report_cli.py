@@ -46,6 +46,11 @@ def test_demo_writes_a_book_and_its_reports(tmp_path: Path) -> None:
     assert '<img src="data:image/png;base64,' in html
     data = json.loads((tmp_path / "demo-report.json").read_text())
     assert len(data["positions"]) == 6 and data["scorecard"] and data["market"]
+    # SPAN rows: moves recomputed from the scan range (their cells are formulas); for linear
+    # perpetuals the vol-up and vol-down twins lose the same, the extremes lose the most.
+    span = {s["name"]: s["loss"] for s in data["scenarios"] if s["name"].startswith("SPAN")}
+    assert len(span) == 16 and span["SPAN 3"] == span["SPAN 4"] != 0
+    assert max(abs(v) for v in span.values()) in (abs(span["SPAN 15"]), abs(span["SPAN 16"]))
     # Funding paid by the 0.8 BTC long over the sample's 8-hour rates: notional x sum of rates.
     rates = [r["fundingRate"] for r in json.loads((SAMPLE / "funding.json").read_text())[
         "BTC/USDT:USDT"]]
