@@ -147,10 +147,11 @@ VENUE_FAILURES: Mapping[str, VenueFailure] = MappingProxyType(
 )
 
 #: LGD prior for an opaque offshore venue (no segregation, no regulator that enforces it):
-#: the in-kind losses of Mt. Gox (0.80), QuadrigaCX (0.87) and Voyager (0.64) span 0.6-0.9.
+#: the losses of Mt. Gox (0.80 in coin), QuadrigaCX (0.87 in CAD) and Voyager (0.64 in coin)
+#: span 0.6-0.9.
 LGD_OPAQUE_OFFSHORE = 0.75
-#: LGD prior for a regulated venue with segregated customer custody: court-supervised
-#: estates returned 40-100 % (Celsius 0.40 lost, FTX 0 in USD terms), so 0.3-0.5; 0.40 here.
+#: LGD prior for a regulated venue with segregated customer custody: court-supervised US
+#: estates lost 0-40 % of the claim (FTX 0 in USD terms, Celsius 0.40), so 0.3-0.5; 0.40 here.
 LGD_REGULATED_SEGREGATED = 0.40
 
 LGD_PROFILES: Mapping[str, float] = MappingProxyType(

@@ -89,7 +89,7 @@ def test_lgd_priors_match_sources(
 
 
 def test_lgd_profiles_inside_the_ranges_they_summarise() -> None:
-    # Opaque venues: in-kind losses of Mt. Gox, QuadrigaCX and Voyager span 0.64..0.87.
+    # Opaque venues: the losses of Mt. Gox, QuadrigaCX and Voyager span 0.64..0.87.
     opaque = [loss_given_default_prior(v) for v in ("mt_gox", "quadrigacx", "voyager")]
     assert min(opaque) <= loss_given_default_prior("opaque_offshore") <= max(opaque)
     assert 0.3 <= loss_given_default_prior("regulated_segregated") <= 0.5
