@@ -18,7 +18,6 @@ import math
 import time
 import zipfile
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -491,10 +490,6 @@ def _numbers(rows: pd.DataFrame, column: str) -> pd.Series:
     if column not in rows:
         return pd.Series(float("nan"), index=rows.index)
     return pd.to_numeric(rows[column], errors="coerce")
-
-
-def problem_lines(problems: Sequence[Problem]) -> list[str]:
-    return [str(p) for p in problems]
 
 
 __all__ = ["FilledWorkbook", "Problem", "describe", "read_filled_workbook", "tier_frames"]
