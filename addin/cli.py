@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from addin import __version__
 
 # Modules that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("addin.excel.commands", "addin.reporting_commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "addin.excel.commands",
+    "addin.reporting_commands",
+    "addin.workbook.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

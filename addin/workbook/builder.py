@@ -207,11 +207,13 @@ class SheetWriter:
     def _fill_column(self, table: Table, index: int, col: Column,
                      formula: str | list[str] | None) -> None:
         ws = self.ws
+        plain = self.sheet.hidden or col.hidden  # working cells nobody sees: no styling
         for offset, row in enumerate(range(table.first_row, table.last_row + 1)):
             cell = ws.cell(row, index)
-            cell.font = BODY
-            cell.number_format = col.number_format
-            cell.border = BORDER
+            if not plain:
+                cell.font = BODY
+                cell.number_format = col.number_format
+                cell.border = BORDER
             if formula is None:
                 cell.fill = INPUT_FILL
                 cell.protection = UNLOCKED
@@ -224,6 +226,7 @@ class SheetWriter:
         ws, sheet = self.ws, self.sheet
         if sheet.fields and not sheet.text_source:
             ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 26)
+            ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 18)
         if sheet.tables:
             first = sheet.tables[0]
             ws.freeze_panes = f"A{first.first_row}"
@@ -232,12 +235,16 @@ class SheetWriter:
             ws.freeze_panes = f"A{layout.FIRST_FIELD_ROW}"
         last_col = _last_visible_column(sheet)
         last_row = getattr(self, "_text_rows", sheet.last_row)
+        if sheet.charts:  # the charts sit right of the figures: print them too
+            last_col, last_row = max(last_col, CHART_LAST_COLUMN), max(last_row, CHART_LAST_ROW)
         ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
         ws.page_setup.orientation = "landscape"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        # Wide tables go on A3 so that fitting them to one page wide keeps the text legible.
+        ws.page_setup.paperSize = (ws.PAPERSIZE_A3 if _print_width(sheet) > A4_CHARACTERS
+                                   else ws.PAPERSIZE_A4)
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
+        ws.page_setup.fitToHeight = 1 if sheet.charts else 0  # the dashboard on one page
         ws.print_options.gridLines = False
         ws.page_margins.left = ws.page_margins.right = 0.4
         ws.oddFooter.center.text = "&A - page &P of &N"
@@ -251,6 +258,20 @@ def _help(col: Column) -> str:
     if col.default is not None and "blank" not in text.lower():
         text = f"{text} Blank = {col.default}.".strip()
     return text
+
+
+# Characters of column width an A4 landscape page holds at 100% in Calibri 10 (about 150 at
+# the page's margins; fit-to-width shrinks anything wider).
+A4_CHARACTERS = 150
+CHART_LAST_COLUMN = 14  # charts are anchored in column E and 16 cm wide
+CHART_LAST_ROW = 62  # three charts of 9 cm stacked from row 4
+
+
+def _print_width(sheet: Sheet) -> float:
+    widest = 0.0
+    for table in sheet.tables:
+        widest = max(widest, sum(c.width for c in table.columns if not c.hidden))
+    return widest
 
 
 def _last_visible_column(sheet: Sheet) -> int:
@@ -326,6 +347,9 @@ def _add_charts(wb: Workbook, keys: Sequence[str]) -> None:
             chart.legend = None
             chart.y_axis.title = spec.y_title
             chart.height, chart.width = 9, 16
+            chart.x_axis.tickLblPos = "low"  # category labels clear of negative bars
+            chart.y_axis.number_format = spec.number_format
+            chart.y_axis.majorGridlines = None
             for source, target in ((spec.values, "data"), (spec.categories, "cats")):
                 src_sheet = layout.SHEETS[source[0]]
                 table = src_sheet.table(source[1])

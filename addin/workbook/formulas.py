@@ -429,7 +429,9 @@ def stress_fields(ctx: Context) -> dict[str, str]:
              f"{SCEN.name_of('weighted_loss')},0)")
 
     def worst(key: str) -> str:
-        return f'=IFERROR(INDEX({SCEN.name_of(key)},{match}),"")'
+        # No positions, no worst case (every loss would be 0).
+        return (f'=IF(COUNT({POS_TABLE.name_of("size")})=0,"",'
+                f'IFERROR(INDEX({SCEN.name_of(key)},{match}),""))')
 
     return {
         "equity_before": (
@@ -858,7 +860,7 @@ def lint(formula: str) -> list[str]:
     for token in Tokenizer(formula).items:
         if token.type != Token.FUNC or token.subtype != Token.OPEN:
             continue
-        name = token.value[:-1].upper()
+        name = token.value[:-1].lstrip(":").upper()  # INDEX(..):INDEX(..) tokenises as ":INDEX("
         bare = name.removeprefix("_XLFN._XLWS.").removeprefix("_XLFN.")
         if not name.startswith("_XLFN.") and name not in FORMULAE:
             problems.append(f"{name} needs the _xlfn. prefix")

@@ -209,6 +209,7 @@ class Chart:
     values: tuple[str, str, str]
     anchor: str
     y_title: str = ""
+    number_format: str = "#,##0"
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ class Template:
 
 def _num(key: str, header: str, *, minimum: float | None = None, maximum: float | None = None,
          exclusive_minimum: bool = False, required: bool = False, fmt: str = "#,##0.00",
-         width: float = 12.0, help: str = "", default: float | None = None) -> Column:
+         width: float = 10.5, help: str = "", default: float | None = None) -> Column:
     return Column(key, header, "input",
                   Rule("number", (), minimum, maximum, exclusive_minimum, required),
                   default=default, number_format=fmt, width=width, help=help)
@@ -314,14 +315,14 @@ def _num(key: str, header: str, *, minimum: float | None = None, maximum: float 
 
 def _pct(key: str, header: str, *, minimum: float | None = 0.0, maximum: float | None = 1.0,
          exclusive_minimum: bool = False, required: bool = False, fmt: str = "0.00%",
-         width: float = 11.0, help: str = "", default: float | None = None) -> Column:
+         width: float = 9.0, help: str = "", default: float | None = None) -> Column:
     return Column(key, header, "input",
                   Rule("percent", (), minimum, maximum, exclusive_minimum, required),
                   default=default, number_format=fmt, width=width, help=help)
 
 
 def _choice(key: str, header: str, choices: tuple[str, ...], *, required: bool = False,
-            width: float = 11.0, help: str = "", default: str | None = None) -> Column:
+            width: float = 9.5, help: str = "", default: str | None = None) -> Column:
     return Column(key, header, "input", Rule("choice", choices, required=required),
                   default=default, width=width, help=help)
 
@@ -337,7 +338,7 @@ def _date(key: str, header: str, *, required: bool = False, width: float = 12.0,
                   number_format="yyyy-mm-dd", width=width, help=help)
 
 
-def _out(key: str, header: str, *, fmt: str = "#,##0.00", width: float = 12.0, help: str = "",
+def _out(key: str, header: str, *, fmt: str = "#,##0.00", width: float = 10.5, help: str = "",
          hidden: bool = False) -> Column:
     return Column(key, header, "formula", number_format=fmt, width=width, help=help,
                   hidden=hidden)
@@ -401,7 +402,7 @@ POSITIONS = Sheet(
         Table("positions", "Positions", "Pos", (
             _choice("exchange", "Exchange", EXCHANGES, required=True,
                     help="Venue: picks the liquidation rule."),
-            _text("symbol", "Symbol", required=True, help="e.g. BTC/USDT:USDT"),
+            _text("symbol", "Symbol", required=True, width=15, help="e.g. BTC/USDT:USDT"),
             _choice("contract", "Contract", CONTRACTS, default="linear",
                     help="linear (USDT-margined) or inverse (coin-margined). Blank = linear."),
             _choice("side", "Side", SIDES, required=True, width=8),
@@ -448,7 +449,7 @@ POSITIONS = Sheet(
                  help="Balance / maintenance - 1 (cross: the account's)."),
             _out("effective_leverage", "Eff. leverage", fmt="0.00",
                  help="Notional / margin balance."),
-            _out("alert", "Alert", width=22),
+            _out("alert", "Alert", width=20),
             # Hidden helper columns used by the liquidation formula.
             _out("account", "Account", hidden=True,
                  help="exchange:settle currency, the wallet cross positions share."),
@@ -852,7 +853,8 @@ DASHBOARD = Sheet(
     charts=(
         Chart("distance", "Distance to liquidation per position",
               ("positions", "positions", "symbol"),
-              ("positions", "positions", "distance_to_liquidation"), "E4", "fraction of mark"),
+              ("positions", "positions", "distance_to_liquidation"), "E4", "fraction of mark",
+              "0%"),
         Chart("stress", "PnL per stress scenario (USD)", ("stress", "scenarios", "name"),
               ("stress", "scenarios", "pnl"), "E23", "USD"),
         Chart("exposure", "Exposure per exchange (USD)", ("scorecard", "exchanges", "exchange"),

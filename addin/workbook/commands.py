@@ -1,0 +1,73 @@
+"""``perprisk build``: write every blank assessment workbook (and optionally its PDF preview)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from addin.workbook import builder, layout, recalc
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("dist"),
+                        help="output folder (default: dist)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also render each workbook to PDF with LibreOffice")
+    parser.add_argument("--template", action="append", choices=sorted(layout.TEMPLATES),
+                        help="build only this template (repeatable; default: all)")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "build", help="write the blank assessment workbooks",
+        description="Write every blank assessment workbook into a folder. Files the build did "
+                    "not write (a filled copy, say) are never overwritten.")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    chosen = [layout.TEMPLATES[t] for t in args.template] if args.template else None
+    result = builder.build_all(args.out, chosen)
+    for path in result.written:
+        print(f"wrote {path}")
+    for path in result.skipped:
+        print(f"kept {path}: not written by this build (move it away to regenerate)",
+              file=sys.stderr)
+    code = 1 if result.skipped else 0
+    if args.pdf and result.written:
+        try:
+            for path in render_previews(args.out, result.written):
+                print(f"wrote {path}")
+        except recalc.LibreOfficeError as exc:
+            print(f"perprisk build --pdf: {exc}", file=sys.stderr)
+            return 1
+    return code
+
+
+def render_previews(out_dir: Path, workbooks: Sequence[Path]) -> list[Path]:
+    """PDF of each workbook next to it, through a scratch folder so that no PDF the build did
+    not write is replaced."""
+    manifest = builder.read_manifest(out_dir)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="perprisk-pdf-") as scratch:
+        for pdf in recalc.render_pdf(list(workbooks), Path(scratch)):
+            target = out_dir / pdf.name
+            if not builder.owned(target, manifest):
+                print(f"kept {target}: not written by this build", file=sys.stderr)
+                continue
+            shutil.move(str(pdf), target)
+            builder.record_file(out_dir, target)
+            written.append(target)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="build.py", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
