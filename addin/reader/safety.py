@@ -166,9 +166,23 @@ def check_xml_prolog(archive: zipfile.ZipFile, member: str, name: str,
             "(refused: entity expansion can exhaust memory)")
 
 
+_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<")
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    return bool(_XML_START.match(head)) or head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        head[:1] == b"<" or head[1:2] == b"<")
+
+
 def check_all_xml(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Check the prolog of every member that is XML, whatever its name says (a sheet part may
+    be called anything its relationship points to)."""
     for info in archive.infolist():
-        if info.filename.endswith((".xml", ".rels", ".vml")):
+        if info.is_dir() or info.file_size == 0:
+            continue
+        with archive.open(info) as stream:
+            head = stream.read(64)
+        if info.filename.endswith((".xml", ".rels", ".vml")) or _looks_like_xml(head):
             check_xml_prolog(archive, info.filename, name, limits)
 
 

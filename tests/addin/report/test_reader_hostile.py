@@ -175,6 +175,15 @@ def test_external_entity_in_shared_strings_refused(tmp_path: Path) -> None:
         read_filled_workbook(path)
 
 
+def test_doctype_in_a_part_not_named_xml_refused(tmp_path: Path) -> None:
+    rels = RELS.replace("worksheets/sheet1.xml", "worksheets/sheet1.dat")
+    hostile = sheet_xml().replace("?>", "?>" + BILLION_LAUGHS, 1)
+    path = make_book(tmp_path / "renamed.xlsx", {"xl/_rels/workbook.xml.rels": rels,
+                                                 "xl/worksheets/sheet1.dat": hostile})
+    with pytest.raises(HostileFileError, match=r"sheet1\.dat declares a DTD"):
+        read_filled_workbook(path)
+
+
 def test_doctype_hidden_in_utf16_refused(tmp_path: Path) -> None:
     text = workbook_xml(prolog="<!DOCTYPE x [<!ENTITY a 'b'>]>").replace(
         'encoding="UTF-8"', 'encoding="UTF-16"')
