@@ -352,15 +352,19 @@ def exchange_score(
     >>> exchange_score({"licence": 1, "audit": 0}, weights={"licence": 3, "audit": 1})
     75.0
     """
-    normalised = _as_weights(weights).normalised()
+    raw = _as_weights(weights).as_dict()
     columns, form = _columns(factors)
     total: Any = 0.0
+    weight_sum = 0.0
     for factor in FACTORS:
-        weight = normalised[factor]
+        weight = raw[factor]
         if weight == 0:
             continue
         total = total + weight * _subscore(factor, columns)
-    result = np.asarray(total, dtype=float) * 100.0
+        weight_sum += weight
+    # Dividing once at the end, not by pre-normalised weights, keeps the score inside
+    # [0, 100] to the last bit: full marks are exactly 100 (exchange_grade refuses 100.00..03).
+    result = 100.0 * (np.asarray(total, dtype=float) / weight_sum)
     if form.index is not None:
         result = np.broadcast_to(result, (len(form.index),))
     return form.wrap(result, name="exchange_score")

@@ -217,6 +217,17 @@ def test_exchange_score_bounded_and_monotone(values: list[float], which: int, bu
     assert exchange_score(better) >= score - 1e-9
 
 
+@given(st.lists(st.floats(0.01, 1e3), min_size=7, max_size=7))
+@settings(max_examples=150, deadline=None)
+def test_a_perfect_exchange_scores_100_and_grades_aa_under_any_weights(
+    weights: list[float],
+) -> None:
+    # Normalised weights can sum to 1 + 2e-16: the score must still be a gradable 100.
+    score = exchange_score(FULL, weights=dict(zip(FACTORS, weights, strict=True)))
+    assert score == 100.0
+    assert exchange_grade(score) == "AA"
+
+
 def test_subscore_helpers() -> None:
     assert reserve_subscore(1.5, 0) == 1.0  # over-coverage earns nothing extra
     assert reserve_subscore(0.85, 0) == 0.0
