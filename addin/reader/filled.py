@@ -179,6 +179,12 @@ class _Grid:
     def __init__(self, rows: list[list[Any]]) -> None:
         self.rows = rows
 
+    def column(self, col: int, first: int, last: int) -> list[Any]:
+        """Values of rows ``first``..``last`` of one column (None past the sheet's end)."""
+        lines = self.rows[first - 1:last]
+        values = [line[col - 1] if col <= len(line) else None for line in lines]
+        return values + [None] * (last - first + 1 - len(values))
+
     def get(self, row: int, col: int) -> Any:
         if 0 < row <= len(self.rows):
             line = self.rows[row - 1]
@@ -333,26 +339,47 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
         return pd.DataFrame(index=pd.Index([], name="row"))
     first = min(spans[c.key][1] for c in inputs)
     last = max(spans[c.key][2] for c in inputs)
-    used = [
-        row for row in range(first, last + 1)
-        if any(not _is_blank(grid.get(row, spans[c.key][0])) for c in inputs)
-    ]
+    # Column by column: one list per input column, so the work per cell stays small.
+    raw = {c.key: grid.column(spans[c.key][0], first, last) for c in inputs}
+    filled = [[not _is_blank(v) for v in values] for values in raw.values()]
+    used_at = [i for i, flags in enumerate(zip(*filled, strict=True)) if any(flags)]
+    used = [first + i for i in used_at]
     _rows_below(book, sheet, table, grid, spans, last)
-    data: dict[str, list[Any]] = {c.key: [] for c in inputs}
-    for row in used:
-        for column in inputs:
-            data[column.key].append(
-                _read_table_cell(book, sheet, column, grid, spans[column.key][0], row))
-        for column in table.formulas():
-            col = spans[column.key][0]
-            if not scan.has_formula(row, col):
-                raw = grid.get(row, col)
-                book.add(sheet.title, f"{get_column_letter(col)}{row}",
+    data: dict[str, list[Any]] = {}
+    for column in inputs:
+        values = raw[column.key]
+        data[column.key] = _read_column(book, sheet, column, spans[column.key][0],
+                                        [values[i] for i in used_at], used)
+    for column in table.formulas():
+        col = spans[column.key][0]
+        letter = get_column_letter(col)
+        missing = {f"{letter}{row}" for row in used} - scan.formula_cells
+        for row in used:
+            if f"{letter}{row}" in missing:
+                value = grid.get(row, col)
+                book.add(sheet.title, f"{letter}{row}",
                          f"the formula of {column.header!r} was replaced by "
-                         + ("nothing" if _is_blank(raw) else f"the value {_shown(raw)}"),
+                         + ("nothing" if _is_blank(value) else f"the value {_shown(value)}"),
                          "the template's formula (copy it from the row above)")
-    frame = pd.DataFrame(data, index=pd.Index(used, name="row"))
-    return frame
+    return pd.DataFrame(data, index=pd.Index(used, name="row"))
+
+
+def _read_column(book: FilledWorkbook, sheet: Sheet, column: Column, col: int,
+                 values: list[Any], rows: list[int]) -> list[Any]:
+    """Typed values of one input column; plain in-bounds numbers take a fast path."""
+    rule = column.rule
+    numeric = rule.kind in ("number", "percent", "integer")
+    lo = -math.inf if rule.minimum is None else rule.minimum
+    hi = math.inf if rule.maximum is None else rule.maximum
+    out: list[Any] = []
+    for value, row in zip(values, rows, strict=True):
+        if numeric and value.__class__ is float and (
+                lo < value <= hi if rule.exclusive_minimum else lo <= value <= hi) and (
+                rule.kind != "integer" or value.is_integer()):
+            out.append(value)
+        else:
+            out.append(_read_table_cell(book, sheet, column, value, col, row))
+    return out
 
 
 def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
@@ -373,9 +400,8 @@ def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
             return
 
 
-def _read_table_cell(book: FilledWorkbook, sheet: Sheet, column: Column, grid: _Grid,
+def _read_table_cell(book: FilledWorkbook, sheet: Sheet, column: Column, raw: Any,
                      col: int, row: int) -> Any:
-    raw = grid.get(row, col)
     cell = f"{get_column_letter(col)}{row}"
     if _is_blank(raw):
         if column.rule.required:
@@ -429,9 +455,10 @@ def _cross_checks(book: FilledWorkbook) -> None:
 
 def _records(frame: pd.DataFrame) -> list[tuple[int, dict[str, Any]]]:
     rows = [int(r) for r in frame.index]
-    records: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
-    return list(zip(rows, records, strict=True))
+    keys = [str(k) for k in frame.columns]
+    columns = [frame[k].tolist() for k in frame.columns]
+    return [(row, dict(zip(keys, values, strict=True)))
+            for row, values in zip(rows, zip(*columns, strict=True), strict=True)]
 
 
 def _check_cross_wallets(book: FilledWorkbook, positions: pd.DataFrame) -> None:
