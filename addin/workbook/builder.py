@@ -237,6 +237,8 @@ class SheetWriter:
         last_row = getattr(self, "_text_rows", sheet.last_row)
         if sheet.charts:  # the charts sit right of the figures: print them too
             last_col, last_row = max(last_col, CHART_LAST_COLUMN), max(last_row, CHART_LAST_ROW)
+        if sheet.hidden:  # LibreOffice prints hidden sheets too: only their heading
+            last_col, last_row = 3, layout.DESCRIPTION_ROW
         ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
         ws.page_setup.orientation = "landscape"
         # Wide tables go on A3 so that fitting them to one page wide keeps the text legible.
@@ -319,7 +321,34 @@ def _add_identifier(wb: Workbook, template: Template) -> None:
     meta.protection.sheet = True
 
 
+def _status_colours(ws: Worksheet, cells: str, first: str, red: str, green: str | None) -> None:
+    """Red where the first cell of ``cells`` (relative to each row) equals ``red``, green for
+    ``green``."""
+    ws.conditional_formatting.add(cells, FormulaRule(formula=[f'{first}="{red}"'],
+                                                     fill=ALERT_FILL))
+    if green is not None:
+        ws.conditional_formatting.add(cells, FormulaRule(formula=[f'{first}="{green}"'],
+                                                         fill=GOOD_FILL))
+
+
 def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
+    if "audit" in keys:
+        t = layout.AUDIT.table("checks")
+        letter = t.column_letter("status")
+        _status_colours(wb[layout.AUDIT.title], f"{letter}{t.first_row}:{letter}{t.last_row}",
+                        f"{letter}{t.first_row}", "FAIL", "PASS")
+    if "stress" in keys:
+        t = layout.STRESS.table("scenarios")
+        last = get_column_letter(_last_visible_column(layout.STRESS))
+        _status_colours(wb[layout.STRESS.title], f"A{t.first_row}:{last}{t.last_row}",
+                        f"${t.column_letter('worst')}{t.first_row}", "WORST", None)
+    if "volatility" in keys:
+        t = layout.VOLATILITY.table("probability")
+        letter = t.column_letter("probability")
+        wb[layout.VOLATILITY.title].conditional_formatting.add(
+            f"{letter}{t.first_row}:{letter}{t.last_row}",
+            FormulaRule(formula=[f'AND(ISNUMBER({letter}{t.first_row}),'
+                                 f'{letter}{t.first_row}>=0.05)'], fill=ALERT_FILL))
     if "positions" in keys:
         sheet = layout.POSITIONS
         t = sheet.table("positions")

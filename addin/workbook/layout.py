@@ -811,7 +811,7 @@ AUDIT = Sheet(
     ),
     tables=(
         Table("checks", "Checklist", "Check", (
-            _out("item", "Check", width=60),
+            _out("item", "Check", width=68),
             _out("how", "How", width=10),
             _out("computed", "Computed", width=10),
             _choice("answer", "Your answer", YES_NO, width=11,

@@ -201,3 +201,13 @@ def test_pdf_preview_has_one_page_set_per_sheet(tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
     manifest = json.loads((tmp_path / builder.MANIFEST).read_text())
     assert "exchange-scorecard.pdf" in manifest["files"]
+
+
+def test_alerts_are_conditionally_formatted(books: dict[str, Any]) -> None:
+    wb = books["credit-risk-assessment"]
+    for sheet in (layout.POSITIONS, layout.STRESS, layout.AUDIT, layout.VOLATILITY):
+        rules = [rule for cf in wb[sheet.title].conditional_formatting for rule in cf.rules]
+        assert rules and all(rule.dxf.fill is not None for rule in rules), sheet.key
+    texts = " ".join(rule.formula[0] for cf in wb[layout.POSITIONS.title].conditional_formatting
+                     for rule in cf.rules)
+    assert "NEAR LIQUIDATION" in texts
