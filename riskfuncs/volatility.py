@@ -362,7 +362,15 @@ def _price_histories(axis: int, **named: HistoryLike) -> tuple[History, list[Flo
     for name, history in histories.items():
         history.require(name, history.matrix > 0, "be > 0")
     high = histories["high"]
-    high.require("high", high.matrix >= histories["low"].matrix, "be >= low")
+    high_values, low_values = high.matrix, histories["low"].matrix
+    high.require("high", high_values >= low_values, "be >= low")
+    # An open or close outside its bar's range is a data error; Garman-Klass would turn it
+    # into a smaller (even negative) variance instead of failing.
+    for name in ("open", "close"):
+        if name in histories:
+            bar = histories[name]
+            bar.require(name, (bar.matrix >= low_values) & (bar.matrix <= high_values),
+                        "be within [low, high] of its bar")
     first = next(iter(histories.values()))
     return first, [history.matrix for history in histories.values()]
 

@@ -208,6 +208,12 @@ def test_range_estimators_check_their_inputs() -> None:
         parkinson_volatility(pd.Series([101.0], index=[1]), pd.Series([99.0], index=[2]))
     with pytest.raises(RiskInputError, match=r"^close must be > 0"):
         garman_klass_volatility([1.0], [2.0], [1.0], [0.0])
+    # A close above the high would shrink the variance (here to a negative one): refuse it.
+    bad_close = r"^close must be within \[low, high\] of its bar \(got 130 at position 0\)"
+    with pytest.raises(RiskInputError, match=bad_close):
+        garman_klass_volatility([100.0], [101.0], [99.0], [130.0])
+    with pytest.raises(RiskInputError, match=r"^open must be within \[low, high\] .*position 1"):
+        garman_klass_volatility([100.0, 98.0], [101.0, 101.0], [99.0, 99.0], [100.0, 100.0])
 
 
 def test_range_estimators_recover_a_simulated_volatility() -> None:
