@@ -22,6 +22,10 @@ from addin.report.render import chart_png, render, render_subject
 from riskfuncs.counterparty import exposure_by_exchange
 
 
+#: Positions listed in an email body, most urgent first; the workbook attached has them all.
+EMAIL_POSITIONS = 50
+
+
 @dataclass
 class Outcome:
     """A workbook read and, when its inputs are valid, assessed."""
@@ -121,8 +125,8 @@ def email_for(
     return build_message(
         sender=sender, to=to, cc=cc or [],
         subject=f"{subject} - {auto}" if subject else auto,
-        text=render(assessment, "text"),
-        html=render(assessment, "html", chart_src="cid:chart"),
+        text=render(assessment, "text", max_positions=EMAIL_POSITIONS),
+        html=render(assessment, "html", chart_src="cid:chart", max_positions=EMAIL_POSITIONS),
         attachments=attachments, images=[InlineImage("chart", png)],
         message_id=message_id,
     )

@@ -102,12 +102,15 @@ def chart_png(assessment: Assessment) -> bytes:
 
 
 def render(assessment: Assessment, fmt: Format, *, chart_src: str | None = None,
-           chart: bytes | None = None) -> str:
+           chart: bytes | None = None, max_positions: int | None = None) -> str:
     """Render one format. For HTML the chart is inlined as a data: URI unless ``chart_src``
-    (e.g. ``cid:chart`` in an email) says where it is."""
+    (e.g. ``cid:chart`` in an email) says where it is. ``max_positions`` lists only the most
+    urgent positions in text and HTML (JSON always holds them all)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
-    context: dict[str, Any] = {"a": assessment, "data": assessment.to_dict()}
+    shown = len(assessment.positions) if max_positions is None else max_positions
+    context: dict[str, Any] = {"a": assessment, "data": assessment.to_dict(),
+                               "max_positions": shown}
     if fmt == "html":
         if chart_src is None:
             png = chart if chart is not None else chart_png(assessment)

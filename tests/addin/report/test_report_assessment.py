@@ -183,3 +183,12 @@ def test_report_chart_has_one_bar_per_position() -> None:
     result = assess(book())
     pixels = _decode_png(chart_png(result))
     assert pixels.shape[1] == 900 and _count(pixels, RED) > 0
+
+
+def test_long_books_list_the_most_urgent_positions_first() -> None:
+    result = assess(book(), scenarios=())
+    text = render(result, "text", max_positions=1)
+    html = render(result, "html", max_positions=1)
+    first, second = result.positions[0], result.positions[1]
+    assert first.label in text and f"{second.label[:28]} " not in text
+    assert "2 more position(s), less urgent" in text and "2 more position(s)" in html
