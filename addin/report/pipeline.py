@@ -21,7 +21,6 @@ from addin.report.assessment import Assessment, Settings, assess, positions_fram
 from addin.report.render import chart_png, render, render_subject
 from riskfuncs.counterparty import exposure_by_exchange
 
-
 #: Positions listed in an email body, most urgent first; the workbook attached has them all.
 EMAIL_POSITIONS = 50
 
