@@ -138,9 +138,9 @@ def _cross_terms(
     """Per row: others' MM and uPnL in the shared wallet, account MM and account balance."""
     accounts = frame["account"].to_numpy()
     keys, inverse = np.unique(accounts, return_inverse=True)
-    weights = cross.astype(float)
-    account_mm = np.bincount(inverse, weights=np.nan_to_num(mm) * weights, minlength=len(keys))
-    account_pnl = np.bincount(inverse, weights=np.nan_to_num(upnl) * weights, minlength=len(keys))
+    # A cross member with missing data makes its whole account unknown (NaN), not zero.
+    account_mm = np.bincount(inverse, weights=np.where(cross, mm, 0.0), minlength=len(keys))
+    account_pnl = np.bincount(inverse, weights=np.where(cross, upnl, 0.0), minlength=len(keys))
     collateral = frame["collateral"].to_numpy()
     wallet = np.full(len(keys), np.nan)
     for key_index in np.unique(inverse[cross]):
@@ -153,8 +153,8 @@ def _cross_terms(
                 f"balance (rows {rows[0]} and {rows[1]} differ)"
             )
         wallet[key_index] = values[0]
-    other_mm = np.where(cross, account_mm[inverse] - np.nan_to_num(mm), 0.0)
-    other_pnl = np.where(cross, account_pnl[inverse] - np.nan_to_num(upnl), 0.0)
+    other_mm = np.where(cross, account_mm[inverse] - mm, 0.0)
+    other_pnl = np.where(cross, account_pnl[inverse] - upnl, 0.0)
     balance: FloatArray = wallet[inverse] + account_pnl[inverse]
     return other_mm, other_pnl, account_mm[inverse].astype(float), balance
 
@@ -268,9 +268,16 @@ def portfolio_margin(
     requirement = np.where(cross, account_mm, mm)
     leverage_given = frame["leverage"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(balance > 0, requirement / balance, np.inf)
-        buffer = np.where(requirement > 0, balance / requirement - 1.0, np.inf)
-        effective_leverage = np.where(balance > 0, value / balance, np.inf)
+        unknown = np.isnan(balance) | np.isnan(requirement)
+        ratio = np.where(unknown, np.nan, np.where(balance > 0, requirement / balance, np.inf))
+        buffer = np.where(
+            unknown, np.nan, np.where(requirement > 0, balance / requirement - 1.0, np.inf)
+        )
+        effective_leverage = np.where(
+            np.isnan(balance) | np.isnan(value),
+            np.nan,
+            np.where(balance > 0, value / balance, np.inf),
+        )
         initial = np.where(
             ~np.isnan(leverage_given), value / leverage_given, np.where(cross, np.nan, collateral)
         )

@@ -103,6 +103,20 @@ def test_venues_map_to_rules_and_the_rule_is_reported() -> None:
     assert result.loc["pos5", "liquidation_price"] == reference.loc["pos5", "liquidation_price"]
 
 
+def test_missing_market_data_makes_the_account_unknown_not_safe() -> None:
+    book = _book()
+    book.loc["pos2", "markPrice"] = np.nan  # one cross member without a mark price
+    book.loc["pos4", "markPrice"] = np.nan  # an isolated position without one
+    result = portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    cross = ["pos0", "pos1", "pos2"]
+    for column in ("margin_balance", "margin_ratio", "margin_buffer", "leverage"):
+        assert result.loc[cross, column].isna().all(), column
+        assert np.isnan(result.loc["pos4", column]), column
+    assert result.loc[cross, "liquidation_price"].isna().all()
+    # Other accounts are untouched.
+    assert result.loc[["pos3", "pos5"]].notna().all().all()
+
+
 def test_input_frame_is_not_modified() -> None:
     book = _book()
     before = book.copy()
