@@ -22,6 +22,7 @@ system-deps:
 
 demo: setup
 	$(BIN)/python build.py
+	$(BIN)/perprisk demo --out dist/demo
 
 test: setup-test
 	$(BIN)/python -m pytest -q
