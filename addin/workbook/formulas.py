@@ -160,7 +160,10 @@ def positions_table(ctx: Context) -> dict[str, str]:
     lp, mark = c("liquidation_price"), c("mark_price")
     same_account = f'{c.name("account")},{c("account")},{c.name("margin_mode")},"cross"'
     stop = c("stop_price")
-    stop_wrong = f'AND({lp}<>"none",IF({c("side")}="long",{stop}<={lp},{stop}>={lp}))'
+    # riskfuncs.discipline.check_stop_loss (against the mark): the stop fires before the
+    # liquidation price and on the losing side of the mark. An inverse "none" price is +inf.
+    stop_before = (f'IF({lp}="none",{side}=-1,{side}*({stop}-{lp})>0)')
+    stop_loss_side = f"{side}*({mark}-{stop})>0"
 
     f = {
         "notional": f'IF({inverse},{c("size")}/{mark},{c("size")}*{mark})',
@@ -209,7 +212,10 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'{c.name("margin_mode")},"cross"),1)'
         ),
         "account_pnl": f'IF({cross},SUMIFS({c.name("unrealized_pnl")},{same_account}),{pnl})',
-        "stop_check": f'IF({stop}="","missing",IF({stop_wrong},"beyond","ok"))',
+        "stop_check": (
+            f'IF({stop}="","missing",IF(NOT({stop_before}),"beyond",'
+            f'IF({stop_loss_side},"ok","wrong side")))'
+        ),
         "exposure_usd": (
             f'IF({c("account_lead")}=1,MAX(0,{c("collateral")}+{c("account_pnl")})*'
             f'IF({inverse},IF({cross},AVERAGEIFS({c.name("mark_price")},{same_account}),'
@@ -684,7 +690,8 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
         "stops": (
             f'IF({n}=0,"N/A",IF(COUNTIF({p("stop_check")},"ok")={n},"PASS","FAIL"))',
             f'IF({n}=0,"",COUNTIF({p("stop_check")},"missing")&" missing, "&'
-            f'COUNTIF({p("stop_check")},"beyond")&" past the liquidation price")',
+            f'COUNTIF({p("stop_check")},"beyond")&" past the liquidation price, "&'
+            f'COUNTIF({p("stop_check")},"wrong side")&" on the wrong side of the mark")',
         ),
         "alerts": (
             f'IF({n}=0,"N/A",IF(COUNTIF({p("alert")},"{texts["ok"]}")={n},"PASS","FAIL"))',
@@ -701,7 +708,8 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
     if ctx.has("scorecard"):
         checks["spread"] = (
             'IF(NOT(ISNUMBER(Score_LargestShare)),"N/A",'
-            'IF(Score_LargestShare<=Score_MaxShare,"PASS","FAIL"))',
+            f'IF(AND(Score_LargestShare<=Score_MaxShare,COUNTIF({EXCH.name_of("exposure")},">0")'
+            '>=Score_MinVenues),"PASS","FAIL"))',
             'IF(NOT(ISNUMBER(Score_LargestShare)),"","largest share "&'
             'TEXT(Score_LargestShare,"0%")&", "&TEXT(Score_EffectiveVenues,"0.0")&" venues")',
         )

@@ -429,7 +429,9 @@ POSITIONS = Sheet(
                  help="Closing taker fee added to the maintenance rate; blank = 0."),
             _num("max_leverage", "Max leverage", minimum=1, fmt="0", width=9,
                  help="hyperliquid without MMR: the market's max leverage (MMR = 1/(2 x max))."),
-            _num("stop_price", "Stop-loss", minimum=0, help="Stop-loss price, blank if none."),
+            _num("stop_price", "Stop-loss", minimum=0, exclusive_minimum=True,
+                 help="Stop-loss price, blank if none. It should fire before the liquidation "
+                      "price, on the losing side of the mark."),
             _out("notional", "Notional",
                  help="Q x mark (linear, quote) or N / mark (inverse, coin)."),
             _out("value_usd", "Value (USD)", help="Position value in USD: Q x mark or N."),
@@ -463,7 +465,8 @@ POSITIONS = Sheet(
             _out("account_size", "Account rows", hidden=True, fmt="0"),
             _out("account_pnl", "Account uPnL", hidden=True),
             _out("stop_check", "Stop check", hidden=True,
-                 help="ok, missing, or beyond (the stop sits past the liquidation price)."),
+                 help="ok, missing, beyond (past the liquidation price) or wrong side (of "
+                      "the mark)."),
             _out("exposure_usd", "Exposure (USD)", hidden=True,
                  help="Equity the exchange owes on this account, floored at 0, in USD "
                       "(counted on the account's first row)."),
@@ -704,6 +707,8 @@ SCORECARD = Sheet(
                  fmt="0.00", help="Expected loss over this horizon (1 month = 0.0833)."),
         _setting("max_share", "Largest share allowed on one exchange", "Score_MaxShare", 0.5,
                  kind="percent", minimum=0, maximum=1, fmt="0%"),
+        _setting("min_venues", "Fewest exchanges to spread over", "Score_MinVenues", 2,
+                 kind="integer", minimum=1, fmt="0"),
         _setting("min_score", "Lowest acceptable score", "Score_MinScore", 55, minimum=0,
                  maximum=100, fmt="0"),
         _result("total_exposure", "Exposure, all exchanges (USD)", "Score_TotalExposure"),

@@ -27,6 +27,7 @@ import pytest
 from addin.workbook import layout
 from addin.workbook.texts import load_texts
 from riskfuncs import counterparty as cp
+from riskfuncs import discipline as dc
 from riskfuncs import funding as fd
 from riskfuncs import probability as pr
 from riskfuncs import var as vr
@@ -189,8 +190,8 @@ def test_positions_helpers_and_alerts(recalculated: dict[str, Filled]) -> None:
         lp = expected["liquidation_price"].iloc[i]
         stop = p["stop_price"].iloc[i]
         side = p["side"].iloc[i]
-        stop_wrong = (stop is not None and not pd.isna(stop) and math.isfinite(lp)
-                      and (stop <= lp if side == "long" else stop >= lp))
+        sign = 1 if side == "long" else -1
+        stop_wrong = stop is not None and not pd.isna(stop) and not sign * (stop - lp) > 0
         if dist == -math.inf or (math.isfinite(dist) and dist <= 0):
             alerts.append(texts["liquidated"])
         elif math.isfinite(dist) and dist < 0.10:
@@ -477,22 +478,43 @@ def test_funding_matches_riskfuncs(recalculated: dict[str, Filled]) -> None:
 # --------------------------------------------------------------------------------------------
 # Risk Audit and Dashboard
 
-def test_audit_statuses(recalculated: dict[str, Filled]) -> None:
-    """Computed checks against an independent computation from riskfuncs results."""
-    filled = recalculated[FULL]
+def verdict(table: pd.DataFrame) -> str:
+    return "PASS" if bool((table["passed"] == 1).all()) else "FAIL"
+
+
+@pytest.mark.parametrize("template_id", [FULL, "risk-audit"])
+def test_audit_statuses_match_riskfuncs_discipline(recalculated: dict[str, Filled],
+                                                   template_id: str) -> None:
+    """Computed checks against riskfuncs.discipline on riskfuncs' own figures (the distance
+    check, which discipline has no function for, against the portfolio's distances)."""
+    filled = recalculated[template_id]
     portfolio = expected_portfolio(filled)
+    p = filled.book.positions
     items = load_texts()["audit"]
     status = column(filled, "audit", "checks", "status", len(items))
     by_id = dict(zip([i["id"] for i in items], status, strict=True))
-    lev_ok = bool((portfolio["leverage"] <= 5).all())
-    assert by_id["leverage"] == ("PASS" if lev_ok else "FAIL")
-    assert by_id["buffer"] == ("PASS" if (portfolio["margin_buffer"] >= 0.30).all() else "FAIL")
+    assert by_id["leverage"] == verdict(dc.check_leverage(portfolio["leverage"], cap=5))
+    balance = portfolio["margin_balance"]
+    requirement = balance / (1 + portfolio["margin_buffer"])  # the account's maintenance
+    assert by_id["buffer"] == verdict(dc.check_margin_buffer(balance, requirement,
+                                                             minimum=0.30))
+    stops = dc.check_stop_loss(p["side"], p["entry_price"], p["stop_price"].astype(float),
+                               portfolio["liquidation_price"], mark_price=p["mark_price"])
+    assert by_id["stops"] == verdict(stops)
+    if template_id == "risk-audit":  # no stress, scorecard or volatility sheet: you tick
+        for key in ("stress", "spread", "scores", "freshness"):
+            assert by_id[key] in ("PASS", "FAIL", "N/A", "OPEN")
+        assert column(filled, "audit", "checks", "how", len(items))[5] == "you tick"
+        return
+    exposure = cp.exposure_by_exchange(portfolio_frame(filled.book))
+    assert by_id["spread"] == verdict(dc.check_diversification(exposure, max_share=0.5,
+                                                               min_venues=2))
     dist = portfolio["distance_to_liquidation"]
     near = (dist[np.isfinite(dist)] < 0.10).any() or (dist == -np.inf).any()
     assert by_id["distance"] == ("FAIL" if near else "PASS")
     last = filled.extra.tables[("volatility", "history")]["date"].max()
-    fresh = (dt.datetime(2026, 11, 20) - last).days <= 7
-    assert by_id["freshness"] == ("PASS" if fresh else "FAIL")
+    age = (dt.datetime(2026, 11, 20) - last).days
+    assert by_id["freshness"] == verdict(dc.check_model_freshness(age, max_age_days=7))
     for i, item in enumerate(items):
         if item["id"] in ("reconciled", "tiers_fresh", "reserves", "api_keys", "funding_plan"):
             answer = MANUAL_ANSWERS[i % len(MANUAL_ANSWERS)]
