@@ -33,6 +33,21 @@ LO74_MISSING = frozenset({
 })
 
 
+# Functions Excel 2010 introduced (written with the _xlfn. prefix). Anything else behind the
+# prefix is newer (MINIFS, IFS, TEXTJOIN: Excel 2019; XLOOKUP, LET: Microsoft 365) and would
+# show #NAME? in Excel 2010-2016.
+EXCEL_2010_XLFN = frozenset({
+    "AGGREGATE", "BETA.DIST", "BETA.INV", "BINOM.DIST", "BINOM.INV", "CEILING.PRECISE",
+    "CHISQ.DIST", "CHISQ.INV", "CONFIDENCE.NORM", "CONFIDENCE.T", "COVARIANCE.P",
+    "COVARIANCE.S", "EXPON.DIST", "F.DIST", "F.INV", "FLOOR.PRECISE", "GAMMA.DIST",
+    "GAMMA.INV", "LOGNORM.DIST", "LOGNORM.INV", "MODE.MULT", "MODE.SNGL", "NETWORKDAYS.INTL",
+    "NORM.DIST", "NORM.INV", "NORM.S.DIST", "NORM.S.INV", "PERCENTILE.EXC", "PERCENTILE.INC",
+    "PERCENTRANK.EXC", "PERCENTRANK.INC", "POISSON.DIST", "QUARTILE.EXC", "QUARTILE.INC",
+    "RANK.AVG", "RANK.EQ", "STDEV.P", "STDEV.S", "T.DIST", "T.DIST.2T", "T.DIST.RT", "T.INV",
+    "T.INV.2T", "T.TEST", "VAR.P", "VAR.S", "WEIBULL.DIST", "WORKDAY.INTL", "Z.TEST",
+})
+
+
 @dataclass(frozen=True)
 class Context:
     """What a formula may refer to: the sheets present in the workbook being built."""
@@ -716,9 +731,9 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
         checks["scores"] = (
             f'IF(COUNT({EXCH.name_of("score")})=0,"N/A",IF(COUNTIFS({EXCH.name_of("exposure")},'
             f'">0",{EXCH.name_of("score")},"<"&Score_MinScore)=0,"PASS","FAIL"))',
-            f'IF(COUNT({EXCH.name_of("score")})=0,"","lowest score with exposure "&'
-            f'TEXT(_xlfn.MINIFS({EXCH.name_of("score")},{EXCH.name_of("exposure")},">0"),'
-            f'"0"))',
+            f'IF(COUNT({EXCH.name_of("score")})=0,"",COUNTIFS({EXCH.name_of("exposure")},">0",'
+            f'{EXCH.name_of("score")},"<"&Score_MinScore)&" exchange(s) with exposure score '
+            f'below "&Score_MinScore)',
         )
     if ctx.has("volatility"):
         checks["freshness"] = (
@@ -862,8 +877,8 @@ def formulas_for(sheet: Sheet, ctx: Context) -> tuple[Mapping[str, str],
 
 
 def lint(formula: str) -> list[str]:
-    """Problems Excel or LibreOffice 7.4 would show as #NAME?: unprefixed new functions, and
-    functions LibreOffice 7.4 lacks."""
+    """Problems Excel 2010 or LibreOffice 7.4 would show as #NAME?: unprefixed new functions,
+    functions newer than Excel 2010, functions LibreOffice 7.4 lacks."""
     problems = []
     for token in Tokenizer(formula).items:
         if token.type != Token.FUNC or token.subtype != Token.OPEN:
@@ -874,4 +889,6 @@ def lint(formula: str) -> list[str]:
             problems.append(f"{name} needs the _xlfn. prefix")
         if bare in LO74_MISSING:
             problems.append(f"{bare} is not computed by LibreOffice 7.4")
+        elif name.startswith("_XLFN.") and bare not in EXCEL_2010_XLFN:
+            problems.append(f"{bare} is newer than Excel 2010")
     return problems

@@ -118,6 +118,7 @@ def test_lint_catches_unprefixed_and_unsupported_functions() -> None:
     assert formulas.lint("=NORM.S.DIST(1,TRUE)") == ["NORM.S.DIST needs the _xlfn. prefix"]
     assert formulas.lint("=_xlfn.XLOOKUP(1,A1:A2,B1:B2)") == \
         ["XLOOKUP is not computed by LibreOffice 7.4"]
+    assert formulas.lint("=_xlfn.MINIFS(A1:A2,B1:B2,1)") == ["MINIFS is newer than Excel 2010"]
     assert formulas.lint("=_xlfn.NORM.S.DIST(1,TRUE)+SUMPRODUCT(A1:A2)") == []
 
 
