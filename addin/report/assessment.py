@@ -204,7 +204,7 @@ def positions_frame(table: pd.DataFrame) -> pd.DataFrame:
     def col(key: str, default: Any = np.nan) -> pd.Series:
         if key in table:
             return table[key]
-        return pd.Series(default, index=table.index, dtype=object)
+        return pd.Series([default] * len(table), index=table.index, dtype=object)
 
     def num(key: str) -> pd.Series:
         return pd.to_numeric(col(key), errors="coerce").astype(float)

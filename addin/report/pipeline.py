@@ -59,18 +59,25 @@ def _asset_exposure(frame: pd.DataFrame, asset: str) -> float:
 
 
 def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Assessment:
-    """The full assessment from a validated workbook's inputs."""
-    table = book.tables["positions"]
+    """The full assessment from a validated workbook's inputs.
+
+    Sections whose sheet the template has but the trader left empty get a note; sections whose
+    sheet the template does not have are left out silently.
+    """
+    from addin.workbook import layout
+
+    has = set(layout.sheet_closure(book.template.sheets))
+    table = book.tables.get("positions", pd.DataFrame())
     tiers_table = book.tables.get("tiers")
     tier_tables = tier_frames(tiers_table) if tiers_table is not None else {}
     frame = positions_frame(table)
     notes: list[str] = []
     library = sections.scenarios_of(book)
-    if library is None:
-        notes.append("the workbook lists no stress scenarios: the built-in library was used")
+    if library is None and "stress" in has:
+        notes.append("the Stress Test sheet lists no scenarios: the built-in library was used")
     asset = str(book.fields.get("volatility", {}).get("asset") or "BTC")
     market = sections.market_risk_of(book, _asset_exposure(frame, asset)) if len(frame) else None
-    if market is None:
+    if market is None and "volatility" in has:
         notes.append("VaR and expected shortfall need a price history on the Volatility & VaR "
                      "sheet")
     vol_settings = book.fields.get("volatility", {})
@@ -83,9 +90,9 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
         source=book.path.name, template=book.template.tag, now=now,
     )
     assessment.market = market
-    if len(frame):
-        assessment.scorecard = sections.scorecard_of(book, exposure_by_exchange(frame))
-    if assessment.scorecard is None:
+    exposures = exposure_by_exchange(frame) if len(frame) else pd.Series(dtype=float)
+    assessment.scorecard = sections.scorecard_of(book, exposures)
+    if assessment.scorecard is None and "scorecard" in has:
         notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
     assessment.checklist = sections.checklist_of(book)
     assessment.funding = sections.funding_of(book, frame)

@@ -60,3 +60,28 @@ def test_demo_writes_a_book_and_its_reports(tmp_path: Path) -> None:
     again = json.loads((tmp_path / "again.json").read_text())
     assert [p["liquidation_price"] for p in again["positions"]] == [
         p["liquidation_price"] for p in data["positions"]]
+
+
+def test_scorecard_template_without_positions(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from addin.reader import exchange_data
+    from addin.report import assess_file
+    from addin.workbook import layout
+    from riskfuncs.counterparty import exchange_grade, exchange_score
+
+    facts = exchange_data.load_exchanges(SAMPLE / "exchanges.json")
+    wb = exchange_data.fill_workbook(layout.TEMPLATES["exchange-scorecard"], [])
+    exchange_data.fill_market_data(wb, [], exchanges=facts)
+    path = tmp_path / "scorecard.xlsx"
+    wb.save(path)
+    outcome = assess_file(path)
+    assert outcome.assessment is not None, outcome.book.problems
+    card = outcome.assessment.scorecard
+    assert card is not None
+    weights = {str(r["factor"]): float(r["weight"])
+               for r in outcome.book.tables["weights"].to_dict("records")}
+    expected = exchange_score(pd.DataFrame(facts), weights=weights)
+    assert [e.score for e in card.exchanges] == pytest.approx(list(expected))
+    assert [e.grade for e in card.exchanges] == list(exchange_grade(expected))
+    assert card.total_expected_loss == 0.0  # no positions, nothing owed
