@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -117,9 +118,16 @@ def test_zip_bomb_refused_from_declared_sizes(tmp_path: Path) -> None:
     row = '<row r="1"><c r="A1"><v>0</v></c></row>'
     big = sheet_xml(row * (64 * 2**20 // len(row)))
     path = make_book(tmp_path / "bomb.xlsx", {SHEET: big})
+    del big
     assert path.stat().st_size < 2**20
-    with pytest.raises(HostileFileError, match="zip bomb"):
-        read_filled_workbook(path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(HostileFileError, match="zip bomb"):
+            read_filled_workbook(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # nothing near the 64 MiB the member would inflate to
 
 
 def test_total_expanded_size_limit(tmp_path: Path) -> None:
