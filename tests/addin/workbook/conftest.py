@@ -19,6 +19,8 @@ from tests.addin.workbook.inputs import Book, Extra, fill, random_book
 
 POSITIONS = 220  # the issue asks for at least 200 random positions per template
 SEEDS = {template_id: 1000 + i for i, template_id in enumerate(layout.TEMPLATES)}
+FULL = "credit-risk-assessment"
+LOG_VARIANT = "credit-risk-assessment (log returns)"
 
 
 @dataclass
@@ -135,9 +137,17 @@ def recalculated(blank_dir: Path, tmp_path_factory: pytest.TempPathFactory
         path = work / template.filename
         fill(blank_dir / template.filename, path, book, extra)
         _answers(path)
-        prepared.append((template, book, extra, path))
+        prepared.append((template.id, template, book, extra, path))
+    # The complete workbook once more with log returns, in the same LibreOffice run.
+    template = layout.TEMPLATES[FULL]
+    book = random_book(POSITIONS, 77)
+    extra = extra_input(book, 77)
+    extra.fields[("volatility", "return_kind")] = "log"
+    path = work / "log-returns.xlsx"
+    fill(blank_dir / template.filename, path, book, extra)
+    prepared.append((LOG_VARIANT, template, book, extra, path))
     outputs = recalc.recalculate([p for *_, p in prepared], work / "recalculated")
     yield {
-        template.id: Filled(template, book, extra, path, load_workbook(out, data_only=True))
-        for (template, book, extra, path), out in zip(prepared, outputs, strict=True)
+        key: Filled(template, book, extra, path, load_workbook(out, data_only=True))
+        for (key, template, book, extra, path), out in zip(prepared, outputs, strict=True)
     }

@@ -38,13 +38,12 @@ from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.scenarios import Scenario
 from riskfuncs.stress import stress_test
 from riskfuncs.tiers import as_tier_table
-from tests.addin.workbook.conftest import MANUAL_ANSWERS, Filled
+from tests.addin.workbook.conftest import FULL, LOG_VARIANT, MANUAL_ANSWERS, Filled
 from tests.addin.workbook.inputs import portfolio_frame
 
 pytestmark = pytest.mark.libreoffice
 
 REL = 1e-9
-FULL = "credit-risk-assessment"
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,10 +330,13 @@ def test_stress_matches_riskfuncs_stress_test(recalculated: dict[str, Filled],
 # --------------------------------------------------------------------------------------------
 # Volatility & VaR
 
-def test_volatility_and_var_match_riskfuncs(recalculated: dict[str, Filled]) -> None:
-    filled = recalculated[FULL]
+@pytest.mark.parametrize(("variant", "kind"), [(FULL, "simple"), (LOG_VARIANT, "log")])
+def test_volatility_and_var_match_riskfuncs(recalculated: dict[str, Filled], variant: str,
+                                            kind: str) -> None:
+    filled = recalculated[variant]
+    assert field(filled, "volatility", "return_kind") == kind
     prices = filled.extra.tables[("volatility", "history")]["price"].to_numpy(float)
-    r = vo.returns(prices)
+    r = vo.returns(prices, kind=kind)
     n = len(prices)
     agree(column(filled, "volatility", "history", "return", n), [None, *r.tolist()], "returns")
     warnings.simplefilter("ignore", vr.ShortHistoryWarning)
