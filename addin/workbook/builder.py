@@ -225,7 +225,8 @@ class SheetWriter:
     def _layout(self) -> None:
         ws, sheet = self.ws, self.sheet
         if sheet.fields and not sheet.text_source:
-            ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 26)
+            label = min(44, max(len(f.label) for f in sheet.fields) + 2)
+            ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, label)
             ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 18)
         if sheet.tables:
             first = sheet.tables[0]
@@ -235,11 +236,19 @@ class SheetWriter:
             ws.freeze_panes = f"A{layout.FIRST_FIELD_ROW}"
         last_col = _last_visible_column(sheet)
         last_row = getattr(self, "_text_rows", sheet.last_row)
+        if sheet.fields:  # the help texts next to the fields run over a few columns
+            last_col = max(last_col, FIELD_HELP_LAST_COLUMN)
         if sheet.charts:  # the charts sit right of the figures: print them too
             last_col, last_row = max(last_col, CHART_LAST_COLUMN), max(last_row, CHART_LAST_ROW)
         if sheet.hidden:  # LibreOffice prints hidden sheets too: only their heading
             last_col, last_row = 3, layout.DESCRIPTION_ROW
         ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
+        if not sheet.text_source:  # the description wraps within the printed width
+            ws.merge_cells(start_row=layout.DESCRIPTION_ROW, start_column=1,
+                           end_row=layout.DESCRIPTION_ROW, end_column=min(last_col, 12))
+            ws.cell(layout.DESCRIPTION_ROW, 1).alignment = Alignment(wrap_text=True,
+                                                                     vertical="top")
+            ws.row_dimensions[layout.DESCRIPTION_ROW].height = 28
         ws.page_setup.orientation = "landscape"
         # Wide tables go on A3 so that fitting them to one page wide keeps the text legible.
         ws.page_setup.paperSize = (ws.PAPERSIZE_A3 if _print_width(sheet) > A4_CHARACTERS
@@ -266,6 +275,7 @@ def _help(col: Column) -> str:
 # the page's margins; fit-to-width shrinks anything wider).
 A4_CHARACTERS = 150
 CHART_LAST_COLUMN = 14  # charts are anchored in column E and 16 cm wide
+FIELD_HELP_LAST_COLUMN = 9
 CHART_LAST_ROW = 62  # three charts of 9 cm stacked from row 4
 
 

@@ -333,9 +333,9 @@ def _text(key: str, header: str, *, required: bool = False, width: float = 14.0,
 
 
 def _date(key: str, header: str, *, required: bool = False, width: float = 12.0,
-          help: str = "") -> Column:
+          help: str = "", fmt: str = "yyyy-mm-dd") -> Column:
     return Column(key, header, "input", Rule("date", required=required),
-                  number_format="yyyy-mm-dd", width=width, help=help)
+                  number_format=fmt, width=width, help=help)
 
 
 def _out(key: str, header: str, *, fmt: str = "#,##0.00", width: float = 10.5, help: str = "",
@@ -767,12 +767,12 @@ FUNDING = Sheet(
         _result("average_rate", "Average rate per interval", "Fund_AverageRate",
                 fmt="0.0000%"),
         _result("annualised_rate", "Annualised rate", "Fund_AnnualisedRate", fmt="0.00%"),
-        _result("total_payment", "Funding received by the position (- = paid)",
+        _result("total_payment", "Received by the position (- = paid)",
                 "Fund_TotalPayment"),
     ),
     tables=(
         Table("log", "Funding log", "FundLog", (
-            _date("time", "Time", width=16),
+            _date("time", "Time (UTC)", width=16, fmt="yyyy-mm-dd hh:mm"),
             _pct("rate", "Rate", minimum=-0.5, maximum=0.5, fmt="0.0000%"),
             _num("mark_price", "Mark price", minimum=0, exclusive_minimum=True),
             _out("payment", "Payment"),
