@@ -12,16 +12,25 @@ Shape of a sheet (1-based rows)::
     row 2            one-line description       (Sheet.description)
     rows 4..         fields: label in A, value in B, unit/help in C   (Sheet.fields)
     blank row
-    next row         table header               (Table.columns[*].header)
+    next row         table title                (Table.title)
+    next row         table header               (Table.header_row, Table.columns[*].header)
     rows below       Table.rows data rows       (inputs unlocked, formulas locked)
     blank row, next table ...
+
+Every field and column is an input (yellow, unlocked, validated by its :class:`Rule`) or a
+formula (locked; :mod:`addin.workbook.formulas` has the formula). ``Column.default`` is what a
+blank input stands for. Hidden columns and hidden sheets (``Sheet.hidden``, the Stress Grid)
+hold intermediate results. Some input tables start filled (the scenario library, score
+weights, grade bands, a tier snapshot: :mod:`addin.workbook.prefill`); they stay inputs.
+Templates (:data:`TEMPLATES`) list sheet keys; :func:`sheet_closure` adds the sheets their
+formulas read.
 
 Use :meth:`Sheet.field_cell`, :meth:`Sheet.table_top` / :meth:`Table.first_row` and
 :meth:`Table.column_letter` rather than counting rows: positions follow from the definitions.
 
 Every input field has a defined name (``Field.name``, workbook scope, pointing at its cell) and
 every table column a defined name ``<Table.prefix>_<Column.name_part>`` over its data rows, e.g.
-``Pos_EntryPrice`` = ``'Positions & Margin'!$F$12:$F$261``. Tables are plain ranges, not Excel
+``Pos_EntryPrice`` = ``'Positions & Margin'!$F$11:$F$260``. Tables are plain ranges, not Excel
 table objects: structured references break some readers, defined names do not.
 
 The template identifier is stored twice so any reader finds it: a hidden defined name
