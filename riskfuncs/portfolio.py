@@ -20,7 +20,7 @@ from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange
 from riskfuncs.liquidation import EXCHANGES, liquidation_price, rule_for_venue
 from riskfuncs.margin import CONTRACTS, maintenance_margin, notional_of, pnl_of
-from riskfuncs.tiers import TierLike, as_tier_table
+from riskfuncs.tiers import TierMap, resolve_tier_tables
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -162,7 +162,7 @@ def _cross_terms(
 def portfolio_margin(
     positions: pd.DataFrame,
     *,
-    tiers: Mapping[str, TierLike] | None = None,
+    tiers: TierMap | None = None,
 ) -> pd.DataFrame:
     """Margin, PnL and liquidation figures for every position of a book, in one call.
 
@@ -181,8 +181,9 @@ def portfolio_margin(
           ``marginMode`` ("isolated"/"cross"), ``contractType`` ("linear"/"inverse");
         - ``maintenanceMarginRate`` and ``maintenanceAmount`` unless the symbol has tiers,
           ``leverage`` (for the initial margin), ``feeRate``, ``maxLeverage`` (Hyperliquid).
-    tiers : mapping of symbol to TierLike, optional
-        Leverage tiers by symbol; those rows use the tier table instead of a rate.
+    tiers : mapping of symbol (or of ``(exchange, symbol)``) to TierLike, optional
+        Leverage tiers; those rows use the tier table instead of a rate. An
+        ``(exchange, symbol)`` key wins over a plain symbol key for that venue.
 
     Returns
     -------
@@ -210,7 +211,7 @@ def portfolio_margin(
     1         -1000.0            3283.58
     """
     frame = _normalise(positions)
-    tier_map = {symbol: as_tier_table(table) for symbol, table in (tiers or {}).items()}
+    tier_map, tier_labels = resolve_tier_tables(frame["exchange"], frame["symbol"], tiers)
     sign = np.asarray(side_sign(frame["side"].to_numpy(dtype=object)), dtype=float)
     qty = frame["contracts"].to_numpy() * frame["contractSize"].to_numpy()
     entry = frame["entryPrice"].to_numpy()
@@ -220,7 +221,7 @@ def portfolio_margin(
         for e, s, c in zip(frame["exchange"], frame["symbol"], frame["contractType"], strict=True)
     ]
     cross = (frame["marginMode"] == "cross").to_numpy()
-    has_tiers = frame["symbol"].isin(list(tier_map)).to_numpy()
+    has_tiers = tier_labels != ""
     missing_rate = (
         ~has_tiers
         & frame["maintenanceMarginRate"].isna().to_numpy()
@@ -236,7 +237,7 @@ def portfolio_margin(
     value = np.full(len(frame), np.nan)
     mm = np.full(len(frame), np.nan)
     upnl = np.full(len(frame), np.nan)
-    groups = _groups(frame, has_tiers)
+    groups = _groups(frame, tier_labels)
     for rows, kind, _exchange, symbol in groups:
         value[rows] = notional_of(qty[rows], mark[rows], kind)
         upnl[rows] = pnl_of(sign[rows], entry[rows], mark[rows], qty[rows], kind)
@@ -303,9 +304,9 @@ def portfolio_margin(
     return result
 
 
-def _groups(frame: pd.DataFrame, has_tiers: BoolArray) -> list[tuple[Any, str, str, str | None]]:
+def _groups(frame: pd.DataFrame, tier_labels: Any) -> list[tuple[Any, str, str, str | None]]:
     """Row groups that share a contract type, an exchange rule and (if tiered) a tier table."""
-    tier_symbol = np.where(has_tiers, frame["symbol"].to_numpy(), "")
+    tier_symbol = tier_labels
     keys = pd.DataFrame(
         {
             "contract": frame["contractType"].to_numpy(),

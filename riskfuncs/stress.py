@@ -52,7 +52,7 @@ from riskfuncs.liquidation import EXCHANGE_RULES, rule_for_venue
 from riskfuncs.margin import maintenance_margin, notional, unrealized_pnl
 from riskfuncs.portfolio import account_of
 from riskfuncs.scenarios import Scenario, get_scenario
-from riskfuncs.tiers import TierLike, TierTable, as_tier_table
+from riskfuncs.tiers import TierMap, TierTable, resolve_tier_tables
 
 __all__ = ["StressResult", "stress_test"]
 
@@ -260,7 +260,7 @@ def _parse_symbol(symbol: str, contract: str) -> tuple[str, str]:
     return asset, settle
 
 
-def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
+def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[str, TierTable]]:
     if not isinstance(positions, pd.DataFrame):
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
     for column in _REQUIRED:
@@ -320,9 +320,10 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
 
     rate = numbers["maintenanceMarginRate"]
     # Hyperliquid: maintenance margin is half the initial margin at maximum leverage.
-    hyper = (frame["exchange"] == "hyperliquid").to_numpy() & np.isnan(rate)
+    hyper = (frame["exchange"].map(rule_for_venue) == "hyperliquid").to_numpy() & np.isnan(rate)
     rate = np.where(hyper, 1.0 / (2.0 * numbers["maxLeverage"]), rate)
-    has_tiers = frame["symbol"].isin(sorted(tier_symbols)).to_numpy()
+    tier_map, tier_labels = resolve_tier_tables(frame["exchange"], frame["symbol"], tiers)
+    has_tiers = tier_labels != ""
     missing = ~has_tiers & np.isnan(rate)
     if missing.any():
         row = frame.index[int(np.argmax(missing))]
@@ -331,7 +332,7 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
             f"(got none in positions row {row})"
         )
     require_rate("maintenanceMarginRate", np.where(has_tiers, 0.0, rate))
-    frame["tier_symbol"] = np.where(has_tiers, frame["symbol"].to_numpy(), "")
+    frame["tier_symbol"] = tier_labels
     frame["side"] = sign
     frame["mark_price"] = numbers["markPrice"]
     rules = [EXCHANGE_RULES[rule_for_venue(e)] for e in frame["exchange"]]
@@ -350,7 +351,7 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
         1.0 - sigma * numbers["feeRate"]
     )
     fee_value = np.where(on_bankruptcy, np.maximum(bankruptcy_value, 0.0), np.nan)
-    return _Book(
+    book = _Book(
         frame=frame,
         sign=sign,
         qty=qty,
@@ -365,6 +366,7 @@ def _book(positions: pd.DataFrame, tier_symbols: set[str]) -> _Book:
         entry_basis=entry_basis,
         fee_value=fee_value,
     )
+    return book, tier_map
 
 
 def _scenario_list(scenarios: Scenario | str | Sequence[Scenario | str]) -> tuple[Scenario, ...]:
@@ -540,7 +542,7 @@ def stress_test(
     positions: pd.DataFrame,
     scenarios: Scenario | str | Sequence[Scenario | str],
     *,
-    tiers: Mapping[str, TierLike] | None = None,
+    tiers: TierMap | None = None,
     betas: Mapping[str, float] | None = None,
 ) -> StressResult:
     """Apply stress scenarios to a book of perpetual-futures positions.
@@ -560,7 +562,7 @@ def stress_test(
         settlement currency; a scenario's haircut on that currency cuts the collateral).
     scenarios : Scenario, library name, or a sequence of them
         Names must be unique; see :func:`riskfuncs.scenarios.scenario_library`.
-    tiers : mapping of symbol to TierLike, optional
+    tiers : mapping of symbol (or of ``(exchange, symbol)``) to TierLike, optional
         Leverage tiers by symbol; the tier of the moved notional gives the maintenance rate and
         amount.
     betas : mapping of asset to float, optional
@@ -613,8 +615,7 @@ def stress_test(
         bad = [k for k, v in betas.items() if not np.isfinite(v)]
         if bad:
             raise RiskInputError(f"betas[{bad[0]!r}] must be finite (got {betas[bad[0]]:g})")
-    tier_map = {symbol: as_tier_table(table) for symbol, table in (tiers or {}).items()}
-    book = _book(positions, set(tier_map))
+    book, tier_map = _book(positions, tiers)
     accounts = _accounts(book)
     groups = _groups(book, tier_map)
     shocks = _shocks(book, accounts, chosen, betas)

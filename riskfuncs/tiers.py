@@ -13,18 +13,27 @@ margin continuous across tier boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from riskfuncs._arrays import FloatArray, broadcast, format_value, require_non_negative
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import FloatLike
 
-__all__ = ["TierLike", "TierTable", "as_tier_table", "max_leverage", "tier_for_notional"]
+__all__ = [
+    "TierLike",
+    "TierMap",
+    "TierTable",
+    "as_tier_table",
+    "max_leverage",
+    "resolve_tier_tables",
+    "tier_for_notional",
+]
 
 _STABLE_QUOTES = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE"})
 
@@ -253,6 +262,32 @@ def _table(
         derived = _recurrence_amounts(floors, rates)
         amounts = np.where(np.isnan(amounts), derived, amounts)
     return TierTable(floors, caps, rates, amounts, leverages, currency)
+
+
+#: Tier tables by symbol (str), or by (exchange, symbol) where venues list a symbol differently.
+TierMap: TypeAlias = Mapping[Any, TierLike]
+
+
+def resolve_tier_tables(
+    exchanges: Iterable[Any], symbols: Iterable[Any], tiers: TierMap | None
+) -> tuple[dict[str, TierTable], npt.NDArray[np.str_]]:
+    """Find each position's tier table: by ``(exchange, symbol)`` first, then by ``symbol``.
+
+    Returns the validated tables by label and one label per position (``""``: no table, the
+    position's own maintenance rate applies).
+    """
+    tables: dict[str, TierTable] = {}
+    for key, table in (tiers or {}).items():
+        if isinstance(key, tuple):
+            venue, symbol = key
+            tables[f"{str(venue).strip().lower()}|{symbol}"] = as_tier_table(table)
+        else:
+            tables[str(key)] = as_tier_table(table)
+    labels = []
+    for venue, symbol in zip(exchanges, symbols, strict=True):
+        pair = f"{str(venue).strip().lower()}|{symbol}"
+        labels.append(pair if pair in tables else (str(symbol) if str(symbol) in tables else ""))
+    return tables, np.array(labels, dtype=str)
 
 
 def as_tier_table(tiers: TierLike) -> TierTable:

@@ -117,6 +117,18 @@ def test_missing_market_data_makes_the_account_unknown_not_safe() -> None:
     assert result.loc[["pos3", "pos5"]].notna().all().all()
 
 
+def test_tiers_by_exchange_and_symbol_win_over_tiers_by_symbol() -> None:
+    flat = [{"minNotional": 0, "maxNotional": 1e12, "maintenanceMarginRate": 0.02}]
+    book = _book()
+    by_symbol = portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    by_venue = portfolio_margin(
+        book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS, ("bybit", "BTC/USDT:USDT"): flat}
+    )
+    bybit = liquidation_price("short", 61_000, 1, 6_100, exchange="bybit", tiers=flat)
+    assert by_venue.loc["pos3", "liquidation_price"] == pytest.approx(bybit, rel=1e-12)
+    assert by_venue.loc["pos0", "liquidation_price"] == by_symbol.loc["pos0", "liquidation_price"]
+
+
 def test_input_frame_is_not_modified() -> None:
     book = _book()
     before = book.copy()
