@@ -38,7 +38,7 @@ from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.scenarios import Scenario
 from riskfuncs.stress import stress_test
 from riskfuncs.tiers import as_tier_table
-from tests.addin.workbook.conftest import FULL, LOG_VARIANT, MANUAL_ANSWERS, Filled
+from tests.addin.workbook.conftest import BLANK, FULL, LOG_VARIANT, MANUAL_ANSWERS, Filled
 from tests.addin.workbook.inputs import portfolio_frame
 
 pytestmark = pytest.mark.libreoffice
@@ -113,6 +113,15 @@ def test_no_error_cell_in_any_recalculated_template(recalculated: dict[str, Fill
                                                    value.startswith("Err:")):
                         problems.append(f"{template_id} {ws.title}!{cell.coordinate}: {value}")
     assert not problems, f"{len(problems)} error cells, first: {problems[:5]}"
+
+
+def test_blank_workbook_shows_no_figures(recalculated: dict[str, Filled]) -> None:
+    blank = recalculated[BLANK]
+    assert field(blank, "positions", "position_count") == 0
+    assert field(blank, "stress", "worst_scenario") in (None, "")
+    assert field(blank, "volatility", "historical_var") == "n/a"
+    assert set(column(blank, "positions", "positions", "liquidation_price")) <= {None, ""}
+    assert field(blank, "dashboard", "audit") == "0 passed, 0 failed, 5 to tick"
 
 
 # --------------------------------------------------------------------------------------------
