@@ -230,7 +230,9 @@ class SheetWriter:
             ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 18)
         if sheet.tables:
             first = sheet.tables[0]
-            ws.freeze_panes = f"A{first.first_row}"
+            # Wide tables keep their first two columns (exchange, symbol...) in view too.
+            column = "C" if len(first.columns) > 12 and not sheet.hidden else "A"
+            ws.freeze_panes = f"{column}{first.first_row}"
             ws.print_title_rows = f"{first.header_row}:{first.header_row}"
         else:
             ws.freeze_panes = f"A{layout.FIRST_FIELD_ROW}"
