@@ -32,6 +32,7 @@ from riskfuncs import funding as fd
 from riskfuncs import probability as pr
 from riskfuncs import var as vr
 from riskfuncs import volatility as vo
+from riskfuncs.data.score_weights import DEFAULT_WEIGHTS
 from riskfuncs.liquidation import bankruptcy_price, liquidation_price
 from riskfuncs.margin import notional
 from riskfuncs.portfolio import portfolio_margin
@@ -433,6 +434,11 @@ def test_scorecard_matches_riskfuncs_counterparty(recalculated: dict[str, Filled
     loss = cp.expected_loss(exposure.to_numpy(), pd_h.to_numpy(),
                             rows["loss_given_default"].to_numpy())
     agree(column(filled, "scorecard", "exchanges", "expected_loss", m), loss.tolist(), "EL")
+    agree(column(filled, "scorecard", "exchanges", "share", m),
+          (exposure / exposure.sum()).tolist(), "share")
+    weights = DEFAULT_WEIGHTS.normalised()
+    agree(column(filled, "scorecard", "weights", "normalised", len(weights)),
+          list(weights.values()), "normalised weights")
     conc = cp.concentration(exposure)
     agree([field(filled, "scorecard", "hhi")], [float(conc.hhi)], "hhi")
     agree([field(filled, "scorecard", "effective_venues")], [float(conc.effective_venues)],
@@ -482,6 +488,9 @@ def test_funding_matches_riskfuncs(recalculated: dict[str, Filled]) -> None:
             exchange=r["exchange"], contract=r["contract"],
             fee_rate=0.0 if pd.isna(r["fee_rate"]) else r["fee_rate"], **kwargs)
         agree([got[i]], [expected], f"after funding {i}")
+        paid = fd.cumulative_funding(r["side"], r["size"], marks, rates,
+                                     contract=r["contract"])[-1]
+        agree(column(filled, "funding", "after", "paid", n)[i:i + 1], [paid], f"paid {i}")
         checked += 1
     assert checked >= 10
 
