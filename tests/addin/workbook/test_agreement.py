@@ -165,6 +165,11 @@ def test_positions_match_riskfuncs_portfolio_margin(recalculated: dict[str, Fill
               infinite=INFINITE_TEXT.get(key), scale=col_scale(values))
     # Blank rows stay blank.
     assert set(column(filled, "positions", "positions", "liquidation_price")[n:]) <= {None, ""}
+    if template_id == "position-margin-monitor":  # the unreachable cases are in the book
+        lp = expected["liquidation_price"]
+        sides = filled.book.positions["side"]
+        assert ((lp == 0) & (sides == "long")).sum() > 0  # fully collateralised long: 0
+        assert (np.isinf(lp) & (sides == "short")).sum() > 0  # inverse short: "none"
 
 
 def test_positions_helpers_and_alerts(recalculated: dict[str, Filled]) -> None:
