@@ -1,0 +1,1 @@
+"""Assessment workbooks: declarative layout, builder, formulas, LibreOffice recalculation."""
