@@ -5,6 +5,7 @@ promise never to overwrite a file it did not write."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +102,16 @@ def test_formulas_use_only_functions_both_engines_compute(books: dict[str, Any],
                                                           template: layout.Template) -> None:
     problems = []
     functions: set[str] = set()
+    seen: set[str] = set()
     for ws in books[template.id].worksheets:
         for row in ws.iter_rows():
             for cell in row:
                 if cell.data_type != "f":
                     continue
+                shape = re.sub(r"\d+", "0", cell.value)  # rows differ, functions do not
+                if shape in seen:
+                    continue
+                seen.add(shape)
                 problems += [f"{ws.title}!{cell.coordinate}: {p}"
                              for p in formulas.lint(cell.value)]
                 functions |= {tok.value[:-1].lstrip(":") for tok in Tokenizer(cell.value).items
