@@ -196,7 +196,7 @@ def test_missing_libreoffice_gives_one_line(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 @pytest.mark.libreoffice
-def test_pdf_preview_has_one_page_set_per_sheet(tmp_path: Path) -> None:
+def test_pdf_preview_is_written_and_recorded(tmp_path: Path) -> None:
     try:
         recalc.soffice_path()
     except recalc.LibreOfficeError as exc:
