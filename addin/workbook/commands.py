@@ -1,4 +1,5 @@
-"""``perprisk build``: write every blank assessment workbook (and optionally its PDF preview)."""
+"""``perprisk build``: write every blank assessment workbook, the Excel add-in file, and
+optionally a PDF preview of each workbook."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from addin.excel.addin_file import ADDIN_NAME, write_addin
 from addin.workbook import builder, layout, recalc
 
 
@@ -19,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pdf", action="store_true",
                         help="also render each workbook to PDF with LibreOffice")
     parser.add_argument("--template", action="append", choices=sorted(layout.TEMPLATES),
-                        help="build only this template (repeatable; default: all)")
+                        help="build only this template (repeatable; default: all, and the "
+                             "Excel add-in file)")
+    parser.add_argument("--no-addin", action="store_true",
+                        help=f"do not write the Excel add-in file ({ADDIN_NAME})")
 
 
 def register(subparsers: Any) -> None:
@@ -40,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"kept {path}: not written by this build (move it away to regenerate)",
               file=sys.stderr)
     code = 1 if result.skipped else 0
+    if not args.template and not args.no_addin:
+        addin_path = write_addin_file(args.out)
+        if addin_path is None:
+            code = 1
+        else:
+            print(f"wrote {addin_path}")
     if args.pdf and result.written:
         try:
             for path in render_previews(args.out, result.written):
@@ -48,6 +59,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"perprisk build --pdf: {exc}", file=sys.stderr)
             return 1
     return code
+
+
+def write_addin_file(out_dir: Path) -> Path | None:
+    """The xlwings add-in (PerpRisk.xlam) into ``out_dir``, unless a file there is not ours."""
+    target = out_dir / ADDIN_NAME
+    if not builder.owned(target, builder.read_manifest(out_dir)):
+        print(f"kept {target}: not written by this build (move it away to regenerate)",
+              file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory(prefix="perprisk-addin-") as scratch:
+        shutil.move(str(write_addin(Path(scratch))), target)
+    builder.record_file(out_dir, target)
+    return target
 
 
 def render_previews(out_dir: Path, workbooks: Sequence[Path]) -> list[Path]:

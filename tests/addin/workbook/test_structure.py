@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,21 @@ def test_cli_build_reports_kept_files(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "wrote" in out and "exchange-scorecard.xlsx" in out
     assert "kept" in err and "risk-audit.xlsx" in err
     assert (tmp_path / "risk-audit.xlsx").read_bytes() == b"my own audit"
+
+
+def test_full_build_ships_the_addin_file_and_keeps_a_foreign_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["build", "--out", str(tmp_path)]) == 0
+    addin_file = tmp_path / "PerpRisk.xlam"
+    with zipfile.ZipFile(addin_file) as package:
+        assert "xl/vbaProject.bin" in package.namelist()
+    assert "PerpRisk.xlam" in builder.read_manifest(tmp_path)
+    addin_file.write_bytes(b"my customised add-in")
+    capsys.readouterr()
+    assert cli.main(["build", "--out", str(tmp_path)]) == 1
+    assert "kept" in capsys.readouterr().err
+    assert addin_file.read_bytes() == b"my customised add-in"
 
 
 def test_missing_libreoffice_gives_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
