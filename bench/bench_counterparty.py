@@ -15,8 +15,6 @@ Run: python bench/bench_counterparty.py [N]
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +22,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import best_of
 from riskfuncs.counterparty import exposure_by_exchange
 from riskfuncs.discipline import check_leverage, check_stop_loss
 from riskfuncs.margin import unrealized_pnl
 
 VENUES = np.array(["binance", "bybit", "okx", "gate", "hyperliquid", "dydx", "bitmex", "kraken"])
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def line(label: str, seconds: float, note: str = "") -> None:

@@ -11,26 +11,16 @@ Run: python bench/bench_liquidation.py [N]
 from __future__ import annotations
 
 import sys
-import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import best_of
 from riskfuncs import as_tier_table, liquidation_price
 from tests.riskfuncs.test_liquidation import BTCUSDT_TIERS
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(n: int = 1_000_000) -> None:

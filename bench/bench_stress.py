@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +25,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import best_of
 from riskfuncs.scenarios import Scenario
 from riskfuncs.stress import stress_test
 
 MARKS = {"BTC/USDT:USDT": 60_000.0, "ETH/USDT:USDT": 3_000.0, "SOL/USDT:USDT": 150.0}
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def make_book(n: int, seed: int = 0) -> pd.DataFrame:

@@ -13,8 +13,6 @@ Run: python bench/bench_udfs.py [ROWS]
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import best_of
 from tests.addin.excel.win32_standins import load_windows_udf_stack
 
 _, COM_SERVER = load_windows_udf_stack()  # before the UDF module is imported
@@ -82,15 +81,6 @@ def positions(n: int) -> tuple[tuple[object, ...], ...]:
 def as_frame(value: tuple[tuple[object, ...], ...]) -> pd.DataFrame:
     frame = pd.DataFrame(list(value[1:]), columns=list(value[0]))
     return frame
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(n: int = 10_000) -> None:
