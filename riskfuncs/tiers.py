@@ -31,7 +31,6 @@ __all__ = [
     "TierTable",
     "as_tier_table",
     "max_leverage",
-    "resolve_tier_tables",
     "tier_for_notional",
 ]
 
