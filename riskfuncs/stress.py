@@ -103,7 +103,8 @@ class StressResult:
     by_scenario : DataFrame
         One row per scenario (index: name): weight, horizon_hours, pnl, funding, haircut_loss,
         equity_before, equity_after, default_loss, equity_left, loss, weighted_loss,
-        loss_fraction, positions_liquidated, accounts_liquidated, shortfall (quote currency).
+        loss_fraction, positions_liquidated, accounts_liquidated, positions_unknown (missing
+        data: neither liquidated nor safe), shortfall (quote currency).
     worst : DataFrame
         The row of ``by_scenario`` with the largest weighted loss.
     """
@@ -731,7 +732,7 @@ def _block_group(
 
 _TOTALS = (
     "pnl", "funding", "haircut_loss", "equity_after", "default_loss", "positions_liquidated",
-    "accounts_liquidated", "shortfall",
+    "accounts_liquidated", "positions_unknown", "shortfall",
 )
 
 
@@ -764,6 +765,9 @@ def _account_totals(
         totals["haircut_loss"][block] = _column_sum(cut, quote)
     totals["positions_liquidated"][block] = accounts.sizes @ liquidated
     totals["accounts_liquidated"][block] = np.count_nonzero(liquidated, axis=0)
+    # Missing market data is neither liquidated nor safe: count it so a report can say so.
+    unknown = np.isnan(balance) | np.isnan(requirement)
+    totals["positions_unknown"][block] = accounts.sizes @ unknown
     gap = np.where(balance < 0, -balance, 0.0)
     gap[np.isnan(balance)] = np.nan
     totals["shortfall"][block] = _column_sum(gap, quote)
@@ -793,6 +797,7 @@ def _by_scenario(
             "loss_fraction": fraction,
             "positions_liquidated": totals["positions_liquidated"].astype(int),
             "accounts_liquidated": totals["accounts_liquidated"].astype(int),
+            "positions_unknown": totals["positions_unknown"].astype(int),
             "shortfall": totals["shortfall"],
         },
         index=pd.Index([s.name for s in scenarios], name="scenario"),

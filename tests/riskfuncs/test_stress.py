@@ -552,3 +552,22 @@ def test_bad_arguments_are_named() -> None:
         stress_test(book(), "BTC -30% 1h", betas={"sol": math.nan})
     with pytest.raises(RiskInputError, match="positions must be a DataFrame"):
         stress_test([1, 2], "BTC -30% 1h")  # type: ignore[arg-type]
+
+
+def test_missing_market_data_is_counted_as_unknown_not_safe() -> None:
+    book = pd.DataFrame(
+        {
+            "exchange": ["binance", "binance"],
+            "symbol": ["BTC/USDT:USDT", "ETH/USDT:USDT"],
+            "side": ["long", "long"],
+            "contracts": [1.0, 10.0],
+            "entryPrice": [60_000.0, 3_000.0],
+            "markPrice": [60_000.0, np.nan],
+            "collateral": [12_000.0, 3_000.0],
+            "maintenanceMarginRate": [0.005, 0.005],
+        }
+    )
+    row = stress_test(book, "BTC -30% 1h").by_scenario.iloc[0]
+    assert row["positions_liquidated"] == 1  # the BTC long, as in the worked example
+    assert row["positions_unknown"] == 1  # the ETH long without a mark price
+    assert np.isnan(row["loss"])  # a book with an unknown position has no known loss
