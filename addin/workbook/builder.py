@@ -228,7 +228,7 @@ class SheetWriter:
             label = min(44, max(len(f.label) for f in sheet.fields) + 2)
             ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, label)
             ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 18)
-        if sheet.tables:
+        if sheet.tables and not sheet.charts:  # the dashboard scrolls as one page
             first = sheet.tables[0]
             # Wide tables keep their first two columns (exchange, symbol...) in view too.
             column = "C" if len(first.columns) > 12 and not sheet.hidden else "A"
@@ -391,6 +391,10 @@ def _add_charts(wb: Workbook, keys: Sequence[str]) -> None:
             chart.x_axis.tickLblPos = "low"  # category labels clear of negative bars
             chart.y_axis.number_format = spec.number_format
             chart.y_axis.majorGridlines = None
+            chart.visible_cells_only = False  # labels may come from a hidden helper column
+            if spec.top_down:  # categories run bottom-up unless the axis is reversed
+                chart.x_axis.scaling.orientation = "maxMin"
+                chart.y_axis.crosses = "max"  # keeps the value axis at the bottom
             for source, target in ((spec.values, "data"), (spec.categories, "cats")):
                 src_sheet = layout.SHEETS[source[0]]
                 table = src_sheet.table(source[1])

@@ -22,7 +22,7 @@ from openpyxl.formula.tokenizer import Token
 from openpyxl.utils import FORMULAE
 
 from addin.workbook import layout
-from addin.workbook.layout import Sheet, Table
+from addin.workbook.layout import SPAN_PREFIX, Sheet, Table
 from addin.workbook.texts import load_texts
 
 # Functions LibreOffice 7.4 cannot compute (measured); they must never appear in a template.
@@ -262,6 +262,13 @@ def positions_table(ctx: Context) -> dict[str, str]:
         ),
     }
     f.update(_solver(c, c, f'N({c("fee_rate")})'))
+    dist, near = c("distance_to_liquidation"), c("closeness")
+    f["closeness"] = f'IF({dist}="none","",IF({dist}="reached",0,MAX(0,{dist})))'
+    # Rank = nearer rows + equal rows above + 1: a permutation, so ties never repeat a row.
+    f["closeness_rank"] = (
+        f'IF({near}="","",SUMPRODUCT(--({c.name("closeness")}<{near}))+'
+        f'SUMPRODUCT(--({_header_span(POS_TABLE, "closeness")}={near}))+1)'
+    )
     return {key: f'=IF({c("size")}="","",{body})' for key, body in f.items()}
 
 
@@ -435,7 +442,13 @@ def scenarios_table(ctx: Context) -> dict[str, str | list[str]]:
             ),
             "accounts_liquidated": f"SUMPRODUCT({g('lead')}*({req}>={bal}))",
             "shortfall": f"SUMPRODUCT({g('lead')}*({bal}<0)*(-{bal})*{quote})",
-            "worst": f'IF({c("name")}=Stress_WorstScenario,"WORST","")',
+            "worst": f'IF({c("label")}=Stress_WorstScenario,"WORST","")',
+            # The grid's short names (kept: addin.report finds SPAN rows by them) read better
+            # with their description.
+            "label": (
+                f'IF(AND(LEFT({c("name")},{len(SPAN_PREFIX)})="{SPAN_PREFIX}",'
+                f'{c("description")}<>""),{c("name")}&": "&{c("description")},{c("name")})'
+            ),
         }
         row = SCEN.first_row + j - 1
         for key, text in body.items():
@@ -459,7 +472,7 @@ def stress_fields(ctx: Context) -> dict[str, str]:
             f"=SUMPRODUCT({g('lead')}*({g('wallet')}+{g('account_pnl')})*"
             f"({g('inverse')}*{g('mark')}+1-{g('inverse')}))"
         ),
-        "worst_scenario": worst("name"),
+        "worst_scenario": worst("label"),
         "worst_loss": worst("loss"),
         "worst_liquidated": worst("positions_liquidated"),
         "worst_equity_left": worst("equity_left"),
@@ -551,13 +564,15 @@ def probability_table(ctx: Context) -> dict[str, str]:
             f'IF({lp}=0,IF({side}=1,"unreachable","reached"),'
             f"{side}*(LN({mark})-LN({lp}))))"
         ),
+        # No price history and no override: no volatility, so "n/a" rather than #VALUE!.
         "distance_sigmas": (
-            f'IF(ISTEXT({d}),{d},IF({d}=0,0,{d}/{scale}))'
+            f'IF(ISTEXT({d}),{d},IF({d}=0,0,IF(ISNUMBER({sigma}),{d}/{scale},"n/a")))'
         ),
         "probability": (
-            f'IF({d}="unreachable",0,IF({d}="reached",1,MIN(1,MAX(0,'
+            f'IF({d}="unreachable",0,IF({d}="reached",1,IF(NOT(ISNUMBER({sigma})),"n/a",'
+            f"MIN(1,MAX(0,"
             f"_xlfn.NORM.S.DIST((-{d}+{m}*{years})/{scale},TRUE)+EXP(2*{m}*{d}/{sigma}^2)*"
-            f"_xlfn.NORM.S.DIST((-{d}-{m}*{years})/{scale},TRUE)))))"
+            f"_xlfn.NORM.S.DIST((-{d}-{m}*{years})/{scale},TRUE))))))"
         ),
     }
     return {k: f'=IF({_pos("size")}="","",{v})' for k, v in body.items()}
@@ -779,6 +794,9 @@ def audit_fields(ctx: Context) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Dashboard
 
+NEAR = layout.DASHBOARD.table("closest")
+
+
 def dashboard_fields(ctx: Context) -> dict[str, str]:
     p = POS_TABLE.name_of
     texts = load_texts()["alerts"]
@@ -807,6 +825,24 @@ def dashboard_fields(ctx: Context) -> dict[str, str]:
         "expected_loss": "=Score_ExpectedLoss",
         "effective_venues": "=Score_EffectiveVenues",
         "audit": '=Audit_Passed&" passed, "&Audit_Failed&" failed, "&Audit_Open&" to tick"',
+    }
+
+
+def closest_table(ctx: Context) -> dict[str, str]:
+    """The positions nearest to liquidation, nearest first, through Pos_ClosenessRank."""
+    c = Row(NEAR)
+    p = POS_TABLE.name_of
+    letter = NEAR.column_letter("row")
+    k = f"ROWS({letter}${NEAR.first_row}:{letter}{{r}})"
+    row = c("row")
+    return {
+        "row": f'=IF({k}>COUNT({p("closeness_rank")}),"",MATCH({k},{p("closeness_rank")},0))',
+        "position": (
+            f'=IF({row}="","",INDEX({p("symbol")},{row})&" "&INDEX({p("side")},{row})&" "&'
+            f'INDEX({p("exchange")},{row}))'
+        ),
+        "distance": f'=IF({row}="","",INDEX({p("closeness")},{row}))',
+        "alert": f'=IF({row}="","",INDEX({p("alert")},{row}))',
     }
 
 
@@ -846,6 +882,7 @@ TABLE_FORMULAS: dict[tuple[str, str], TableFormulas] = {
     ("funding", "log"): funding_log_table,
     ("funding", "after"): funding_after_table,
     ("audit", "checks"): checks_table,
+    ("dashboard", "closest"): closest_table,
 }
 FIELD_FORMULAS: dict[str, FieldFormulas] = {
     "positions": positions_fields,

@@ -48,8 +48,10 @@ from openpyxl.utils import get_column_letter
 
 from riskfuncs.liquidation import EXCHANGE_RULES
 
-#: Bump when an input moves, is renamed or changes meaning; the reader refuses unknown versions.
-LAYOUT_VERSION = 1
+#: Bump when an input moves, is renamed or changes meaning, or a computed column or table is
+#: added (the reader checks every formula column); the reader refuses unknown versions.
+#: 2: closest-to-liquidation ranking on the Dashboard, scenario labels.
+LAYOUT_VERSION = 2
 
 #: Hidden workbook-scope defined name whose value is ``"<template id>@<version>"``.
 TEMPLATE_ID_NAME = "PerpRisk_Template"
@@ -219,6 +221,8 @@ class Chart:
     anchor: str
     y_title: str = ""
     number_format: str = "#,##0"
+    #: first category at the top (a ranking) instead of Excel's bottom-up order
+    top_down: bool = False
 
 
 @dataclass(frozen=True)
@@ -378,6 +382,11 @@ GRADE_ROWS = 7
 PRICE_ROWS = 400
 FUNDING_ROWS = 270
 AUDIT_ROWS = 14
+CLOSEST_ROWS = 15  # the Dashboard's closest-to-liquidation ranking
+
+#: SPAN grid rows are named "SPAN k" (riskfuncs.scenarios.span_grid's name up to the colon), the
+#: rest of that name is their description; readers recognise the rows by this short name.
+SPAN_PREFIX = "SPAN "
 
 #: Due-diligence factors, as riskfuncs.data.score_weights.FACTORS, with their column headers.
 FACTOR_HEADERS: dict[str, str] = {
@@ -491,6 +500,11 @@ POSITIONS = Sheet(
             _out("liquidation_rate", "Rate at liq.", hidden=True, fmt="0.0000%"),
             _out("liquidation_amount", "Amount at liq.", hidden=True),
             _out("liquidation_notional", "Liq. notional", hidden=True),
+            # Hidden helpers of the Dashboard's closest-to-liquidation table.
+            _out("closeness", "Closeness", hidden=True, fmt="0.0000%",
+                 help="Distance floored at 0 (reached or past = 0); blank if never reachable."),
+            _out("closeness_rank", "Closeness rank", hidden=True, fmt="0",
+                 help="1 = nearest to liquidation; ties in table order, so no rank repeats."),
         ), POSITION_ROWS),
     ),
     requires=("tiers",),
@@ -590,6 +604,9 @@ STRESS = Sheet(
             _out("shortfall", "Shortfall"),
             _out("worst", "Worst", width=8),
             _out("cumulative_rate", "Cum. funding rate", hidden=True, fmt="0.000%"),
+            _out("label", "Label", hidden=True,
+                 help="What charts and the worst-case figures call the scenario: the name, "
+                      "with the description after a SPAN grid row's short name."),
         ), SCENARIO_ROWS),
         Table("moves", "Price moves per scenario and asset", "Move", (
             _text("scenario", "Scenario", width=24),
@@ -864,12 +881,21 @@ DASHBOARD = Sheet(
                 fmt="0.00"),
         _result("audit", "Risk audit", "Dash_Audit", fmt="@"),
     ),
+    tables=(
+        Table("closest", "Closest to liquidation", "Near", (
+            _out("position", "Position", width=34,
+                 help="Symbol, side and exchange of the position."),
+            _out("distance", "Distance", fmt="0.00%",
+                 help="Adverse move (fraction of mark) to liquidation; 0 = reached or past."),
+            _out("alert", "Alert", width=22),
+            _out("row", "Positions row", hidden=True, fmt="0"),
+        ), CLOSEST_ROWS),
+    ),
     charts=(
-        Chart("distance", "Distance to liquidation per position",
-              ("positions", "positions", "symbol"),
-              ("positions", "positions", "distance_to_liquidation"), "E4", "fraction of mark",
-              "0%"),
-        Chart("stress", "PnL per stress scenario (USD)", ("stress", "scenarios", "name"),
+        Chart("closest", "Closest to liquidation", ("dashboard", "closest", "position"),
+              ("dashboard", "closest", "distance"), "E4", "fraction of mark", "0%",
+              top_down=True),
+        Chart("stress", "PnL per stress scenario (USD)", ("stress", "scenarios", "label"),
               ("stress", "scenarios", "pnl"), "E23", "USD"),
         Chart("exposure", "Exposure per exchange (USD)", ("scorecard", "exchanges", "exchange"),
               ("scorecard", "exchanges", "exposure"), "E42", "USD"),

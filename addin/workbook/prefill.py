@@ -48,9 +48,14 @@ def scenarios() -> tuple[Rows, Rows]:
         moves.extend({"scenario": s.name, "asset": asset, "move": move}
                      for asset, move in s.moves.items())
     for number, s in enumerate(span_grid(0.06), start=1):
-        rows.append({"name": s.name.split(":")[0], "description": s.name.split(": ")[1],
+        # riskfuncs names the rows "SPAN k: price +1/3 vol up": the short name goes in Name
+        # (what readers match), the rest in Description; the Label column joins them again.
+        short, _, description = s.name.partition(": ")
+        if not short.startswith(layout.SPAN_PREFIX):
+            raise ValueError(f"unexpected SPAN scenario name {s.name!r}")
+        rows.append({"name": short, "description": description,
                      "weight": s.weight, "horizon_hours": s.horizon_hours})
-        moves.append({"scenario": s.name.split(":")[0], "asset": s.reference_asset,
+        moves.append({"scenario": short, "asset": s.reference_asset,
                       "move": _span_move(number)})
     return rows, moves
 

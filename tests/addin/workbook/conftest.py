@@ -16,13 +16,15 @@ from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 
 from addin.workbook import builder, layout, recalc
-from tests.addin.workbook.inputs import Book, Extra, fill, random_book
+from riskfuncs.portfolio import portfolio_margin
+from tests.addin.workbook.inputs import Book, Extra, fill, portfolio_frame, random_book
 
 POSITIONS = 220  # the issue asks for at least 200 random positions per template
 SEEDS = {template_id: 1000 + i for i, template_id in enumerate(layout.TEMPLATES)}
 FULL = "credit-risk-assessment"
 LOG_VARIANT = "credit-risk-assessment (log returns)"
 BLANK = "credit-risk-assessment (blank)"
+FEW = "credit-risk-assessment (few positions)"
 
 
 @dataclass
@@ -109,6 +111,20 @@ def extra_input(book: Book, seed: int) -> Extra:
     )
 
 
+def few_positions(book: Book) -> Book:
+    """Fewer positions than the Dashboard ranks: isolated rows of ``book`` (their figures do
+    not depend on the rows left out) with two past liquidation, one that can never be
+    liquidated, and one row twice (a tie the ranking must not repeat)."""
+    isolated = book.positions[book.positions["margin_mode"] == "isolated"]
+    distance = portfolio_margin(portfolio_frame(Book(isolated, book.tiers)),
+                                tiers=book.tiers)["distance_to_liquidation"]
+    past = list(isolated.index[(distance <= 0).to_numpy()][:2])
+    never = list(isolated.index[(distance == np.inf).to_numpy()][:1])
+    others = list(isolated.index[(np.isfinite(distance) & (distance > 0)).to_numpy()][:5])
+    rows = [*others[:3], past[0], others[1], *never, *others[3:], *past[1:]]
+    return Book(book.positions.loc[rows].reset_index(drop=True), book.tiers)
+
+
 MANUAL_ANSWERS = ("yes", "no", "n/a", "", "yes", "no")
 
 
@@ -148,6 +164,11 @@ def recalculated(blank_dir: Path, tmp_path_factory: pytest.TempPathFactory
     path = work / "log-returns.xlsx"
     fill(blank_dir / template.filename, path, book, extra)
     prepared.append((LOG_VARIANT, template, book, extra, path))
+    # A handful of positions, fewer than the Dashboard's ranking holds.
+    few = few_positions(book)
+    path = work / "few-positions.xlsx"
+    fill(blank_dir / template.filename, path, few)
+    prepared.append((FEW, template, few, Extra({}, {}), path))
     # And the blank workbook as built: every formula must cope with empty input.
     blank = work / "blank.xlsx"  # its own name: outputs are named after their inputs
     shutil.copyfile(blank_dir / template.filename, blank)

@@ -36,10 +36,17 @@ from riskfuncs.data.score_weights import DEFAULT_WEIGHTS
 from riskfuncs.liquidation import bankruptcy_price, liquidation_price
 from riskfuncs.margin import notional
 from riskfuncs.portfolio import portfolio_margin
-from riskfuncs.scenarios import Scenario
+from riskfuncs.scenarios import Scenario, span_grid
 from riskfuncs.stress import stress_test
 from riskfuncs.tiers import as_tier_table
-from tests.addin.workbook.conftest import BLANK, FULL, LOG_VARIANT, MANUAL_ANSWERS, Filled
+from tests.addin.workbook.conftest import (
+    BLANK,
+    FEW,
+    FULL,
+    LOG_VARIANT,
+    MANUAL_ANSWERS,
+    Filled,
+)
 from tests.addin.workbook.inputs import portfolio_frame
 
 pytestmark = pytest.mark.libreoffice
@@ -123,6 +130,8 @@ def test_blank_workbook_shows_no_figures(recalculated: dict[str, Filled]) -> Non
     assert field(blank, "volatility", "historical_var") == "n/a"
     assert set(column(blank, "positions", "positions", "liquidation_price")) <= {None, ""}
     assert field(blank, "dashboard", "audit") == "0 passed, 0 failed, 5 to tick"
+    for key in ("position", "distance", "alert", "row"):
+        assert set(column(blank, "dashboard", "closest", key)) <= {None, ""}, key
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,14 +294,18 @@ def test_stress_matches_riskfuncs_stress_test(recalculated: dict[str, Filled],
         agree(column(filled, "stress", "scenarios", key, m), values, f"stress {key}",
               scale=col_scale(by["equity_before"].tolist() + values))
     worst = by.index[int(np.argmax(by["weighted_loss"].to_numpy()))]
-    assert field(filled, "stress", "worst_scenario") == worst
+    # Charts and the worst case name a SPAN row by riskfuncs' full name ("SPAN 3: price +1/3
+    # vol up"); the Name cell keeps the short "SPAN 3" that the report matches.
+    grid = span_grid(field(filled, "stress", "price_scan_range"))
+    full_names = {f"SPAN {k}": s.name for k, s in enumerate(grid, start=1)}
+    agree(column(filled, "stress", "scenarios", "label", m),
+          [full_names.get(s.name, s.name) for s in scenarios], "scenario labels")
+    assert field(filled, "stress", "worst_scenario") == full_names.get(worst, worst)
     agree([field(filled, "stress", "equity_before")], [by["equity_before"].iloc[0]],
           "equity_before")
     agree([field(filled, "stress", "worst_loss")], [by.loc[worst, "loss"]], "worst_loss")
     assert column(filled, "stress", "scenarios", "worst", m).count("WORST") == 1
     # The SPAN rows follow riskfuncs.scenarios.span_grid at the template's scan range.
-    from riskfuncs.scenarios import span_grid
-    grid = span_grid(field(filled, "stress", "price_scan_range"))
     span_moves = [s.moves["BTC"] for s in scenarios if s.name.startswith("SPAN")]
     agree(span_moves, [s.moves["BTC"] for s in grid], "span moves")
     assert [s.weight for s in scenarios if s.name.startswith("SPAN")] == [s.weight for s in grid]
@@ -563,6 +576,36 @@ def test_dashboard_figures(recalculated: dict[str, Filled]) -> None:
     probabilities = column(filled, "volatility", "probability", "probability",
                            len(filled.book.positions))
     agree([field(filled, "dashboard", "max_probability")], [max(probabilities)], "max P")
+
+
+@pytest.mark.parametrize("variant", [FULL, FEW])
+def test_dashboard_closest_to_liquidation(recalculated: dict[str, Filled], variant: str) -> None:
+    """The ranking against riskfuncs.portfolio_margin's distances sorted in Python: nearest
+    first, reached or past liquidation as 0, never reachable (+inf) left out, ties in table
+    order, blank rows after the last position."""
+    filled = recalculated[variant]
+    p = filled.book.positions
+    rows = layout.DASHBOARD.table("closest").rows
+    distance = expected_portfolio(filled)["distance_to_liquidation"].tolist()
+    ranked = sorted((max(d, 0.0), i) for i, d in enumerate(distance) if d != math.inf)[:rows]
+    blank: list[Any] = [None] * (rows - len(ranked))
+    got = {key: column(filled, "dashboard", "closest", key)
+           for key in ("position", "distance", "alert", "row")}
+    errors = [f"{key}[{i}]: {v}" for key, values in got.items() for i, v in enumerate(values)
+              if isinstance(v, str) and (v.startswith("#") or v.startswith("Err:"))]
+    assert not errors, errors
+    agree(got["row"], [i + 1 for _, i in ranked] + blank, "closest row")
+    agree(got["position"], [f"{p['symbol'].iloc[i]} {p['side'].iloc[i]} {p['exchange'].iloc[i]}"
+                            for _, i in ranked] + blank, "closest position")
+    agree(got["distance"], [d for d, _ in ranked] + blank, "closest distance")
+    alerts = column(filled, "positions", "positions", "alert", len(p))
+    agree(got["alert"], [alerts[i] for _, i in ranked] + blank, "closest alert")
+    liquidated = load_texts()["alerts"]["liquidated"]
+    assert all(got["alert"][k] == liquidated for k, (d, _) in enumerate(ranked) if d == 0)
+    if variant == FEW:  # the cases the ranking must handle are in the book
+        assert len(ranked) < rows and math.inf in distance
+        assert [d for d, _ in ranked[:2]] == [0.0, 0.0]
+        assert len({d for d, _ in ranked}) < len(ranked)  # a tie
 
 
 def test_liquidation_reference_case(recalculated: dict[str, Filled]) -> None:
