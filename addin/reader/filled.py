@@ -62,7 +62,9 @@ class FilledWorkbook:
 
     ``fields[sheet_key][field_key]`` holds typed setting values (defaults applied, None when
     blank or invalid); ``tables[table_key]`` a DataFrame with one column per input column key
-    and the workbook row number as index, holding only rows that have an input.
+    and the workbook row number as index, holding only rows that have an input;
+    ``first_rows[table_key]`` the workbook row of each table's first row (row 1 of the table
+    for formulas such as ``INDEX(Pos_Size, n)``), which moves when rows are inserted above.
     """
 
     path: Path
@@ -72,6 +74,7 @@ class FilledWorkbook:
     problems: list[Problem] = field(default_factory=list)
     cell_of: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     table_columns: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    first_rows: dict[str, int] = field(default_factory=dict)
     read_seconds: float = 0.0
 
     @property
@@ -334,6 +337,7 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
                                  (table.first_row, col, table.last_row, col))
         spans[column.key] = (c1, r1, r2)
         book.table_columns[(table.key, column.key)] = (sheet.title, c1)
+    book.first_rows[table.key] = min(r1 for _, r1, _ in spans.values())
     inputs = table.inputs()
     if not inputs:  # a computed table (a summary): nothing to read, nothing to validate
         return pd.DataFrame(index=pd.Index([], name="row"))
@@ -418,10 +422,13 @@ def _read_table_cell(book: FilledWorkbook, sheet: Sheet, column: Column, raw: An
 # Checks across cells
 
 def _cross_checks(book: FilledWorkbook) -> None:
+    _check_scenario_names(book)
+    _check_weight_factors(book)
     positions = book.tables.get("positions")
     tiers = book.tables.get("tiers")
     if positions is None:
         return
+    _check_symbols(book, positions)
     names = set() if tiers is None else {
         str(n).strip().lower() for n in tiers.get("table", pd.Series(dtype=object)).dropna()}
     symbol_table: dict[str, tuple[str, int]] = {}
@@ -451,6 +458,71 @@ def _cross_checks(book: FilledWorkbook) -> None:
     _check_cross_wallets(book, positions)
     if tiers is not None and len(tiers):
         _check_tier_tables(book, tiers)
+
+
+def name_key(value: Any) -> str:
+    """How a spreadsheet lookup compares names: stripped, case-insensitive."""
+    return str(value).strip().lower()
+
+
+def _check_symbols(book: FilledWorkbook, positions: pd.DataFrame) -> None:
+    """ccxt symbols ``BASE/QUOTE[:SETTLE]``; an inverse contract settles in its base coin."""
+    from riskfuncs.portfolio import account_of
+
+    for row, record in _records(positions):
+        symbol = record.get("symbol")
+        if _is_blank(symbol):
+            continue  # already reported as empty
+        text = str(symbol).strip()
+        base = text.partition("/")[0].strip().upper()
+        if "/" not in text or not base:
+            sheet, cell = book.table_cell("positions", "symbol", row)
+            book.add(sheet, cell, f"{_shown(symbol)} is not a ccxt symbol",
+                     "BASE/QUOTE:SETTLE such as BTC/USDT:USDT or BTC/USD:BTC")
+        elif record.get("contract") == "inverse" and account_of(
+                "", text, "inverse").partition(":")[2] != base:
+            sheet, cell = book.table_cell("positions", "symbol", row)
+            book.add(sheet, cell, f"inverse contract {_shown(symbol)} does not settle in {base}",
+                     f"an inverse symbol settled in its base coin such as {base}/USD:{base}, "
+                     "or Contract linear")
+
+
+def _check_scenario_names(book: FilledWorkbook) -> None:
+    """Scenario names are unique, and every price move names a listed scenario: a move whose
+    name matches nothing would silently leave its scenario without that move."""
+    scenarios = book.tables.get("scenarios")
+    moves = book.tables.get("moves")
+    if scenarios is None or "name" not in scenarios:
+        return
+    seen: dict[str, int] = {}
+    for row, name in zip(scenarios.index, scenarios["name"], strict=True):
+        if _is_blank(name):
+            continue
+        first = seen.setdefault(name_key(name), int(row))
+        if first != row:
+            sheet, cell = book.table_cell("scenarios", "name", int(row))
+            book.add(sheet, cell, f"scenario {_shown(name)} is already named in row {first}",
+                     "a unique scenario name")
+    if moves is None or "scenario" not in moves or not seen:
+        return
+    for row, name in zip(moves.index, moves["scenario"], strict=True):
+        if not _is_blank(name) and name_key(name) not in seen:
+            sheet, cell = book.table_cell("moves", "scenario", int(row))
+            book.add(sheet, cell, f"scenario {_shown(name)} is not in the Scenarios table",
+                     "the name of a scenario listed above")
+
+
+def _check_weight_factors(book: FilledWorkbook) -> None:
+    from riskfuncs.data.score_weights import FACTORS
+
+    weights = book.tables.get("weights")
+    if weights is None or "factor" not in weights:
+        return
+    for row, factor in zip(weights.index, weights["factor"], strict=True):
+        if not _is_blank(factor) and name_key(factor) not in FACTORS:
+            sheet, cell = book.table_cell("weights", "factor", int(row))
+            book.add(sheet, cell, f"{_shown(factor)} is not a score factor",
+                     "one of " + ", ".join(FACTORS))
 
 
 def _records(frame: pd.DataFrame) -> list[tuple[int, dict[str, Any]]]:
@@ -519,4 +591,5 @@ def _numbers(rows: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(rows[column], errors="coerce")
 
 
-__all__ = ["FilledWorkbook", "Problem", "describe", "read_filled_workbook", "tier_frames"]
+__all__ = ["FilledWorkbook", "Problem", "describe", "name_key", "read_filled_workbook",
+           "tier_frames"]

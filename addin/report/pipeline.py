@@ -15,10 +15,11 @@ import pandas as pd
 from addin.mail import Attachment, InlineImage, build_message
 from addin.mail.message import PDF_TYPE, XLSX_TYPE
 from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
-from addin.reader.safety import DEFAULT_LIMITS, Limits
+from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
 from addin.report import sections
 from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
 from addin.report.render import chart_png, render, render_subject
+from riskfuncs import RiskInputError
 from riskfuncs.counterparty import exposure_by_exchange
 
 #: Positions listed in an email body, most urgent first; the workbook attached has them all.
@@ -96,18 +97,29 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
         notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
     assessment.checklist = sections.checklist_of(book)
     assessment.funding = sections.funding_of(book, frame)
+    log = book.tables.get("log")
+    if assessment.funding is None and log is not None and len(log) and len(frame):
+        row = book.fields.get("funding", {}).get("position_row") or 1
+        notes.append(f"funding needs a position in row {row:g} of the Positions table, named "
+                     "on the Funding sheet")
     assessment.notes.extend(notes)
     return assessment
 
 
 def assess_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,
                 now: dt.datetime | None = None) -> Outcome:
-    """Read and validate; assess only when there is no problem (raises WorkbookError when the
-    file cannot be read at all)."""
+    """Read and validate; assess only when there is no problem.
+
+    Raises WorkbookError when the file cannot be read at all, or when riskfuncs refuses an
+    input the reader let through: its one-line message, not a traceback, reaches the trader.
+    """
     book = read_filled_workbook(path, limits=limits)
     if book.problems:
         return Outcome(book, None)
-    return Outcome(book, assess_book(book, now=now))
+    try:
+        return Outcome(book, assess_book(book, now=now))
+    except RiskInputError as exc:
+        raise WorkbookError(f"{book.path.name}: {str(exc).splitlines()[0]}") from None
 
 
 def email_for(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from addin.reader import FilledWorkbook
+from addin.reader.filled import name_key
 from riskfuncs.counterparty import (
     exchange_grade,
     exchange_probability_of_default,
@@ -60,7 +61,7 @@ def scenarios_of(book: FilledWorkbook) -> tuple[tuple[Scenario, ...], dict[str, 
             name, asset, move = (_get(record, k) for k in ("scenario", "asset", "move"))
             if name is None or asset is None or move is None:
                 continue
-            moves.setdefault(str(name).strip(), {})[str(asset).strip().upper()] = float(move)
+            moves.setdefault(name_key(name), {})[str(asset).strip().upper()] = float(move)
     betas: dict[str, float] = {}
     beta_table = book.tables.get("betas")
     if beta_table is not None:
@@ -74,14 +75,15 @@ def scenarios_of(book: FilledWorkbook) -> tuple[tuple[Scenario, ...], dict[str, 
         if name is None:
             continue
         name = str(name).strip()
-        if name not in moves and name.upper() in span:
-            moves[name] = span[name.upper()]
+        key = name_key(name)
+        if key not in moves and name.upper() in span:
+            moves[key] = span[name.upper()]
         haircut_currency = _get(record, "haircut_currency")
         default_exchange = _get(record, "default_exchange")
         scenarios.append(Scenario(
             name,
             description=str(_get(record, "description", "")),
-            moves=moves.get(name, {}),
+            moves=moves.get(key, {}),
             reference_asset=str(_get(settings, "reference_asset", "BTC")),
             betas=betas or None,
             default_beta=float(_get(settings, "default_beta", 2.0)),
@@ -143,7 +145,7 @@ def scorecard_of(book: FilledWorkbook, exposures: pd.Series) -> Scorecard | None
     weights_table = book.tables.get("weights")
     weights: ScoreWeights | Mapping[str, float] | None = None
     if weights_table is not None and not weights_table.empty:
-        weights = {str(r["factor"]): float(r["weight"])
+        weights = {name_key(r["factor"]): float(r["weight"])
                    for r in weights_table.to_dict("records")
                    if not _blank(r.get("factor")) and not _blank(r.get("weight"))}
     bands = _bands(book)
@@ -250,24 +252,14 @@ def volatilities_of(book: FilledWorkbook, rows: pd.Index, market: MarketRisk | N
     table = book.tables.get("probability")
     per_row: dict[int, float] = {}
     if table is not None and not table.empty:
-        first_prob = layout_first_row(book, "probability")
-        first_pos = layout_first_row(book, "positions")
+        first_prob = book.first_rows["probability"]
+        first_pos = book.first_rows["positions"]
         for row, value in zip(table.index, table["volatility"], strict=True):
             if not _blank(value):
                 per_row[int(row) - first_prob + first_pos] = float(value)
     fallback = market.ewma_volatility if market is not None else math.nan
     vols = np.array([per_row.get(int(r), fallback) for r in rows], dtype=float)
     return None if np.isnan(vols).all() else vols
-
-
-def layout_first_row(book: FilledWorkbook, table_key: str) -> int:
-    from addin.workbook import layout
-
-    for sheet in layout.ALL_SHEETS:
-        for table in sheet.tables:
-            if table.key == table_key:
-                return table.first_row
-    raise KeyError(table_key)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,17 +312,21 @@ class FundingSummary:
 
 
 def funding_of(book: FilledWorkbook, positions: pd.DataFrame) -> FundingSummary | None:
-    """Funding paid or received by the Funding sheet's position over its rate log."""
+    """Funding paid or received by the Funding sheet's position over its rate log.
+
+    The position is row ``n`` of the Positions table, as the sheet's ``INDEX(Pos_..., n)``
+    formulas read it, not the n-th filled row: blank rows above it must not shift it.
+    """
     from riskfuncs.funding import cumulative_funding
 
     log = book.tables.get("log")
     if log is None or log.empty or positions.empty:
         return None
     settings = book.fields.get("funding", {})
-    index = int(_get(settings, "position_row", 1)) - 1
-    if not 0 <= index < len(positions):
+    row = book.first_rows["positions"] + int(_get(settings, "position_row", 1)) - 1
+    if row not in positions.index:
         return None
-    position = positions.iloc[index]
+    position = positions.loc[[row]].iloc[0]
     if "time" in log:
         log = log.sort_values("time", kind="stable")
     rates = pd.to_numeric(log["rate"], errors="coerce").to_numpy(dtype=float)

@@ -150,3 +150,95 @@ def test_report_ignores_cached_formula_values(sample: Path, tmp_path: Path) -> N
     assert figure.liquidation_price == next(
         p.liquidation_price for p in fresh.positions if p.row == row)
     assert sheet_title == layout.POSITIONS.title
+
+
+def _table_cell(sheet_key: str, table_key: str, column: str, index: int = 0) -> tuple[str, str]:
+    sheet = layout.SHEETS[sheet_key]
+    table = sheet.table(table_key)
+    return sheet.title, f"{table.column_letter(column)}{table.first_row + index}"
+
+
+def _edit(path: Path, edits: dict[tuple[str, str], object]) -> None:
+    wb = load_workbook(path)
+    for (title, address), value in edits.items():
+        wb[title][address] = value
+    wb.save(path)
+
+
+def test_symbols_scenario_names_and_factors_are_checked(sample: Path, tmp_path: Path) -> None:
+    """Inputs riskfuncs would refuse are named by cell instead of failing the report."""
+    path = tmp_path / "names.xlsx"
+    path.write_bytes(sample.read_bytes())
+    symbol = cell("symbol", 0)
+    name_2 = _table_cell("stress", "scenarios", "name", 1)
+    factor = _table_cell("scorecard", "weights", "factor", 0)
+    wb = load_workbook(path)
+    first_name = wb[name_2[0]][_table_cell("stress", "scenarios", "name", 0)[1]].value
+    _edit(path, {symbol: "BTCUSDT", name_2: f" {str(first_name).upper()} ", factor: "hype"})
+    problems = [str(p) for p in read_filled_workbook(path).problems]
+    expected = {
+        symbol: "'BTCUSDT' is not a ccxt symbol",
+        name_2: "is already named in row",
+        factor: "'hype' is not a score factor; expected one of proof_of_reserves,",
+    }
+    for (title, address), text in expected.items():
+        assert any(p.startswith(f"{title}!{address}: ") and text in p for p in problems), (
+            address, problems)
+
+
+def test_inverse_symbol_must_settle_in_its_coin(sample: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "inverse.xlsx"
+    path.write_bytes(sample.read_bytes())
+    _edit(path, {cell("contract", 0): "inverse", cell("symbol", 0): "BTC/USDT:USDT"})
+    assert main(["report", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{'!'.join(cell('symbol', 0))}: inverse contract 'BTC/USDT:USDT' does not settle" in err
+    assert "Traceback" not in err
+
+
+def test_a_move_must_name_a_listed_scenario(sample: Path, tmp_path: Path) -> None:
+    """Excel's lookups ignore case, so the report does too; a move naming no scenario would
+    leave that scenario without its move (a loss of zero) and is a problem."""
+    path = tmp_path / "moves.xlsx"
+    path.write_bytes(sample.read_bytes())
+    move = _table_cell("stress", "moves", "scenario", 0)
+    wb = load_workbook(path)
+    named = str(wb[move[0]][move[1]].value)
+    _edit(path, {move: named.lower()})
+    lowered = assess_file(path).assessment
+    fresh = assess_file(sample).assessment
+    assert lowered is not None and fresh is not None
+    loss = {s.name: s.loss for s in fresh.scenarios}
+    assert loss[named] > 0
+    assert {s.name: s.loss for s in lowered.scenarios} == loss
+    _edit(path, {move: "no such scenario"})
+    problems = [str(p) for p in read_filled_workbook(path).problems]
+    assert problems == [f"{move[0]}!{move[1]}: scenario 'no such scenario' is not in the "
+                        "Scenarios table; expected the name of a scenario listed above"]
+
+
+def test_funding_follows_the_table_row_not_the_filled_count(sample: Path,
+                                                            tmp_path: Path) -> None:
+    """The Funding sheet reads row n of the Positions table (INDEX(Pos_..., n)); a blank row
+    above must not shift it onto another position."""
+    fresh = assess_file(sample).assessment
+    assert fresh is not None and fresh.funding is not None
+    table = layout.POSITIONS.table("positions")
+    path = tmp_path / "gap.xlsx"
+    path.write_bytes(sample.read_bytes())
+    _edit(path, {cell(c.key, 0): None for c in table.inputs()})
+    gap = assess_file(path).assessment
+    assert gap is not None
+    assert gap.funding is None
+    assert any("funding needs a position in row 1 " in n for n in gap.notes), gap.notes
+    second = tmp_path / "second.xlsx"
+    second.write_bytes(sample.read_bytes())
+    wb = load_workbook(second)
+    (title, ref), = list(wb.defined_names["Fund_PositionRow"].destinations)
+    wb[title][ref.replace("$", "")] = 2
+    wb.save(second)
+    shifted = assess_file(second).assessment
+    assert shifted is not None and shifted.funding is not None
+    row_2 = next(p for p in fresh.positions if p.row == table.first_row + 1)
+    assert shifted.funding.position.startswith(f"{row_2.symbol} {row_2.side}")

@@ -85,3 +85,20 @@ def test_scorecard_template_without_positions(tmp_path: Path) -> None:
     assert [e.score for e in card.exchanges] == pytest.approx(list(expected))
     assert [e.grade for e in card.exchanges] == list(exchange_grade(expected))
     assert card.total_expected_loss == 0.0  # no positions, nothing owed
+
+
+def test_an_input_riskfuncs_refuses_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever the reader lets through and riskfuncs refuses ends as one line, exit 1."""
+    from addin.report import pipeline
+    from riskfuncs import RiskInputError
+
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RiskInputError("leverage must be > 0 (got -5)\nmore detail")
+
+    monkeypatch.setattr(pipeline, "assess_book", refuse)
+    assert main(["report", str(tmp_path / "demo-assessment.xlsx")]) == 1
+    assert capsys.readouterr().err == "demo-assessment.xlsx: leverage must be > 0 (got -5)\n"
