@@ -212,10 +212,8 @@ def positions_table(ctx: Context) -> dict[str, str]:
         "effective_leverage": f'IF({balance}>0,{c("notional")}/{balance},"no balance")',
         "alert": _alert(c),
         "account": _account(c),
-        "tier_key": (
-            f'IF({c("tier_table")}<>"",{c("tier_table")},'
-            f'IF(COUNTIF({TIER_TABLE.name_of("table")},{c("symbol")})>0,{c("symbol")},""))'
-        ),
+        # Only a table the row names: a table is one venue's, so none is applied by symbol alone.
+        "tier_key": f'IF({c("tier_table")}<>"",{c("tier_table")},"")',
         "asset": f'UPPER(TRIM(LEFT({c("symbol")},FIND("/",{c("symbol")}&"/")-1)))',
         "settle": f'MID({c("account")},FIND(":",{c("account")})+1,99)',
         "account_lead": (

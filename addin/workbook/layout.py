@@ -437,8 +437,8 @@ POSITIONS = Sheet(
                  help="Leverage set on the exchange, for the initial margin. Blank = the "
                       "isolated margin is the initial margin."),
             _text("tier_table", "Tier table", width=16,
-                  help="Tier table on the Tiers sheet. Blank = the table named like the symbol, "
-                       "if any, else MMR and amount."),
+                  help="Name of a tier table on the Tiers sheet (one venue's brackets). "
+                       "Blank = the MMR and amount typed in this row."),
             _pct("maintenance_margin_rate", "MMR", maximum=0.999999, fmt="0.000%",
                  help="Maintenance margin rate (0.5% = 0.005) when no tier table is named."),
             _num("maintenance_amount", "Maint. amount", minimum=0, default=0.0,

@@ -84,10 +84,10 @@ def random_book(n: int, seed: int) -> Book:
             "tier_table": None, "maintenance_margin_rate": None, "maintenance_amount": None,
             "fee_rate": None, "max_leverage": None, "stop_price": None,
         }
-        tiered = symbol in TIER_TABLES and rng.random() < 0.6
-        if tiered:
-            if rng.random() < 0.3:
-                row["tier_table"] = symbol
+        # Tier tables apply only where a row names one, and the expected values key tables by
+        # symbol, so every row of a symbol with a table names it.
+        if symbol in TIER_TABLES:
+            row["tier_table"] = symbol
         elif exchange == "hyperliquid" and rng.random() < 0.5:
             row["max_leverage"] = float(rng.choice([20, 40, 50]))
         else:
