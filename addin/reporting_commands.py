@@ -17,6 +17,19 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number of ``kind`` above zero, else a usage error."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
+        return value
+    return parse
+
+
 def register(subparsers: Any) -> None:
     check = subparsers.add_parser(
         "check", help="validate filled workbooks; list every problem by sheet and cell",
@@ -86,9 +99,10 @@ def register(subparsers: Any) -> None:
                        help="write each message as DIR/<name>.eml instead of sending")
     email.add_argument("--send-log", type=Path, metavar="PATH",
                        help="send log (default: $XDG_STATE_HOME/perprisk/send-log.jsonl)")
-    email.add_argument("--attempts", type=int, default=4,
+    email.add_argument("--attempts", type=_positive(int), default=4,
                        help="tries per message on temporary failures (default 4)")
-    email.add_argument("--timeout", type=float, default=30.0, help="SMTP timeout in seconds")
+    email.add_argument("--timeout", type=_positive(float), default=30.0,
+                       help="SMTP timeout in seconds")
     email.set_defaults(func=cmd_email)
 
     demo = subparsers.add_parser(
@@ -195,6 +209,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_email(args: argparse.Namespace) -> int:
     from addin.mail import MailError, Outgoing, SendLog, send_batch, write_eml
+    from addin.mail.message import parse_address, parse_addresses
     from addin.mail.sendlog import default_log_path, message_key
     from addin.mail.smtp import settings_from_env
     from addin.reader import WorkbookError
@@ -205,13 +220,22 @@ def cmd_email(args: argparse.Namespace) -> int:
         _err("--smtp-host is required (or --dry-run DIR to write .eml files)")
         return 2
     try:
+        # Addresses are the same for every workbook: a bad one is a usage error, said once.
+        parse_address("from", args.sender)
+        parse_addresses("to", args.to)
+        parse_addresses("cc", args.cc)
         settings = None if args.dry_run is not None else settings_from_env(
             args.smtp_host, port=args.smtp_port, security=args.security, user=args.user,
             timeout=args.timeout, cafile=args.cafile)
     except MailError as exc:
         _err(str(exc))
         return 2
-    log = SendLog(args.send_log or default_log_path())
+    log_path = args.send_log or default_log_path()
+    try:
+        log = SendLog(log_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"send log {log_path}: {_reason(exc)}")
+        return EXIT_PROBLEMS
     items: list[Outgoing] = []
     failed: list[tuple[str, str]] = []
     for path in args.files:
@@ -239,7 +263,12 @@ def cmd_email(args: argparse.Namespace) -> int:
         items.append(Outgoing(label=label, key=key, message=msg))
 
     if args.dry_run is not None:
-        for written in write_eml(items, args.dry_run):
+        try:
+            written_files = write_eml(items, args.dry_run)
+        except OSError as exc:
+            _err(f"--dry-run {args.dry_run}: {_reason(exc)}")
+            return EXIT_PROBLEMS
+        for written in written_files:
             print(f"wrote {written}")
         for label, why in failed:
             print(f"  FAILED {label}: {why}")
@@ -247,12 +276,20 @@ def cmd_email(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS if failed else EXIT_OK
 
     assert settings is not None
-    result = send_batch(items, settings, log, attempts=args.attempts,
-                        progress=sys.stderr.isatty() or len(items) > 1)
+    try:
+        result = send_batch(items, settings, log, attempts=args.attempts,
+                            progress=sys.stderr.isatty() or len(items) > 1)
+    except OSError as exc:  # SMTP failures are results; this is the send log failing
+        _err(f"send log {log.path}: {_reason(exc)}; stopped, rerun to continue")
+        return EXIT_PROBLEMS
     result.failed.extend(failed)
     print(result.summary())
     print(f"send log: {log.path}")
     return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -114,3 +114,25 @@ def test_server_down_fails_with_nonzero_exit(book: Path, tmp_path: Path,
             "--send-log", str(tmp_path / "l.jsonl")]
     assert main(args) == 1
     assert "failed 1" in capsys.readouterr().out
+
+
+def test_bad_options_end_as_one_line(book: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Usage mistakes are said once, before any workbook is read or any log line written."""
+    base = ["email", str(book), "--dry-run", str(tmp_path / "out")]
+    assert main([*base, "--to", "desk", "--send-log", str(tmp_path / "l.jsonl")]) == 2
+    assert capsys.readouterr().err == (
+        "to must be an email address like name@example.com (got 'desk')\n")
+    assert main([*base, "--to", "a@example.test", "--send-log", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"send log {tmp_path}: ")
+    assert not (tmp_path / "out").exists()
+    occupied = tmp_path / "file"
+    occupied.write_text("")
+    assert main(["email", str(book), "--to", "a@example.test", "--dry-run", str(occupied),
+                 "--send-log", str(tmp_path / "l.jsonl")]) == 1
+    assert capsys.readouterr().err.startswith(f"--dry-run {occupied}: ")
+    for option in ("--attempts", "--timeout"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*base, "--to", "a@example.test", option, "0"])
+        assert exit_info.value.code == 2
+        assert f"argument {option}: must be > 0 (got 0)" in capsys.readouterr().err
