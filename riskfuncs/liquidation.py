@@ -199,6 +199,10 @@ _UNIT_MIXUP_FACTOR = 1000.0
 
 
 def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
+    # A ccxt id names its rule set; any other unknown name is refused here, where a single
+    # call asks for one venue's rule (portfolio_margin values unknown venues generically).
+    if isinstance(exchange, str):
+        exchange = _VENUE_ALIASES.get(exchange.strip().lower(), exchange)
     rule = EXCHANGE_RULES[choose("exchange", exchange, EXCHANGES)]
     kind = choose("contract", contract, CONTRACTS)
     if kind not in rule.contracts:
@@ -304,7 +308,8 @@ def liquidation_price(
         Isolated margin (isolated) or the cross wallet balance (cross): quote currency for
         linear, coin for inverse. >= 0.
     exchange : {"binance", "bybit", "okx", "gate", "hyperliquid", "dydx", "bitmex", "generic"}
-        The published rule set, see ``EXCHANGE_RULES``. Binance, OKX, Gate, Hyperliquid, dYdX and
+        The published rule set, see ``EXCHANGE_RULES``; ccxt ids such as ``"binanceusdm"`` are
+        accepted too. Binance, OKX, Gate, Hyperliquid, dYdX and
         generic evaluate the maintenance margin at the liquidation price; Bybit and BitMEX at
         entry value.
     contract : {"linear", "inverse"}

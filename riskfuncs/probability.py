@@ -48,6 +48,8 @@ _CODY_P = (0.21589853405795699, 0.1274011611602473639, 0.022235277870649807,
            0.001421619193227893466, 2.9112874951168792e-5, 0.02307344176494017303)
 _CODY_Q = (1.28426009614491121, 0.468238212480865118, 0.0659881378689285515,
            0.00378239633202758244, 7.29751555083966205e-5)
+#: Largest annual volatility accepted (2,000%), as in the assessment workbook's input rule.
+MAX_ANNUAL_VOLATILITY = 20.0
 _INV_SQRT_2PI = 0.398942280401432677939946059934
 _CENTRAL = 0.67448975
 _SQRT_32 = math.sqrt(32.0)
@@ -136,6 +138,9 @@ def _position(
     for name, values in (("volatility", sigma), ("horizon", years)):
         require_non_negative(name, values)
         require(name, values, np.isfinite(values), "be finite")
+    # 60 for 60% is the usual slip; no market has an annual volatility of 2,000%.
+    require("volatility", sigma, sigma <= MAX_ANNUAL_VOLATILITY,
+            f"be an annual fraction <= {MAX_ANNUAL_VOLATILITY:g}, 60% = 0.6")
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log(mark / liquidation)
     distance = sign * log_ratio

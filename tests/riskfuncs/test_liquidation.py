@@ -341,3 +341,12 @@ def test_tier_boundary_gives_the_same_price_from_both_sides() -> None:
     assert liquidation_price("long", 100_000, qty, collateral, tiers=table) == pytest.approx(
         lp, rel=1e-12
     )
+
+
+def test_ccxt_ids_name_their_rule_and_unknown_venues_are_refused() -> None:
+    args = ("long", 100, 1, 10)
+    assert liquidation_price(*args, exchange="binanceusdm", maintenance_margin_rate=0.01) == (
+        liquidation_price(*args, exchange="binance", maintenance_margin_rate=0.01)
+    )
+    with pytest.raises(RiskInputError, match=r"^exchange must be one of .*\(got 'binanse'\)"):
+        liquidation_price(*args, exchange="binanse", maintenance_margin_rate=0.01)

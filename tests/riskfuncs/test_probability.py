@@ -369,3 +369,8 @@ def test_probability_falls_with_distance(
     discrete_near = liquidation_probability(100.0, _liquidation_for(side, near), v, t, side=side,
                                             drift=drift, monitoring="discrete", checks=24)
     assert discrete_near <= p_near + 1e-12
+
+
+def test_a_volatility_typed_as_a_percentage_is_refused() -> None:
+    with pytest.raises(RiskInputError, match=r"^volatility must be an annual fraction <= 20"):
+        liquidation_probability(100.0, 80.0, 60.0, 1 / 365, side="long")
