@@ -95,6 +95,7 @@ class ScenarioResult:
     positions_liquidated: int
     accounts_liquidated: int
     shortfall: float
+    positions_unknown: int = 0  # missing data: neither counted as liquidated nor as safe
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ def assess(
                 positions_liquidated=int(s["positions_liquidated"]),
                 accounts_liquidated=int(s["accounts_liquidated"]),
                 shortfall=float(s["shortfall"]),
+                positions_unknown=int(s.get("positions_unknown", 0)),
             ))
         worst_name = str(stress.worst.index[0])
         worst = next(r for r in scenario_rows if r.name == worst_name)
@@ -384,6 +386,11 @@ def assess(
                    message=str(r["message"]))
         for _, r in audit_table.iterrows()
     ]
+    unknown = max((r.positions_unknown for r in scenario_rows), default=0)
+    if unknown:
+        alerts.append(Alert(
+            "amber", "stress: missing data",
+            f"{unknown} position(s) could not be stressed; their losses are not in the totals"))
     alerts.sort(key=lambda a: LEVEL_RANK[a.level])
 
     reds = sum(r.level == "red" for r in results)

@@ -101,6 +101,17 @@ def test_stress_and_counterparty_sections() -> None:
     assert result.audit and result.audit_passed is False  # no stop-losses set
 
 
+def test_positions_without_a_mark_price_are_not_shown_as_safe_under_stress() -> None:
+    positions = book()
+    positions.loc[20, "markPrice"] = np.nan
+    result = assess(positions)
+    assert result.scenarios and all(s.positions_unknown == 1 for s in result.scenarios)
+    assert any(a.subject == "stress: missing data" and a.level == "amber"
+               for a in result.alerts), result.alerts
+    assert "unknown (missing data): 1" in render(result, "text")
+    assert "+1 unknown: missing data" in render(result, "html")
+
+
 def test_json_report_round_trips_with_the_numbers() -> None:
     result = assess(book())
     data = json.loads(render(result, "json"))
