@@ -76,12 +76,17 @@ class PositionResult:
 
     @property
     def currency(self) -> str:
-        """Currency of the amounts: quote for linear contracts, the coin for inverse ones."""
-        pair, _, settle = self.symbol.partition(":")
-        base, _, quote = pair.partition("/")
-        if self.contract == "inverse":
-            return settle or base or "coin"
-        return settle or quote or "quote"
+        return amount_currency(self.symbol, self.contract)
+
+
+def amount_currency(symbol: str, contract: str) -> str:
+    """Currency of a position's amounts: the settle currency of a ccxt symbol, else the quote
+    for linear contracts and the coin for inverse ones."""
+    pair, _, settle = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    if contract == "inverse":
+        return settle or base or "coin"
+    return settle or quote or "quote"
 
 
 @dataclass(frozen=True)
@@ -170,10 +175,14 @@ class Assessment:
 
     @property
     def audit_passed(self) -> bool | None:
-        judged = [c.passed for c in self.audit if c.passed is not None]
-        if not judged:
+        """False when a check failed; None when none ran or one could not be judged (missing
+        data is not a pass); True only when every check passed."""
+        results = [c.passed for c in self.audit]
+        if False in results:
+            return False
+        if not results or None in results:
             return None
-        return all(judged)
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         data = _clean(asdict(self))

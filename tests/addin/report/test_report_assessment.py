@@ -13,7 +13,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from addin.report import assess, render, render_subject
-from addin.report.assessment import Settings
+from addin.report.assessment import AuditCheck, Settings
 from addin.report.chart import AMBER, GREEN, RED, DistanceBar, PnlBar, encode_png, risk_chart
 from addin.report.render import chart_png, environment
 from riskfuncs.portfolio import portfolio_margin
@@ -110,6 +110,22 @@ def test_positions_without_a_mark_price_are_not_shown_as_safe_under_stress() -> 
                for a in result.alerts), result.alerts
     assert "unknown (missing data): 1" in render(result, "text")
     assert "+1 unknown: missing data" in render(result, "html")
+
+
+def test_an_audit_check_without_data_is_not_a_pass() -> None:
+    result = assess(book())
+    passed = AuditCheck("stop-loss", "book", True, 1.0, 1.0, "")
+    unknown = AuditCheck("leverage", "row 20", None, math.nan, 5.0, "leverage unknown")
+    failed = AuditCheck("buffer", "row 11", False, 0.1, 0.3, "buffer 10%")
+    result.audit = [passed, unknown]
+    assert result.audit_passed is None
+    assert "Risk audit: INCOMPLETE (missing data)" in render(result, "text")
+    assert "incomplete (missing data)" in render(result, "html")
+    result.audit = [passed, unknown, failed]
+    assert result.audit_passed is False
+    result.audit = [passed]
+    assert result.audit_passed is True
+    assert "Risk audit: PASSED" in render(result, "text")
 
 
 def test_json_report_round_trips_with_the_numbers() -> None:
