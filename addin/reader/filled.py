@@ -93,7 +93,8 @@ class FilledWorkbook:
 # ----------------------------------------------------------------------------------------------
 # Values and rules
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """No input: None, NaN or only whitespace."""
     return value is None or (isinstance(value, str) and value.strip() == "") or (
         isinstance(value, float) and math.isnan(value))
 
@@ -315,10 +316,10 @@ def _read_field(book: FilledWorkbook, sheet: Sheet, f: Field, grid: _Grid, scan:
     if f.role == "formula":
         if not scan.has_formula(row, col):
             book.add(sheet.title, cell, f"the formula of {f.label!r} was replaced by "
-                     + ("nothing" if _is_blank(raw) else f"the value {_shown(raw)}"),
+                     + ("nothing" if is_blank(raw) else f"the value {_shown(raw)}"),
                      "the template's formula (copy it from a blank template)")
         return None
-    if _is_blank(raw):
+    if is_blank(raw):
         if required and f.rule.required:
             book.add(sheet.title, cell, f"{f.label!r} is empty", describe(f.rule))
         return f.value if f.rule.kind != "date" else None
@@ -345,7 +346,7 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
     last = max(spans[c.key][2] for c in inputs)
     # Column by column: one list per input column, so the work per cell stays small.
     raw = {c.key: grid.column(spans[c.key][0], first, last) for c in inputs}
-    filled = [[not _is_blank(v) for v in values] for values in raw.values()]
+    filled = [[not is_blank(v) for v in values] for values in raw.values()]
     used_at = [i for i, flags in enumerate(zip(*filled, strict=True)) if any(flags)]
     used = [first + i for i in used_at]
     _rows_below(book, sheet, table, grid, spans, last)
@@ -363,7 +364,7 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
                 value = grid.get(row, col)
                 book.add(sheet.title, f"{letter}{row}",
                          f"the formula of {column.header!r} was replaced by "
-                         + ("nothing" if _is_blank(value) else f"the value {_shown(value)}"),
+                         + ("nothing" if is_blank(value) else f"the value {_shown(value)}"),
                          "the template's formula (copy it from the row above)")
     return pd.DataFrame(data, index=pd.Index(used, name="row"))
 
@@ -392,7 +393,7 @@ def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
     below = last + 1
     stop = min(len(grid.rows), below + 10_000)
     for row in range(below, stop + 1):
-        if any(not _is_blank(grid.get(row, spans[c.key][0])) for c in table.inputs()):
+        if any(not is_blank(grid.get(row, spans[c.key][0])) for c in table.inputs()):
             if any(row in range(t.header_row - 1, t.last_row + 1) for t in sheet.tables
                    if t.key != table.key):
                 break
@@ -407,7 +408,7 @@ def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
 def _read_table_cell(book: FilledWorkbook, sheet: Sheet, column: Column, raw: Any,
                      col: int, row: int) -> Any:
     cell = f"{get_column_letter(col)}{row}"
-    if _is_blank(raw):
+    if is_blank(raw):
         if column.rule.required:
             book.add(sheet.title, cell, f"{column.header} is empty", describe(column.rule))
         return column.default
@@ -435,7 +436,7 @@ def _cross_checks(book: FilledWorkbook) -> None:
     for row, record in _records(positions):
         table = record.get("tier_table")
         rate = record.get("maintenance_margin_rate")
-        has_table = not _is_blank(table)
+        has_table = not is_blank(table)
         if has_table:
             key = str(table).strip().lower()
             if key not in names:
@@ -449,8 +450,8 @@ def _cross_checks(book: FilledWorkbook) -> None:
                 book.add(sheet, cell,
                          f"{symbol} uses tier table {table!r} here but {seen[0]!r} in row "
                          f"{seen[1]}", "one tier table per symbol")
-        elif _is_blank(rate) and not (
-                record.get("exchange") == "hyperliquid" and not _is_blank(
+        elif is_blank(rate) and not (
+                record.get("exchange") == "hyperliquid" and not is_blank(
                     record.get("max_leverage"))):
             sheet, cell = book.table_cell("positions", "maintenance_margin_rate", row)
             book.add(sheet, cell, "neither an MMR nor a tier table is given",
@@ -471,7 +472,7 @@ def _check_symbols(book: FilledWorkbook, positions: pd.DataFrame) -> None:
 
     for row, record in _records(positions):
         symbol = record.get("symbol")
-        if _is_blank(symbol):
+        if is_blank(symbol):
             continue  # already reported as empty
         text = str(symbol).strip()
         base = text.partition("/")[0].strip().upper()
@@ -496,7 +497,7 @@ def _check_scenario_names(book: FilledWorkbook) -> None:
         return
     seen: dict[str, int] = {}
     for row, name in zip(scenarios.index, scenarios["name"], strict=True):
-        if _is_blank(name):
+        if is_blank(name):
             continue
         first = seen.setdefault(name_key(name), int(row))
         if first != row:
@@ -506,7 +507,7 @@ def _check_scenario_names(book: FilledWorkbook) -> None:
     if moves is None or "scenario" not in moves or not seen:
         return
     for row, name in zip(moves.index, moves["scenario"], strict=True):
-        if not _is_blank(name) and name_key(name) not in seen:
+        if not is_blank(name) and name_key(name) not in seen:
             sheet, cell = book.table_cell("moves", "scenario", int(row))
             book.add(sheet, cell, f"scenario {_shown(name)} is not in the Scenarios table",
                      "the name of a scenario listed above")
@@ -519,7 +520,7 @@ def _check_weight_factors(book: FilledWorkbook) -> None:
     if weights is None or "factor" not in weights:
         return
     for row, factor in zip(weights.index, weights["factor"], strict=True):
-        if not _is_blank(factor) and name_key(factor) not in FACTORS:
+        if not is_blank(factor) and name_key(factor) not in FACTORS:
             sheet, cell = book.table_cell("weights", "factor", int(row))
             book.add(sheet, cell, f"{_shown(factor)} is not a score factor",
                      "one of " + ", ".join(FACTORS))
@@ -538,7 +539,7 @@ def _check_cross_wallets(book: FilledWorkbook, positions: pd.DataFrame) -> None:
 
     first: dict[str, tuple[float, int]] = {}
     for row, record in _records(positions):
-        if record.get("margin_mode") != "cross" or _is_blank(record.get("collateral")):
+        if record.get("margin_mode") != "cross" or is_blank(record.get("collateral")):
             continue
         account = account_of(str(record.get("exchange")), str(record.get("symbol") or ""),
                              str(record.get("contract") or "linear"))
@@ -591,5 +592,5 @@ def _numbers(rows: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(rows[column], errors="coerce")
 
 
-__all__ = ["FilledWorkbook", "Problem", "describe", "name_key", "read_filled_workbook",
-           "tier_frames"]
+__all__ = ["FilledWorkbook", "Problem", "describe", "is_blank", "name_key",
+           "read_filled_workbook", "tier_frames"]

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from addin.reader import FilledWorkbook
-from addin.reader.filled import name_key
+from addin.reader.filled import is_blank, name_key
+from addin.report.assessment import amount_currency
 from riskfuncs.counterparty import (
     exchange_grade,
     exchange_probability_of_default,
@@ -35,14 +36,9 @@ from riskfuncs.var import expected_shortfall, historical_var, parametric_var, sc
 from riskfuncs.volatility import ewma_volatility, returns
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (
-        isinstance(value, str) and not value.strip())
-
-
 def _get(record: Mapping[Any, Any], key: str, default: Any = None) -> Any:
     value = record.get(key)
-    return default if _blank(value) else value
+    return default if is_blank(value) else value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -66,7 +62,7 @@ def scenarios_of(book: FilledWorkbook) -> tuple[tuple[Scenario, ...], dict[str, 
     beta_table = book.tables.get("betas")
     if beta_table is not None:
         for record in beta_table.to_dict("records"):
-            if not _blank(record.get("asset")) and not _blank(record.get("beta")):
+            if not is_blank(record.get("asset")) and not is_blank(record.get("beta")):
                 betas[str(record["asset"]).strip().upper()] = float(record["beta"])
     span = _span_moves(settings)
     scenarios: list[Scenario] = []
@@ -147,7 +143,7 @@ def scorecard_of(book: FilledWorkbook, exposures: pd.Series) -> Scorecard | None
     if weights_table is not None and not weights_table.empty:
         weights = {name_key(r["factor"]): float(r["weight"])
                    for r in weights_table.to_dict("records")
-                   if not _blank(r.get("factor")) and not _blank(r.get("weight"))}
+                   if not is_blank(r.get("factor")) and not is_blank(r.get("weight"))}
     bands = _bands(book)
     factors = pd.DataFrame({f: pd.to_numeric(table[f], errors="coerce") for f in FACTORS
                             if f in table}, index=table.index)
@@ -182,7 +178,7 @@ def _bands(book: FilledWorkbook) -> tuple[GradeBand, ...] | None:
     bands = [GradeBand(str(r["grade"]), float(r["min_score"]), float(r["pd_low"]),
                        float(r["pd_high"]), float(r["probability_of_default"]))
              for r in table.to_dict("records")
-             if not any(_blank(r.get(k)) for k in ("grade", "min_score", "pd_low", "pd_high",
+             if not any(is_blank(r.get(k)) for k in ("grade", "min_score", "pd_low", "pd_high",
                                                      "probability_of_default"))]
     return tuple(sorted(bands, key=lambda b: -b.min_score)) or None
 
@@ -255,7 +251,7 @@ def volatilities_of(book: FilledWorkbook, rows: pd.Index, market: MarketRisk | N
         first_prob = book.first_rows["probability"]
         first_pos = book.first_rows["positions"]
         for row, value in zip(table.index, table["volatility"], strict=True):
-            if not _blank(value):
+            if not is_blank(value):
                 per_row[int(row) - first_prob + first_pos] = float(value)
     fallback = market.ewma_volatility if market is not None else math.nan
     vols = np.array([per_row.get(int(r), fallback) for r in rows], dtype=float)
@@ -285,7 +281,7 @@ def checklist_of(book: FilledWorkbook) -> Checklist | None:
 
     sheet = layout.SHEETS["audit"]
     total = sheet.table("checks").rows
-    answers = [str(a).lower() for a in table["answer"] if not _blank(a)]
+    answers = [str(a).lower() for a in table["answer"] if not is_blank(a)]
     settings = book.fields.get("audit", {})
     return Checklist(
         yes=answers.count("yes"), no=answers.count("no"), not_applicable=answers.count("n/a"),
@@ -340,12 +336,10 @@ def funding_of(book: FilledWorkbook, positions: pd.DataFrame) -> FundingSummary 
     per_year = float(_get(settings, "intervals_per_year", 1095.0))
     average = float(np.nanmean(rates))
     symbol = str(position["symbol"])
-    pair, _, settle = symbol.partition(":")
-    base, _, quote = pair.partition("/")
     return FundingSummary(
         symbol=str(_get(settings, "symbol", symbol)),
         position=f"{symbol} {str(position['side']).lower()} ({position['exchange']})",
         intervals=int(np.isfinite(rates).sum()), average_rate=average,
         annualised_rate=average * per_year, total_payment=float(running[-1]),
-        currency=(settle or (base if contract == "inverse" else quote)) or "quote",
+        currency=amount_currency(symbol, contract),
     )
