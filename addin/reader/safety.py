@@ -187,10 +187,21 @@ def check_all_xml(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_
 
 
 _PREFIX = rb"<(?:[A-Za-z_][\w.-]*:)?"
-_CELL_REF = re.compile(_PREFIX + rb"c\s[^>]*?\br=\"([A-Z]{1,3})([0-9]{1,7})\"")
+# XML allows either quote and spaces around "=" (XML 1.0 section 3.1, production Eq); a reader
+# that only knew r="..." could be walked past with r = 'XFD1048576'.
+_R = rb"""\br\s*=\s*["']"""
+_CELL_REF = re.compile(_PREFIX + rb"c\s[^>]*?" + _R + rb"([A-Za-z]{1,3})([0-9]{1,7})[\"']")
+_ROW_REF = re.compile(_PREFIX + rb"row\s[^>]*?" + _R + rb"([0-9]{1,7})[\"']")
+# Cells and rows without an r attribute take the next position (ECMA-376 Part 1, 18.3.1.4 and
+# 18.3.1.73), so they extend a sheet as far as referenced ones do.
+_CELL_NO_REF = re.compile(_PREFIX + rb"c(?=[\s/>])(?![^>]*" + _R + rb")")
+_ROW_NO_REF = re.compile(_PREFIX + rb"row(?=[\s/>])(?![^>]*" + _R + rb")")
+_ROW = re.compile(_PREFIX + rb"row(?=[\s/>])[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?row>)",
+                  re.DOTALL)
+_CELL_TAG = re.compile(_PREFIX + rb"c(?=[\s/>])")
 # A cell whose first child is <f> holds a formula (CT_Cell: f, v, is in that order).
 _FORMULA_CELL = re.compile(
-    _PREFIX + rb"c\s[^>]*?\br=\"([A-Z]{1,3}[0-9]{1,7})\"[^>]*?(?<!/)>\s*" + _PREFIX
+    _PREFIX + rb"c\s[^>]*?" + _R + rb"([A-Z]{1,3}[0-9]{1,7})[\"'][^>]*?(?<!/)>\s*" + _PREFIX
     + rb"f[\s/>]")
 _DIMENSION = re.compile(
     _PREFIX + rb"dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
@@ -229,10 +240,16 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
                 f"{name}: sheet {sheet_title!r} declares {rows:,} rows x {cols:,} columns, more "
                 f"than {limits.max_cells:,} cells")
     refs = _CELL_REF.findall(data)
-    letters = {col for col, _ in refs}
-    numbers = {row for _, row in refs}
+    letters = {col.upper() for col, _ in refs}
+    numbers = {row for _, row in refs} | set(_ROW_REF.findall(data))
     max_col = max((_column_number(c) for c in letters), default=0)
-    max_row = max((int(r) for r in numbers), default=0)
+    max_row = max((int(r) for r in numbers), default=0) + len(_ROW_NO_REF.findall(data))
+    if _CELL_NO_REF.search(data) is not None:
+        # Rare (Excel, LibreOffice and openpyxl always write r): bound the implicit columns by
+        # the most cells any one row holds.
+        widest = max((len(_CELL_TAG.findall(body or b"")) for body in _ROW.findall(data)),
+                     default=0)
+        max_col += widest
     if max_row * max_col > limits.max_cells:
         raise HostileFileError(
             f"{name}: sheet {sheet_title!r} spans {max_row:,} rows x {max_col:,} columns, more "

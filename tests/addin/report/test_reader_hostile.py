@@ -216,6 +216,20 @@ def test_enormous_real_extent_refused(tmp_path: Path) -> None:
         read_filled_workbook(path)
 
 
+@pytest.mark.parametrize("cells", [
+    # cells and rows without r take the next position: a dense reader would still allocate
+    # the whole span (this one aborted the process with a 512 GiB allocation)
+    '<row r="1"><c r="XFD1"><v>1</v></c></row><row r="1048576"><c><v>1</v></c></row>',
+    '<row r="1">' + "<c><v>1</v></c>" * 16_384 + '</row><row r="1048576"><c r="A1048576"/></row>',
+    # XML allows single quotes and spaces around "="
+    "<row r='1'><c r='A1'><v>1</v></c></row><row r = '1048576'><c r = 'XFD1048576'/></row>",
+], ids=["row-without-cell-ref", "cells-without-ref", "quoting"])
+def test_enormous_extent_written_any_legal_way_is_refused(tmp_path: Path, cells: str) -> None:
+    path = make_book(tmp_path / "implicit.xlsx", {SHEET: sheet_xml(cells)})
+    with pytest.raises(HostileFileError, match="1,048,576 rows x 16,38[45] columns"):
+        read_filled_workbook(path)
+
+
 def test_too_many_members(tmp_path: Path) -> None:
     extra: dict[str, str | bytes] = {f"xl/media/{i}.png": b"" for i in range(20)}
     path = make_book(tmp_path / "many.xlsx", extra)
