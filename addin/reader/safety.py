@@ -129,6 +129,9 @@ def check_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> None:
 
 
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
+# Comments and processing instructions may precede the root; a "<x" inside one is not it.
+_PROLOG_MARKUP = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
+_UNCLOSED_MARKUP = re.compile(rb"<!--|<\?")
 
 
 def _prolog_text(head: bytes) -> bytes:
@@ -150,9 +153,9 @@ def check_xml_prolog(archive: zipfile.ZipFile, member: str, name: str,
             if not chunk:
                 break
             head += chunk
-            text = _prolog_text(head)
+            text = _PROLOG_MARKUP.sub(b"", _prolog_text(head))
             match = _ROOT_START.search(text)
-            if match is not None:
+            if match is not None and _UNCLOSED_MARKUP.search(text, 0, match.start()) is None:
                 head = text[: match.start()]
                 break
         else:

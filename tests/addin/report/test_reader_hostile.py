@@ -174,6 +174,21 @@ def test_entity_expansion_refused(tmp_path: Path) -> None:
         read_filled_workbook(path)
 
 
+@pytest.mark.parametrize("before", ["<!-- <x -->", "<?pi <x ?>", "<!-- a --><!-- <b -->"])
+def test_doctype_behind_a_comment_is_refused(tmp_path: Path, before: str) -> None:
+    """A "<x" inside a comment or processing instruction is not the root element."""
+    path = make_book(tmp_path / "behind.xlsx",
+                     {WORKBOOK: workbook_xml(prolog=before + BILLION_LAUGHS)})
+    with pytest.raises(HostileFileError, match="DTD or XML entities"):
+        read_filled_workbook(path)
+
+
+def test_a_comment_before_the_root_is_harmless(tmp_path: Path) -> None:
+    path = make_book(tmp_path / "comment.xlsx",
+                     {WORKBOOK: workbook_xml(prolog="<!-- written by a tool <x> -->")})
+    assert read_filled_workbook(path).template is not None
+
+
 def test_external_entity_in_shared_strings_refused(tmp_path: Path) -> None:
     sst = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
            '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
