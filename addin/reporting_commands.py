@@ -173,8 +173,12 @@ def cmd_fill(args: argparse.Namespace) -> int:
     except ExportError as exc:
         _err(str(exc))
         return EXIT_PROBLEMS
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(args.out)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        wb.save(args.out)
+    except OSError as exc:
+        _err(f"{args.out}: cannot write the workbook ({_reason(exc)})")
+        return EXIT_PROBLEMS
     print(f"{args.out}: {len(positions)} position(s) written ({template.tag})")
     return EXIT_OK
 
@@ -199,8 +203,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     text = render(outcome.assessment, args.format)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _err(f"{args.out}: cannot write the report ({_reason(exc)})")
+            return EXIT_PROBLEMS
         print(f"{args.out}: {args.format} report written")
     else:
         sys.stdout.write(text)
@@ -299,7 +307,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     sample = templates_dir() / "sample"
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     book_path = out / "demo-assessment.xlsx"
     positions = data.load_positions(sample / "positions.json")
     wb = data.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], positions,
@@ -307,7 +314,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
                           exchanges=data.load_exchanges(sample / "exchanges.json"),
                           funding=data.load_funding(sample / "funding.json"))
-    wb.save(book_path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        wb.save(book_path)
+    except OSError as exc:
+        _err(f"{out}: cannot write the demo ({_reason(exc)})")
+        return EXIT_PROBLEMS
     outcome = assess_file(book_path)
     if outcome.assessment is None:
         _print_problems(book_path, outcome.book.problems)

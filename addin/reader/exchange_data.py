@@ -151,16 +151,19 @@ def _raw_positions(path: Path, default_exchange: str
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return [dict(row) for row in csv.DictReader(handle)], {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path.name}: not valid JSON ({exc})") from None
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                return [dict(row) for row in csv.DictReader(handle)], {}
+        except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+            raise ExportError(f"{path.name}: cannot read the CSV ({exc})") from None
+    data = _load_json(path, "positions")
     balances: dict[str, float] = {}
     if isinstance(data, dict) and "positions" in data:
-        balances = {_account_key(str(k)): float(v)
-                    for k, v in (data.get("balances") or {}).items()}
+        given = data.get("balances") or {}
+        if not isinstance(given, dict):
+            raise ExportError(f'{path.name}: "balances" must map "exchange:SETTLE" to a number')
+        balances = {_account_key(str(k)): _number(v, path.name, f"balances {k}", required=True)
+                    or 0.0 for k, v in given.items()}
         data = data["positions"]
     if isinstance(data, dict):
         rows = []
@@ -196,10 +199,7 @@ def _check_cross_wallets(rows: Sequence[PositionInput], name: str) -> None:
 
 def load_tiers(path: Path) -> dict[str, list[dict[str, Any]]]:
     """ccxt leverage tiers by symbol (an exchange level above the symbols is flattened)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"{path.name}: cannot read tiers ({exc})") from None
+    data = _load_json(path, "tiers")
     if not isinstance(data, dict):
         raise ExportError(f"{path.name}: expected {{symbol: [tiers...]}}")
     out: dict[str, list[dict[str, Any]]] = {}

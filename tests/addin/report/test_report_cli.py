@@ -102,3 +102,26 @@ def test_an_input_riskfuncs_refuses_is_one_line(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(pipeline, "assess_book", refuse)
     assert main(["report", str(tmp_path / "demo-assessment.xlsx")]) == 1
     assert capsys.readouterr().err == "demo-assessment.xlsx: leverage must be > 0 (got -5)\n"
+
+
+def test_unreadable_exports_and_unwritable_outputs_are_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    occupied = tmp_path / "file"
+    occupied.write_text("")
+    csv_file = tmp_path / "latin.csv"
+    csv_file.write_bytes(b"\xff\xfesymbol\n")
+    balances = tmp_path / "balances.json"
+    balances.write_text(json.dumps({"positions": [], "balances": {"binance:USDT": "lots"}}))
+    cases = {
+        ("fill", "--positions", str(csv_file), "--out", str(tmp_path / "a.xlsx")):
+            "latin.csv: cannot read the CSV (",
+        ("fill", "--positions", str(balances), "--out", str(tmp_path / "b.xlsx")):
+            "balances.json: balances binance:USDT is 'lots'; expected a number",
+        ("fill", "--positions", str(SAMPLE / "positions.json"), "--out",
+         str(occupied / "c.xlsx")): f"{occupied / 'c.xlsx'}: cannot write the workbook (",
+        ("demo", "--out", str(occupied)): f"{occupied}: cannot write the demo (",
+    }
+    for args, message in cases.items():
+        assert main(list(args)) == 1, args
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1, (args, err)
