@@ -230,8 +230,9 @@ def cmd_email(args: argparse.Namespace) -> int:
     try:
         # Addresses are the same for every workbook: a bad one is a usage error, said once.
         parse_address("from", args.sender)
-        parse_addresses("to", args.to)
-        parse_addresses("cc", args.cc)
+        # The send log keys on bare addresses: "Desk <desk@x>" and "desk@x" are one person.
+        recipients = [a.addr_spec for a in parse_addresses("to", args.to)
+                      + parse_addresses("cc", args.cc)]
         settings = None if args.dry_run is not None else settings_from_env(
             args.smtp_host, port=args.smtp_port, security=args.security, user=args.user,
             timeout=args.timeout, cafile=args.cafile)
@@ -255,7 +256,6 @@ def cmd_email(args: argparse.Namespace) -> int:
                 _print_problems(path, outcome.book.problems)
                 failed.append((label, f"{len(outcome.book.problems)} problem(s) in the workbook"))
                 continue
-            recipients = [*args.to, *args.cc]
             key = message_key(data, recipients)
             msg_id = log.message_id_for(key)  # a retry keeps its first Message-ID
             pdf = workbook_pdf(path) if args.pdf else None

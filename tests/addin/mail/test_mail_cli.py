@@ -67,11 +67,15 @@ def test_email_arrives_with_the_right_numbers_and_the_workbook(
     assert attachment.get_filename() == book.name
     assert attachment.get_content() == book.read_bytes()
 
-    # A rerun finds the message in the send log and sends nothing.
+    # A rerun finds the message in the send log and sends nothing, however the same
+    # recipients are spelled.
     assert main(send_args(smtp_server, book, log)) == 0
+    respelled = send_args(smtp_server, book, log)
+    respelled[respelled.index("Desk <desk@example.test>")] = "DESK@example.test"
+    assert main(respelled) == 0
     assert len(smtp_server.sink.envelopes) == 1
     out = capsys.readouterr().out
-    assert "already sent earlier 1" in out
+    assert out.count("already sent earlier 1") == 2
     assert PASSWORD not in out and PASSWORD not in log.read_text()
 
 
