@@ -21,7 +21,6 @@ import random
 import socket
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addin.reader import exchange_data, read_filled_workbook
 from addin.workbook import layout
+from bench.timing import best_of
 
 SYMBOLS = [("BTC/USDT:USDT", 61850.0), ("ETH/USDT:USDT", 3180.0), ("SOL/USDT:USDT", 146.9),
            ("DOGE/USDT:USDT", 0.1588), ("XRP/USDT:USDT", 0.52)]
@@ -37,12 +37,9 @@ VENUES = ["binance", "bybit", "okx", "gate", "hyperliquid"]
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+    """:func:`bench.timing.best_of`, keeping the last result for the next step."""
+    results: list[Any] = []
+    return best_of(repeat, lambda: results.append(fn())), results[-1]
 
 
 def positions(n: int) -> list[exchange_data.PositionInput]:
