@@ -135,6 +135,7 @@ class Alert:
     level: str
     subject: str
     text: str
+    row: int | None = None  # the position's workbook row; None for the whole book
 
 
 @dataclass(frozen=True)
@@ -365,12 +366,13 @@ def assess(
             reasons=tuple(r for r in str(reasons[i]).split("; ") if r),
         ))
     results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
-    alerts = [Alert(r.level, r.label, "; ".join(r.reasons)) for r in results if r.level != "green"]
+    alerts = [Alert(r.level, r.label, "; ".join(r.reasons), r.row)
+              for r in results if r.level != "green"]
     if worst is not None and worst.positions_liquidated:
         alerts.append(Alert(
             "amber", f"stress: {worst.name}",
             f"would liquidate {worst.positions_liquidated} position(s) and lose "
-            f"{worst.loss:,.0f} ({worst.loss_fraction:.0%} of equity)"))
+            f"{worst.loss:,.0f} USD ({worst.loss_fraction:.0%} of equity)"))
 
     exposures = exposure_by_exchange(positions)
     total = float(exposures.sum())

@@ -109,8 +109,14 @@ def render(assessment: Assessment, fmt: Format, *, chart_src: str | None = None,
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
     shown = len(assessment.positions) if max_positions is None else max_positions
+    # Only position alerts are cut to the most urgent: a book-wide alert (stress, missing
+    # data) is always listed, however many positions come before it.
+    listed = {id(alert) for alert in
+              [alert for alert in assessment.alerts if alert.row is not None][:shown]}
+    alerts = [alert for alert in assessment.alerts if alert.row is None or id(alert) in listed]
     context: dict[str, Any] = {"a": assessment, "data": assessment.to_dict(),
-                               "max_positions": shown}
+                               "max_positions": shown, "alerts": alerts,
+                               "more_alerts": len(assessment.alerts) - len(alerts)}
     if fmt == "html":
         if chart_src is None:
             png = chart if chart is not None else chart_png(assessment)

@@ -13,7 +13,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from addin.report import assess, render, render_subject
-from addin.report.assessment import AuditCheck, Settings
+from addin.report.assessment import Alert, AuditCheck, Settings
 from addin.report.chart import AMBER, GREEN, RED, DistanceBar, PnlBar, encode_png, risk_chart
 from addin.report.render import chart_png, environment
 from riskfuncs.portfolio import portfolio_margin
@@ -220,3 +220,20 @@ def test_long_books_list_the_most_urgent_positions_first() -> None:
     first, second = result.positions[0], result.positions[1]
     assert first.label in text and f"{second.label[:28]} " not in text
     assert "2 more position(s), less urgent" in text and "2 more position(s)" in html
+
+
+def test_book_wide_alerts_are_listed_however_many_positions_are() -> None:
+    """The full report once hid the stress alert behind the cut meant for position alerts."""
+    result = assess(book())
+    book_wide = Alert("amber", "stress: test", "would liquidate 2 position(s)")
+    position_alerts = [a for a in result.alerts if a.row is not None]
+    assert position_alerts, "the sample book has positions near liquidation"
+    result.alerts = [*position_alerts, book_wide]
+    for max_positions in (None, 1):
+        for fmt in ("text", "html"):
+            out = render(result, fmt, max_positions=max_positions)  # type: ignore[arg-type]
+            assert "stress: test" in out, (fmt, max_positions)
+            assert position_alerts[0].subject in out
+    text = render(result, "text", max_positions=1)
+    hidden = len(position_alerts) - 1
+    assert (f"... {hidden} more alert(s)" in text) == (hidden > 0)
