@@ -53,7 +53,9 @@ class SendLog:
         self.path = Path(path)
         self._last: dict[str, LogEntry] = {}
         if self.path.exists():
-            with self.path.open(encoding="utf-8") as handle:
+            # errors="replace": a line torn inside a multi-byte character fails as JSON
+            # below and is skipped, instead of making the whole log unreadable.
+            with self.path.open(encoding="utf-8", errors="replace") as handle:
                 for line in handle:
                     entry = _parse(line)
                     if entry is not None:

@@ -105,3 +105,6 @@ def test_send_log_survives_a_torn_last_line(tmp_path: Path) -> None:
         handle.write('{"key": "k2", "sta')  # crash mid-write
     again = SendLog(log.path)
     assert again.was_sent("k") and again.last("k2") is None
+    with log.path.open("ab") as handle:
+        handle.write(b'\n{"key": "k3", "label": "caf\xc3')  # torn inside a UTF-8 character
+    assert SendLog(log.path).was_sent("k")
