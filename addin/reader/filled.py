@@ -197,13 +197,17 @@ class _Grid:
         return None
 
 
-def _template_tag(info: PackageInfo, calamine: CalamineWorkbook) -> str | None:
+def _template_tag(info: PackageInfo, calamine: CalamineWorkbook, archive: zipfile.ZipFile,
+                  name: str, limits: Limits) -> str | None:
     text = info.names.get(layout.TEMPLATE_ID_NAME)
     if text is not None:
         tag = string_constant(text)
         if tag:
             return tag
-    if layout.META_SHEET in info.sheets:
+    entry = info.sheets.get(layout.META_SHEET)
+    if entry is not None:
+        # the same extent check as every other sheet before the dense read
+        sheet_cells(archive, entry.part, name, layout.META_SHEET, limits)
         rows = calamine.get_sheet_by_name(layout.META_SHEET).to_python(skip_empty_area=False)
         grid = _Grid(rows)
         ident, version = grid.get(1, 2), grid.get(2, 2)
@@ -258,7 +262,8 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
         except CalamineError as exc:
             raise WorkbookError(f"{name}: cannot be read as a workbook ({exc})") from None
         try:
-            template = _resolve_template(_template_tag(info, calamine), name)
+            template = _resolve_template(
+                _template_tag(info, calamine, archive, name, limits), name)
             book = FilledWorkbook(path=path, template=template)
             for key in layout.sheet_closure(template.sheets):
                 sheet = layout.SHEETS[key]

@@ -245,6 +245,17 @@ def test_enormous_extent_written_any_legal_way_is_refused(tmp_path: Path, cells:
         read_filled_workbook(path)
 
 
+def test_enormous_identifier_sheet_refused(tmp_path: Path) -> None:
+    """Without the defined name the template is read from the _perprisk sheet: that sheet too
+    is measured before the dense read."""
+    xml = workbook_xml(layout.META_SHEET).replace(layout.TEMPLATE_ID_NAME, "SomethingElse")
+    cells = ('<row r="1"><c r="A1"><v>1</v></c></row>'
+             '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')
+    path = make_book(tmp_path / "meta.xlsx", {WORKBOOK: xml, SHEET: sheet_xml(cells)})
+    with pytest.raises(HostileFileError, match=f"sheet '{layout.META_SHEET}' spans"):
+        read_filled_workbook(path)
+
+
 def test_too_many_members(tmp_path: Path) -> None:
     extra: dict[str, str | bytes] = {f"xl/media/{i}.png": b"" for i in range(20)}
     path = make_book(tmp_path / "many.xlsx", extra)
