@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from openpyxl.utils import column_index_from_string, get_column_letter
@@ -128,10 +129,27 @@ def check_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> None:
             f"{name}: a zip archive but not an Excel workbook (no xl/workbook.xml)")
 
 
-_ROOT_START = re.compile(rb"<[A-Za-z_]")
-# Comments and processing instructions may precede the root; a "<x" inside one is not it.
-_PROLOG_MARKUP = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
-_UNCLOSED_MARKUP = re.compile(rb"<!--|<\?")
+_NAME_START = re.compile(rb"[A-Za-z_]")
+
+
+def _root_start(text: bytes) -> int | None:
+    """Where the root element starts, skipping comments and processing instructions (a "<x"
+    inside one is not the root); None while the text ends before it. One pass with
+    ``bytes.find``: no pattern that rescans an unclosed comment for each of its starts."""
+    at = 0
+    while (at := text.find(b"<", at)) >= 0:
+        for opener, closer in ((b"<!--", b"-->"), (b"<?", b"?>")):
+            if text.startswith(opener, at):
+                end = text.find(closer, at + len(opener))
+                if end < 0:
+                    return None
+                at = end + len(closer)
+                break
+        else:
+            if _NAME_START.match(text, at + 1):
+                return at
+            at += 1
+    return None
 
 
 def _prolog_text(head: bytes) -> bytes:
@@ -153,10 +171,10 @@ def check_xml_prolog(archive: zipfile.ZipFile, member: str, name: str,
             if not chunk:
                 break
             head += chunk
-            text = _PROLOG_MARKUP.sub(b"", _prolog_text(head))
-            match = _ROOT_START.search(text)
-            if match is not None and _UNCLOSED_MARKUP.search(text, 0, match.start()) is None:
-                head = text[: match.start()]
+            text = _prolog_text(head)
+            root = _root_start(text)
+            if root is not None:
+                head = text[:root]
                 break
         else:
             raise HostileFileError(
@@ -190,22 +208,27 @@ def check_all_xml(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_
 
 
 _PREFIX = rb"<(?:[A-Za-z_][\w.-]*:)?"
+# Attribute runs are bounded so that every pattern below is linear in the sheet's size: with
+# an open-ended [^>]*, a sheet of "<c <c <c ..." without ">" cost time quadratic in its length.
+# Real cell and row tags stay far below the bound; a longer one is refused (_LONG_TAG).
+TAG_MAX = 1024
+_ATTRS = rb"[^>]{0,%d}?" % TAG_MAX
+_LONG_TAG = re.compile(_PREFIX + rb"(?:c|row)(?=[\s/>])[^>]{%d}" % (TAG_MAX + 1))
 # XML allows either quote and spaces around "=" (XML 1.0 section 3.1, production Eq); a reader
 # that only knew r="..." could be walked past with r = 'XFD1048576'.
-_R = rb"""\br\s*=\s*["']"""
-_CELL_REF = re.compile(_PREFIX + rb"c\s[^>]*?" + _R + rb"([A-Za-z]{1,3})([0-9]{1,7})[\"']")
-_ROW_REF = re.compile(_PREFIX + rb"row\s[^>]*?" + _R + rb"([0-9]{1,7})[\"']")
+_R = rb"""\br\s{0,64}=\s{0,64}["']"""
+_CELL_REF = re.compile(_PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Za-z]{1,3})([0-9]{1,7})[\"']")
+_ROW_REF = re.compile(_PREFIX + rb"row\s" + _ATTRS + _R + rb"([0-9]{1,7})[\"']")
 # Cells and rows without an r attribute take the next position (ECMA-376 Part 1, 18.3.1.4 and
 # 18.3.1.73), so they extend a sheet as far as referenced ones do.
-_CELL_NO_REF = re.compile(_PREFIX + rb"c(?=[\s/>])(?![^>]*" + _R + rb")")
-_ROW_NO_REF = re.compile(_PREFIX + rb"row(?=[\s/>])(?![^>]*" + _R + rb")")
-_ROW = re.compile(_PREFIX + rb"row(?=[\s/>])[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?row>)",
-                  re.DOTALL)
+_CELL_NO_REF = re.compile(_PREFIX + rb"c(?=[\s/>])(?!" + _ATTRS + _R + rb")")
+_ROW_NO_REF = re.compile(_PREFIX + rb"row(?=[\s/>])(?!" + _ATTRS + _R + rb")")
+_ROW_START = re.compile(_PREFIX + rb"row(?=[\s/>])")
 _CELL_TAG = re.compile(_PREFIX + rb"c(?=[\s/>])")
 # A cell whose first child is <f> holds a formula (CT_Cell: f, v, is in that order).
 _FORMULA_CELL = re.compile(
-    _PREFIX + rb"c\s[^>]*?" + _R + rb"([A-Z]{1,3}[0-9]{1,7})[\"'][^>]*?(?<!/)>\s*" + _PREFIX
-    + rb"f[\s/>]")
+    _PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Z]{1,3}[0-9]{1,7})[\"']" + _ATTRS
+    + rb"(?<!/)>\s{0,64}" + _PREFIX + rb"f[\s/>]")
 _DIMENSION = re.compile(
     _PREFIX + rb"dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
 
@@ -242,6 +265,11 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
             raise HostileFileError(
                 f"{name}: sheet {sheet_title!r} declares {rows:,} rows x {cols:,} columns, more "
                 f"than {limits.max_cells:,} cells")
+    long_tag = _LONG_TAG.search(data)
+    if long_tag is not None:
+        raise HostileFileError(
+            f"{name}: sheet {sheet_title!r} has a cell or row tag longer than {TAG_MAX:,} "
+            f"characters (at byte {long_tag.start():,}), which no spreadsheet writes")
     refs = _CELL_REF.findall(data)
     letters = {col.upper() for col, _ in refs}
     numbers = {row for _, row in refs} | set(_ROW_REF.findall(data))
@@ -250,8 +278,8 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
     if _CELL_NO_REF.search(data) is not None:
         # Rare (Excel, LibreOffice and openpyxl always write r): bound the implicit columns by
         # the most cells any one row holds.
-        widest = max((len(_CELL_TAG.findall(body or b"")) for body in _ROW.findall(data)),
-                     default=0)
+        starts = [0, *(m.start() for m in _ROW_START.finditer(data)), len(data)]
+        widest = max(len(_CELL_TAG.findall(data, a, b)) for a, b in pairwise(starts))
         max_col += widest
     if max_row * max_col > limits.max_cells:
         raise HostileFileError(
