@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             book = read_filled_workbook(path)
         except WorkbookError as exc:
-            print(f"{path}: {exc}")
+            message = str(exc)
+            # Most reader messages already start with the file's name.
+            print(message if message.startswith((str(path), path.name)) else f"{path}: {message}")
             status = EXIT_PROBLEMS
             continue
         if book.problems:
@@ -138,6 +141,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_fill(args: argparse.Namespace) -> int:
     from addin.reader.exchange_data import (
         ExportError,
+        ExportNote,
         fill_market_data,
         fill_workbook,
         load_exchanges,
@@ -162,7 +166,11 @@ def cmd_fill(args: argparse.Namespace) -> int:
             _err(f"--{option}: template {template.id} has no {sheet} sheet")
             return EXIT_PROBLEMS
     try:
-        positions = load_positions(args.positions, default_exchange=args.exchange)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", ExportNote)
+            positions = load_positions(args.positions, default_exchange=args.exchange)
+        for note in notes:
+            _err(f"note: {note.message}")
         tiers = load_tiers(args.tiers) if args.tiers else None
         wb = fill_workbook(template, positions, tiers)
         fill_market_data(
@@ -180,6 +188,17 @@ def cmd_fill(args: argparse.Namespace) -> int:
         _err(f"{args.out}: cannot write the workbook ({_reason(exc)})")
         return EXIT_PROBLEMS
     print(f"{args.out}: {len(positions)} position(s) written ({template.tag})")
+    # What the export left wrong (a negative leverage, a missing rate) is said now, by cell.
+    from addin.reader import WorkbookError, read_filled_workbook
+
+    try:
+        problems = read_filled_workbook(args.out).problems
+    except WorkbookError as exc:
+        _err(str(exc))
+        return EXIT_PROBLEMS
+    if problems:
+        _print_problems(args.out, problems)
+        return EXIT_PROBLEMS
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ import csv
 import datetime as dt
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,10 @@ EXCHANGE_ALIASES = {
     "gateio": "gate", "hyperliquid": "hyperliquid", "dydx": "dydx", "dydxv4": "dydx",
     "bitmex": "bitmex",
 }
+
+
+class ExportNote(UserWarning):
+    """Something in an export that fill accepted but a trader should know about."""
 
 
 class ExportError(ValueError):
@@ -98,6 +103,8 @@ def load_positions(path: Path, *, default_exchange: str = "generic") -> list[Pos
     """Read a positions export into layout inputs (validated for what fill needs)."""
     raw_rows, balances = _raw_positions(path, default_exchange)
     out: list[PositionInput] = []
+    used_balances: set[str] = set()
+    guessed: set[str] = set()
     for i, raw in enumerate(raw_rows, start=1):
         where = f"{path.name} position {i}"
         symbol = str(raw.get("symbol") or "").strip()
@@ -108,7 +115,13 @@ def load_positions(path: Path, *, default_exchange: str = "generic") -> list[Pos
         if side not in layout.SIDES:
             raise ExportError(f"{where}: side is {raw.get('side')!r}; expected long or short")
         contract = _contract(raw, symbol)
-        exchange = normalise_exchange(str(raw.get("exchange") or default_exchange))
+        venue = str(raw.get("exchange") or default_exchange)
+        exchange = normalise_exchange(venue)
+        if exchange == "generic" and venue.strip().lower() != "generic":
+            warnings.warn(ExportNote(
+                f"{where}: exchange {venue!r} has no published rule here; valued with the "
+                f"generic rule (known: {', '.join(layout.EXCHANGES)}; or pass --exchange)"),
+                stacklevel=2)
         contracts = _number(raw.get("contracts"), where, "contracts", required=True)
         contract_size = _number(raw.get("contractSize"), where, "contractSize") or 1.0
         size = (contracts or 0.0) * contract_size
@@ -119,12 +132,13 @@ def load_positions(path: Path, *, default_exchange: str = "generic") -> list[Pos
         collateral = _number(raw.get("collateral"), where, "collateral")
         if mode == "cross":
             account = f"{exchange}:{_settle(symbol, contract)}"
-            wallet = balances.get(account)
-            if wallet is None:
-                wallet = balances.get(f"{str(raw.get('exchange') or '').lower()}:"
-                                      f"{_settle(symbol, contract)}")
-            if wallet is not None:
-                collateral = wallet
+            as_written = f"{venue.strip().lower()}:{_settle(symbol, contract)}"
+            key = account if account in balances else as_written
+            if key in balances:
+                collateral = balances[key]
+                used_balances.add(key)
+            else:
+                guessed.add(account)
         if collateral is None:
             raise ExportError(f"{where}: collateral is missing; expected the isolated margin "
                               "or the cross wallet balance")
@@ -143,6 +157,15 @@ def load_positions(path: Path, *, default_exchange: str = "generic") -> list[Pos
             "stop_price": _number(raw.get("stopLossPrice"), where, "stopLossPrice"),
         }))
     _check_cross_wallets(out, path.name)
+    for account in sorted(guessed):
+        warnings.warn(ExportNote(
+            f'{path.name}: no wallet balance for the cross account {account}; its positions\' '
+            f'collateral is used as the wallet (give "balances": {{"{account}": ...}})'),
+            stacklevel=2)
+    for account in sorted(set(balances) - used_balances):
+        warnings.warn(ExportNote(
+            f'{path.name}: "balances" names {account}, which no cross position uses '
+            "(check the exchange:SETTLE spelling)"), stacklevel=2)
     return out
 
 
@@ -179,7 +202,10 @@ def _raw_positions(path: Path, default_exchange: str
 
 def _account_key(key: str) -> str:
     exchange, _, settle = key.partition(":")
-    return f"{normalise_exchange(exchange)}:{settle.upper()}"
+    venue = exchange.strip().lower()
+    # An unknown venue keeps its own name: it is matched against the export's exchange field.
+    known = normalise_exchange(venue)
+    return f"{venue if known == 'generic' else known}:{settle.upper()}"
 
 
 def _check_cross_wallets(rows: Sequence[PositionInput], name: str) -> None:
@@ -210,6 +236,11 @@ def load_tiers(path: Path) -> dict[str, list[dict[str, Any]]]:
             for symbol, tiers in value.items():
                 if isinstance(tiers, list):
                     out[str(symbol)] = tiers
+    for symbol, tiers in out.items():
+        if not all(isinstance(t, dict) and "minNotional" in t for t in tiers):
+            raise ExportError(
+                f"{path.name}: tiers of {symbol} must be ccxt leverage tiers (mappings with "
+                "minNotional, maxNotional, maintenanceMarginRate); is this a tiers file?")
     return out
 
 

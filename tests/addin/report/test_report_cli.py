@@ -38,6 +38,32 @@ def test_fill_names_the_bad_position(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys.readouterr().err)
 
 
+def test_fill_says_what_it_guessed_and_what_the_export_got_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = json.loads((SAMPLE / "positions.json").read_text())
+    export["positions"][0]["exchange"] = "binanse"  # a typo: valued generically, said so
+    export["positions"][1]["leverage"] = -15  # written, then named by cell
+    export["balances"] = {"bybt:USDT": 30_000}  # a misspelt account: the wallet is guessed
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    assert main(["fill", "--positions", str(path), "--out", str(tmp_path / "x.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert "exchange 'binanse' has no published rule here; valued with the generic rule" in err
+    assert "no wallet balance for the cross account bybit:USDT" in err
+    assert '"balances" names bybt:USDT, which no cross position uses' in err
+    assert "Positions & Margin!J12: Leverage: -15 is too small" in err
+
+
+def test_fill_refuses_a_file_that_is_not_tiers(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["fill", "--positions", str(SAMPLE / "positions.json"), "--tiers",
+                 str(SAMPLE / "ohlcv.json"), "--out", str(tmp_path / "x.xlsx")])
+    assert code == 1
+    assert "ohlcv.json: tiers of BTC/USDT:USDT must be ccxt leverage tiers" in (
+        capsys.readouterr().err)
+
+
 def test_demo_writes_a_book_and_its_reports(tmp_path: Path) -> None:
     assert main(["demo", "--out", str(tmp_path)]) == 0
     book = tmp_path / "demo-assessment.xlsx"
