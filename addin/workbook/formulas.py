@@ -536,8 +536,9 @@ def volatility_fields(ctx: Context) -> dict[str, str]:
         ),
         "var_horizon": f'=IF({n}=0,"n/a",Vol_HistoricalVar*SQRT(Vol_Horizon))',
         "es_horizon": f'=IF({n}=0,"n/a",Vol_HistoricalEs*SQRT(Vol_Horizon))',
-        "var_usd": f'=IF({n}=0,"n/a",N(Vol_Exposure)*Vol_VarHorizon)',
-        "es_usd": f'=IF({n}=0,"n/a",N(Vol_Exposure)*Vol_EsHorizon)',
+        # A cleared exposure cell is unknown, not zero: a VaR of 0 would read as safe.
+        "var_usd": f'=IF(OR({n}=0,NOT(ISNUMBER(Vol_Exposure))),"n/a",Vol_Exposure*Vol_VarHorizon)',
+        "es_usd": f'=IF(OR({n}=0,NOT(ISNUMBER(Vol_Exposure))),"n/a",Vol_Exposure*Vol_EsHorizon)',
     }
 
 

@@ -682,7 +682,8 @@ VOLATILITY = Sheet(
         _setting("periods_per_year", "Periods per year", "Vol_PeriodsPerYear", 365, minimum=0,
                  exclusive_minimum=True, fmt="0", help="365 for daily crypto bars."),
         _setting("horizon_periods", "VaR horizon (periods)", "Vol_Horizon", 1, minimum=0,
-                 fmt="0.##", help="Scaled by sqrt(h): ignores volatility clustering."),
+                 exclusive_minimum=True, fmt="0.##",
+                 help="Scaled by sqrt(h): ignores volatility clustering."),
         _setting("exposure", "Exposure (USD)", "Vol_Exposure", None, minimum=0,
                  fmt="#,##0.00", help="Value the VaR applies to; the template sums the "
                                       "positions in the asset."),
