@@ -139,6 +139,11 @@ def _validate(table: TierTable) -> None:
         if np.isnan(getattr(table, name)).any():
             raise RiskInputError(f"tiers {name} must not be empty")
     require_non_negative("tiers minNotional", table.floors)
+    if table.floors[0] != 0:
+        # Below the first floor no rate would apply: exchanges' tables all start at zero.
+        raise RiskInputError(
+            f"tiers must start at notional 0 (tier 1 starts at {format_value(table.floors[0])})"
+        )
     rates = table.maintenance_margin_rates
     bad_rate = (rates < 0) | (rates >= 1)
     if bad_rate.any():

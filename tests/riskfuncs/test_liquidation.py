@@ -318,6 +318,8 @@ def test_bad_input_names_the_argument(kwargs: dict[str, object], message: str) -
             "must not fall",
         ),
         ([{"minNotional": 0, "maxNotional": 10}], "must have maintenanceMarginRate"),
+        ([{"minNotional": 5, "maxNotional": 10, "maintenanceMarginRate": 0.01}],
+         r"must start at notional 0 \(tier 1 starts at 5\)"),
     ],
 )
 def test_bad_tier_tables_are_refused(tiers: list[dict[str, float]], message: str) -> None:
