@@ -13,6 +13,7 @@ gives #VALUE!. Test the cell with ``ISNUMBER(A1)`` (a result) or ``ISTEXT(A1)`` 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -59,8 +60,16 @@ def shows_errors(func: F) -> F:
     signature (``__wrapped__``) that xlwings reads to build the VBA wrapper.
     """
 
+    required = [
+        name for name, parameter in inspect.signature(func).parameters.items()
+        if parameter.default is inspect.Parameter.empty
+    ]
+
     @functools.wraps(func)
     def in_cell(*args: Any) -> Any:
+        if len(args) < len(required):
+            # Excel let the formula through with too few arguments: name the first one missing.
+            return f"{required[len(args)]} is required"
         try:
             return func(*args)
         except Exception as exc:  # a cell must show a line, whatever went wrong

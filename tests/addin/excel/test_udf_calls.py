@@ -569,3 +569,8 @@ def test_long_text_in_spilled_tables_is_shortened() -> None:
     ):
         assert len(rows[1][0]) == 255 and rows[1][0].endswith("...")
         assert rows[2][0] == "short"
+
+
+def test_a_missing_required_argument_is_named(excel: Excel) -> None:
+    # side comes fifth here (after the market inputs); a formula that stops short names it.
+    assert excel.call("PERP_LIQ_PROBABILITY", 100.0, 90.0, 0.5, 0.01) == "side is required"
