@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,11 @@ def book_from_positions(path: Path, positions: list[dict[str, Any]]) -> Path:
     """A workbook holding only these ccxt-shaped positions."""
     export = path.with_suffix(".json")
     export.write_text(json.dumps({"positions": positions}))
-    wb = data.fill_workbook(TEMPLATE, data.load_positions(export))
+    with warnings.catch_warnings():
+        # These positions carry their account's wallet on each cross row, as intended.
+        warnings.simplefilter("ignore", data.ExportNote)
+        loaded = data.load_positions(export)
+    wb = data.fill_workbook(TEMPLATE, loaded)
     wb.save(path)
     return path
 
