@@ -37,6 +37,9 @@ __all__ = [
 _STABLE_QUOTES = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE"})
 
 
+_COLUMNS = ("floors", "caps", "maintenance_margin_rates", "maintenance_amounts", "max_leverages")
+
+
 @dataclass(frozen=True, eq=False)
 class TierTable:
     """A validated, sorted leverage-tier table.
@@ -65,13 +68,7 @@ class TierTable:
     currency: str | None = None
 
     def __post_init__(self) -> None:
-        for name in (
-            "floors",
-            "caps",
-            "maintenance_margin_rates",
-            "maintenance_amounts",
-            "max_leverages",
-        ):
+        for name in _COLUMNS:
             array = np.array(getattr(self, name), dtype=float)
             array.setflags(write=False)
             object.__setattr__(self, name, array)
@@ -126,13 +123,7 @@ def _validate(table: TierTable) -> None:
     n = len(table.floors)
     if n == 0:
         raise RiskInputError("tiers must have at least one tier (got none)")
-    for name in (
-        "floors",
-        "caps",
-        "maintenance_margin_rates",
-        "maintenance_amounts",
-        "max_leverages",
-    ):
+    for name in _COLUMNS:
         if getattr(table, name).shape != (n,):
             raise RiskInputError(f"tiers {name} must have one value per tier")
     for name in ("floors", "caps", "maintenance_margin_rates", "maintenance_amounts"):
