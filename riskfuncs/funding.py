@@ -232,13 +232,9 @@ def liquidation_price_after_funding(
     sign = side_sign(side)
     form, (s, qty, wb) = broadcast(side=sign, quantity=quantity, collateral=collateral)
     require_positive("quantity", qty)
-    # Sum over intervals of the per-unit funding, then scale by each position's size.
-    if kind == "linear":
-        per_unit = float(np.sum(mp * f))
-        paid = -s * qty * per_unit
-    else:
-        per_unit = float(np.sum(f / mp))
-        paid = -s * qty * per_unit
+    # Funding per unit of quantity summed over the intervals, then scaled by each position.
+    per_unit = float(np.sum(notional_of(np.asarray(1.0), mp, kind) * f))
+    paid = -s * qty * per_unit
     adjusted = np.maximum(wb + paid, 0.0)
     result = liquidation_price(
         side,
