@@ -127,29 +127,40 @@ def free_port() -> int:
 class Sink:
     """Keeps accepted envelopes; ``script`` lists what to do for each DATA in turn.
 
-    "ok" accepts, "451"/"550" answer that code, "drop" closes the connection without answering
-    (the client never hears 250, exactly like a connection lost mid-message).
+    "ok" accepts, "451"/"550" answer that code, any other "NNN text" answers exactly that,
+    "drop" closes the connection without answering after the whole message arrived (the client
+    never hears 250: it cannot know whether the message was taken).
     """
 
     script: list[str] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
     data_calls: int = 0
     refuse: set[str] = field(default_factory=set)  # recipients answered 550 at RCPT
+    defer: dict[str, int] = field(default_factory=dict)  # recipient -> 451 at RCPT this often
+    rcpt_calls: list[str] = field(default_factory=list)
+    seen: list[bytes] = field(default_factory=list)  # every message that reached DATA's end
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: Any) -> str:
+        self.rcpt_calls.append(address)
         if address in self.refuse:
             return "550 5.1.1 No such user"
+        if self.defer.get(address, 0) > 0:
+            self.defer[address] -= 1
+            return "451 4.2.1 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.data_calls += 1
+        self.seen.append(bytes(envelope.original_content))
         action = self.script.pop(0) if self.script else "ok"
         if action == "451":
             return "451 4.3.0 Try again later"
         if action == "550":
             return "550 5.7.1 Delivery not authorised"
+        if action[:3].isdigit() and action[3:4] == " ":
+            return action
         if action == "drop":
             server.transport.close()
             await asyncio.sleep(0)

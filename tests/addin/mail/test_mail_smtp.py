@@ -19,12 +19,13 @@ from addin.mail import (
     PermanentSendError,
     SendLog,
     SmtpSettings,
+    TemporarySendError,
     build_message,
     send_batch,
     send_with_retries,
 )
 from addin.mail.sendlog import message_key
-from addin.mail.smtp import SmtpConnection
+from addin.mail.smtp import SmtpConnection, UnconfirmedSendError
 from tests.addin.mail.smtp_fixtures import (
     PASSWORD,
     USER,
@@ -158,13 +159,29 @@ def test_550_is_not_retried(smtp_server: Server) -> None:
     assert smtp_server.sink.data_calls == 1 and smtp_server.sink.envelopes == []
 
 
-def test_connection_dropped_mid_message_is_retried(smtp_server: Server) -> None:
-    smtp_server.sink.script[:] = ["drop", "drop"]
+def test_connection_dropped_after_the_message_is_resent_once_only(smtp_server: Server) -> None:
+    """No reply after the whole message went out: maybe delivered. One more copy, not three."""
+    smtp_server.sink.script[:] = ["drop", "drop", "drop", "drop"]
     waits: list[float] = []
-    with SmtpConnection(settings(smtp_server)) as conn:
-        assert send_with_retries(conn, message(), attempts=4, backoff=1, sleep=waits.append) == 3
-    assert waits == [1, 2]  # exponential backoff
-    assert len(smtp_server.sink.envelopes) == 1
+    with SmtpConnection(settings(smtp_server)) as conn, pytest.raises(
+            UnconfirmedSendError, match="no reply after the whole message was sent") as err:
+        send_with_retries(conn, message(), attempts=4, backoff=1, sleep=waits.append)
+    assert err.value.attempts == 2 and waits == [1]
+    assert smtp_server.sink.data_calls == 2
+    ids = {email.message_from_bytes(raw)["Message-ID"] for raw in smtp_server.sink.seen}
+    assert len(ids) == 1  # the same Message-ID both times
+
+
+def test_connection_dropped_before_data_is_retried_with_capped_backoff(
+        test_ca: CertAuthority) -> None:
+    """Nothing reached the server (nobody listening): plain retries, waits capped."""
+    cfg = SmtpSettings(host="127.0.0.1", port=free_port(), user=USER, password=PASSWORD,
+                       timeout=5, context=test_ca.client_context())
+    waits: list[float] = []
+    with SmtpConnection(cfg) as conn, pytest.raises(TemporarySendError):
+        send_with_retries(conn, message(), attempts=5, backoff=1, max_backoff=3,
+                          sleep=waits.append)
+    assert waits == [1, 2, 3, 3]
 
 
 def outgoing(label: str, payload: bytes) -> Outgoing:
@@ -212,21 +229,32 @@ def test_server_down_then_rerun_sends_each_exactly_once(
     assert PASSWORD not in log.path.read_text()
 
 
-def test_batch_drop_mid_message_nothing_lost_nothing_twice(smtp_server: Server,
-                                                           tmp_path: Path) -> None:
+def test_batch_drop_after_data_nothing_lost_at_most_one_extra_copy(smtp_server: Server,
+                                                                   tmp_path: Path) -> None:
+    # b0 ok; b1 dropped once then ok on its one resend; b2 dropped on both tries
     smtp_server.sink.script[:] = ["ok", "drop", "ok", "drop", "drop", "drop", "drop"]
     items = [outgoing(f"b{i}.xlsx", bytes([i + 1]) * 50) for i in range(3)]
     log = SendLog(tmp_path / "log.jsonl")
     first = send_batch(items, settings(smtp_server), log, attempts=3, sleep=no_sleep,
                        progress=False)
-    # b0 ok; b1 dropped once then ok; b2 dropped three times -> failed
     assert first.sent == ["b0.xlsx", "b1.xlsx"] and [f for f, _ in first.failed] == ["b2.xlsx"]
+    assert "possibly delivered" in first.failed[0][1]
+    assert [label for label, _ in first.notes] == ["b1.xlsx"]
+    assert "sent once more with the same Message-ID" in first.notes[0][1]
+    assert smtp_server.sink.data_calls == 5
+    # A rerun sends nothing more: b2 was possibly delivered twice already.
     second = send_batch(items, settings(smtp_server), SendLog(log.path), sleep=no_sleep,
                         progress=False)
-    assert second.sent == ["b2.xlsx"] and second.skipped == ["b0.xlsx", "b1.xlsx"]
-    subjects = [received(smtp_server.sink, i)["Subject"] for i in range(3)]
-    assert sorted(subjects) == ["report b0.xlsx", "report b1.xlsx", "report b2.xlsx"]
-    assert len(smtp_server.sink.envelopes) == 3
+    assert second.sent == [] and second.skipped == ["b0.xlsx", "b1.xlsx", "b2.xlsx"]
+    assert second.ok and "possibly delivered earlier" in second.summary()
+    assert smtp_server.sink.data_calls == 5
+    subjects = [received(smtp_server.sink, i)["Subject"] for i in range(2)]
+    assert subjects == ["report b0.xlsx", "report b1.xlsx"]
+    by_subject: dict[str, set[str]] = {}
+    for raw in smtp_server.sink.seen:
+        got = email.message_from_bytes(raw)
+        by_subject.setdefault(str(got["Subject"]), set()).add(str(got["Message-ID"]))
+    assert all(len(ids) == 1 for ids in by_subject.values())  # copies share their id
 
 
 def test_openssl_made_ca_works_too(tmp_path: Path) -> None:
@@ -247,8 +275,8 @@ def test_openssl_made_ca_works_too(tmp_path: Path) -> None:
     assert len(server.sink.envelopes) == 1
 
 
-def test_partial_delivery_is_reported_and_never_resent(smtp_server: Server,
-                                                      tmp_path: Path) -> None:
+def test_partial_delivery_is_reported_and_only_the_refused_recipient_retried(
+        smtp_server: Server, tmp_path: Path) -> None:
     smtp_server.sink.refuse.add("head@example.test")
     log = SendLog(tmp_path / "log.jsonl")
     item = Outgoing("book.xlsx", "k", message())  # to desk@, cc head@
@@ -256,8 +284,10 @@ def test_partial_delivery_is_reported_and_never_resent(smtp_server: Server,
     assert [label for label, _ in first.failed] == ["book.xlsx"]
     assert "delivered to desk@example.test" in first.failed[0][1]
     assert "head@example.test: 550" in first.failed[0][1]
+    smtp_server.sink.rcpt_calls.clear()
     again = send_batch([item], settings(smtp_server), SendLog(log.path), sleep=no_sleep,
                        progress=False)
-    assert again.skipped == ["book.xlsx"]
+    assert [label for label, _ in again.failed] == ["book.xlsx"]
+    assert smtp_server.sink.rcpt_calls == ["head@example.test"]  # desk@ is never asked again
     assert len(smtp_server.sink.envelopes) == 1
     assert smtp_server.sink.envelopes[0].rcpt_tos == ["desk@example.test"]
