@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "addin.excel.commands",
     "addin.reporting_commands",
     "addin.workbook.commands",
+    "addin.accounts.commands",
 )
 
 
