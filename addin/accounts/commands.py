@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+#: First wait (seconds) before retrying a rate-limited call; doubled each time, capped at 8 s.
+RETRY_BACKOFF = 1.0
 
 
 def _err(text: str) -> None:
@@ -136,7 +138,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     redact = Redactor(s for c in credentials.values() for s in c.secrets())
     settings = FetchSettings(
         testnet=args.testnet, api_base=_api_bases(args.api_base) or None, timeout=args.timeout,
-        days=args.days, symbols=tuple(args.symbol),
+        days=args.days, symbols=tuple(args.symbol), backoff=RETRY_BACKOFF,
         config_hint=str(args.config) if args.config else "the key file (--config)")
     bar = _Bar(enabled=not args.quiet and sys.stderr.isatty())
     try:
