@@ -115,7 +115,7 @@ def _output_format(args: argparse.Namespace) -> str | None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from addin.accounts.fetch import FetchSettings, fetch_venues
+    from addin.accounts.fetch import SUPPORTED, FetchSettings, fetch_venues
     from addin.accounts.keys import KeyConfigError, Redactor, load_credentials
 
     out: Path = args.out
@@ -130,6 +130,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         _err(f"{out} exists; pass --force to overwrite it")
         return EXIT_PROBLEMS
     venues = list(dict.fromkeys(v.strip().lower() for v in args.exchange))
+    import ccxt
+
+    unknown = [v for v in venues if v not in ccxt.exchanges]
+    if unknown:
+        _err(f"--exchange {', '.join(unknown)}: not a ccxt exchange id (covered: "
+             f"{', '.join(SUPPORTED)}; any ccxt id with positions may work)")
+        return EXIT_USAGE
     try:
         credentials = load_credentials(venues, config=args.config)
     except KeyConfigError as exc:
@@ -138,8 +145,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     redact = Redactor(s for c in credentials.values() for s in c.secrets())
     settings = FetchSettings(
         testnet=args.testnet, api_base=_api_bases(args.api_base) or None, timeout=args.timeout,
-        days=args.days, symbols=tuple(args.symbol), backoff=RETRY_BACKOFF,
-        config_hint=str(args.config) if args.config else "the key file (--config)")
+        days=args.days, symbols=tuple(args.symbol), backoff=RETRY_BACKOFF)
     bar = _Bar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         export, results = fetch_venues(venues, credentials, settings, progress=bar)

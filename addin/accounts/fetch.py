@@ -22,6 +22,7 @@ Nothing here parses arguments or prints; ``addin.accounts.commands`` is the comm
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import re
@@ -91,7 +92,6 @@ class FetchSettings:
     attempts: int = 4
     backoff: float = 1.0
     backoff_cap: float = 8.0
-    config_hint: str = "the key file"
 
     def base_for(self, venue: str) -> str | None:
         if isinstance(self.api_base, Mapping):
@@ -181,21 +181,58 @@ def _one_line(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def http_status(exc: BaseException) -> str | None:
+    """The HTTP status behind a ccxt error: from the requests error ccxt raised it over, else
+    from the "METHOD URL STATUS" ccxt writes into its message; None without an answer."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        response = getattr(link, "response", None)
+        code = getattr(response, "status_code", None)
+        if isinstance(code, int):
+            return str(code)
+        link = link.__cause__ or link.__context__
+    match = _STATUS.search(str(exc))
+    return match.group(1) if match else None
+
+
+_MESSAGE_KEYS = ("msg", "retMsg", "message", "error", "label", "ret_msg")
+
+
+def _exchange_message(text: str) -> str | None:
+    """The exchange's own words in the JSON body ccxt quotes in its message, if any."""
+    start = text.find("{")
+    while start >= 0:
+        try:
+            body, _ = json.JSONDecoder().raw_decode(text[start:])
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(body, dict):
+            words = [str(body[k]) for k in _MESSAGE_KEYS if body.get(k) not in (None, "")]
+            code = next((body[k] for k in ("code", "retCode", "ret_code") if k in body), None)
+            if words:
+                return (f"{code}: " if code not in (None, "", 0, "0") else "") + words[0]
+        return None
+    return None
+
+
 def describe_failure(venue: str, what: str, exc: BaseException, *, settings: FetchSettings,
                      redact: Redactor) -> str:
     """One line: the venue, the call, what went wrong and what to do."""
     raw = str(exc)
-    detail = _one_line(redact(raw[len(venue):].strip() if raw.startswith(venue) else raw))
+    detail = _one_line(redact(_exchange_message(raw) or (
+        raw[len(venue):].strip() if raw.startswith(venue) else raw)))
     names = needed_env_names(venue)
     keys = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    status_match = _STATUS.search(raw)
-    status = status_match.group(1) if status_match else None
+    status = http_status(exc)
     if isinstance(exc, ccxt.PermissionDenied):
         return (f"{venue}: {what}: the API key lacks a permission ({detail}); enable read "
                 "access for this key on the exchange (positions, balances)")
     if isinstance(exc, ccxt.AuthenticationError):
         return (f"{venue}: {what}: the exchange refused the API key ({detail}); check {keys} "
-                f"(or [{venue}] in {settings.config_hint}), its expiry and IP whitelist")
+                f"(or [{venue}] in the key file, --config), its expiry and IP whitelist")
     if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
         return (f"{venue}: {what}: rate limited by the exchange (HTTP {status or '429'}) after "
                 f"{settings.attempts} attempts; wait a minute and rerun")
@@ -215,7 +252,8 @@ def describe_failure(venue: str, what: str, exc: BaseException, *, settings: Fet
     if isinstance(exc, ccxt.NotSupported):
         return f"{venue}: {what}: not offered through ccxt for this venue ({detail})"
     if isinstance(exc, ccxt.BaseError):
-        return f"{venue}: {what}: the exchange answered with an error ({detail})"
+        answered = f"answered HTTP {status}" if status else "answered"
+        return f"{venue}: {what}: the exchange {answered} with an error ({detail})"
     return f"{venue}: {what}: {type(exc).__name__}: {detail}"
 
 
@@ -402,8 +440,8 @@ def _venue_fatal(exc: BaseException) -> bool:
                   | ccxt.RateLimitExceeded):
         return True
     if isinstance(exc, ccxt.NetworkError):
-        status = _STATUS.search(str(exc))
-        return status is None or status.group(1).startswith("5")
+        status = http_status(exc)
+        return status is None or status.startswith("5")
     return False
 
 

@@ -189,7 +189,7 @@ class ReplayServer:
             status = int(fault[1])
             payload: Any = fault[2] if len(fault) > 2 and fault[2] is not None else {
                 "code": status, "msg": f"replayed fault {status}"}
-            self._send(handler, seen, status, payload)
+            self._send(handler, seen, status, _echo_key(payload, handler.headers))
             return
         route = self._find(handler.command, parts.path, query, body)
         if route is None:
