@@ -152,33 +152,33 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     finally:
         bar.close()
 
-    failed = False
-    for result in results:
-        for error in result.errors:
-            _err(redact(error["message"]))
-            failed = True
+    messages = [redact(e["message"]) for r in results for e in r.errors]
     for symbol in args.symbol:
         if not any(symbol in r.data.get("markets", {}) for r in results):
             _err(f"--symbol {symbol}: no exchange here lists it (ccxt symbols look like "
                  "BTC/USDT:USDT)")
     read = [r for r in results if r.positions_read]
+    if fmt == "json" or not read:
+        for message in messages:
+            _err(message)
     if fmt == "json":
         code = _write_json(export, out, redact)
     elif not read:
         _err(f"{out}: not written: no exchange's positions could be read")
         return EXIT_PROBLEMS
     else:
-        code = _write_workbook(export, out, template=args.template, redact=redact)
+        code = _write_workbook(export, out, template=args.template, redact=redact,
+                               messages=messages)
     if code == EXIT_OK or out.exists():
         for result in results:
             print(f"  {result.venue}: {_venue_summary(result.data)}")
-    return code if code != EXIT_OK else (EXIT_PROBLEMS if failed else EXIT_OK)
+    return code if code != EXIT_OK else (EXIT_PROBLEMS if messages else EXIT_OK)
 
 
 def _venue_summary(data: Mapping[str, Any]) -> str:
     positions = data.get("positions")
     if not isinstance(positions, list):
-        return "positions NOT read (see the message above); not shown as flat"
+        return "positions NOT read (see its error); not shown as flat"
     held = sum(1 for p in positions if _size(p) != 0.0)
     kind = (data.get("account") or {}).get("type")
     account = f", {kind} account" if kind else ""
@@ -225,17 +225,20 @@ def _write_json(export: Mapping[str, Any], out: Path, redact: Callable[[str], st
 
 
 def _write_workbook(export: Mapping[str, Any], out: Path, *, template: str,
-                    redact: Callable[[str], str]) -> int:
+                    redact: Callable[[str], str], messages: Sequence[str]) -> int:
     """Fill the workbook through ``perprisk fill``'s export reader, into a temporary file that
-    replaces ``out`` only once it is complete."""
+    replaces ``out`` only once it is complete. Each fetch failure is said once: by fill, which
+    says what is not in the workbook, or here when fill did not say it."""
     fill = getattr(importlib.import_module("addin.reporting_commands"), "fill_from_export", None)
     if fill is None:
+        for message in messages:
+            _err(message)
         _err(f"{out}: this perprisk cannot fill a workbook from an export yet; write the "
              "export with --format json and fill it with perprisk fill")
         return EXIT_PROBLEMS
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".perprisk-fetch-", dir=out.parent) as scratch:
-        export_path = Path(scratch) / "export.json"
+        export_path = Path(scratch) / "fetch.json"
         export_path.write_text(json.dumps(export, ensure_ascii=False, allow_nan=False),
                                encoding="utf-8")
         staged = Path(scratch) / out.name
@@ -245,8 +248,11 @@ def _write_workbook(export: Mapping[str, Any], out: Path, *, template: str,
                 code = int(fill(export_path, staged, template=template, force=True))
         finally:
             # fill speaks of the file it wrote: the staged one, which becomes ``out``.
-            for text, stream in ((said_out.getvalue(), sys.stdout),
-                                 (said_err.getvalue(), sys.stderr)):
+            said = said_err.getvalue()
+            for message in messages:
+                if message not in said:
+                    _err(message)
+            for text, stream in ((said_out.getvalue(), sys.stdout), (said, sys.stderr)):
                 text = text.replace(str(staged), str(out)).replace(str(export_path), "the export")
                 if text:
                     stream.write(redact(text))
