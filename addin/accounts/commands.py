@@ -213,7 +213,7 @@ def _atomic_write(out: Path, data: bytes) -> None:
 
 
 def _write_json(export: Mapping[str, Any], out: Path, redact: Callable[[str], str]) -> int:
-    text = redact(json.dumps(export, indent=1, ensure_ascii=False, allow_nan=False))
+    text = redact(json.dumps(export, indent=1, ensure_ascii=False, allow_nan=False, default=str))
     try:
         _atomic_write(out, (text + "\n").encode("utf-8"))
     except OSError as exc:
@@ -239,8 +239,8 @@ def _write_workbook(export: Mapping[str, Any], out: Path, *, template: str,
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".perprisk-fetch-", dir=out.parent) as scratch:
         export_path = Path(scratch) / "fetch.json"
-        export_path.write_text(json.dumps(export, ensure_ascii=False, allow_nan=False),
-                               encoding="utf-8")
+        export_path.write_text(json.dumps(export, ensure_ascii=False, allow_nan=False,
+                                          default=str), encoding="utf-8")
         staged = Path(scratch) / out.name
         said_out, said_err = io.StringIO(), io.StringIO()
         try:

@@ -344,10 +344,17 @@ class _VenueFetch:
         held = sorted({str(p["symbol"]) for p in self.data["positions"] or ()
                        if p.get("symbol") and _nonzero(p.get("contracts"))})
         asked = [s for s in self.settings.symbols if s in exchange.markets and s not in held]
-        symbols = held + asked
-        for symbol in symbols:
-            self.data["markets"][symbol] = _market_fields(exchange.market(symbol))
-        self.market_data(exchange, symbols)
+        known = []
+        for symbol in held + asked:
+            market = (exchange.markets or {}).get(symbol)
+            if market is None:  # a position in a market type not loaded: said, never dropped
+                self.error("markets", f"{self.venue}: markets: {symbol} is held but not among "
+                                      "the markets perprisk loads (perpetuals and futures); "
+                                      "its tiers, funding and prices are missing")
+                continue
+            self.data["markets"][symbol] = _market_fields(market)
+            known.append(symbol)
+        self.market_data(exchange, known)
         return self.data
 
     def account(self, exchange: Any) -> dict[str, Any]:
@@ -413,7 +420,7 @@ class _VenueFetch:
                 if tiers and symbol in tiers:
                     self.data["tiers"][symbol] = tiers[symbol]
         for symbol in symbols:
-            market = exchange.market(symbol)
+            market = exchange.markets[symbol]
             if per_symbol_tiers:
                 tiers = self.call(f"tiers {symbol}", exchange.fetch_market_leverage_tiers, symbol)
                 if tiers is not None:

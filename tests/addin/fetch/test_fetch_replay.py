@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,3 +203,30 @@ def test_recordings_name_their_source() -> None:
         data = json.loads(file.read_text(encoding="utf-8"))
         assert data["_source"].startswith("https://"), file
         assert file.stat().st_size < 20_000, f"{file}: keep recordings small"
+
+
+def test_a_position_in_a_market_not_loaded_is_kept_and_said(
+        run_fetch: Any, replay: ReplayServer, keys_env: Any) -> None:
+    documented = json.loads((RECORDINGS / "bybit" / "positions_linear_usdt.json").read_text())
+    response = json.loads(json.dumps(documented["response"]))
+    extra = dict(response["result"]["list"][0], symbol="SOLUSDT")
+    response["result"]["list"].append(extra)
+    replay.routes.insert(0, Route("bybit", "GET", "/v5/position/list",
+                                  query={"category": "linear", "settleCoin": "USDT"},
+                                  response=response))
+    run = run_fetch("bybit")
+    assert run.code == 1
+    data = run.export()["venues"]["bybit"]
+    assert len(data["positions"]) == 3
+    [line] = run.error_lines()
+    assert line.startswith("bybit: markets: ") and "is held but not among the markets" in line
+    assert set(data["markets"]) == {"XRP/USDT:USDT", "BTC/USD:BTC"}
+
+
+def test_riskfuncs_and_the_cli_start_without_ccxt() -> None:
+    code = ("import sys, riskfuncs, addin.cli\n"
+            "addin.cli.build_parser()\n"
+            "print('ccxt' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
