@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,9 @@ def register(subparsers: Any) -> None:
 
     fill = subparsers.add_parser(
         "fill", help="fill a blank template from a ccxt-shaped positions export",
-        description="Write a new workbook from a blank template and a positions export (JSON or "
-                    "CSV with ccxt Position fields), optionally with leverage tiers.")
+        description="Write a new workbook from a blank template and a positions export: the "
+                    "JSON that perprisk fetch writes, or JSON/CSV with ccxt Position fields, "
+                    "optionally with leverage tiers.")
     fill.add_argument("--positions", type=Path, required=True, metavar="FILE")
     fill.add_argument("--tiers", type=Path, metavar="FILE",
                       help="ccxt fetch_leverage_tiers output {symbol: [tiers]} (JSON)")
@@ -54,8 +54,9 @@ def register(subparsers: Any) -> None:
                            "volatility and VaR")
     fill.add_argument("--exchanges", type=Path, metavar="FILE",
                       help="exchange scorecard facts {\"exchanges\": [...]} (JSON)")
-    fill.add_argument("--exchange", default="generic",
-                      help="venue for positions that do not name one (default: generic)")
+    fill.add_argument("--exchange", default=None, metavar="VENUE",
+                      help="venue (ccxt id such as binanceusdm) of positions that do not name "
+                           "one; required when the export does not say")
     fill.add_argument("--template", default="credit-risk-assessment",
                       help="template id (default: credit-risk-assessment)")
     fill.add_argument("--out", type=Path, required=True, metavar="BOOK.xlsx")
@@ -103,7 +104,20 @@ def register(subparsers: Any) -> None:
     email.add_argument("--attempts", type=_positive(int), default=4,
                        help="tries per message on temporary failures (default 4)")
     email.add_argument("--timeout", type=_positive(float), default=30.0,
-                       help="SMTP timeout in seconds")
+                       help="SMTP timeout in seconds, for each network read or write")
+    email.add_argument("--message-deadline", type=_positive(float), default=300.0,
+                       metavar="SECONDS",
+                       help="give up on one message after this long, retries included "
+                            "(default 300)")
+    email.add_argument("--run-deadline", type=_positive(float), default=3600.0,
+                       metavar="SECONDS",
+                       help="stop the whole run after this long; what is left is reported, "
+                            "not sent (default 3600)")
+    email.add_argument("--max-backoff", type=_positive(float), default=60.0, metavar="SECONDS",
+                       help="longest wait between two attempts (default 60)")
+    email.add_argument("--allow-macros", action="store_true",
+                       help="send macro-enabled workbooks (.xlsm with a VBA project) too; "
+                            "refused by default")
     email.set_defaults(func=cmd_email)
 
     demo = subparsers.add_parser(
@@ -139,67 +153,97 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
+    return fill_from_export(
+        args.positions, args.out, template=args.template, force=args.force,
+        default_exchange=args.exchange, tiers=args.tiers, funding=args.funding,
+        prices=args.prices, exchanges=args.exchanges)
+
+
+def fill_from_export(
+    export_path: Path,
+    out: Path,
+    *,
+    template: str = "credit-risk-assessment",
+    force: bool = False,
+    default_exchange: str | None = None,
+    tiers: Path | None = None,
+    funding: Path | None = None,
+    prices: Path | None = None,
+    exchanges: Path | None = None,
+) -> int:
+    """Write a filled workbook from an export (``perprisk fill`` and ``perprisk fetch``).
+
+    Prints what it wrote, every note (what it read where, what it assumed), the positions it
+    skipped and the venues that failed, then checks the workbook it wrote. Returns the exit code:
+    1 when anything failed or is wrong, 0 otherwise.
+    """
     from addin.reader.exchange_data import (
         ExportError,
-        ExportNote,
         fill_market_data,
         fill_workbook,
         load_exchanges,
+        load_export,
         load_funding,
         load_ohlcv,
-        load_positions,
         load_tiers,
     )
     from addin.workbook import layout
 
-    template = layout.TEMPLATES.get(args.template)
-    if template is None:
-        _err(f"unknown template {args.template!r}; known: {', '.join(layout.TEMPLATES)}")
+    chosen = layout.TEMPLATES.get(template)
+    if chosen is None:
+        _err(f"unknown template {template!r}; known: {', '.join(layout.TEMPLATES)}")
         return EXIT_PROBLEMS
-    if args.out.exists() and not args.force:
-        _err(f"{args.out} exists; pass --force to overwrite it")
+    if out.exists() and not force:
+        _err(f"{out} exists; pass --force to overwrite it")
         return EXIT_PROBLEMS
-    keys = layout.sheet_closure(template.sheets)
-    for option, sheet in (("funding", "funding"), ("prices", "volatility"),
-                          ("exchanges", "scorecard")):
-        if getattr(args, option) is not None and sheet not in keys:
-            _err(f"--{option}: template {template.id} has no {sheet} sheet")
+    keys = layout.sheet_closure(chosen.sheets)
+    for option, path, sheet in (("funding", funding, "funding"), ("prices", prices, "volatility"),
+                                ("exchanges", exchanges, "scorecard")):
+        if path is not None and sheet not in keys:
+            _err(f"--{option}: template {chosen.id} has no {sheet} sheet")
             return EXIT_PROBLEMS
     try:
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always", ExportNote)
-            positions = load_positions(args.positions, default_exchange=args.exchange)
-        for note in notes:
-            _err(f"note: {note.message}")
-        tiers = load_tiers(args.tiers) if args.tiers else None
-        wb = fill_workbook(template, positions, tiers)
+        export = load_export(export_path, default_exchange=default_exchange,
+                             tiers=load_tiers(tiers) if tiers else None)
+        for note in export.notes:
+            _err(f"note: {note}")
+        for skipped in export.skipped:
+            _err(f"skipped: {skipped}")
+        wb = fill_workbook(chosen, export.positions, export.tiers)
         fill_market_data(
-            wb, positions,
-            prices=load_ohlcv(args.prices) if args.prices else None,
-            exchanges=load_exchanges(args.exchanges) if args.exchanges else None,
-            funding=load_funding(args.funding) if args.funding else None)
+            wb, export.positions,
+            prices=load_ohlcv(prices) if prices else export.prices,
+            exchanges=load_exchanges(exchanges) if exchanges else None,
+            funding=load_funding(funding) if funding else export.funding)
     except ExportError as exc:
         _err(str(exc))
         return EXIT_PROBLEMS
     try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        wb.save(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        wb.save(out)
     except OSError as exc:
-        _err(f"{args.out}: cannot write the workbook ({_reason(exc)})")
+        _err(f"{out}: cannot write the workbook ({_reason(exc)})")
         return EXIT_PROBLEMS
-    print(f"{args.out}: {len(positions)} position(s) written ({template.tag})")
+    print(f"{out}: {len(export.positions)} position(s) written ({chosen.tag})")
+    status = EXIT_OK
+    for error in export.errors:
+        # A venue that could not be read is never shown as a venue without positions.
+        _err(f"not in the workbook: {error}")
+        status = EXIT_PROBLEMS
+    if not export.positions and not export.errors:
+        _err(f"{export_path.name}: no open positions in the export")
     # What the export left wrong (a negative leverage, a missing rate) is said now, by cell.
     from addin.reader import WorkbookError, read_filled_workbook
 
     try:
-        problems = read_filled_workbook(args.out).problems
+        problems = read_filled_workbook(out).problems
     except WorkbookError as exc:
         _err(str(exc))
         return EXIT_PROBLEMS
     if problems:
-        _print_problems(args.out, problems)
+        _print_problems(out, problems)
         return EXIT_PROBLEMS
-    return EXIT_OK
+    return status
 
 
 def _print_problems(path: Path, problems: Sequence[Any]) -> None:
@@ -234,21 +278,45 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _assess_for_email(data: bytes, name: str) -> tuple[Any, list[str]]:
+    """Run in a child process by cmd_email: (assessment or None, problems as text)."""
+    from addin.report.pipeline import assess_bytes
+
+    outcome = assess_bytes(data, name)
+    return outcome.assessment, [str(problem) for problem in outcome.book.problems]
+
+
+def _pdf_of(data: bytes, content_type: str) -> bytes:
+    """The PDF of exactly these workbook bytes (a private temporary copy is rendered)."""
+    import tempfile
+
+    from addin.mail.message import XLSM_TYPE
+    from addin.report.pipeline import workbook_pdf
+
+    with tempfile.TemporaryDirectory(prefix="perprisk-pdf-src-") as tmp:
+        copy = Path(tmp) / ("workbook.xlsm" if content_type == XLSM_TYPE else "workbook.xlsx")
+        copy.write_bytes(data)
+        return workbook_pdf(copy)
+
+
 def cmd_email(args: argparse.Namespace) -> int:
     from addin.mail import MailError, Outgoing, SendLog, send_batch, write_eml
+    from addin.mail.batch import shown
+    from addin.mail.content import macro_parts, read_attachment, workbook_type
+    from addin.mail.isolated import IsolatedCrashError, run_isolated
     from addin.mail.message import parse_address, parse_addresses
-    from addin.mail.sendlog import default_log_path, message_key
-    from addin.mail.smtp import settings_from_env
+    from addin.mail.sendlog import default_log_path, message_id_for_key, message_key
+    from addin.mail.smtp import Deadline, settings_from_env
     from addin.reader import WorkbookError
-    from addin.report import assess_file
-    from addin.report.pipeline import email_for, workbook_pdf
+    from addin.report.pipeline import email_for
 
     if args.dry_run is None and not args.smtp_host:
         _err("--smtp-host is required (or --dry-run DIR to write .eml files)")
         return 2
+    run_by = Deadline.after(args.run_deadline, f"the run deadline ({args.run_deadline:g} s)")
     try:
         # Addresses are the same for every workbook: a bad one is a usage error, said once.
-        parse_address("from", args.sender)
+        sender = parse_address("from", args.sender)
         # The send log keys on bare addresses: "Desk <desk@x>" and "desk@x" are one person.
         recipients = [a.addr_spec for a in parse_addresses("to", args.to)
                       + parse_addresses("cc", args.cc)]
@@ -269,18 +337,38 @@ def cmd_email(args: argparse.Namespace) -> int:
     for path in args.files:
         label = str(path)
         try:
-            data = path.read_bytes()
-            outcome = assess_file(path)
-            if outcome.assessment is None:
-                _print_problems(path, outcome.book.problems)
-                failed.append((label, f"{len(outcome.book.problems)} problem(s) in the workbook"))
+            # Read once, type and size checked first; the assessment, the attachment and the
+            # send-log key all come from these same bytes.
+            data = read_attachment(path)
+            macros = macro_parts(data)
+            if macros and not args.allow_macros:
+                failed.append((label, (
+                    f"carries a VBA macro project ({', '.join(macros)}), code that can run "
+                    "when the attachment is opened; not sent (--allow-macros sends it)")))
+                continue
+            remaining = run_by.remaining()
+            if remaining <= 0:
+                failed.append((label, f"not attempted: {run_by.what} had passed"))
+                continue
+            try:
+                assessment, problems = run_isolated(_assess_for_email, data, path.name,
+                                                    timeout=remaining)
+            except IsolatedCrashError as exc:
+                failed.append((label, f"not sent: {exc} while reading it"))
+                continue
+            if assessment is None:
+                _print_problems(Path(shown(label)), problems)
+                failed.append((label, f"{len(problems)} problem(s) in the workbook"))
                 continue
             key = message_key(data, recipients)
-            msg_id = log.message_id_for(key)  # a retry keeps its first Message-ID
-            pdf = workbook_pdf(path) if args.pdf else None
-            msg = email_for(outcome.assessment, data, filename=path.name, sender=args.sender,
+            # A retry keeps its first Message-ID; a new message gets one derived from its key,
+            # so every run that builds it gives it the same id.
+            msg_id = log.message_id_for(key) or message_id_for_key(key, sender.domain)
+            content_type = workbook_type(data)
+            pdf = _pdf_of(data, content_type) if args.pdf else None
+            msg = email_for(assessment, data, filename=path.name, sender=args.sender,
                             to=args.to, cc=args.cc, subject=args.subject, pdf=pdf,
-                            message_id=msg_id)
+                            message_id=msg_id, content_type=content_type)
         except (OSError, WorkbookError, MailError) as exc:
             failed.append((label, str(exc)))
             continue
@@ -298,13 +386,16 @@ def cmd_email(args: argparse.Namespace) -> int:
         for written in written_files:
             print(f"wrote {written}")
         for label, why in failed:
-            print(f"  FAILED {label}: {why}")
+            print(f"  FAILED {shown(label)}: {why}")
         print(f"dry run: {len(items)} message(s) written, {len(failed)} failed")
         return EXIT_PROBLEMS if failed else EXIT_OK
 
     assert settings is not None
     try:
         result = send_batch(items, settings, log, attempts=args.attempts,
+                            max_backoff=args.max_backoff,
+                            message_deadline=args.message_deadline,
+                            run_deadline=run_by,
                             progress=sys.stderr.isatty() or len(items) > 1)
     except OSError as exc:  # SMTP failures are results; this is the send log failing
         _err(f"send log {log.path}: {_reason(exc)}; stopped, rerun to continue")
@@ -327,7 +418,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sample = templates_dir() / "sample"
     out: Path = args.out
     book_path = out / "demo-assessment.xlsx"
-    positions = data.load_positions(sample / "positions.json")
+    positions = data.load_export(sample / "positions.json").positions
     wb = data.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], positions,
                             data.load_tiers(sample / "tiers.json"))
     data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),

@@ -42,6 +42,7 @@ from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange, FloatLike, SideLike
 from riskfuncs.margin import CONTRACTS, maintenance_terms, notional_of, rate_source
 from riskfuncs.tiers import TierLike, TierTable
+from riskfuncs.venues import RULES, VENUE_RULES, rule_for_venue, venue_key
 
 __all__ = [
     "EXCHANGE_RULES",
@@ -160,38 +161,8 @@ EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
 )
 
 EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_RULES)
-
-# ccxt exchange ids (and common spellings) of the venues whose rules are known.
-_VENUE_ALIASES: Mapping[str, str] = MappingProxyType(
-    {
-        "binanceusdm": "binance",
-        "binancecoinm": "binance",
-        "binancefutures": "binance",
-        "okex": "okx",
-        "okx5": "okx",
-        "gateio": "gate",
-        "gate.io": "gate",
-        "dydxv4": "dydx",
-        "dydx4": "dydx",
-    }
-)
-
-
-def rule_for_venue(venue: str) -> str:
-    """Name of the rule set that applies to a venue: a rule name, a ccxt id, else "generic".
-
-    A position on a venue without its own published rule (Kraken, Deribit, ...) is valued with
-    the generic rule, maintenance margin at the liquidation price; :func:`portfolio_margin`
-    reports the rule it used next to every row so that a misspelt venue does not go unseen.
-
-    Examples
-    --------
-    >>> rule_for_venue("binanceusdm"), rule_for_venue("Bybit"), rule_for_venue("kraken")
-    ('binance', 'bybit', 'generic')
-    """
-    key = str(venue).strip().lower()
-    key = _VENUE_ALIASES.get(key, key)
-    return key if key in EXCHANGE_RULES else "generic"
+if EXCHANGES != RULES:  # pragma: no cover - a rule added in one place only
+    raise ImportError("riskfuncs.venues.RULES and EXCHANGE_RULES list different rule sets")
 
 
 # Collateral beyond this many times the entry notional is a unit mix-up, not a position.
@@ -201,8 +172,8 @@ _UNIT_MIXUP_FACTOR = 1000.0
 def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
     # A ccxt id names its rule set; any other unknown name is refused here, where a single
     # call asks for one venue's rule (portfolio_margin values unknown venues generically).
-    if isinstance(exchange, str):
-        exchange = _VENUE_ALIASES.get(exchange.strip().lower(), exchange)
+    if isinstance(exchange, str) and venue_key(exchange) in VENUE_RULES:
+        exchange = VENUE_RULES[venue_key(exchange)]
     rule = EXCHANGE_RULES[choose("exchange", exchange, EXCHANGES)]
     kind = choose("contract", contract, CONTRACTS)
     if kind not in rule.contracts:

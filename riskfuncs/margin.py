@@ -24,7 +24,7 @@ from riskfuncs._arrays import (
 )
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, FloatLike, SideLike
-from riskfuncs.tiers import TierLike, TierTable, as_tier_table, check_tier_currency
+from riskfuncs.tiers import TierLike, TierTable, as_tier_table, check_tier_units
 
 __all__ = [
     "distance_to_liquidation",
@@ -65,7 +65,7 @@ def rate_source(
         if maintenance_margin_rate is not None:
             raise RiskInputError("give maintenance_margin_rate or tiers, not both")
         table = as_tier_table(tiers)
-        check_tier_currency(table, contract)
+        check_tier_units(table, contract)
         return table, np.nan
     if maintenance_margin_rate is None:
         raise RiskInputError("maintenance_margin_rate or tiers is required")

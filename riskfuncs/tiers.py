@@ -34,8 +34,6 @@ __all__ = [
     "tier_for_notional",
 ]
 
-_STABLE_QUOTES = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE"})
-
 
 _COLUMNS = ("floors", "caps", "maintenance_margin_rates", "maintenance_amounts", "max_leverages")
 
@@ -57,7 +55,11 @@ class TierTable:
     max_leverages : ndarray
         Maximum leverage allowed in each tier (NaN when unknown).
     currency : str or None
-        The unit of the notional bounds when the source says (ccxt ``currency``).
+        The currency label of the source (ccxt ``currency``). Informative only: ccxt labels
+        Binance COIN-M tables ``USD`` although their bounds are in coin, so units are decided
+        from the market (``symbol``), never from this label.
+    symbol : str or None
+        The ccxt unified symbol the table belongs to (ccxt ``symbol``), when the source says.
     """
 
     floors: FloatArray
@@ -66,6 +68,7 @@ class TierTable:
     maintenance_amounts: FloatArray
     max_leverages: FloatArray
     currency: str | None = None
+    symbol: str | None = None
 
     def __post_init__(self) -> None:
         for name in _COLUMNS:
@@ -188,7 +191,7 @@ def _number(value: Any) -> float:
 
 def _from_records(records: Sequence[Mapping[str, Any]]) -> TierTable:
     rows = []
-    currency = None
+    currency = symbol = None
     for position, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise RiskInputError(
@@ -212,11 +215,13 @@ def _from_records(records: Sequence[Mapping[str, Any]]) -> TierTable:
         except (TypeError, ValueError):
             raise RiskInputError(f"tiers item {position} must hold numbers") from None
         currency = currency or record.get("currency")
+        symbol = symbol or record.get("symbol")
     rows.sort(key=lambda row: row[0])
     floors, caps, rates, amounts, leverages = (
         np.array(column) for column in zip(*rows, strict=True)
     )
-    return _table(floors, caps, rates, amounts, leverages, currency)
+    return _table(floors, caps, rates, amounts, leverages, currency,
+                  None if symbol is None else str(symbol))
 
 
 def _from_frame(frame: pd.DataFrame) -> TierTable:
@@ -250,13 +255,14 @@ def _table(
     amounts: FloatArray,
     leverages: FloatArray,
     currency: str | None,
+    symbol: str | None = None,
 ) -> TierTable:
     # An open-ended last tier (ccxt sometimes gives None) extends to infinity.
     caps = np.where(np.isnan(caps) & (np.arange(len(caps)) == len(caps) - 1), np.inf, caps)
     if np.isnan(amounts).any():
         derived = _recurrence_amounts(floors, rates)
         amounts = np.where(np.isnan(amounts), derived, amounts)
-    return TierTable(floors, caps, rates, amounts, leverages, currency)
+    return TierTable(floors, caps, rates, amounts, leverages, currency, symbol)
 
 
 #: Tier tables by symbol (str), or by (exchange, symbol) where venues list a symbol differently.
@@ -378,16 +384,23 @@ def max_leverage(notional: FloatLike, tiers: TierLike) -> Any:
     return form.wrap(np.where(np.isnan(values), np.nan, leverage))
 
 
-def check_tier_currency(table: TierTable, contract: str) -> None:
-    """Refuse a detectable unit mix-up: stablecoin-denominated tiers for an inverse contract."""
-    if table.currency is None:
+def check_tier_units(table: TierTable, contract: str) -> None:
+    """Refuse a table whose market says its bounds are in the other unit than the position's.
+
+    The unit follows from the market the table belongs to (its ccxt ``symbol``): a market
+    settled in its base currency (``BTC/USD:BTC``) is inverse and its bounds are in coin; any
+    other (``BTC/USDT:USDT``, ``BTC/USD1:USD1``, ``ETH/BTC:BTC``) is linear, bounds in the quote
+    currency. A table without a symbol is taken as given.
+    """
+    if not table.symbol or ":" not in table.symbol:
         return
-    is_stable = table.currency.upper() in _STABLE_QUOTES
-    if contract == "inverse" and is_stable:
+    pair, _, settle = table.symbol.partition(":")
+    base = pair.partition("/")[0]
+    market = "inverse" if settle.partition("-")[0].upper() == base.upper() else "linear"
+    if market != contract:
+        unit = "coin" if market == "inverse" else "the quote currency"
         raise RiskInputError(
-            f"tiers are in {table.currency} but an inverse contract needs tiers in coin"
-        )
-    if contract == "linear" and not is_stable:
-        raise RiskInputError(
-            f"tiers are in {table.currency} but a linear contract needs tiers in the quote currency"
+            f"tiers of {table.symbol} are for {'an' if market == 'inverse' else 'a'} {market} "
+            f"contract (bounds in {unit}) but the "
+            f"position is {contract}"
         )

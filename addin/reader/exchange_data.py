@@ -1,24 +1,28 @@
-"""Exchange exports (ccxt shapes) into workbook inputs: ``perprisk fill``.
+"""Exchange exports (ccxt shapes) into workbook inputs: ``perprisk fill`` and ``perprisk fetch``.
 
 Accepted positions exports, JSON or CSV, with ccxt ``Position`` field names
 (https://docs.ccxt.com/#/README?id=position-structure):
 
-* JSON: a list of positions; ``{"positions": [...], "balances": {...}}``; or
-  ``{exchange_id: [positions...]}``. Each position may carry ``exchange``.
+* the export ``perprisk fetch --format json`` writes: ``{"perprisk_export": 1, "venues":
+  {venue: {"positions", "balance", "markets", "tiers", "funding", "ohlcv", "account",
+  "errors"}}}`` (ccxt structures, each with the exchange's raw payload in ``info``);
+* a list of positions; ``{"positions": [...], "balances": {...}}``; or
+  ``{exchange_id: [positions...]}``. Each position may carry ``exchange``;
 * CSV: one position per line, ccxt field names as headers.
 
-Fields used: ``exchange``, ``symbol``, ``side``, ``contracts``, ``contractSize``, ``entryPrice``,
-``markPrice``, ``collateral``, ``marginMode`` (or ``marginType``), ``leverage``,
-``maintenanceMarginPercentage`` (ccxt's name for the maintenance margin rate),
-``stopLossPrice``, and optionally ``contractType``/``linear``/``inverse``, ``feeRate``. A symbol
-settled in its base currency (``BTC/USD:BTC``) is an inverse contract.
+What each field means per venue, and which raw field is read where ccxt's unified one includes
+unrealised PnL or is derived, is in :mod:`addin.reader.ccxt_positions`. A position with size 0
+is flat: it is skipped and listed. The venue is kept as given (``bitget`` stays ``bitget``); its
+rule is :func:`riskfuncs.venues.rule_for_venue` and is shown beside it.
 
-Cross-margin rows need the account's wallet balance, which a ccxt position does not carry: give
-it in ``balances`` (``{"bybit:USDT": 30000}``), or make every cross row of the account carry the
-same ``collateral``.
+Cross-margin rows need the account's wallet balance (without unrealised PnL): from the
+export's ccxt ``balance`` (the exchange's raw wallet field), from ``balances``
+(``{"bybit:USDT": 30000}``), from a ``walletBalance`` field, or, in a hand-written export without
+raw payloads, the ``collateral`` every cross row of the account carries.
 
 Tiers: ccxt ``fetch_leverage_tiers`` output ``{symbol: [LeverageTier...]}``, optionally keyed by
-exchange first.
+exchange first. OKX tiers are bounded by contracts and charge the whole position at the tier's
+rate: an OKX position gets its tier's rate, not a table.
 """
 
 from __future__ import annotations
@@ -29,157 +33,260 @@ import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 
+from addin.reader.ccxt_positions import (
+    CcxtPosition,
+    ExportError,
+    Market,
+    parse_position,
+    read_number,
+    tier_for_contracts,
+    wallet_of,
+)
 from addin.workbook import layout
 from addin.workbook.layout import Template
+from riskfuncs.venues import RULES, known_venue, rule_for_venue, venue_key, venue_name
 
-EXCHANGE_ALIASES = {
-    "binanceusdm": "binance", "binancecoinm": "binance", "binance": "binance",
-    "bybit": "bybit", "okx": "okx", "okex": "okx", "okex5": "okx", "gate": "gate",
-    "gateio": "gate", "hyperliquid": "hyperliquid", "dydx": "dydx", "dydxv4": "dydx",
-    "bitmex": "bitmex",
-}
+__all__ = [
+    "Export",
+    "ExportError",
+    "ExportNote",
+    "PositionInput",
+    "fill_market_data",
+    "fill_workbook",
+    "load_export",
+    "load_positions",
+    "load_tiers",
+]
+
+#: Version of the export ``perprisk fetch --format json`` writes.
+EXPORT_VERSION = 1
 
 
 class ExportNote(UserWarning):
     """Something in an export that fill accepted but a trader should know about."""
 
 
-class ExportError(ValueError):
-    """An export file cannot be turned into workbook inputs; the message says where."""
-
-
 @dataclass(frozen=True)
 class PositionInput:
-    """One position in layout column keys."""
+    """One position in layout column keys, and where each figure came from."""
 
     values: dict[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        v = self.values
+        return f"{v['exchange']} {v['symbol']} {v['side']}"
+
+
+@dataclass
+class Export:
+    """Everything an export holds, as workbook inputs."""
+
+    positions: list[PositionInput]
+    tiers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    prices: tuple[str, list[tuple[dt.datetime, float]]] | None = None
+    funding: tuple[str, list[dict[str, Any]]] | None = None
 
 
 def normalise_exchange(name: str) -> str:
-    key = str(name or "").strip().lower()
-    return EXCHANGE_ALIASES.get(key, key if key in layout.EXCHANGES else "generic")
-
-
-def _number(value: Any, where: str, field: str, *, required: bool = False) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ExportError(f"{where}: {field} is missing; expected a number")
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ExportError(f"{where}: {field} is {value!r}; expected a number") from None
-    if math.isnan(number):
-        if required:
-            raise ExportError(f"{where}: {field} is missing; expected a number")
-        return None
-    return number
-
-
-def _contract(raw: Mapping[str, Any], symbol: str) -> str:
-    kind = str(raw.get("contractType") or "").strip().lower()
-    if kind in layout.CONTRACTS:
-        return kind
-    if str(raw.get("inverse", "")).lower() in ("true", "1"):
-        return "inverse"
-    pair, _, settle = symbol.partition(":")
-    base = pair.partition("/")[0]
-    return "inverse" if settle and settle.split("-")[0].upper() == base.upper() else "linear"
+    """The rule set of a venue (kept for callers of the former name)."""
+    return rule_for_venue(name)
 
 
 def _settle(symbol: str, contract: str) -> str:
-    pair, _, settle = symbol.partition(":")
-    base, _, quote = pair.partition("/")
-    return (settle.split("-")[0] or (base if contract == "inverse" else quote)).upper()
+    return Market.from_symbol(symbol, contract).settle
 
 
-def load_positions(path: Path, *, default_exchange: str = "generic") -> list[PositionInput]:
-    """Read a positions export into layout inputs (validated for what fill needs)."""
-    raw_rows, balances = _raw_positions(path, default_exchange)
-    out: list[PositionInput] = []
-    used_balances: set[str] = set()
-    guessed: set[str] = set()
-    for i, raw in enumerate(raw_rows, start=1):
-        where = f"{path.name} position {i}"
+_number = read_number
+
+
+@dataclass
+class _Venue:
+    """One venue's part of an export."""
+
+    name: str
+    positions: list[dict[str, Any]]
+    balance: Mapping[str, Any] | None = None
+    markets: Mapping[str, Any] = field(default_factory=dict)
+    tiers: Mapping[str, Any] = field(default_factory=dict)
+    funding: Mapping[str, Any] = field(default_factory=dict)
+    ohlcv: Mapping[str, Any] = field(default_factory=dict)
+    account: Mapping[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def load_positions(path: Path, *, default_exchange: str | None = None) -> list[PositionInput]:
+    """Read a positions export into layout inputs; notes are issued as :class:`ExportNote`."""
+    export = load_export(path, default_exchange=default_exchange)
+    for note in export.notes:
+        warnings.warn(ExportNote(note), stacklevel=2)
+    return export.positions
+
+
+def load_export(path: Path, *, default_exchange: str | None = None,
+                tiers: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Export:
+    """Read an export (any accepted shape) into workbook inputs.
+
+    ``default_exchange`` names the venue of positions that carry none; without it such an
+    export is refused (a venue's rule changes the liquidation price). ``tiers`` are tier tables
+    by symbol from a separate file (``--tiers``), used where the export holds none.
+    """
+    venues, balances = _read_venues(path, default_exchange)
+    export = Export([])
+    given_tiers = dict(tiers or {})
+    for venue in venues:
+        export.errors += [f"{venue.name}: {e}" for e in venue.errors]
+        _load_venue(venue, balances, given_tiers, export, path.name)
+    _check_cross_wallets(export.positions, path.name)
+    unused = sorted(set(balances) - {_account(p) for p in export.positions})
+    for account in unused:
+        export.notes.append(
+            f'{path.name}: "balances" names {account}, which no cross position uses (check the '
+            "exchange:SETTLE spelling)")
+    export.prices, export.funding = _market_data(venues, export.positions)
+    return export
+
+
+def _account(position: PositionInput) -> str:
+    v = position.values
+    return f"{venue_name(v['exchange'])}:{_settle(v['symbol'], v['contract'])}"
+
+
+def _load_venue(venue: _Venue, balances: Mapping[str, float],
+                given_tiers: Mapping[str, Sequence[Mapping[str, Any]]], export: Export,
+                name: str) -> None:
+    rule = rule_for_venue(venue.name)
+    if not known_venue(venue.name) and venue_key(venue.name) != "generic":
+        export.notes.append(
+            f"{name}: {venue.name} has no published rule here; its positions are valued with "
+            f"the generic rule (rules: {', '.join(r for r in RULES if r != 'generic')})")
+    loaded: list[tuple[CcxtPosition, dict[str, Any], str]] = []
+    for i, raw in enumerate(venue.positions, start=1):
+        where = f"{name} {venue.name} position {i}"
+        if not isinstance(raw, Mapping):
+            raise ExportError(f"{where}: expected a ccxt position (a mapping), got "
+                              f"{type(raw).__name__}")
         symbol = str(raw.get("symbol") or "").strip()
-        if not symbol:
-            raise ExportError(f"{where}: symbol is missing; expected e.g. BTC/USDT:USDT")
-        side = str(raw.get("side") or "").strip().lower()
-        side = {"buy": "long", "sell": "short"}.get(side, side)
-        if side not in layout.SIDES:
-            raise ExportError(f"{where}: side is {raw.get('side')!r}; expected long or short")
-        contract = _contract(raw, symbol)
-        venue = str(raw.get("exchange") or default_exchange)
-        exchange = normalise_exchange(venue)
-        if exchange == "generic" and venue.strip().lower() != "generic":
-            warnings.warn(ExportNote(
-                f"{where}: exchange {venue!r} has no published rule here; valued with the "
-                f"generic rule (known: {', '.join(layout.EXCHANGES)}; or pass --exchange)"),
-                stacklevel=2)
-        contracts = _number(raw.get("contracts"), where, "contracts", required=True)
-        contract_size = _number(raw.get("contractSize"), where, "contractSize") or 1.0
-        size = (contracts or 0.0) * contract_size
-        mode = str(raw.get("marginMode") or raw.get("marginType") or "isolated").strip().lower()
-        mode = "cross" if mode == "crossed" else mode
-        if mode not in layout.MARGIN_MODES:
-            raise ExportError(f"{where}: marginMode is {mode!r}; expected isolated or cross")
-        collateral = _number(raw.get("collateral"), where, "collateral")
-        if mode == "cross":
-            account = f"{exchange}:{_settle(symbol, contract)}"
-            as_written = f"{venue.strip().lower()}:{_settle(symbol, contract)}"
-            key = account if account in balances else as_written
-            if key in balances:
-                collateral = balances[key]
-                used_balances.add(key)
-            else:
-                guessed.add(account)
-        if collateral is None:
-            raise ExportError(f"{where}: collateral is missing; expected the isolated margin "
-                              "or the cross wallet balance")
-        out.append(PositionInput({
-            "exchange": exchange, "symbol": symbol, "contract": contract, "side": side,
-            "size": abs(size), "entry_price": _number(raw.get("entryPrice"), where, "entryPrice",
-                                                      required=True),
-            "mark_price": _number(raw.get("markPrice"), where, "markPrice", required=True),
-            "collateral": collateral, "margin_mode": mode,
-            "leverage": _number(raw.get("leverage"), where, "leverage"),
-            "maintenance_margin_rate": _number(
-                raw.get("maintenanceMarginPercentage", raw.get("maintenanceMarginRate")), where,
-                "maintenanceMarginPercentage"),
-            "fee_rate": _number(raw.get("feeRate"), where, "feeRate"),
-            "max_leverage": _number(raw.get("maxLeverage"), where, "maxLeverage"),
-            "stop_price": _number(raw.get("stopLossPrice"), where, "stopLossPrice"),
-        }))
-    _check_cross_wallets(out, path.name)
-    for account in sorted(guessed):
-        warnings.warn(ExportNote(
-            f'{path.name}: no wallet balance for the cross account {account}; its positions\' '
-            f'collateral is used as the wallet (give "balances": {{"{account}": ...}})'),
-            stacklevel=2)
-    for account in sorted(set(balances) - used_balances):
-        warnings.warn(ExportNote(
-            f'{path.name}: "balances" names {account}, which no cross position uses '
-            "(check the exchange:SETTLE spelling)"), stacklevel=2)
-    return out
+        if symbol:
+            where = f"{name} {venue.name} {symbol} (position {i})"
+        market_data = venue.markets.get(symbol)
+        market = Market.from_ccxt(market_data) if isinstance(market_data, Mapping) else None
+        fee = market.taker if market is not None and rule in _TAKER_FEE_RULES else None
+        parsed = parse_position(raw, venue=venue.name, where=where, market=market,
+                                account=venue.account, fee_rate=fee)
+        if parsed is None:
+            side = str(raw.get("side") or "").strip()
+            export.skipped.append(f"{venue.name} {symbol or '?'} {side}".rstrip()
+                                  + ": size 0 (flat), skipped")
+            continue
+        export.notes += parsed.notes
+        loaded.append((parsed, dict(raw), where))
+    # Hedge mode: a long and a short of one symbol are two positions; both stay.
+    for parsed, raw, where in loaded:
+        values, sources = parsed.values, parsed.sources
+        if values["margin_mode"] == "cross":
+            _cross_wallet(values, sources, raw, venue, balances, export, where, rule)
+        table = venue.tiers.get(values["symbol"])
+        if table is None:
+            table = given_tiers.get(values["symbol"])
+        if table is not None:
+            _use_tiers(values, sources, table, venue, rule, raw, export, where)
+        if values.get("tier_table") is None and values.get("maintenance_margin_rate") is None \
+                and not values.get("max_leverage"):
+            raise ExportError(f"{where}: no maintenance margin rate; give tiers (perprisk fetch "
+                              "pulls them) or maintenanceMarginPercentage")
+        export.positions.append(PositionInput(values, sources))
 
 
-def _raw_positions(path: Path, default_exchange: str
-                   ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+#: Rules whose published formula charges the closing (taker) fee: the market's taker fee is
+#: used when the export gives no fee rate (the account's own fee tier may be lower).
+_TAKER_FEE_RULES = frozenset({"bybit", "okx", "gate"})
+
+
+def _cross_wallet(values: dict[str, Any], sources: dict[str, str], raw: Mapping[str, Any],
+                  venue: _Venue, balances: Mapping[str, float], export: Export, where: str,
+                  rule: str) -> None:
+    settle = _settle(values["symbol"], values["contract"])
+    account = f"{venue_name(venue.name)}:{settle}"
+    wallet: float | None = None
+    source = ""
+    if account in balances:
+        wallet, source = balances[account], f'"balances" {account}'
+    if wallet is None:
+        wallet, source = wallet_of(rule, venue.balance, settle, venue.account)
+    if wallet is None:
+        wallet = _number(raw.get("walletBalance"), where, "walletBalance")
+        source = "export walletBalance"
+    if wallet is None and not isinstance(raw.get("info"), Mapping):
+        # A hand-written export: every cross row of the account carries its wallet.
+        wallet = _number(raw.get("collateral"), where, "collateral")
+        source = "collateral of the account's cross rows"
+        note = (f"no wallet balance for the cross account {account}; its positions' collateral "
+                f'is used as the wallet (give "balances": {{"{account}": ...}})')
+        if wallet is not None and note not in export.notes:
+            export.notes.append(note)
+    if wallet is None:
+        given = f' ("balances" names {", ".join(sorted(balances))})' if balances else ""
+        raise ExportError(
+            f"{where}: no wallet balance for the cross account {account}{given}; give it as "
+            f'"balances": {{"{account}": ...}} or fetch the account with perprisk fetch '
+            "(its balance carries the wallet)")
+    if rule == "bybit" and str(venue.account.get("type") or "").lower() == "unified":
+        note = (f"{venue.name}: Bybit unified account valued as one cross account of its {settle} "
+                "wallet; other coins held as collateral are not counted (their haircut "
+                "valuation is not modelled yet)")
+        if note not in export.notes:
+            export.notes.append(note)
+    values["collateral"], sources["collateral"] = wallet, source
+
+
+def _use_tiers(values: dict[str, Any], sources: dict[str, str],
+               table: Sequence[Mapping[str, Any]], venue: _Venue, rule: str,
+               raw: Mapping[str, Any], export: Export, where: str) -> None:
+    if not isinstance(table, Sequence) or not all(isinstance(t, Mapping) for t in table):
+        raise ExportError(f"{where}: tiers of {values['symbol']} must be a list of ccxt "
+                          "leverage tiers")
+    if rule == "okx":
+        contracts = _number(raw.get("contracts"), where, "contracts", required=True) or 0.0
+        tier = tier_for_contracts(table, contracts, where)
+        values["maintenance_margin_rate"] = _number(tier.get("maintenanceMarginRate"), where,
+                                                    "tier maintenanceMarginRate", required=True)
+        values["maintenance_amount"] = 0.0
+        sources["maintenance_margin_rate"] = (
+            f"OKX tier {tier.get('tier', '?')} at {abs(contracts):g} contracts (whole position "
+            "at the tier's rate)")
+        return
+    name = f"{venue.name} {values['symbol']}" if venue.tiers else values["symbol"]
+    export.tiers[name] = [dict(t) for t in table]
+    values["tier_table"] = name
+    values["maintenance_margin_rate"] = None
+    sources["maintenance_margin_rate"] = f"tier table {name}"
+
+
+def _read_venues(path: Path, default_exchange: str | None
+                 ) -> tuple[list[_Venue], dict[str, float]]:
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
         try:
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                return [dict(row) for row in csv.DictReader(handle)], {}
+                rows = [dict(row) for row in csv.DictReader(handle)]
         except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
             raise ExportError(f"{path.name}: cannot read the CSV ({exc})") from None
+        return _group(rows, default_exchange, path.name), {}
     data = _load_json(path, "positions")
+    if isinstance(data, dict) and "perprisk_export" in data:
+        return _export_venues(data, path.name), {}
     balances: dict[str, float] = {}
     if isinstance(data, dict) and "positions" in data:
         given = data.get("balances") or {}
@@ -189,23 +296,94 @@ def _raw_positions(path: Path, default_exchange: str
                     or 0.0 for k, v in given.items()}
         data = data["positions"]
     if isinstance(data, dict):
-        rows = []
+        venues = []
         for exchange, items in data.items():
             if not isinstance(items, list):
                 raise ExportError(f"{path.name}: {exchange} must hold a list of positions")
-            rows += [{"exchange": exchange, **item} for item in items]
-        return rows, balances
+            venues.append(_Venue(str(exchange).strip(), items))
+        return venues, balances
     if isinstance(data, list) and all(isinstance(item, dict) for item in data):
-        return [{"exchange": default_exchange, **item} for item in data], balances
+        return _group(data, default_exchange, path.name), balances
     raise ExportError(f"{path.name}: expected a list of ccxt positions")
+
+
+def _group(rows: list[dict[str, Any]], default_exchange: str | None, name: str) -> list[_Venue]:
+    """Positions by venue, in the order venues first appear."""
+    venues: dict[str, _Venue] = {}
+    for i, row in enumerate(rows, start=1):
+        venue = row.get("exchange")
+        if venue is not None and not isinstance(venue, str):
+            raise ExportError(f"{name} position {i}: exchange is {venue!r}; expected a venue "
+                              "name such as binanceusdm")
+        venue = (venue or "").strip() or default_exchange
+        if not venue:
+            raise ExportError(
+                f"{name} position {i}: the export does not say which exchange it comes from; "
+                "pass --exchange (e.g. --exchange binanceusdm): the venue's rule sets the "
+                "liquidation price")
+        venues.setdefault(venue, _Venue(venue, [])).positions.append(row)
+    return list(venues.values())
+
+
+def _export_venues(data: Mapping[str, Any], name: str) -> list[_Venue]:
+    version = data.get("perprisk_export")
+    if version != EXPORT_VERSION:
+        raise ExportError(f"{name}: export version {version!r}; this perprisk reads version "
+                          f"{EXPORT_VERSION} (fetch the account again)")
+    venues = data.get("venues")
+    if not isinstance(venues, Mapping):
+        raise ExportError(f'{name}: "venues" must map each exchange to its data')
+    out = []
+    for venue, part in venues.items():
+        if not isinstance(part, Mapping):
+            raise ExportError(f"{name}: venue {venue} must hold its positions and balance")
+
+        def mapping(key: str, part: Mapping[str, Any] = part, venue: str = str(venue)
+                    ) -> Mapping[str, Any]:
+            value = part.get(key) or {}
+            if not isinstance(value, Mapping):
+                raise ExportError(f"{name}: {venue} {key} must be a mapping")
+            return value
+
+        positions = part.get("positions")
+        errors = [f"{e.get('what', '?')}: {e.get('message', '')}" if isinstance(e, Mapping)
+                  else str(e) for e in part.get("errors") or ()]
+        if positions is None and not errors:
+            raise ExportError(f"{name}: {venue} has no positions list")
+        if not isinstance(positions, list | None):
+            raise ExportError(f"{name}: {venue} positions must be a list")
+        balance = part.get("balance")
+        out.append(_Venue(str(venue), list(positions or ()),
+                          balance if isinstance(balance, Mapping) else None,
+                          mapping("markets"), mapping("tiers"), mapping("funding"),
+                          mapping("ohlcv"), mapping("account"), errors))
+    return out
+
+
+def _market_data(venues: Sequence[_Venue], positions: Sequence[PositionInput]
+                 ) -> tuple[tuple[str, list[tuple[dt.datetime, float]]] | None,
+                            tuple[str, list[dict[str, Any]]] | None]:
+    """Price history and funding log of the largest position's symbol, from an export that
+    carries them (``perprisk fetch``)."""
+    by_value = sorted(positions, key=lambda p: -abs(
+        p.values["size"] * (1.0 if p.values["contract"] == "inverse" else p.values["mark_price"])))
+    prices = funding = None
+    for position in by_value:
+        symbol = position.values["symbol"]
+        for venue in venues:
+            if venue_name(venue.name) != position.values["exchange"]:
+                continue
+            if prices is None and venue.ohlcv.get(symbol):
+                prices = (symbol, _bars(venue.ohlcv[symbol], f"{venue.name} {symbol} OHLCV"))
+            if funding is None and venue.funding.get(symbol):
+                funding = (symbol, _funding_rows(venue.funding[symbol],
+                                                 f"{venue.name} {symbol} funding"))
+    return prices, funding
 
 
 def _account_key(key: str) -> str:
     exchange, _, settle = key.partition(":")
-    venue = exchange.strip().lower()
-    # An unknown venue keeps its own name: it is matched against the export's exchange field.
-    known = normalise_exchange(venue)
-    return f"{venue if known == 'generic' else known}:{settle.upper()}"
+    return f"{venue_name(exchange)}:{settle.strip().upper()}"
 
 
 def _check_cross_wallets(rows: Sequence[PositionInput], name: str) -> None:
@@ -214,7 +392,7 @@ def _check_cross_wallets(rows: Sequence[PositionInput], name: str) -> None:
         v = row.values
         if v["margin_mode"] != "cross":
             continue
-        account = f"{v['exchange']}:{_settle(v['symbol'], v['contract'])}"
+        account = _account(row)
         first = seen.setdefault(account, v["collateral"])
         if not math.isclose(first, v["collateral"], rel_tol=1e-12):
             raise ExportError(
@@ -246,30 +424,44 @@ def load_tiers(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 def fill_workbook(template: Template, positions: Sequence[PositionInput],
                   tiers: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Workbook:
-    """A blank template from the builder, with the positions (and tiers) written in."""
+    """A blank template from the builder, with the positions (and tiers) written in.
+
+    A position names its tier table in ``tier_table`` (see :func:`load_export`); a position
+    without one uses the table of its symbol in ``tiers`` when there is one. More positions than
+    the template holds are refused with the list of those that do not fit.
+    """
     from addin.workbook.builder import build_workbook
 
     wb = build_workbook(template)
     sheet = layout.POSITIONS
     table = sheet.table("positions")
     if len(positions) > table.rows:
+        left = [p.label for p in positions[table.rows:]]
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
         raise ExportError(f"{len(positions)} positions, but the template holds {table.rows}; "
-                          "split the export into several workbooks")
+                          f"these do not fit: {shown}. Split the export by venue (perprisk "
+                          "fetch --exchange ...) or use the JSON export and perprisk report")
     tiers = dict(tiers or {})
     ws = wb[sheet.title]
-    used_tiers = {p.values["symbol"] for p in positions} & set(tiers)
+    keys = {c.key for c in table.inputs()}
+    used: set[str] = set()
     for i, position in enumerate(positions):
         row = table.first_row + i
         values = dict(position.values)
-        if values["symbol"] in used_tiers and "tier_table" in {c.key for c in table.columns}:
-            values["tier_table"] = values["symbol"]
+        name = values.get("tier_table")
+        if name is None and values["symbol"] in tiers:
+            name = values["tier_table"] = values["symbol"]
             values["maintenance_margin_rate"] = None
+        if name is not None:
+            if name not in tiers:
+                raise ExportError(f"{position.label}: tier table {name!r} is not in the export")
+            used.add(name)
         for key, value in values.items():
-            if value is None:
+            if value is None or key not in keys:
                 continue
             ws.cell(row, table.column_index(key), value)
-    if used_tiers:
-        _write_tiers(wb, {s: tiers[s] for s in sorted(used_tiers)})
+    if used:
+        _write_tiers(wb, {name: tiers[name] for name in sorted(used)})
     return wb
 
 
@@ -289,21 +481,31 @@ def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]])
                 ws.cell(row, col).value = None
             free.append(row)
     rows = iter(free)
-    for symbol, items in tiers.items():
-        for n, tier in enumerate(sorted(items, key=lambda t: float(t["minNotional"])), start=1):
+    for name, items in tiers.items():
+        where = f"tier table {name}"
+        ordered = sorted(items, key=lambda t: _number(t.get("minNotional"), where, "minNotional",
+                                                      required=True) or 0.0)
+        for n, tier in enumerate(ordered, start=1):
             target = next(rows, None)
             if target is None:
-                raise ExportError(f"more tier rows than the {table.rows} the template holds")
+                raise ExportError(f"{where}: the tier tables hold more rows than the "
+                                  f"{table.rows} the template has")
             row = target
-            info = tier.get("info") or {}
-            amount = tier.get("maintenanceAmount", info.get("cum"))
+            raw_info = tier.get("info")
+            info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
+            amount = tier.get("maintenanceAmount")
+            for key in ("cum", "mmDeduction"):  # Binance, Bybit
+                amount = amount if amount not in (None, "") else info.get(key)
+            at = f"{where} tier {n}"
             values = {
-                "table": symbol, "tier": n, "min_notional": float(tier["minNotional"]),
-                "max_notional": float(tier["maxNotional"]),
-                "maintenance_margin_rate": float(tier["maintenanceMarginRate"]),
-                "maintenance_amount": None if amount in (None, "") else float(amount),
-                "max_leverage": None if tier.get("maxLeverage") in (None, "") else float(
-                    tier["maxLeverage"]),
+                "table": name, "tier": n,
+                "min_notional": _number(tier.get("minNotional"), at, "minNotional",
+                                        required=True),
+                "max_notional": _number(tier.get("maxNotional"), at, "maxNotional"),
+                "maintenance_margin_rate": _number(tier.get("maintenanceMarginRate"), at,
+                                                   "maintenanceMarginRate", required=True),
+                "maintenance_amount": _number(amount, at, "maintenance amount"),
+                "max_leverage": _number(tier.get("maxLeverage"), at, "maxLeverage"),
             }
             for key, value in values.items():
                 if value is not None:
@@ -328,18 +530,30 @@ def _by_symbol(data: Any, path: Path, what: str) -> tuple[str, list[Any]]:
     raise ExportError(f"{path.name}: expected {{symbol: [{what}...]}}")
 
 
-def load_ohlcv(path: Path) -> tuple[str, list[tuple[dt.datetime, float]]]:
-    """ccxt ``fetch_ohlcv`` bars -> (symbol, [(time, close)]), oldest first."""
-    symbol, rows = _by_symbol(_load_json(path, "OHLCV bars"), path, "OHLCV bars")
+def _bars(rows: Sequence[Any], where: str) -> list[tuple[dt.datetime, float]]:
     out = []
     for i, bar in enumerate(rows, start=1):
         if not isinstance(bar, list | tuple) or len(bar) < 5:
-            raise ExportError(f"{path.name} bar {i}: expected [timestamp, open, high, low, "
+            raise ExportError(f"{where} bar {i}: expected [timestamp, open, high, low, "
                               "close, volume]")
-        when = dt.datetime.fromtimestamp(float(bar[0]) / 1000, tz=dt.UTC).replace(tzinfo=None)
-        close = _number(bar[4], f"{path.name} bar {i}", "close", required=True)
-        out.append((when, float(close or 0.0)))
-    return symbol, sorted(out)
+        stamp = _number(bar[0], f"{where} bar {i}", "timestamp", required=True) or 0.0
+        close = _number(bar[4], f"{where} bar {i}", "close", required=True)
+        out.append((_when(stamp, f"{where} bar {i}"), float(close or 0.0)))
+    return sorted(out)
+
+
+def _when(stamp_ms: float, where: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(stamp_ms / 1000, tz=dt.UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        raise ExportError(f"{where}: timestamp {stamp_ms:g} is not a time in milliseconds"
+                          ) from None
+
+
+def load_ohlcv(path: Path) -> tuple[str, list[tuple[dt.datetime, float]]]:
+    """ccxt ``fetch_ohlcv`` bars -> (symbol, [(time, close)]), oldest first."""
+    symbol, rows = _by_symbol(_load_json(path, "OHLCV bars"), path, "OHLCV bars")
+    return symbol, _bars(rows, path.name)
 
 
 def load_exchanges(path: Path) -> list[dict[str, Any]]:
@@ -348,26 +562,31 @@ def load_exchanges(path: Path) -> list[dict[str, Any]]:
     rows = data.get("exchanges") if isinstance(data, dict) else data
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ExportError(f"{path.name}: expected {{\"exchanges\": [{{\"exchange\": ...}}]}}")
-    return [dict(r, exchange=normalise_exchange(str(r.get("exchange", "")))) for r in rows]
+    return [dict(r, exchange=venue_name(r.get("exchange", ""))) for r in rows]
+
+
+def _funding_rows(rows: Sequence[Any], where: str) -> list[dict[str, Any]]:
+    out = []
+    for i, item in enumerate(rows, start=1):
+        at = f"{where} {i}"
+        if not isinstance(item, Mapping):
+            raise ExportError(f"{at}: expected a ccxt funding-rate record")
+        stamp = _number(item.get("timestamp"), at, "timestamp", required=True) or 0.0
+        out.append({
+            "time": _when(stamp, at),
+            "rate": _number(item.get("fundingRate"), at, "fundingRate", required=True),
+            "mark_price": _number(item.get("markPrice"), at, "markPrice"),
+        })
+    return sorted(out, key=lambda r: r["time"])
 
 
 def load_funding(path: Path) -> tuple[str, list[dict[str, Any]]]:
     """ccxt ``fetch_funding_rate_history`` -> (symbol, rows of time, rate, mark price)."""
     symbol, rows = _by_symbol(_load_json(path, "funding history"), path, "funding rates")
-    out = []
-    for i, item in enumerate(rows, start=1):
-        where = f"{path.name} funding {i}"
-        if not isinstance(item, dict):
-            raise ExportError(f"{where}: expected a ccxt funding-rate record")
-        stamp = _number(item.get("timestamp"), where, "timestamp", required=True)
-        out.append({
-            "time": dt.datetime.fromtimestamp((stamp or 0) / 1000, tz=dt.UTC).replace(
-                tzinfo=None),
-            "rate": _number(item.get("fundingRate"), where, "fundingRate", required=True),
-            "mark_price": _number(item.get("markPrice"), where, "markPrice"),
-        })
-        symbol = symbol or str(item.get("symbol") or "")
-    return symbol, sorted(out, key=lambda r: r["time"])
+    if not symbol:
+        first = next((r for r in rows if isinstance(r, Mapping)), {})
+        symbol = str(first.get("symbol") or "")
+    return symbol, _funding_rows(rows, f"{path.name} funding")
 
 
 def net_exposure(positions: Sequence[PositionInput], asset: str) -> float:

@@ -115,6 +115,8 @@ def describe(rule: Rule) -> str:
     """What a valid value looks like, in words."""
     if rule.kind == "choice":
         return "one of " + ", ".join(rule.choices)
+    if rule.kind == "venue":
+        return "a venue name, e.g. " + ", ".join(rule.choices)
     if rule.kind == "text":
         return "some text"
     if rule.kind == "date":
@@ -140,6 +142,10 @@ def convert(value: Any, rule: Rule) -> tuple[Any, str | None]:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return str(value).strip(), None
+    if rule.kind == "venue":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return None, f"{_shown(value)} is a number, not a venue name"
+        return str(value).strip().lower(), None
     if rule.kind == "choice":
         text = str(value).strip().lower()
         if text in rule.choices:

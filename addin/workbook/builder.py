@@ -62,6 +62,10 @@ def _validation(rule: Rule, label: str, help_text: str) -> DataValidation | None
         dv = DataValidation(type="list", formula1='"' + ",".join(rule.choices) + '"',
                             allow_blank=not rule.required)
         dv.error = f"{label} must be one of: {', '.join(rule.choices)}"
+    elif rule.kind == "venue":
+        # Suggestions only: any venue name is accepted.
+        dv = DataValidation(type="list", formula1='"' + ",".join(rule.choices) + '"',
+                            allow_blank=not rule.required, showErrorMessage=False)
     elif rule.kind in ("number", "percent", "integer"):
         kind = "whole" if rule.kind == "integer" else "decimal"
         low, high = rule.minimum, rule.maximum
@@ -91,7 +95,7 @@ def _validation(rule: Rule, label: str, help_text: str) -> DataValidation | None
         return None
     dv.errorTitle = title
     dv.errorStyle = "stop"
-    dv.showErrorMessage = True
+    dv.showErrorMessage = rule.kind != "venue"
     if help_text:
         dv.promptTitle = title
         dv.prompt = help_text[:255]

@@ -121,7 +121,7 @@ def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
                     TIER_TABLE.name_of("amount_used"))
     start, count = src("tier_start"), src("tier_count")
     sigma, xe, w = src("sign"), src("entry_notional"), own("effective_balance")
-    entry_basis = _entry_basis(src("exchange"))
+    entry_basis = _entry_basis(src("rule"))
     k, rate_k = own("liquidation_tier"), own("liquidation_rate")
     amount_k = own("liquidation_amount")
     phi = (f"SUMPRODUCT(--({_slice(floor, start, count)}*(1-{sigma}*"
@@ -141,7 +141,7 @@ def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
         ),
         "liquidation_notional": (
             f"IF({entry_basis},{xe}+{sigma}*({xe}*({rate_k}-{fee})-{amount_k}+{fee}*"
-            f"IF({_any_of(src('exchange'), layout.BANKRUPTCY_FEE_EXCHANGES)},"
+            f"IF({_any_of(src('rule'), layout.BANKRUPTCY_FEE_EXCHANGES)},"
             f"({xe}-{sigma}*{w})/(1-{sigma}*{fee}),{xe})-{w}),"
             f"IF(AND({count}>0,{k}<{count}),MIN({solved},{_tier_at(start, cap, k)}),{solved}))"
         ),
@@ -150,6 +150,13 @@ def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
             f'IF({src("contract")}="inverse",{size}/{x},{x}/{size}))'
         ),
     }
+
+
+def _rule_of(venue: str) -> str:
+    """The rule set of a venue cell, as riskfuncs.venues.rule_for_venue gives it."""
+    keys = ",".join(f'"{k}"' for k, _ in layout.VENUE_RULE_MAP)
+    rules = ",".join(f'"{r}"' for _, r in layout.VENUE_RULE_MAP)
+    return f'IFERROR(INDEX({{{rules}}},MATCH(LOWER(TRIM({venue})),{{{keys}}},0)),"generic")'
 
 
 def _any_of(cell: str, values: tuple[str, ...]) -> str:
@@ -211,6 +218,11 @@ def positions_table(ctx: Context) -> dict[str, str]:
         ),
         "effective_leverage": f'IF({balance}>0,{c("notional")}/{balance},"no balance")',
         "alert": _alert(c),
+        "rule": _rule_of(c("exchange")),
+        "liquidation_difference": (
+            f'IF(OR({c("exchange_liquidation_price")}="",NOT(ISNUMBER({lp}))),"",'
+            f'IF({lp}<=0,"",{lp}/{c("exchange_liquidation_price")}-1))'
+        ),
         "account": _account(c),
         # Only a table the row names: a table is one venue's, so none is applied by symbol alone.
         "tier_key": f'IF({c("tier_table")}<>"",{c("tier_table")},"")',
@@ -245,7 +257,7 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'IF({c("tier_key")}="",0,COUNTIF({TIER_TABLE.name_of("table")},{c("tier_key")}))'
         ),
         "base_rate": (
-            f'IF({count}>0,"",IF(AND({c("exchange")}="hyperliquid",'
+            f'IF({count}>0,"",IF(AND({c("rule")}="hyperliquid",'
             f'{c("maintenance_margin_rate")}=""),1/(2*{c("max_leverage")}),'
             f'N({c("maintenance_margin_rate")})))'
         ),
@@ -334,13 +346,13 @@ def grid_table(ctx: Context) -> dict[str, str]:
             f'${BETAS.column_letter("asset")}${BETAS.first_row}:'
             f'${BETAS.column_letter("beta")}${BETAS.last_row},2,FALSE),Stress_DefaultBeta))'
         ),
-        "entry_basis": f"IF({active},0,IF({_entry_basis(_pos('exchange'))},1,0))",
+        "entry_basis": f"IF({active},0,IF({_entry_basis(_pos('rule'))},1,0))",
         "lead": f'N({_pos("account_lead")})',
         "account_size": f'N({_pos("account_size")})',
         # Bybit charges the closing fee of an isolated position on its bankruptcy value.
         "fee_value": (
             f'IF(AND({_pos("size")}<>"",{_pos("margin_mode")}<>"cross",'
-            f'{_any_of(_pos("exchange"), layout.BANKRUPTCY_FEE_EXCHANGES)}),'
+            f'{_any_of(_pos("rule"), layout.BANKRUPTCY_FEE_EXCHANGES)}),'
             f'MAX(0,({_pos("entry_notional")}-{_pos("sign")}*{_pos("collateral")})/'
             f'(1-{_pos("sign")}*N({_pos("fee_rate")}))),-1)'
         ),

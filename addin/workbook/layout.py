@@ -47,11 +47,13 @@ from typing import Literal
 from openpyxl.utils import get_column_letter
 
 from riskfuncs.liquidation import EXCHANGE_RULES
+from riskfuncs.venues import VENUE_RULES
 
 #: Bump when an input moves, is renamed or changes meaning, or a computed column or table is
 #: added (the reader checks every formula column); the reader refuses unknown versions.
 #: 2: closest-to-liquidation ranking on the Dashboard, scenario labels.
-LAYOUT_VERSION = 2
+#: 3: any venue name; Rule, Exchange liq. price and vs exchange columns on Positions.
+LAYOUT_VERSION = 3
 
 #: Hidden workbook-scope defined name whose value is ``"<template id>@<version>"``.
 TEMPLATE_ID_NAME = "PerpRisk_Template"
@@ -59,7 +61,7 @@ TEMPLATE_ID_NAME = "PerpRisk_Template"
 META_SHEET = "_perprisk"
 
 Role = Literal["input", "formula"]
-Kind = Literal["text", "number", "integer", "choice", "date", "percent"]
+Kind = Literal["text", "number", "integer", "choice", "venue", "date", "percent"]
 
 HEADING_ROW = 1
 DESCRIPTION_ROW = 2
@@ -67,6 +69,11 @@ FIRST_FIELD_ROW = 4
 
 # Allowed values of the list validations, lower case as riskfuncs expects them.
 EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_RULES)
+#: Venues offered in the Exchange drop-downs: those with a published rule. Any other venue name
+#: is accepted too (its positions are valued with the generic rule, shown in the Rule column).
+VENUES: tuple[str, ...] = tuple(name for name in EXCHANGES if name != "generic")
+#: Venue names and ccxt ids the workbook maps to a rule (riskfuncs.venues.VENUE_RULES).
+VENUE_RULE_MAP: tuple[tuple[str, str], ...] = tuple(sorted(VENUE_RULES.items()))
 #: Exchanges whose maintenance margin is evaluated at the entry value (the others: at the
 #: liquidation price), from riskfuncs.liquidation's rule table.
 ENTRY_BASIS_EXCHANGES: tuple[str, ...] = tuple(
@@ -87,7 +94,8 @@ class Rule:
 
     ``kind`` picks the Excel validation type: ``choice`` is a list (``choices``), ``number`` a
     decimal, ``integer`` a whole number, ``date`` a date, ``percent`` a decimal shown as percent;
-    ``text`` has no validation. Bounds are inclusive unless ``exclusive_minimum`` is set (the
+    ``venue`` offers ``choices`` in a drop-down but accepts any name; ``text`` has no
+    validation. Bounds are inclusive unless ``exclusive_minimum`` is set (the
     builder then writes a strict ``greaterThan`` rule).
     """
 
@@ -340,6 +348,12 @@ def _choice(key: str, header: str, choices: tuple[str, ...], *, required: bool =
                   default=default, width=width, help=help)
 
 
+def _venue(key: str, header: str, *, required: bool = False, width: float = 12.0,
+           help: str = "") -> Column:
+    return Column(key, header, "input", Rule("venue", VENUES, required=required), width=width,
+                  help=help)
+
+
 def _text(key: str, header: str, *, required: bool = False, width: float = 14.0,
           help: str = "") -> Column:
     return Column(key, header, "input", Rule("text", required=required), width=width, help=help)
@@ -418,8 +432,10 @@ POSITIONS = Sheet(
     ),
     tables=(
         Table("positions", "Positions", "Pos", (
-            _choice("exchange", "Exchange", EXCHANGES, required=True,
-                    help="Venue: picks the liquidation rule."),
+            _venue("exchange", "Exchange", required=True,
+                   help="Venue name or ccxt id (binance, bybit, bitget, ...): picks the "
+                        "liquidation rule, shown in Rule; a venue without its own published "
+                        "rule uses the generic one."),
             _text("symbol", "Symbol", required=True, width=15, help="e.g. BTC/USDT:USDT"),
             _choice("contract", "Contract", CONTRACTS, default="linear",
                     help="linear (USDT-margined) or inverse (coin-margined). Blank = linear."),
@@ -453,6 +469,13 @@ POSITIONS = Sheet(
             _num("stop_price", "Stop-loss", minimum=0, exclusive_minimum=True,
                  help="Stop-loss price, blank if none. It should fire before the liquidation "
                       "price, on the losing side of the mark."),
+            _num("exchange_liquidation_price", "Exchange liq. price", minimum=0,
+                 exclusive_minimum=True,
+                 help="The liquidation price the exchange shows for this position, blank if "
+                      "none: compared with the computed one in 'vs exchange'."),
+            _out("rule", "Rule", width=9,
+                 help="The published liquidation rule used for this venue (generic: a venue "
+                      "without its own)."),
             _out("notional", "Notional",
                  help="Q x mark (linear, quote) or N / mark (inverse, coin)."),
             _out("value_usd", "Value (USD)", help="Position value in USD: Q x mark or N."),
@@ -466,6 +489,9 @@ POSITIONS = Sheet(
                  help="Price at which the exchange liquidates; 0 = never (long)."),
             _out("distance_to_liquidation", "Distance", fmt="0.00%",
                  help="Adverse move (fraction of mark) to liquidation."),
+            _out("liquidation_difference", "vs exchange", fmt="0.00%", width=9,
+                 help="Computed liquidation price / the exchange's - 1; above 0.1% either way "
+                      "an input differs from the exchange's (fee, tier, wallet)."),
             _out("margin_ratio", "Margin ratio", fmt="0.00%",
                  help="Maintenance / balance (cross: the account's); 100% = liquidation."),
             _out("margin_buffer", "Buffer", fmt="0.00%",
@@ -760,7 +786,7 @@ SCORECARD = Sheet(
     ),
     tables=(
         Table("exchanges", "Exchanges", "Exch", (
-            _choice("exchange", "Exchange", EXCHANGES, width=12),
+            _venue("exchange", "Exchange"),
             *(_pct(f, FACTOR_HEADERS[f], fmt="0.00", width=11,
                    help="Sub-score in [0, 1], 1 = best.") for f in FACTORS),
             _pct("loss_given_default", "LGD", fmt="0%", width=8,

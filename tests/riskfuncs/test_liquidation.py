@@ -327,10 +327,23 @@ def test_bad_tier_tables_are_refused(tiers: list[dict[str, float]], message: str
         liquidation_price("long", 100, 1, 10, tiers=tiers)
 
 
-def test_inverse_tiers_in_stablecoin_are_a_unit_mixup() -> None:
-    tiers = [dict(tier, currency="USDT") for tier in BTCUSDT_TIERS]
-    with pytest.raises(RiskInputError, match="inverse contract needs tiers in coin"):
+def test_tier_units_follow_the_market_not_the_currency_label() -> None:
+    # A linear market's table used for an inverse position is a unit mix-up (quote vs coin).
+    tiers = [dict(tier, symbol="BTC/USDT:USDT") for tier in BTCUSDT_TIERS]
+    with pytest.raises(RiskInputError, match=r"tiers of BTC/USDT:USDT are for a linear contract"):
         liquidation_price("long", 100, 1_000, 1, contract="inverse", tiers=tiers)
+    # ccxt labels Binance COIN-M tables "USD" although their bounds are in coin: accepted.
+    coin_m = [{"tier": 1, "symbol": "BTC/USD:BTC", "currency": "USD", "minNotional": 0,
+               "maxNotional": 50, "maintenanceMarginRate": 0.004, "maxLeverage": 125,
+               "info": {"cum": "0.0"}}]
+    assert liquidation_price("long", 37643.10000021, 200, 0.00268058, contract="inverse",
+                             tiers=coin_m) == pytest.approx(25119.9744576, rel=1e-9)
+    # Linear markets quoted in a coin not on any stablecoin list (USD1, BTC) are linear.
+    for symbol in ("BTC/USD1:USD1", "ETH/BTC:BTC"):
+        linear = [dict(tier, symbol=symbol, currency=symbol[-4:].strip(":"))
+                  for tier in BTCUSDT_TIERS]
+        assert liquidation_price("long", 100, 1, 10, tiers=linear) == liquidation_price(
+            "long", 100, 1, 10, tiers=BTCUSDT_TIERS)
 
 
 def test_tier_boundary_gives_the_same_price_from_both_sides() -> None:

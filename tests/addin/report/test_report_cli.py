@@ -33,9 +33,16 @@ def test_fill_names_the_bad_position(tmp_path: Path, capsys: pytest.CaptureFixtu
     export = tmp_path / "bad.json"
     export.write_text(json.dumps([{"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 1,
                                    "entryPrice": "lots", "markPrice": 1, "collateral": 1}]))
-    assert main(["fill", "--positions", str(export), "--out", str(tmp_path / "x.xlsx")]) == 1
-    assert "bad.json position 1: entryPrice is 'lots'; expected a number" in (
+    out = tmp_path / "x.xlsx"
+    # No exchange field and no --exchange: refused, the venue's rule sets the price.
+    assert main(["fill", "--positions", str(export), "--out", str(out)]) == 1
+    assert "does not say which exchange it comes from; pass --exchange" in (
         capsys.readouterr().err)
+    assert main(["fill", "--positions", str(export), "--exchange", "bybit", "--out",
+                 str(out)]) == 1
+    assert ("bad.json bybit BTC/USDT:USDT (position 1): entryPrice is 'lots'; expected a "
+            "number") in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_fill_says_what_it_guessed_and_what_the_export_got_wrong(
@@ -44,15 +51,24 @@ def test_fill_says_what_it_guessed_and_what_the_export_got_wrong(
     export = json.loads((SAMPLE / "positions.json").read_text())
     export["positions"][0]["exchange"] = "binanse"  # a typo: valued generically, said so
     export["positions"][1]["leverage"] = -15  # written, then named by cell
-    export["balances"] = {"bybt:USDT": 30_000}  # a misspelt account: the wallet is guessed
     path = tmp_path / "export.json"
     path.write_text(json.dumps(export))
     assert main(["fill", "--positions", str(path), "--out", str(tmp_path / "x.xlsx")]) == 1
     err = capsys.readouterr().err
-    assert "exchange 'binanse' has no published rule here; valued with the generic rule" in err
-    assert "no wallet balance for the cross account bybit:USDT" in err
-    assert '"balances" names bybt:USDT, which no cross position uses' in err
+    assert ("binanse has no published rule here; its positions are valued with the generic "
+            "rule") in err
     assert "Positions & Margin!J12: Leverage: -15 is too small" in err
+    # A misspelt account: the wallet is not guessed from a real ccxt export's positions, and
+    # the refusal names the spelling that did not match.
+    export["balances"] = {"bybt:USDT": 30_000}
+    for position in export["positions"]:
+        position["info"] = {}
+    path.write_text(json.dumps(export))
+    assert main(["fill", "--positions", str(path), "--out", str(tmp_path / "y.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert ('no wallet balance for the cross account bybit:USDT ("balances" names bybt:USDT)'
+            in err)
+    assert not (tmp_path / "y.xlsx").exists()
 
 
 def test_fill_refuses_a_file_that_is_not_tiers(tmp_path: Path,

@@ -87,11 +87,15 @@ def test_list_and_bound_validations_carry_messages(books: dict[str, Any]) -> Non
         letter = t.column_letter(key)
         return by_range[f"{letter}{t.first_row}:{letter}{t.last_row}"]
 
-    for key, allowed in (("side", layout.SIDES), ("exchange", layout.EXCHANGES),
-                         ("contract", layout.CONTRACTS), ("margin_mode", layout.MARGIN_MODES)):
+    for key, allowed in (("side", layout.SIDES), ("contract", layout.CONTRACTS),
+                         ("margin_mode", layout.MARGIN_MODES)):
         dv = rule(key)
         assert dv.type == "list" and dv.formula1 == '"' + ",".join(allowed) + '"'
         assert dv.showErrorMessage and dv.error
+    # The venue list only suggests: bitget or kraken are typed in and kept.
+    venue = rule("exchange")
+    assert venue.type == "list" and venue.formula1 == '"' + ",".join(layout.VENUES) + '"'
+    assert not venue.showErrorMessage
     size = rule("size")
     assert (size.type, size.operator, size.formula1) == ("decimal", "greaterThan", "0")
     assert size.showErrorMessage and size.error and size.showInputMessage and size.prompt
