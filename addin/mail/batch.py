@@ -95,7 +95,7 @@ def send_batch(
     backoff: float = 2.0,
     max_backoff: float = MAX_BACKOFF,
     message_deadline: float | None = None,
-    run_deadline: float | None = None,
+    run_deadline: float | Deadline | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: bool = True,
 ) -> BatchResult:
@@ -103,11 +103,12 @@ def send_batch(
 
     The log is locked while an item is checked, sent and recorded, so runs sharing it never
     send the same item twice. ``message_deadline`` bounds each item (lock wait, connection,
-    retries) and ``run_deadline`` the whole call, both in seconds.
+    retries) and ``run_deadline`` the whole call: seconds from now, or a Deadline already
+    running.
     """
     result = BatchResult()
     run_by = (Deadline.after(run_deadline, f"the run deadline ({run_deadline:g} s)")
-              if run_deadline is not None else None)
+              if isinstance(run_deadline, int | float) else run_deadline)
     with SmtpConnection(settings) as connection:
         for item in tqdm(items, desc="sending", unit="msg", disable=not progress):
             if run_by is not None and run_by.remaining() <= 0:

@@ -122,6 +122,25 @@ def assess_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,
         raise WorkbookError(f"{book.path.name}: {str(exc).splitlines()[0]}") from None
 
 
+def assess_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS,
+                 now: dt.datetime | None = None) -> Outcome:
+    """:func:`assess_file` on a workbook already read into memory, known by its file ``name``.
+
+    The caller reads the file once and attaches exactly these bytes, so the report can never
+    describe a different version of the file than the one sent. The reader works on files: the
+    bytes go to a private temporary copy (removed afterwards), named ``name``.
+    """
+    safe = Path(name).name.replace("\0", "") or "workbook.xlsx"
+    with tempfile.TemporaryDirectory(prefix="perprisk-") as tmp:
+        path = Path(tmp) / safe
+        try:
+            path.write_bytes(data)
+        except OSError:  # a name this file system refuses: the content is what matters
+            path = Path(tmp) / "workbook.xlsx"
+            path.write_bytes(data)
+        return assess_file(path, limits=limits, now=now)
+
+
 def email_for(
     assessment: Assessment,
     workbook_bytes: bytes,
@@ -133,11 +152,13 @@ def email_for(
     subject: str | None = None,
     pdf: bytes | None = None,
     message_id: str | None = None,
+    content_type: str = XLSX_TYPE,
 ) -> EmailMessage:
-    """The assessment email: text + HTML with the chart inline, the workbook attached as is."""
+    """The assessment email: text + HTML with the chart inline, the workbook attached as is
+    (as ``content_type``, which the caller takes from the bytes, not from the name)."""
     auto = render_subject(assessment)
     png = chart_png(assessment)
-    attachments = [Attachment(filename, workbook_bytes, XLSX_TYPE)]
+    attachments = [Attachment(filename, workbook_bytes, content_type)]
     if pdf is not None:
         attachments.append(Attachment(Path(filename).stem + ".pdf", pdf, PDF_TYPE))
     return build_message(

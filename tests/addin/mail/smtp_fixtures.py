@@ -187,9 +187,9 @@ class Server:
 
 
 def start_server(ca: CertAuthority, *, implicit_tls: bool = False, port: int | None = None,
-                 sink: Sink | None = None) -> Server:
+                 sink: Sink | None = None, auth: Any = authenticator) -> Server:
     sink = sink or Sink()
-    options: dict[str, Any] = {"authenticator": authenticator, "auth_required": True}
+    options: dict[str, Any] = {"authenticator": auth, "auth_required": True}
     if implicit_tls:
         options["ssl_context"] = ca.server_context()
         # aiosmtpd only counts STARTTLS as TLS for AUTH; here the whole session is TLS.
