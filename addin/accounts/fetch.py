@@ -51,6 +51,8 @@ POSITION_SCOPES: dict[str, list[dict[str, str]]] = {
 }
 #: Parameters of fetch_balance per venue (the derivatives wallet, not the spot one).
 BALANCE_PARAMS: dict[str, dict[str, str]] = {"gate": {"type": "swap"}}
+#: Venues whose leverage tiers are a signed (private) call.
+PRIVATE_TIERS = frozenset({"binanceusdm", "binancecoinm"})
 #: Venues the export format, the replay tests and the README cover.
 SUPPORTED = ("binanceusdm", "binancecoinm", "bybit", "okx", "gate", "hyperliquid")
 
@@ -261,8 +263,10 @@ def no_key_message(venue: str) -> str:
     names = needed_env_names(venue)
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     what = "a wallet address" if venue == "hyperliquid" else "a read-only API key"
+    public = ("leverage brackets need it too; funding and prices do not (--symbol)"
+              if venue in PRIVATE_TIERS else "public market data needs none (--symbol)")
     return (f"{venue}: positions need {what}: set {listed} (or [{venue}] in the key file, "
-            "--config); public market data needs none (--symbol)")
+            f"--config); {public}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -278,6 +282,7 @@ class _VenueFetch:
         self.redact = redact
         self.sleep = sleep
         self.stopped = False  # the venue stopped answering usefully: ask nothing more
+        self.key_refused = False  # the key was refused: ask nothing more that needs it
         self.data: dict[str, Any] = {
             "positions": None, "balance": None, "markets": {}, "tiers": {}, "funding": {},
             "ohlcv": {}, "account": {"type": None}, "errors": [],
@@ -286,15 +291,18 @@ class _VenueFetch:
     def error(self, what: str, message: str) -> None:
         self.data["errors"].append({"what": what, "message": self.redact(message)})
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(*args, **kwargs)`` with retries on rate limits; None (and an error) on failure."""
-        if self.stopped:
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, private: bool = False) -> Any:
+        """``fn(*args)`` with retries on rate limits; None (and an error) on failure.
+
+        ``private`` calls need the key; once the exchange refused it they are not made again,
+        while public market data is still asked for."""
+        if self.stopped or (private and self.key_refused):
             self.progress.done(f"{self.venue} {what} (skipped)")
             return None
         try:
             for attempt in range(1, self.settings.attempts + 1):
                 try:
-                    return fn(*args, **kwargs)
+                    return fn(*args)
                 except (ccxt.DDoSProtection, ccxt.RateLimitExceeded):
                     if attempt >= self.settings.attempts:
                         raise
@@ -303,7 +311,9 @@ class _VenueFetch:
         except Exception as exc:
             self.error(what.split(" ")[0], describe_failure(
                 self.venue, what, exc, settings=self.settings, redact=self.redact))
-            if _venue_fatal(exc):
+            if isinstance(exc, ccxt.AuthenticationError):
+                self.key_refused = True
+            elif _venue_fatal(exc):
                 self.stopped = True
             return None
         finally:
@@ -328,14 +338,15 @@ class _VenueFetch:
             self.progress.expect(2 + len(scopes))
             positions: list[Any] | None = []
             for scope in scopes:
-                part = self.call("positions", exchange.fetch_positions, None, dict(scope))
+                part = self.call("positions", exchange.fetch_positions, None, dict(scope),
+                                 private=True)
                 if part is None or positions is None:
                     positions = None  # one scope missing: the list is not the whole account
                 else:
                     positions.extend(part)
             self.data["positions"] = positions
             balance = self.call("balance", exchange.fetch_balance,
-                                dict(BALANCE_PARAMS.get(self.venue, {})))
+                                dict(BALANCE_PARAMS.get(self.venue, {})), private=True)
             if balance is not None:
                 self.data["balance"] = balance
             self.data["account"] = self.account(exchange)
@@ -368,7 +379,7 @@ class _VenueFetch:
         self.progress.expect(1)
         if self.venue == "bybit":
             # https://bybit-exchange.github.io/docs/v5/account/account-info
-            response = self.call("account", exchange.privateGetV5AccountInfo)
+            response = self.call("account", exchange.privateGetV5AccountInfo, private=True)
             result = (response or {}).get("result") or {}
             status = _int(result.get("unifiedMarginStatus"))
             if status is not None:
@@ -379,7 +390,7 @@ class _VenueFetch:
                         facts[key] = result[key]
         elif self.venue == "okx":
             # https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-account-configuration
-            response = self.call("account", exchange.privateGetAccountConfig)
+            response = self.call("account", exchange.privateGetAccountConfig, private=True)
             rows = (response or {}).get("data") or [{}]
             config = rows[0] if rows and isinstance(rows[0], dict) else {}
             level = _int(config.get("acctLv"))
@@ -390,7 +401,7 @@ class _VenueFetch:
                 facts["type"] = "unified" if level >= 3 else "classic"
         elif self.venue == "gate":
             # https://www.gate.com/docs/developers/apiv4/#retrieve-user-account-information
-            response = self.call("account", exchange.privateAccountGetDetail)
+            response = self.call("account", exchange.privateAccountGetDetail, private=True)
             mode = _int(((response or {}).get("key") or {}).get("mode"))
             if mode is not None:
                 facts["keyMode"] = mode
@@ -413,9 +424,12 @@ class _VenueFetch:
         has = exchange.has
         per_symbol_tiers = has.get("fetchMarketLeverageTiers") is True
         bulk_tiers = not per_symbol_tiers and has.get("fetchLeverageTiers") is True
+        if self.venue in PRIVATE_TIERS and not self.credentials.can_read_account():
+            bulk_tiers = per_symbol_tiers = False  # said in the no-key message
         self.progress.expect(len(symbols) * (2 + per_symbol_tiers) + bulk_tiers)
         if bulk_tiers:
-            tiers = self.call("tiers", exchange.fetch_leverage_tiers, list(symbols))
+            tiers = self.call("tiers", exchange.fetch_leverage_tiers, list(symbols),
+                              private=self.venue in PRIVATE_TIERS)
             for symbol in symbols:
                 if tiers and symbol in tiers:
                     self.data["tiers"][symbol] = tiers[symbol]

@@ -190,3 +190,37 @@ def test_an_existing_output_is_kept_without_force(run_fetch: Any, replay: Replay
                                  "overwrite it"]
     assert (tmp_path / "export.json").read_text() == "mine"
     assert replay.seen == []
+
+
+def test_a_refused_balance_keeps_the_positions_and_the_market_data(
+        run_fetch: Any, replay: ReplayServer, keys_env: Any) -> None:
+    replay.fault = {"/v5/account/wallet-balance": ("status", 200, BYBIT_NO_PERMISSION)}
+    run = run_fetch("bybit")
+    assert run.code == 1
+    [line] = run.error_lines()
+    assert line.startswith("bybit: balance: the API key lacks a permission")
+    data = run.export()["venues"]["bybit"]
+    assert data["balance"] is None and len(data["positions"]) == 2
+    # Public market data does not need the key: still fetched for every held symbol.
+    for part in ("tiers", "funding", "ohlcv"):
+        assert set(data[part]) == {"XRP/USDT:USDT", "BTC/USD:BTC"}, part
+    assert_no_secret(run.out, run.err, run.path.read_bytes())
+
+
+def test_binance_without_a_key_fetches_public_data_only(
+        run_fetch: Any, replay: ReplayServer, keys_env: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERPRISK_BINANCEUSDM_API_KEY")
+    monkeypatch.delenv("PERPRISK_BINANCEUSDM_SECRET")
+    run = run_fetch("binanceusdm", extra=("--symbol", "BTC/USDT:USDT"))
+    assert run.code == 1
+    [line] = run.error_lines()
+    assert line == ("binanceusdm: positions need a read-only API key: set "
+                    "PERPRISK_BINANCEUSDM_API_KEY and PERPRISK_BINANCEUSDM_SECRET (or "
+                    "[binanceusdm] in the key file, --config); leverage brackets need it too; "
+                    "funding and prices do not (--symbol)")
+    data = run.export()["venues"]["binanceusdm"]
+    assert data["positions"] is None and data["tiers"] == {}
+    assert data["funding"]["BTC/USDT:USDT"] and data["ohlcv"]["BTC/USDT:USDT"]
+    assert not replay.requests_to("/fapi/v1/leverageBracket")
+    assert all("signature" not in s.query for s in replay.seen)
