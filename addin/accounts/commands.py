@@ -115,7 +115,13 @@ def _output_format(args: argparse.Namespace) -> str | None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from addin.accounts.fetch import SUPPORTED, FetchSettings, fetch_venues
+    from addin.accounts.fetch import (
+        SUPPORTED,
+        FetchError,
+        FetchSettings,
+        fetch_venues,
+        rewrite_api_urls,
+    )
     from addin.accounts.keys import KeyConfigError, Redactor, load_credentials
 
     out: Path = args.out
@@ -142,9 +148,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     except KeyConfigError as exc:
         _err(str(exc))
         return EXIT_USAGE
+    bases = _api_bases(args.api_base)
+    for base in bases.values():
+        try:
+            rewrite_api_urls({}, base)
+        except FetchError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     redact = Redactor(s for c in credentials.values() for s in c.secrets())
     settings = FetchSettings(
-        testnet=args.testnet, api_base=_api_bases(args.api_base) or None, timeout=args.timeout,
+        testnet=args.testnet, api_base=bases or None, timeout=args.timeout,
         days=args.days, symbols=tuple(args.symbol), backoff=RETRY_BACKOFF)
     bar = _Bar(enabled=not args.quiet and sys.stderr.isatty())
     try:

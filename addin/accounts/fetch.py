@@ -79,7 +79,8 @@ class _NoProgress:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """How to reach the exchanges. ``timeout`` in seconds; ``days`` of funding and OHLCV history.
+    """How to reach the exchanges. ``timeout`` in seconds per answer; ``days`` of daily prices
+    (funding rates: the venue's most recent page).
 
     ``api_base`` (a URL, or {venue: URL}) sends every REST call of a venue to that host (a mirror
     or a local replay), keeping each endpoint's path. ``symbols`` are fetched (market data only)
@@ -115,10 +116,6 @@ class VenueResult:
     @property
     def positions_read(self) -> bool:
         return isinstance(self.data.get("positions"), list)
-
-    @property
-    def ok(self) -> bool:
-        return self.positions_read and not self.errors
 
 
 def rewrite_api_urls(urls: Any, base: str) -> Any:

@@ -217,3 +217,12 @@ def test_progress_bar_on_a_terminal_and_not_with_quiet(
             assert "call" in shown and "hyperliquid" in shown
             assert_no_secret(shown)
     assert SECRETS and os.environ["PERPRISK_GATE_SECRET"] in SECRETS
+
+
+def test_a_bad_api_base_is_a_usage_error(run_fetch: Any, replay: ReplayServer,
+                                         keys_env: Any) -> None:
+    run = run_fetch("gate", api_base=False, extra=("--api-base", "gate=127.0.0.1:9000"))
+    assert run.code == 2
+    assert run.error_lines() == ["--api-base '127.0.0.1:9000': expected "
+                                 "http(s)://HOST[:PORT][/PATH]"]
+    assert replay.seen == []
