@@ -238,7 +238,13 @@ def describe_failure(venue: str, what: str, exc: BaseException, *, settings: Fet
     if isinstance(exc, ccxt.RequestTimeout):
         return (f"{venue}: {what}: no answer within {settings.timeout:g} s; rerun later or "
                 "raise --timeout")
+    if isinstance(exc, ccxt.InvalidNonce):
+        return (f"{venue}: {what}: the exchange refused the request's time stamp ({detail}); "
+                "set the computer's clock right (e.g. timedatectl set-ntp true) and rerun")
     if isinstance(exc, ccxt.ExchangeNotAvailable):
+        if status in ("403", "451"):
+            return (f"{venue}: {what}: the exchange answered HTTP {status} ({detail}); access "
+                    "refused from this network (a restricted region, or the key's IP whitelist)")
         if status and status.startswith("4"):
             return (f"{venue}: {what}: the exchange answered HTTP {status} ({detail}); "
                     + ("check --api-base" if settings.base_for(venue) else

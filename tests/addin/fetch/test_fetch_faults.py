@@ -224,3 +224,23 @@ def test_binance_without_a_key_fetches_public_data_only(
     assert data["funding"]["BTC/USDT:USDT"] and data["ohlcv"]["BTC/USDT:USDT"]
     assert not replay.requests_to("/fapi/v1/leverageBracket")
     assert all("signature" not in s.query for s in replay.seen)
+
+
+@pytest.mark.parametrize(("fault", "says"), [
+    (("status", 400, {"code": -1021, "msg": "Timestamp for this request is outside of the "
+                                            "recvWindow."}),
+     "the exchange refused the request's time stamp (-1021: Timestamp for this request is "
+     "outside of the recvWindow.); set the computer's clock right"),
+    (("status", 403, "<html>403 Forbidden</html>"),
+     "the exchange answered HTTP 403 (GET http://127.0.0.1"),
+])
+def test_clock_and_region_refusals(run_fetch: Any, replay: ReplayServer, keys_env: Any,
+                                   fault: tuple[Any, ...], says: str) -> None:
+    replay.fault = {"/dapi/v2/leverageBracket": fault}
+    run = run_fetch("binancecoinm")
+    assert run.code == 1
+    [line] = run.error_lines()
+    assert line.startswith(f"binancecoinm: positions: {says}"), line
+    if "403" in says:
+        assert line.endswith("access refused from this network (a restricted region, or the "
+                             "key's IP whitelist)")
