@@ -403,10 +403,10 @@ class SmtpConnection:
             for rcpt in accepted:
                 results[rcpt] = Result(final, detail)
             if code == 421:
-                self.close()
+                self.close(graceful=False)
         except Exception as exc:
-            self.close()
             fired = self._watchdog.fired
+            self.close(graceful=False)  # the session is in an unknown state: no QUIT
             if fired is not None:
                 kind: type[SendError] = TemporarySendError
                 detail = f"gave up: {fired.what} passed"
@@ -438,12 +438,20 @@ class SmtpConnection:
         if error is not None:
             raise error
 
-    def close(self) -> None:
+    def close(self, *, graceful: bool = True) -> None:
+        """End the session: QUIT (bounded in time) when ``graceful``, else just hang up."""
         if self._smtp is not None:
             smtp, self._smtp = self._smtp, None
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
+            if graceful:
+                self._watchdog.arm(Deadline.after(min(self.settings.timeout, 10.0),
+                                                  "the time allowed for QUIT"))
+                try:
+                    smtp.quit()
+                except (smtplib.SMTPException, OSError):
+                    _quietly_close(smtp)
+                finally:
+                    self._watchdog.disarm()
+            else:
                 _quietly_close(smtp)
         self._watchdog.forget()
 

@@ -210,22 +210,68 @@ def hostile_book(good: Path, target: Path) -> Path:
     return target
 
 
-def run_cli(args: list[str], timeout: float = 90,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in its own process (a crash or a hang must not take pytest with it)."""
-    code = ("import resource, sys\n"
+CLI_CODE = ("import resource, sys\n"
             "from addin.cli import main\n"
             "rc = main(sys.argv[1:])\n"
             "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "print(f'PEAK_KIB {peak}', file=sys.stderr)\n"
             "sys.exit(rc)\n")
 
-    def limit_memory() -> None:  # keeps a regression from eating the machine
-        resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
 
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})},
-                          preexec_fn=limit_memory)
+def _limit_memory() -> None:  # keeps a regression from eating the machine
+    resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+
+def start_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The CLI in its own process (a crash or a hang must not take pytest with it)."""
+    return subprocess.Popen([sys.executable, "-c", CLI_CODE, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, **(env or {})}, preexec_fn=_limit_memory)
+
+
+def run_cli(args: list[str], timeout: float = 90,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    process = start_cli(args, env)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def position(contracts: float) -> dict[str, Any]:
+    return {"exchange": "bybit", "symbol": "ETH/USDT:USDT", "side": "short",
+            "contracts": contracts, "contractSize": 1, "entryPrice": 3000.0, "markPrice": 3100.0,
+            "positionMargin": 900.0, "collateral": 900.0, "marginMode": "isolated",
+            "leverage": 10, "maintenanceMarginPercentage": 0.005}
+
+
+def test_two_processes_sharing_a_send_log_send_each_workbook_once(
+        smtp_server: Server, tmp_path: Path) -> None:
+    books = [book_from_positions(tmp_path / f"b{i}.xlsx", [position(i + 1)]) for i in range(3)]
+    log = tmp_path / "shared.jsonl"
+    runs = [start_cli(send_args(smtp_server, books, log), env={PASSWORD_ENV: PASSWORD})
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert len(smtp_server.sink.envelopes) == 3
+    summaries = [out for out, _ in outputs]
+    sent = sum(int(re.findall(r"^sent (\d+)", out, re.M)[0]) for out in summaries)
+    skipped = sum(int(re.findall(r"already sent earlier (\d+)", out)[0]) for out in summaries)
+    assert (sent, skipped) == (3, 3)
+    ids = [str(received(smtp_server, i)["Message-ID"]) for i in range(3)]
+    assert len(set(ids)) == 3
+
+
+def test_a_quoted_display_name_with_a_comma_is_one_recipient(book: Path, tmp_path: Path) -> None:
+    outbox = tmp_path / "out"
+    assert main(["email", str(book), "--to", '"Doe, Jane" <jane@example.com>',
+                 "--dry-run", str(outbox), "--send-log", str(tmp_path / "l.jsonl")]) == 0
+    (eml,) = outbox.glob("*.eml")
+    to = parse(eml.read_bytes())["To"].addresses
+    assert [(a.display_name, a.addr_spec) for a in to] == [("Doe, Jane", "jane@example.com")]
 
 
 def test_a_workbook_that_crashes_the_reader_fails_alone(
@@ -303,11 +349,7 @@ def test_a_trickling_server_is_cut_off_by_the_message_deadline(
 
 def test_the_run_deadline_stops_the_batch(trickle_port: int, book: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    other = book_from_positions(tmp_path / "other.xlsx", [{
-        "exchange": "bybit", "symbol": "ETH/USDT:USDT", "side": "short", "contracts": 3,
-        "contractSize": 1, "entryPrice": 3000.0, "markPrice": 3100.0, "positionMargin": 900.0,
-        "collateral": 900.0, "marginMode": "isolated", "leverage": 10,
-        "maintenanceMarginPercentage": 0.005}])
+    other = book_from_positions(tmp_path / "other.xlsx", [position(3)])
     started = time.monotonic()
     code = main(trickle_args(trickle_port, [book, other], tmp_path / "l.jsonl",
                              "--run-deadline", "4", "--message-deadline", "60"))
