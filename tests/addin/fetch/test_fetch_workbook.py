@@ -57,3 +57,23 @@ def test_a_venue_down_still_writes_the_others_and_says_it_once(
     assert "gate: positions NOT read" in run.out
     assert_no_secret(run.out, run.err, workbook_bytes(run.path))
     assert sorted(p.name for p in run.path.parent.iterdir()) == ["book.xlsx"]
+
+
+def test_fetched_workbook_reproduces_the_exchanges_liquidation_prices(
+        run_fetch: Any, replay: ReplayServer, keys_env: Any) -> None:
+    """From the exchange's answer to the report, the liquidation price perprisk computes is the
+    one the exchange reported in its documented payload (to the cent)."""
+    from addin.report import assess_file
+
+    run = run_fetch("binanceusdm", "binancecoinm", "hyperliquid", out="book.xlsx")
+    assert run.code == 0, run.err
+    outcome = assess_file(run.path)
+    assert outcome.assessment is not None, outcome.book.problems
+    found = {(p.symbol, p.contract): (p.liquidation_price, p.exchange_liquidation_price)
+             for p in outcome.assessment.positions}
+    for key, reported in {("BTC/USDT:USDT", "linear"): 5930.78,
+                          ("BTC/USD:BTC", "inverse"): 25119.9744576,
+                          ("ETH/USDC:USDC", "linear"): 2866.26936529}.items():
+        ours, theirs = found[key]
+        assert theirs == pytest.approx(reported, abs=1e-6), key
+        assert ours == pytest.approx(reported, abs=0.01), key
