@@ -1,11 +1,16 @@
 """Email for assessments: build the message, send it over SMTP, never twice.
 
 - :mod:`addin.mail.message`: HTML + plain-text bodies, inline chart, the workbook attached byte
-  for byte; header values carrying CR/LF are refused.
-- :mod:`addin.mail.smtp`: one SMTP connection (STARTTLS, implicit TLS or none; AUTH), with
-  retries and backoff on temporary failures.
-- :mod:`addin.mail.sendlog`: an append-only local log so a rerun skips what was sent and retries
-  what failed.
+  for byte; addresses parsed as RFC 5322 lists; CR/LF in a header refused, control and bidi
+  characters kept out of subjects and attachment names.
+- :mod:`addin.mail.content`: a file read once after checking it is a regular file of sane size;
+  its MIME type from its content; the VBA projects it carries.
+- :mod:`addin.mail.isolated`: one file's work in a forked child, so a crash is that file's.
+- :mod:`addin.mail.smtp`: one SMTP connection (STARTTLS, implicit TLS or none; AUTH), outcomes
+  per recipient, retries with capped backoff, deadlines that also cut a trickling server off,
+  at most one resend when the reply to a fully sent message was lost; credentials redacted.
+- :mod:`addin.mail.sendlog`: an append-only, locked local log of each recipient's outcome, so
+  reruns and concurrent runs send only to those who do not have the message yet.
 - :mod:`addin.mail.batch`: many messages, a progress bar, a summary.
 """
 

@@ -520,3 +520,22 @@ def test_devices_fifos_folders_and_huge_files_are_refused_before_reading(
     assert [p.name for p in outbox.glob("*.eml")] == ["desk-book.eml"]
     peak_kib = int(re.findall(r"PEAK_KIB (\d+)", done.stderr)[-1])
     assert peak_kib < 1024 * 1024  # nothing near 2 GiB was ever read
+
+
+def test_a_run_that_died_while_sending_leaves_at_most_one_more_copy(
+        smtp_server: Server, tmp_path: Path) -> None:
+    """A 'sending' line with no outcome after it: the message may have gone out."""
+    from addin.mail.smtp import RecipientStatus
+
+    item = outgoing(7)
+    log = SendLog(tmp_path / "l.jsonl")
+    log.record(item.key, "sending", label=item.label, message_id="<first@example.test>",
+               recipients={"desk@example.test": RecipientStatus()},
+               attempting=["desk@example.test"])
+    smtp_server.sink.script[:] = ["drop", "drop"]
+    first = send_batch([item], settings(smtp_server), SendLog(log.path), progress=False)
+    assert "possibly delivered" in first.failed[0][1]
+    again = send_batch([item], settings(smtp_server), SendLog(log.path), progress=False)
+    assert again.skipped == ["b7.xlsx"] and "possibly delivered earlier" in again.summary()
+    assert smtp_server.sink.data_calls == 1
+    assert parse(smtp_server.sink.seen[0])["Message-ID"] == "<first@example.test>"
