@@ -21,12 +21,14 @@ re-solving in a loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from riskfuncs._arrays import (
     FloatArray,
@@ -53,6 +55,7 @@ __all__ = [
 ]
 
 MaintenanceBasis = Literal["liquidation", "entry"]
+MarginModeLike = Literal["isolated", "cross"] | Sequence[str] | npt.NDArray[Any] | pd.Series
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,7 @@ def liquidation_price(
     fee_rate: FloatLike = 0.0,
     other_maintenance_margin: FloatLike = 0.0,
     other_unrealized_pnl: FloatLike = 0.0,
+    margin_mode: MarginModeLike = "isolated",
 ) -> Any:
     """Mark price at which the position is liquidated.
 
@@ -301,6 +305,10 @@ def liquidation_price(
     other_maintenance_margin, other_unrealized_pnl : float, array-like or Series, default 0
         Cross margin: the maintenance margin and unrealised PnL (at mark) of the other positions
         sharing the wallet, same unit as ``collateral``.
+    margin_mode : "isolated" or "cross", or an array of them, default "isolated"
+        "cross": ``collateral`` is the account's wallet, which may dwarf one small position, so
+        the unit check (isolated collateral above 1000x the position value is a unit mix-up)
+        does not apply. The price itself depends only on the other arguments.
 
     Returns
     -------
@@ -366,7 +374,7 @@ def liquidation_price(
     require_rate("fee_rate", fee)
     require_non_negative("other_maintenance_margin", other_mm)
     entry_value = notional_of(qty, ep, kind)
-    _check_units(kind, entry_value, wb, other_mm, other_pnl)
+    _check_units(kind, entry_value, wb, other_mm, other_pnl, _cross_mask(margin_mode))
     sigma = s if kind == "linear" else -s
     effective = wb - other_mm + other_pnl
 
@@ -398,15 +406,26 @@ def _require_rate_sum(rate: Any, fee: FloatArray) -> None:
     require("maintenance_margin_rate + fee_rate", total, total < 1, "be < 1")
 
 
+def _cross_mask(margin_mode: MarginModeLike) -> Any:
+    """True where the margin mode is cross; a single string is the common, cheap case."""
+    if isinstance(margin_mode, str):
+        return choose("margin_mode", margin_mode, ("isolated", "cross")) == "cross"
+    modes = np.asarray(margin_mode, dtype=object)
+    for mode in np.unique(modes.astype(str)):
+        choose("margin_mode", mode, ("isolated", "cross"))
+    return modes == "cross"
+
+
 def _check_units(
     kind: str,
     entry_value: FloatArray,
     collateral: FloatArray,
     other_mm: FloatArray,
     other_pnl: FloatArray,
+    cross: Any = False,
 ) -> None:
     """Refuse collateral that only makes sense in the other contract type's unit."""
-    isolated = (other_mm == 0) & (other_pnl == 0)
+    isolated = (other_mm == 0) & (other_pnl == 0) & ~np.asarray(cross, dtype=bool)
     with np.errstate(invalid="ignore"):
         absurd = isolated & (collateral > _UNIT_MIXUP_FACTOR * entry_value)
     if np.any(absurd):

@@ -262,6 +262,7 @@ def portfolio_margin(
             fee_rate=frame["feeRate"].to_numpy()[rows],
             other_maintenance_margin=other_mm[rows],
             other_unrealized_pnl=other_pnl[rows],
+            margin_mode=np.where(cross[rows], "cross", "isolated"),
             **_rate_arguments(frame, rows, tier_map, symbol),
         )
 

@@ -278,7 +278,11 @@ class _WatchedContext:
         wrapped = self._context.wrap_socket(sock, server_hostname=server_hostname,
                                             do_handshake_on_connect=False)
         self._watchdog.watch(wrapped)
-        wrapped.do_handshake()
+        try:
+            wrapped.do_handshake()
+        except BaseException:
+            wrapped.close()
+            raise
         return wrapped
 
 

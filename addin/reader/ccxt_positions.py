@@ -378,7 +378,8 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
         "entry_price": _number(raw.get("entryPrice"), where, "entryPrice", required=True),
         "mark_price": _number(raw.get("markPrice"), where, "markPrice"),
         "margin_mode": mode,
-        "leverage": _number(raw.get("leverage"), where, "leverage"),
+        # Gate reports leverage 0 for a cross position: no leverage setting, not zero.
+        "leverage": _number(raw.get("leverage"), where, "leverage") or None,
         "stop_price": _stop(raw, where),
         "exchange_liquidation_price": _exchange_liquidation_price(raw, info, rule),
     }

@@ -266,7 +266,7 @@ def _use_tiers(values: dict[str, Any], sources: dict[str, str],
             f"OKX tier {tier.get('tier', '?')} at {abs(contracts):g} contracts (whole position "
             "at the tier's rate)")
         return
-    name = f"{venue.name} {values['symbol']}" if venue.tiers else values["symbol"]
+    name = f"{venue_name(venue.name)} {values['symbol']}" if venue.tiers else values["symbol"]
     export.tiers[name] = [dict(t) for t in table]
     values["tier_table"] = name
     values["maintenance_margin_rate"] = None

@@ -443,7 +443,7 @@ def _cross_checks(book: FilledWorkbook) -> None:
     _check_symbols(book, positions)
     names = set() if tiers is None else {
         str(n).strip().lower() for n in tiers.get("table", pd.Series(dtype=object)).dropna()}
-    symbol_table: dict[str, tuple[str, int]] = {}
+    symbol_table: dict[tuple[str, str], tuple[str, int]] = {}
     for row, record in _records(positions):
         table = record.get("tier_table")
         rate = record.get("maintenance_margin_rate")
@@ -455,12 +455,13 @@ def _cross_checks(book: FilledWorkbook) -> None:
                 book.add(sheet, cell, f"tier table {table!r} is not on the Tiers sheet",
                          "the name of a table listed on the Tiers sheet, or blank with an MMR")
             symbol = str(record.get("symbol") or "")
-            seen = symbol_table.setdefault(symbol, (key, row))
+            venue = str(record.get("exchange") or "").strip().lower()
+            seen = symbol_table.setdefault((venue, symbol), (key, row))
             if seen[0] != key:
                 sheet, cell = book.table_cell("positions", "tier_table", row)
                 book.add(sheet, cell,
-                         f"{symbol} uses tier table {table!r} here but {seen[0]!r} in row "
-                         f"{seen[1]}", "one tier table per symbol")
+                         f"{venue} {symbol} uses tier table {table!r} here but {seen[0]!r} in "
+                         f"row {seen[1]}", "one tier table per venue and symbol")
         elif is_blank(rate) and not (
                 record.get("exchange") == "hyperliquid" and not is_blank(
                     record.get("max_leverage"))):

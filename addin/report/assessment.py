@@ -69,6 +69,20 @@ class PositionResult:
     liquidation_probability: float  # within the assessment's probability horizon; NaN = unknown
     level: str
     reasons: tuple[str, ...]
+    exchange_liquidation_price: float = math.nan  # what the exchange shows; NaN = none given
+
+    @property
+    def liquidation_difference(self) -> float:
+        """Computed liquidation price / the exchange's - 1 (NaN when either is missing)."""
+        theirs, ours = self.exchange_liquidation_price, self.liquidation_price
+        if not (theirs > 0 and ours > 0 and math.isfinite(ours)):
+            return math.nan
+        return ours / theirs - 1.0
+
+    @property
+    def differs_from_exchange(self) -> bool:
+        """True when the computed price is more than 0.1% away from the exchange's."""
+        return abs(self.liquidation_difference) > EXCHANGE_PRICE_TOLERANCE
 
     @property
     def label(self) -> str:
@@ -210,6 +224,11 @@ def _clean(value: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # From reader output to ccxt-shaped frames
 
+#: A computed liquidation price further than this from the exchange's own is flagged: some input
+#: (fee rate, tier table, wallet) differs from what the exchange uses.
+EXCHANGE_PRICE_TOLERANCE = 0.001
+
+
 def positions_frame(table: pd.DataFrame) -> pd.DataFrame:
     """Workbook position rows (layout column keys) as ccxt ``Position`` columns."""
     def col(key: str, default: Any = np.nan) -> pd.Series:
@@ -237,20 +256,23 @@ def positions_frame(table: pd.DataFrame) -> pd.DataFrame:
         "feeRate": num("fee_rate").fillna(0.0),
         "maxLeverage": num("max_leverage"),
         "stopLossPrice": num("stop_price"),
+        "exchangeLiquidationPrice": num("exchange_liquidation_price"),
     }, index=table.index)
 
 
 def tiers_by_symbol(table: pd.DataFrame, tier_tables: Mapping[str, pd.DataFrame]
-                    ) -> dict[str, pd.DataFrame]:
-    """Map each position's symbol to the tier table its row names (riskfuncs keys by symbol)."""
-    out: dict[str, pd.DataFrame] = {}
+                    ) -> dict[tuple[str, str], pd.DataFrame]:
+    """Map each position's (venue, symbol) to the tier table its row names (riskfuncs looks a
+    table up by venue and symbol first): one venue's BTC/USDT:USDT brackets are not another's."""
+    out: dict[tuple[str, str], pd.DataFrame] = {}
     if "tier_table" not in table:
         return out
-    for symbol, name in zip(table["symbol"], table["tier_table"], strict=True):
+    for venue, symbol, name in zip(table["exchange"], table["symbol"], table["tier_table"],
+                                   strict=True):
         if isinstance(name, str) and name.strip():
             key = name.strip().lower()
             if key in tier_tables:
-                out.setdefault(str(symbol), tier_tables[key])
+                out.setdefault((str(venue).strip().lower(), str(symbol)), tier_tables[key])
     return out
 
 
@@ -364,6 +386,7 @@ def assess(
             liquidation_probability=math.nan if probability is None else float(probability[i]),
             level=str(ratings[i]),
             reasons=tuple(r for r in str(reasons[i]).split("; ") if r),
+            exchange_liquidation_price=float(p.get("exchangeLiquidationPrice", math.nan)),
         ))
     results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
     alerts = [Alert(r.level, r.label, "; ".join(r.reasons), r.row)
@@ -417,6 +440,14 @@ def assess(
         margin_balance_usd=_balance_usd(positions, margins, factor),
         red=reds, amber=ambers,
     )
+    for r in sorted(results, key=lambda r: r.row):
+        if r.differs_from_exchange:
+            notes.append(
+                f"{r.label}, row {r.row}: liquidation price {r.liquidation_price:,.6g} here but "
+                f"{r.exchange_liquidation_price:,.6g} on the exchange "
+                f"({r.liquidation_difference:+.2%}); an input differs from the exchange's (fee "
+                "rate, tier table, wallet or the other positions of the account): the exchange's "
+                "price is the one that triggers")
     if probability is None:
         notes.append("liquidation probabilities need a volatility: fill the price history or "
                      "the per-position volatilities on the Volatility & VaR sheet")
