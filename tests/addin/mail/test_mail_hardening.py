@@ -539,3 +539,41 @@ def test_a_run_that_died_while_sending_leaves_at_most_one_more_copy(
     assert again.skipped == ["b7.xlsx"] and "possibly delivered earlier" in again.summary()
     assert smtp_server.sink.data_calls == 1
     assert parse(smtp_server.sink.seen[0])["Message-ID"] == "<first@example.test>"
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_a_silent_tls_handshake_is_cut_off_by_the_deadline(
+        test_ca: CertAuthority, security: str) -> None:
+    """The server accepts (and, for STARTTLS, says 220 Ready) and then never answers."""
+    from addin.mail.smtp import Deadline, SmtpConnection, TemporarySendError, send_with_retries
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        held.append(conn)
+        if security == "starttls":
+            conn.sendall(b"220 hello\r\n")
+            conn.recv(1024)  # EHLO
+            conn.sendall(b"250-hello\r\n250 STARTTLS\r\n")
+            conn.recv(1024)  # STARTTLS
+            conn.sendall(b"220 go ahead\r\n")  # ... and then silence during the handshake
+
+    threading.Thread(target=serve, daemon=True).start()
+    cfg = SmtpSettings(host="127.0.0.1", port=int(listener.getsockname()[1]),
+                       security=security, timeout=30,  # type: ignore[arg-type]
+                       context=test_ca.client_context())
+    started = time.monotonic()
+    try:
+        with SmtpConnection(cfg) as conn, pytest.raises(TemporarySendError,
+                                                        match="gave up: the test deadline"):
+            send_with_retries(conn, outgoing(1).message, attempts=1,
+                              deadline=Deadline.after(0.5, "the test deadline"))
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+    assert time.monotonic() - started < 5
