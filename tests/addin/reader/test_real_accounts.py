@@ -28,15 +28,8 @@ import pytest
 from addin.reader.exchange_data import load_export
 from addin.report import assess_file
 from addin.reporting_commands import fill_from_export
-from tests.addin.fetch.conftest import (  # noqa: F401 - fixtures used by name
-    FAKE_KEYS,
-    VENUES,
-    WALLET,
-    keys_env,
-    replay,
-    replay_server,
-    run_fetch,
-)
+from tests.addin.fetch.conftest import FAKE_KEYS, VENUES, WALLET
+from tests.addin.fetch.conftest import replay_server as replay_server  # the session's server
 
 ccxt = pytest.importorskip("ccxt")
 
@@ -68,7 +61,8 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
 
 
 @pytest.fixture(scope="module")
-def fetched(tmp_path_factory: pytest.TempPathFactory, replay_server: Any) -> Iterator[Path]:
+def fetched(tmp_path_factory: pytest.TempPathFactory,
+            replay_server: Any) -> Iterator[Path]:
     """One ``perprisk fetch`` of every recorded venue into a JSON export."""
     from addin.accounts import commands
     from addin.cli import main
