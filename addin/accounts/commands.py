@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -93,15 +94,18 @@ class _Bar:
 
         self.bar = tqdm(total=0, unit="call", file=sys.stderr, disable=not enabled,
                         leave=False, dynamic_ncols=True)
+        self.lock = threading.Lock()  # the venues report from their own threads
 
     def expect(self, calls: int) -> None:
-        if self.bar.total is not None:
-            self.bar.total += calls
-            self.bar.refresh()
+        with self.lock:
+            if self.bar.total is not None:
+                self.bar.total += calls
+                self.bar.refresh()
 
     def done(self, label: str) -> None:
-        self.bar.set_description(label, refresh=False)
-        self.bar.update(1)
+        with self.lock:
+            self.bar.set_description(label, refresh=False)
+            self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()
