@@ -126,7 +126,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         fetch_venues,
         rewrite_api_urls,
     )
+    import ccxt
+
     from addin.accounts.keys import KeyConfigError, Redactor, load_credentials
+    from addin.workbook.layout import TEMPLATES
 
     out: Path = args.out
     fmt = _output_format(args)
@@ -136,12 +139,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if fmt == "xlsx" and out.suffix.lower() != ".xlsx":
         _err(f"--out {out}: a workbook is written as .xlsx")
         return EXIT_USAGE
+    if fmt == "xlsx" and args.template not in TEMPLATES:
+        _err(f"unknown template {args.template!r}; known: {', '.join(TEMPLATES)}")
+        return EXIT_USAGE
     if out.exists() and not args.force:
         _err(f"{out} exists; pass --force to overwrite it")
         return EXIT_PROBLEMS
     venues = list(dict.fromkeys(v.strip().lower() for v in args.exchange))
-    import ccxt
-
     unknown = [v for v in venues if v not in ccxt.exchanges]
     if unknown:
         _err(f"--exchange {', '.join(unknown)}: not a ccxt exchange id (covered: "
