@@ -119,6 +119,8 @@ def _output_format(args: argparse.Namespace) -> str | None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    import ccxt
+
     from addin.accounts.fetch import (
         SUPPORTED,
         FetchError,
@@ -126,8 +128,6 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         fetch_venues,
         rewrite_api_urls,
     )
-    import ccxt
-
     from addin.accounts.keys import KeyConfigError, Redactor, load_credentials
     from addin.workbook.layout import TEMPLATES
 

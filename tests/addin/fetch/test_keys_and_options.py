@@ -226,3 +226,11 @@ def test_a_bad_api_base_is_a_usage_error(run_fetch: Any, replay: ReplayServer,
     assert run.error_lines() == ["--api-base '127.0.0.1:9000': expected "
                                  "http(s)://HOST[:PORT][/PATH]"]
     assert replay.seen == []
+
+
+def test_an_unknown_template_is_a_usage_error(run_fetch: Any, replay: ReplayServer,
+                                              keys_env: Any) -> None:
+    run = run_fetch("gate", out="book.xlsx", extra=("--template", "nope"))
+    assert run.code == 2
+    assert run.error_lines()[0].startswith("unknown template 'nope'; known: ")
+    assert replay.seen == []
