@@ -46,7 +46,9 @@ def register(subparsers: Any) -> None:
                     "and write a filled assessment workbook (BOOK.xlsx) or a ccxt-shaped "
                     "export (--format json) that 'perprisk fill --positions' reads. Keys come "
                     "from PERPRISK_<EXCHANGE>_API_KEY, _SECRET and _PASSWORD (EXCHANGE the "
-                    "upper-cased ccxt id) or from the key file. Exit 0 when every exchange "
+                    "upper-cased ccxt id; Hyperliquid reads by wallet address, "
+                    "PERPRISK_HYPERLIQUID_WALLET_ADDRESS) or from the key file. Exit 0 when "
+                    "every exchange "
                     "answered in full, 1 when any failed (the others are still written).")
     fetch.add_argument("--exchange", action="append", required=True, metavar="ID",
                        help="ccxt exchange id: binanceusdm, binancecoinm, bybit, okx, gate, "
@@ -138,6 +140,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if fmt == "xlsx" and out.suffix.lower() != ".xlsx":
         _err(f"--out {out}: a workbook is written as .xlsx")
+        return EXIT_USAGE
+    if fmt == "json" and out.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        _err(f"--out {out}: --format json writes a .json export, not a workbook")
         return EXIT_USAGE
     if fmt == "xlsx" and args.template not in TEMPLATES:
         _err(f"unknown template {args.template!r}; known: {', '.join(TEMPLATES)}")
