@@ -49,6 +49,7 @@ MARKET_TYPES: dict[str, list[str]] = {
 #: Calls of fetch_positions per venue, when one call does not cover every settle currency.
 POSITION_SCOPES: dict[str, list[dict[str, str]]] = {
     "bybit": [{}, {"settleCoin": "USDC"}, {"subType": "inverse"}],  # linear USDT, USDC, inverse
+    "gate": [{}, {"settle": "btc"}],  # USDT- and BTC-settled perpetuals
 }
 #: Parameters of fetch_balance per venue (the derivatives wallet, not the spot one).
 BALANCE_PARAMS: dict[str, dict[str, str]] = {"gate": {"type": "swap"}}

@@ -118,6 +118,9 @@ def test_account_facts(all_venues: AllVenues) -> None:
     assert venues["bybit"]["balance"]["info"]["result"]["list"][0]["accountType"] == "UNIFIED"
     assert {p["symbol"] for p in venues["bybit"]["positions"]} == {"XRP/USDT:USDT",
                                                                    "BTC/USD:BTC"}
+    # Gate: USDT- and BTC-settled perpetuals are separate calls; both are asked.
+    assert {s.path for s in all_venues.seen if s.path.endswith("/positions")} >= {
+        "/api/v4/futures/usdt/positions", "/api/v4/futures/btc/positions"}
 
 
 def test_requests_are_signed_by_ccxt_with_the_key(all_venues: AllVenues) -> None:
