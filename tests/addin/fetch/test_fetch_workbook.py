@@ -77,3 +77,20 @@ def test_fetched_workbook_reproduces_the_exchanges_liquidation_prices(
         ours, theirs = found[key]
         assert theirs == pytest.approx(reported, abs=1e-6), key
         assert ours == pytest.approx(reported, abs=0.01), key
+
+
+def test_an_account_larger_than_the_workbook_is_never_cut_silently(
+        run_fetch: Any, replay: ReplayServer, keys_env: Any) -> None:
+    import json
+
+    from tests.addin.fetch.replay_server import RECORDINGS, Route
+
+    documented = json.loads((RECORDINGS / "binanceusdm" / "positionRisk.json").read_text())
+    many = [dict(documented["response"][0], positionAmt=f"{1 + i / 1000:.3f}")
+            for i in range(300)]
+    replay.routes.insert(0, Route("binanceusdm", "GET", "/fapi/v3/positionRisk", response=many))
+    run = run_fetch("binanceusdm", out="book.xlsx")
+    assert run.code == 1
+    assert "300 positions" in run.err  # said, with the positions that do not fit
+    assert not run.path.exists() or positions_in(run.path) == 300
+    assert sorted(p.name for p in run.path.parent.iterdir()) in ([], ["book.xlsx"])
