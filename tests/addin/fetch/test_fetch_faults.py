@@ -66,11 +66,17 @@ def test_bad_key(run_fetch: Any, replay: ReplayServer, keys_env: Any) -> None:
     assert not replay.requests_to("/fapi/v3/account")
 
 
-def test_missing_permission(run_fetch: Any, replay: ReplayServer, keys_env: Any) -> None:
-    replay.fault = {"/v5/position/list": ("status", 200, BYBIT_NO_PERMISSION)}
-    run = run_fetch("bybit", "gate")
-    assert_clean_failure(run, "bybit", what="positions", says="lacks a permission",
-                         others=("gate",))
+@pytest.mark.parametrize(("venue", "fault", "other"), [
+    ("bybit", {"/v5/position/list": ("status", 200, BYBIT_NO_PERMISSION)}, "gate"),
+    ("gate", {"/api/v4/futures/usdt/positions": ("status", 403, {
+        "label": "FORBIDDEN", "message": "API key has no permission for futures"})}, "bybit"),
+])
+def test_missing_permission(run_fetch: Any, replay: ReplayServer, keys_env: Any, venue: str,
+                            fault: dict[str, Any], other: str) -> None:
+    replay.fault = fault
+    run = run_fetch(venue, other)
+    assert_clean_failure(run, venue, what="positions", says="lacks a permission",
+                         others=(other,))
     assert "enable read access" in run.error_lines()[0]
 
 
