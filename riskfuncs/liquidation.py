@@ -71,6 +71,9 @@ class ExchangeRule:
         Contract types the venue lists.
     rate_from_max_leverage : bool
         True when the maintenance rate is ``1 / (2 * max_leverage)`` (Hyperliquid).
+    tier_amounts : bool
+        False when the venue charges the whole position at its tier's rate, with no
+        maintenance amount (OKX): a tier table's amounts are then ignored, never rebuilt.
     fee_on_bankruptcy_value : bool
         Entry-value venues only: the closing fee is charged on the value at the bankruptcy
         price (Bybit's "fee to close") rather than on entry value.
@@ -87,6 +90,7 @@ class ExchangeRule:
     source: str
     rate_from_max_leverage: bool = False
     fee_on_bankruptcy_value: bool = False
+    tier_amounts: bool = True
 
 
 EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
@@ -120,6 +124,7 @@ EXCHANGE_RULES: Mapping[str, ExchangeRule] = MappingProxyType(
             "denominator); pass the taker rate as fee_rate",
             source="OKX 'Tiered maintenance margin ratio rules': margin ratio = (margin + uPnL) /"
             " (maintenance margin + liquidation fee); no maintenance amount",
+            tier_amounts=False,
         ),
         "gate": ExchangeRule(
             "gate",
@@ -356,6 +361,8 @@ def liquidation_price(
     rule, kind = _rule_for(exchange, contract)
     rate_input = _resolve_rates(rule, maintenance_margin_rate, max_leverage, tiers)
     table, rate_given = rate_source(rate_input, tiers, kind)
+    if table is not None and not rule.tier_amounts:
+        table = table.without_amounts()
     sign = side_sign(side)
     form, (s, ep, qty, wb, rate_in, amount_in, fee, other_mm, other_pnl) = broadcast(
         side=sign,

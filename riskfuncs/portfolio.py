@@ -18,7 +18,7 @@ import pandas as pd
 from riskfuncs._arrays import FloatArray, choose, side_sign
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange
-from riskfuncs.liquidation import EXCHANGES, liquidation_price, rule_for_venue
+from riskfuncs.liquidation import EXCHANGE_RULES, EXCHANGES, liquidation_price, rule_for_venue
 from riskfuncs.margin import CONTRACTS, maintenance_margin, notional_of, pnl_of
 from riskfuncs.tiers import TierMap, resolve_tier_tables
 
@@ -238,14 +238,14 @@ def portfolio_margin(
     mm = np.full(len(frame), np.nan)
     upnl = np.full(len(frame), np.nan)
     groups = _groups(frame, tier_labels)
-    for rows, kind, _exchange, symbol in groups:
+    for rows, kind, exchange, symbol in groups:
         value[rows] = notional_of(qty[rows], mark[rows], kind)
         upnl[rows] = pnl_of(sign[rows], entry[rows], mark[rows], qty[rows], kind)
         mm[rows] = maintenance_margin(
             qty[rows],
             mark[rows],
             contract=kind,  # type: ignore[arg-type]
-            **_rate_arguments(frame, rows, tier_map, symbol),
+            **_rate_arguments(frame, rows, tier_map, symbol, exchange),
         )
     other_mm, other_pnl, account_mm, account_balance = _cross_terms(frame, mm, upnl, cross)
 
@@ -263,7 +263,7 @@ def portfolio_margin(
             other_maintenance_margin=other_mm[rows],
             other_unrealized_pnl=other_pnl[rows],
             margin_mode=np.where(cross[rows], "cross", "isolated"),
-            **_rate_arguments(frame, rows, tier_map, symbol),
+            **_rate_arguments(frame, rows, tier_map, symbol, exchange),
         )
 
     balance = np.where(cross, account_balance, collateral + upnl)
@@ -323,10 +323,14 @@ def _groups(frame: pd.DataFrame, tier_labels: Any) -> list[tuple[Any, str, str, 
 
 
 def _rate_arguments(
-    frame: pd.DataFrame, rows: Any, tier_map: Mapping[str, Any], symbol: str | None
+    frame: pd.DataFrame, rows: Any, tier_map: Mapping[str, Any], symbol: str | None,
+    exchange: str = "generic",
 ) -> dict[str, Any]:
     if symbol is not None:
-        return {"tiers": tier_map[symbol]}
+        table = tier_map[symbol]
+        if not EXCHANGE_RULES[rule_for_venue(exchange)].tier_amounts:
+            table = table.without_amounts()
+        return {"tiers": table}
     rate = frame["maintenanceMarginRate"].to_numpy()[rows]
     if np.isnan(rate).any():
         # Only Hyperliquid rows get here without a rate (checked above): MMR = 1/(2 max lev).

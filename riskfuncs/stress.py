@@ -226,6 +226,7 @@ class _Book:
     inverse: BoolArray
     cross: BoolArray
     entry_basis: BoolArray
+    whole_position: BoolArray  # the whole position at its tier's rate, no amount (OKX)
     fee_value: FloatArray  # fixed notional the closing fee is charged on (NaN: moved notional)
 
 
@@ -338,6 +339,7 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
     frame["mark_price"] = numbers["markPrice"]
     rules = [EXCHANGE_RULES[rule_for_venue(e)] for e in frame["exchange"]]
     entry_basis = np.array([r is not None and r.maintenance_basis == "entry" for r in rules])
+    whole_position = np.array([not r.tier_amounts for r in rules], dtype=bool)
     qty = numbers["contracts"] * numbers["contractSize"]
     inverse = (contract == "inverse").to_numpy()
     cross = (mode == "cross").to_numpy()
@@ -365,6 +367,7 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
         inverse=inverse,
         cross=cross,
         entry_basis=entry_basis,
+        whole_position=whole_position,
         fee_value=fee_value,
     )
     return book, tier_map
@@ -476,14 +479,17 @@ def _groups(book: _Book, tier_map: Mapping[str, TierTable]) -> list[_Group]:
     frame = book.frame
     keys = pd.DataFrame(
         {"kind": frame["contract"].to_numpy(), "basis": book.entry_basis,
-         "tiers": frame["tier_symbol"].to_numpy()}
+         "tiers": frame["tier_symbol"].to_numpy(), "whole": book.whole_position}
     )
-    grouped = keys.groupby(["kind", "basis", "tiers"], sort=False).indices
+    grouped = keys.groupby(["kind", "basis", "tiers", "whole"], sort=False).indices
     groups = []
     for key, rows in grouped.items():
-        kind, basis, symbol = cast(tuple[str, bool, str], key)
+        kind, basis, symbol, whole = cast(tuple[str, bool, str, bool], key)
         index: Any = slice(None) if len(grouped) == 1 else np.asarray(rows, dtype=np.intp)
-        groups.append(_Group(index, str(kind), bool(basis), tier_map.get(str(symbol))))
+        table = tier_map.get(str(symbol))
+        if table is not None and whole:
+            table = table.without_amounts()
+        groups.append(_Group(index, str(kind), bool(basis), table))
     return groups
 
 

@@ -105,6 +105,15 @@ class TierTable:
         )
         return result
 
+    def without_amounts(self) -> TierTable:
+        """The same brackets with no maintenance amount: the whole position at its tier's rate
+        (OKX, whose tiers carry no amount; rebuilding Binance-style ``cum`` deductions for them
+        would understate the maintenance margin above tier 1)."""
+        if not np.any(self.maintenance_amounts):
+            return self
+        return TierTable(self.floors, self.caps, self.maintenance_margin_rates,
+                         np.zeros(len(self)), self.max_leverages, self.currency, self.symbol)
+
     def to_frame(self) -> pd.DataFrame:
         """The table as a DataFrame with ccxt-style column names."""
         return pd.DataFrame(

@@ -404,6 +404,12 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
                          "positionMargin to set the margin itself)")
         values["collateral"], sources["collateral"] = margin, source
     rate, rate_source = _maintenance_rate(raw, info, rule, where)
+    okx_mm = _float(info.get("mmr")) if rule == "okx" else None
+    if okx_mm:
+        # OKX's mmr is the maintenance margin at the mark; ccxt rounds the rate to 0.01%.
+        size, mark = values["size"], values["mark_price"]
+        value = size / mark if market.contract == "inverse" else size * mark
+        rate, rate_source = okx_mm / value, "OKX mmr / position value at the mark"
     values["maintenance_margin_rate"] = rate
     if rate_source:
         sources["maintenance_margin_rate"] = rate_source

@@ -31,7 +31,7 @@ from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.probability import liquidation_probability
 from riskfuncs.scenarios import Scenario, scenario_library
 from riskfuncs.stress import stress_test
-from riskfuncs.tiers import TierLike
+from riskfuncs.tiers import TierMap
 
 LEVELS = ("red", "amber", "green")
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -297,7 +297,7 @@ def assess(
     positions: pd.DataFrame,
     *,
     settings: Settings = Settings(),
-    tiers: Mapping[str, TierLike] | None = None,
+    tiers: TierMap | None = None,
     scenarios: tuple[Scenario, ...] | None = None,
     betas: Mapping[str, float] | None = None,
     volatility: np.ndarray | None = None,

@@ -124,8 +124,9 @@ def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
     entry_basis = _entry_basis(src("rule"))
     k, rate_k = own("liquidation_tier"), own("liquidation_rate")
     amount_k = own("liquidation_amount")
+    keep = _amount_kept(src("rule"))
     phi = (f"SUMPRODUCT(--({_slice(floor, start, count)}*(1-{sigma}*"
-           f"({_slice(rate, start, count)}+{fee}))+{sigma}*"
+           f"({_slice(rate, start, count)}+{fee}))+{sigma}*{keep}*"
            f"{_slice(amount, start, count)}<={own('target')}))")
     solved = f"({own('target')}-{sigma}*{amount_k})/(1-{sigma}*{rate_k})"
     x, size = own("liquidation_notional"), src("size")
@@ -137,7 +138,7 @@ def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
         ),
         "liquidation_rate": f"IF({count}=0,{src('base_rate')},{_tier_at(start, rate, k)})+{fee}",
         "liquidation_amount": (
-            f"IF({count}=0,N({src('maintenance_amount')}),{_tier_at(start, amount, k)})"
+            f"IF({count}=0,N({src('maintenance_amount')}),{keep}*{_tier_at(start, amount, k)})"
         ),
         "liquidation_notional": (
             f"IF({entry_basis},{xe}+{sigma}*({xe}*({rate_k}-{fee})-{amount_k}+{fee}*"
@@ -163,6 +164,11 @@ def _any_of(cell: str, values: tuple[str, ...]) -> str:
     if not values:
         return "FALSE"
     return "OR(" + ",".join(f'{cell}="{v}"' for v in values) + ")"
+
+
+def _amount_kept(rule: str) -> str:
+    """1, or 0 where the venue charges the whole position at its tier's rate (no amount)."""
+    return f"IF({_any_of(rule, layout.WHOLE_POSITION_EXCHANGES)},0,1)"
 
 
 def _entry_basis(exchange: str) -> str:
@@ -197,7 +203,7 @@ def positions_table(ctx: Context) -> dict[str, str]:
         "maintenance_margin": (
             f'{c("notional")}*IF({count}=0,{c("base_rate")},'
             f'{_tier_at(start, tier_rate, c("mark_tier"))})'
-            f'-IF({count}=0,N({c("maintenance_amount")}),'
+            f'-IF({count}=0,N({c("maintenance_amount")}),{_amount_kept(c("rule"))}*'
             f'{_tier_at(start, tier_amount, c("mark_tier"))})'
         ),
         "unrealized_pnl": (
@@ -384,7 +390,8 @@ def grid_table(ctx: Context) -> dict[str, str]:
         value = f"IF({c('inverse')}=1,{c('size')}/{at},{c('size')}*{at})"
         k = f'MAX(1,COUNTIF({_slice(floor, start, count)},"<="&{value}))'
         rate_at = f"IF({count}=0,{_pos('base_rate')},{_tier_at(start, rate, k)})"
-        amount_at = f"IF({count}=0,N({_pos('maintenance_amount')}),{_tier_at(start, amount, k)})"
+        amount_at = (f"IF({count}=0,N({_pos('maintenance_amount')}),"
+                     f"{_amount_kept(_pos('rule'))}*{_tier_at(start, amount, k)})")
         cum = _scenario_cell("cumulative_rate", j)
         cut = (f'IF(UPPER({_pos("settle")})=UPPER({_scenario_cell("haircut_currency", j)}),'
                f'N({_scenario_cell("haircut", j)}),0)')

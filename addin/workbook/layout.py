@@ -82,6 +82,9 @@ ENTRY_BASIS_EXCHANGES: tuple[str, ...] = tuple(
 BANKRUPTCY_FEE_EXCHANGES: tuple[str, ...] = tuple(
     name for name, rule in EXCHANGE_RULES.items()
     if getattr(rule, "fee_on_bankruptcy_value", False))
+#: Exchanges that charge the whole position at its tier's rate, with no maintenance amount (OKX).
+WHOLE_POSITION_EXCHANGES: tuple[str, ...] = tuple(
+    name for name, rule in EXCHANGE_RULES.items() if not rule.tier_amounts)
 SIDES: tuple[str, ...] = ("long", "short")
 CONTRACTS: tuple[str, ...] = ("linear", "inverse")
 MARGIN_MODES: tuple[str, ...] = ("isolated", "cross")

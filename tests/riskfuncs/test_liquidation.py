@@ -365,3 +365,41 @@ def test_ccxt_ids_name_their_rule_and_unknown_venues_are_refused() -> None:
     )
     with pytest.raises(RiskInputError, match=r"^exchange must be one of .*\(got 'binanse'\)"):
         liquidation_price(*args, exchange="binanse", maintenance_margin_rate=0.01)
+
+
+def test_okx_charges_the_whole_position_at_its_tier_rate() -> None:
+    # OKX 'Tiered maintenance margin ratio rules': no maintenance amount; the whole position is
+    # at its tier's rate. 5 BTC long at 60,000 with 30,000 margin and a 0.05% taker fee: the
+    # liquidation notional (about 273k) is in the 1% tier, so
+    # 30,000 + 5 (P - 60,000) = 5 P (1% + 0.05%)  ->  P = 54,000 / 0.9895 = 54,573.02.
+    tiers = [
+        {"tier": 1, "minNotional": 0, "maxNotional": 50_000, "maintenanceMarginRate": 0.004},
+        {"tier": 2, "minNotional": 50_000, "maxNotional": 200_000,
+         "maintenanceMarginRate": 0.005},
+        {"tier": 3, "minNotional": 200_000, "maxNotional": None, "maintenanceMarginRate": 0.01},
+    ]
+    okx = liquidation_price("long", 60_000, 5, 30_000, exchange="okx", tiers=tiers,
+                            fee_rate=0.0005)
+    assert okx == pytest.approx(54_000 / 0.9895, rel=1e-12)
+    # Binance-style rebuilt amounts (the generic rule) would put it 213 lower.
+    rebuilt = liquidation_price("long", 60_000, 5, 30_000, exchange="generic", tiers=tiers,
+                                fee_rate=0.0005)
+    assert okx - rebuilt == pytest.approx(212.23, abs=0.01)
+    # The same in a book: portfolio_margin and stress_test use the whole-position rule too.
+    book = pd.DataFrame({"exchange": ["okx"], "symbol": ["BTC/USDT:USDT"], "side": ["long"],
+                         "contracts": [5.0], "entryPrice": [60_000.0], "markPrice": [60_000.0],
+                         "collateral": [30_000.0], "feeRate": [0.0005]})
+    from riskfuncs import Scenario, portfolio_margin, stress_test
+
+    margins = portfolio_margin(book, tiers={"BTC/USDT:USDT": tiers})
+    assert margins["liquidation_price"].iloc[0] == pytest.approx(okx, rel=1e-12)
+    assert margins["maintenance_margin"].iloc[0] == pytest.approx(300_000 * 0.01, rel=1e-12)
+    drop = 54_573.02 / 60_000 - 1  # just past the liquidation price: liquidated
+    past = Scenario("past", description="just past", moves={"BTC": drop - 1e-4})
+    short = Scenario("short of", description="just short of", moves={"BTC": drop + 1e-4})
+    result = stress_test(book, [past, short], tiers={"BTC/USDT:USDT": tiers})
+    # After the move: whole-position maintenance (notional x 1%), no rebuilt amount.
+    moved = 5 * 60_000 * (1 + drop - 1e-4)
+    assert result.maintenance_margin[0, 0] == pytest.approx(moved * 0.01, rel=1e-12)
+    liquidated = result.account_balance < result.account_requirement
+    assert liquidated[0, 0] and not liquidated[0, 1]
