@@ -66,7 +66,9 @@ def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="compute the full assessment of a filled workbook",
         description="Recompute every figure from the workbook's inputs and render the report.")
-    report.add_argument("file", type=Path, metavar="FILE")
+    report.add_argument("file", type=Path, metavar="FILE",
+                        help="a filled workbook, or an export (.json from perprisk fetch, or a "
+                             "ccxt positions .json/.csv): every position, default rules")
     report.add_argument("--format", choices=("text", "html", "json"), default="text")
     report.add_argument("--out", type=Path, metavar="PATH", help="write here instead of stdout")
     report.set_defaults(func=cmd_report)
@@ -254,17 +256,31 @@ def _print_problems(path: Path, problems: Sequence[Any]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from addin.reader import WorkbookError
+    from addin.reader.exchange_data import ExportError
     from addin.report import assess_file, render
+    from addin.report.pipeline import NOT_READ, assess_export
 
-    try:
-        outcome = assess_file(args.file)
-    except WorkbookError as exc:
-        _err(str(exc))
-        return EXIT_PROBLEMS
-    if outcome.assessment is None:
-        _print_problems(args.file, outcome.book.problems)
-        return EXIT_PROBLEMS
-    text = render(outcome.assessment, args.format)
+    status = EXIT_OK
+    if args.file.suffix.lower() in (".json", ".csv"):
+        # An export: every position, however many, with the workbook's default rules.
+        try:
+            assessment = assess_export(args.file)
+        except (ExportError, WorkbookError) as exc:
+            _err(str(exc))
+            return EXIT_PROBLEMS
+        if any(alert.subject == NOT_READ for alert in assessment.alerts):
+            status = EXIT_PROBLEMS  # a venue of the export failed: never a clean exit
+    else:
+        try:
+            outcome = assess_file(args.file)
+        except WorkbookError as exc:
+            _err(str(exc))
+            return EXIT_PROBLEMS
+        if outcome.assessment is None:
+            _print_problems(args.file, outcome.book.problems)
+            return EXIT_PROBLEMS
+        assessment = outcome.assessment
+    text = render(assessment, args.format)
     if args.out:
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -275,7 +291,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"{args.out}: {args.format} report written")
     else:
         sys.stdout.write(text)
-    return EXIT_OK
+    return status
 
 
 def _assess_for_email(data: bytes, name: str) -> tuple[Any, list[str]]:

@@ -106,6 +106,45 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
     return assessment
 
 
+#: Subject of the alert for a venue an export could not read.
+NOT_READ = "not read"
+
+
+def assess_export(path: Path, *, now: dt.datetime | None = None) -> Assessment:
+    """The positions assessment straight from an export (``perprisk fetch --format json`` or a
+    ccxt positions file), with the workbook's default rules: every position, however many
+    (a workbook holds 250), with nothing to fill in first.
+
+    A venue the export could not read is a red alert, never an account without positions.
+    Raises :class:`addin.reader.exchange_data.ExportError` for an export it cannot read.
+    """
+    from addin.reader.exchange_data import load_export
+    from addin.report.assessment import Alert
+
+    export = load_export(path)
+    records = [position.values for position in export.positions]  # noqa: PD011 - a dict
+    table = pd.DataFrame(records, index=pd.RangeIndex(1, len(records) + 1))
+    if "tier_table" not in table:
+        table["tier_table"] = None
+    frame = positions_frame(table)
+    tiers = {(str(r["exchange"]).lower(), str(r["symbol"])): export.tiers[str(r["tier_table"])]
+             for r in records if r.get("tier_table")}
+    try:
+        assessment = assess(frame, settings=Settings(), tiers=tiers or None,
+                            source=path.name, template="export", now=now)
+    except RiskInputError as exc:
+        raise WorkbookError(f"{path.name}: {str(exc).splitlines()[0]}") from None
+    for error in export.errors:
+        assessment.alerts.insert(0, Alert("red", NOT_READ, error))
+    if not export.positions and not export.errors:
+        assessment.alerts.append(Alert("amber", "no positions", "the export holds no open "
+                                       "position: nothing was assessed"))
+    assessment.notes.extend(export.notes + export.skipped)
+    assessment.notes.append("positions numbered in the export's order; the workbook's sheets "
+                            "(stress library, scorecard, VaR) need perprisk fill")
+    return assessment
+
+
 def assess_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,
                 now: dt.datetime | None = None) -> Outcome:
     """Read and validate; assess only when there is no problem.
