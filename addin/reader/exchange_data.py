@@ -145,7 +145,7 @@ def load_export(path: Path, *, default_exchange: str | None = None,
     export = Export([])
     given_tiers = dict(tiers or {})
     for venue in venues:
-        export.errors += [f"{venue.name}: {e}" for e in venue.errors]
+        export.errors += venue.errors
         _load_venue(venue, balances, given_tiers, export, path.name)
     _check_cross_wallets(export.positions, path.name)
     unused = sorted(set(balances) - {_account(p) for p in export.positions})
@@ -346,8 +346,7 @@ def _export_venues(data: Mapping[str, Any], name: str) -> list[_Venue]:
             return value
 
         positions = part.get("positions")
-        errors = [f"{e.get('what', '?')}: {e.get('message', '')}" if isinstance(e, Mapping)
-                  else str(e) for e in part.get("errors") or ()]
+        errors = [_error_text(str(venue), e) for e in part.get("errors") or ()]
         if positions is None and not errors:
             raise ExportError(f"{name}: {venue} has no positions list")
         if not isinstance(positions, list | None):
@@ -358,6 +357,18 @@ def _export_venues(data: Mapping[str, Any], name: str) -> list[_Venue]:
                           mapping("markets"), mapping("tiers"), mapping("funding"),
                           mapping("ohlcv"), mapping("account"), errors))
     return out
+
+
+def _error_text(venue: str, error: Any) -> str:
+    """One line ``venue: what: message`` for an error recorded in an export (fetch writes
+    messages that already start with the venue; they are not prefixed twice)."""
+    if not isinstance(error, Mapping):
+        text = str(error)
+    else:
+        what, message = str(error.get("what") or ""), str(error.get("message") or "")
+        text = message if not what or message.startswith(f"{venue}:") or \
+            message.startswith(f"{what}:") else f"{what}: {message}"
+    return text if text.startswith(f"{venue}:") else f"{venue}: {text}"
 
 
 def _market_data(venues: Sequence[_Venue], positions: Sequence[PositionInput]
