@@ -133,13 +133,18 @@ def _normalise(positions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cross_terms(
-    frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray
+    frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray,
+    fee: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per row: others' MM and uPnL in the shared wallet, account MM and account balance."""
+    """Per row: the others' requirement (maintenance margin plus closing fee at the mark, as
+    OKX's "MMR + liquidation cost" counts every position of the account) and uPnL in the shared
+    wallet, the account's maintenance margin and the account balance."""
     accounts = frame["account"].to_numpy()
     keys, inverse = np.unique(accounts, return_inverse=True)
+    fee = np.zeros(len(mm)) if fee is None else fee
     # A cross member with missing data makes its whole account unknown (NaN), not zero.
     account_mm = np.bincount(inverse, weights=np.where(cross, mm, 0.0), minlength=len(keys))
+    account_fee = np.bincount(inverse, weights=np.where(cross, fee, 0.0), minlength=len(keys))
     account_pnl = np.bincount(inverse, weights=np.where(cross, upnl, 0.0), minlength=len(keys))
     collateral = frame["collateral"].to_numpy()
     wallet = np.full(len(keys), np.nan)
@@ -153,7 +158,7 @@ def _cross_terms(
                 f"balance (rows {rows[0]} and {rows[1]} differ)"
             )
         wallet[key_index] = values[0]
-    other_mm = np.where(cross, account_mm[inverse] - mm, 0.0)
+    other_mm = np.where(cross, account_mm[inverse] - mm + account_fee[inverse] - fee, 0.0)
     other_pnl = np.where(cross, account_pnl[inverse] - upnl, 0.0)
     balance: FloatArray = wallet[inverse] + account_pnl[inverse]
     return other_mm, other_pnl, account_mm[inverse].astype(float), balance
@@ -247,7 +252,9 @@ def portfolio_margin(
             contract=kind,  # type: ignore[arg-type]
             **_rate_arguments(frame, rows, tier_map, symbol, exchange),
         )
-    other_mm, other_pnl, account_mm, account_balance = _cross_terms(frame, mm, upnl, cross)
+    closing_fee = frame["feeRate"].to_numpy(dtype=float) * value
+    other_mm, other_pnl, account_mm, account_balance = _cross_terms(
+        frame, mm, upnl, cross, closing_fee)
 
     collateral = frame["collateral"].to_numpy()
     liq = np.full(len(frame), np.nan)

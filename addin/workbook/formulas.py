@@ -271,9 +271,13 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'IF({count}=0,0,MAX(1,COUNTIF({_slice(tier_floor, start, count)},'
             f'"<="&{c("notional")})))'
         ),
+        # Cross: the others' maintenance margin and closing fee (OKX's "MMR + liquidation
+        # cost" counts every position of the account) come off the wallet, their PnL adds.
+        "closing_fee": f'N({c("fee_rate")})*{c("notional")}',
         "effective_balance": (
             f'{c("collateral")}+IF({cross},'
             f'-(SUMIFS({c.name("maintenance_margin")},{same_account})-{mm})'
+            f'-(SUMIFS({c.name("closing_fee")},{same_account})-{c("closing_fee")})'
             f'+(SUMIFS({c.name("unrealized_pnl")},{same_account})-{pnl}),0)'
         ),
     }

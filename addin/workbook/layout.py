@@ -514,6 +514,8 @@ POSITIONS = Sheet(
                  help="1 on the first row of each margin account (isolated: every row)."),
             _out("account_size", "Account rows", hidden=True, fmt="0"),
             _out("account_pnl", "Account uPnL", hidden=True),
+            _out("closing_fee", "Closing fee", hidden=True,
+                 help="Fee rate x notional at the mark: part of a cross account's requirement."),
             _out("stop_check", "Stop check", hidden=True,
                  help="ok, missing, beyond (past the liquidation price) or wrong side (of "
                       "the mark)."),

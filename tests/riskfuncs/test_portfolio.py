@@ -156,3 +156,20 @@ def test_bad_books_are_refused(change: dict[str, list[object]], message: str) ->
 def test_missing_rate_names_the_row() -> None:
     with pytest.raises(RiskInputError, match="row pos0 needs maintenanceMarginRate or tiers"):
         portfolio_margin(_book())
+
+
+def test_a_cross_account_requirement_counts_every_position_closing_fee() -> None:
+    # OKX: cross margin ratio = adjusted equity / (MMR + liquidation cost) over the account. A
+    # 1 BTC long at 60,000 and a 100 ETH short at 3,000 sharing 20,000, rates 0.4% / 0.5%, taker
+    # 0.05%: the BTC liquidation price solves
+    # 20,000 + (P - 60,000) = 0.45% P + 100 x 3,000 x (0.5% + 0.05%)  ->  P = 41,650 / 0.9955.
+    book = pd.DataFrame({
+        "exchange": ["okx", "okx"], "symbol": ["BTC/USDT:USDT", "ETH/USDT:USDT"],
+        "side": ["long", "short"], "contracts": [1.0, 100.0],
+        "entryPrice": [60_000.0, 3_000.0], "markPrice": [60_000.0, 3_000.0],
+        "collateral": [20_000.0, 20_000.0], "marginMode": ["cross", "cross"],
+        "maintenanceMarginRate": [0.004, 0.005], "feeRate": [0.0005, 0.0005]})
+    result = portfolio_margin(book)
+    assert result["liquidation_price"].iloc[0] == pytest.approx(41_650 / 0.9955, rel=1e-12)
+    # Only the own fee counted (the former rule) would give 41,687.59.
+    assert abs(result["liquidation_price"].iloc[0] - 41_687.59) > 150
