@@ -1,4 +1,5 @@
-"""Build dist/: every blank assessment workbook, optionally with PDF previews.
+"""Build dist/: every blank assessment workbook (optionally with PDF previews), the Excel add-in
+file and the LibreOffice Calc add-in (PerpRisk.oxt).
 
     python build.py [--out DIR] [--pdf] [--template ID]
 

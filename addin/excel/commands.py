@@ -11,6 +11,12 @@ __all__ = ["register"]
 
 
 def _install(args: argparse.Namespace) -> int:
+    if args.libreoffice:
+        from addin.calc.install import install_libreoffice
+
+        calc = install_libreoffice(shared=args.shared, profile=args.profile)
+        print(calc.text(), end="")
+        return 0 if calc.installed else 1
     from addin.excel.install import install
 
     report = install(addin_dir=args.addin_dir)
@@ -42,13 +48,30 @@ def register(subparsers: Any) -> None:
 
     install = commands.add_parser(
         "install",
-        help="register the PERP_ functions with Excel (Windows); elsewhere, explain the options",
+        help="register the PERP_ functions with Excel (Windows) or, with --libreoffice, with "
+        "LibreOffice Calc",
     )
     install.add_argument(
         "--addin-dir",
         type=Path,
         default=None,
         help="folder for PerpRisk.xlam (default: %%APPDATA%%\\perprisk)",
+    )
+    install.add_argument(
+        "--libreoffice",
+        action="store_true",
+        help="add the functions to LibreOffice Calc instead (PerpRisk.oxt, with unopkg)",
+    )
+    install.add_argument(
+        "--shared",
+        action="store_true",
+        help="with --libreoffice: for every user of this machine (administrator rights)",
+    )
+    install.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="with --libreoffice: this LibreOffice user folder instead of your own",
     )
     install.set_defaults(func=_install)
 

@@ -30,6 +30,7 @@ which reaches Python over COM. Nothing was installed on this {system} machine.
 What works here instead:
   - the assessment workbooks: every result is a native formula, so they work in Excel for Mac,
     Excel on the web, LibreOffice and for recipients without Python;
+  - the same PERP_ functions in LibreOffice Calc: `perprisk addin install --libreoffice`;
   - the same numbers from Python: `import riskfuncs` (the library behind every cell function);
   - the function reference, to prepare sheets for Windows users: `perprisk addin reference`.
 On a Windows PC with Excel, run `pip install perprisk` and `perprisk addin install` there.

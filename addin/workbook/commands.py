@@ -1,5 +1,5 @@
-"""``perprisk build``: write every blank assessment workbook, the Excel add-in file, and
-optionally a PDF preview of each workbook."""
+"""``perprisk build``: write every blank assessment workbook, the Excel add-in file, the
+LibreOffice Calc add-in (PerpRisk.oxt), and optionally a PDF preview of each workbook."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from addin.calc import oxt
 from addin.excel.addin_file import ADDIN_NAME, write_addin
 from addin.workbook import builder, layout, recalc
 
@@ -25,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Excel add-in file)")
     parser.add_argument("--no-addin", action="store_true",
                         help=f"do not write the Excel add-in file ({ADDIN_NAME})")
+    parser.add_argument("--no-oxt", action="store_true",
+                        help=f"do not write the LibreOffice Calc add-in ({oxt.OXT_NAME})")
 
 
 def register(subparsers: Any) -> None:
@@ -51,6 +54,16 @@ def run(args: argparse.Namespace) -> int:
             code = 1
         else:
             print(f"wrote {addin_path}")
+    if not args.template and not args.no_oxt:
+        try:
+            oxt_path = write_oxt_file(args.out)
+        except oxt.SdkMissingError as exc:
+            print(f"skipped {oxt.OXT_NAME}: {exc}", file=sys.stderr)
+        else:
+            if oxt_path is None:
+                code = 1
+            else:
+                print(f"wrote {oxt_path}")
     if args.pdf and result.written:
         try:
             for path in render_previews(args.out, result.written):
@@ -70,6 +83,20 @@ def write_addin_file(out_dir: Path) -> Path | None:
         return None
     with tempfile.TemporaryDirectory(prefix="perprisk-addin-") as scratch:
         shutil.move(str(write_addin(Path(scratch))), target)
+    builder.record_file(out_dir, target)
+    return target
+
+
+def write_oxt_file(out_dir: Path) -> Path | None:
+    """The LibreOffice Calc add-in (PerpRisk.oxt) into ``out_dir``, unless a file there is not
+    ours. Raises :class:`addin.calc.oxt.SdkMissingError` when it cannot be compiled here."""
+    target = out_dir / oxt.OXT_NAME
+    if not builder.owned(target, builder.read_manifest(out_dir)):
+        print(f"kept {target}: not written by this build (move it away to regenerate)",
+              file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory(prefix="perprisk-oxt-") as scratch:
+        shutil.move(str(oxt.write_oxt(Path(scratch))), target)
     builder.record_file(out_dir, target)
     return target
 
