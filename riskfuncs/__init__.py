@@ -10,6 +10,12 @@ Series with the same index. Inputs are never modified. Parameters that make no s
 """
 
 from riskfuncs._errors import RiskFuncsError, RiskInputError
+from riskfuncs.accounts import (
+    AccountMargin,
+    account_margin,
+    collateral_value,
+    conversion_rates,
+)
 from riskfuncs.assessment import HybridAssessment, RatingThresholds, hybrid_assessment
 from riskfuncs.counterparty import (
     Concentration,
@@ -99,6 +105,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "EXCHANGE_RULES",
     "GRADE_BANDS",
+    "AccountMargin",
     "Concentration",
     "DisciplineLimits",
     "DiversificationCheck",
@@ -113,6 +120,7 @@ __all__ = [
     "ShortHistoryWarning",
     "StressResult",
     "TierTable",
+    "account_margin",
     "as_tier_table",
     "bankruptcy_price",
     "check_diversification",
@@ -121,7 +129,9 @@ __all__ = [
     "check_model_freshness",
     "check_stop_loss",
     "close_to_close_volatility",
+    "collateral_value",
     "concentration",
+    "conversion_rates",
     "cumulative_funding",
     "discipline_report",
     "distance_to_liquidation",

@@ -26,6 +26,7 @@ from addin.excel import cells
 from addin.excel.errors import shows_errors
 from riskfuncs import (
     RiskInputError,
+    accounts,
     assessment,
     counterparty,
     discipline,
@@ -575,6 +576,78 @@ def PERP_PORTFOLIO(positions: Any, tiers: Any = None) -> Any:
     if "symbol" in book:
         result.insert(0, "symbol", book["symbol"].fillna(""))
     return cells.rows_out(result, inf_text=PORTFOLIO_INF_TEXT)
+
+
+# --- unified accounts -------------------------------------------------------------------------
+
+COLLATERAL_TIERS = (
+    "Collateral tiers with a header row: minAmount, maxAmount (coin units; empty = no upper "
+    "bound), ratio (fraction). Omit for the flat ratio."
+)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("amount", ndim=2, doc="Coins held (negative: borrowed, counted in full).")
+@xw.arg("price", ndim=2, doc="USD index price of the coin (>= 0).")
+@xw.arg("tiers", pd.DataFrame, index=False, header=True, doc=COLLATERAL_TIERS)
+@xw.arg("ratio", doc="One collateral ratio for every amount when no tiers are given (1 = 100%).")
+@shows_errors
+def PERP_COLLATERAL_VALUE(amount: Any, price: Any, tiers: Any = None, ratio: Any = None) -> Any:
+    """USD value of a coin balance after the venue's tiered collateral ratio (haircut)."""
+    table = cells.optional_table("tiers", tiers, number_columns=("minAmount", "maxAmount",
+                                                                 "ratio"))
+    flat = cells.optional_numbers("ratio", ratio)
+    if table is not None and flat is not None:
+        raise RiskInputError("give tiers or ratio, not both")
+    return cells.cells_out(accounts.collateral_value(
+        cells.numbers("amount", amount), cells.numbers("price", price),
+        table if table is not None else float(_or(flat, 1.0))))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "positions", pd.DataFrame, index=False, header=True,
+    doc=("The account's linear positions with a header row (ccxt names): symbol, side, "
+         "contracts, entryPrice, markPrice, maintenanceMarginRate; optional contractSize, "
+         "maintenanceAmount, feeRate."),
+)
+@xw.arg("balances", pd.DataFrame, index=False, header=True,
+        doc="Coin balances with a header row: coin, balance; optional price (USD) and ratio.")
+@xw.arg("mode", doc=("bybit_uta, binance_multi_assets, binance_portfolio, okx_multi_currency, "
+                     "hyperliquid_cross or dydx_cross."))
+@xw.arg("tiers", pd.DataFrame, index=False, header=True, doc=TIERS_BY_SYMBOL)
+@xw.ret("raw")
+@shows_errors
+def PERP_ACCOUNT_MARGIN(positions: Any, balances: Any, mode: Any, tiers: Any = None) -> Any:
+    """Unified account: equity, requirement, the venue's ratio and each liquidation price."""
+    book = cells.table("positions", positions, text_columns=("symbol", "side", "exchange"),
+                       number_columns=("contracts", "contractSize", "entryPrice", "markPrice",
+                                       "maintenanceMarginRate", "maintenanceAmount", "feeRate"))
+    coins = cells.table("balances", balances, text_columns=("coin",),
+                        number_columns=("balance", "price", "ratio"))
+    if "coin" not in coins or "balance" not in coins:
+        raise RiskInputError("balances must have coin and balance columns")
+    names = coins["coin"].fillna("").astype(str).str.upper()
+    state = accounts.account_margin(
+        book, dict(zip(names, coins["balance"].astype(float), strict=True)),
+        mode=cells.option("mode", mode, ""),
+        prices={c: float(p) for c, p in zip(names, coins.get("price", []), strict=False)
+                if not np.isnan(p)},
+        collateral_tiers={c: float(r) for c, r in zip(names, coins.get("ratio", []),
+                                                      strict=False) if not np.isnan(r)},
+        tiers=_tiers_by_symbol(cells.optional_table(
+            "tiers", tiers, text_columns=("symbol",), number_columns=TIER_COLUMNS)),
+    )
+    summary: list[list[Any]] = [
+        ["equity (USD)", state.equity], ["requirement (USD)", state.requirement],
+        [state.ratio_name, state.ratio], ["liquidated at", state.trigger],
+        ["liquidated", "yes" if state.liquidated else "no"], ["", ""],
+        ["symbol", "account liquidation price"]]
+    rows = [[str(symbol), cells.cells_out(float(price), inf_text=UNREACHABLE)]
+            for symbol, price in zip(state.positions["symbol"],
+                                     state.positions["account_liquidation_price"], strict=True)]
+    return [[row[0], cells.cells_out(row[1]) if isinstance(row[1], float) else row[1]]
+            for row in summary] + rows
 
 
 # --- volatility -------------------------------------------------------------------------------

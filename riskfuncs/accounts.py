@@ -1,0 +1,488 @@
+"""Unified and multi-asset margin accounts: collateral haircuts, the account ratio, and the
+price of each asset that liquidates the whole account.
+
+In a unified account (Bybit UTA, Binance Multi-Assets and Portfolio Margin, OKX multi-currency,
+Hyperliquid and dYdX v4 cross) liquidation is an account event. Every mode has one shape:
+
+    equity      = sum over coins of  value(coin equity)          (haircut, in USD)
+    requirement = sum over positions of maintenance margin (+ liquidation fees where counted)
+    liquidated  when  equity <= k * requirement
+
+with ``value`` the coin's USD value after its tiered collateral ratio (a negative balance,
+borrowing, counts in full), coin equity = wallet balance + the unrealised PnL of the positions
+settled in that coin, and ``k`` = 1 (1.05 for Binance Portfolio Margin's liquidation band). Each
+mode reports its ratio in the venue's own convention (:data:`MODES`).
+
+Sources (re-read December 2026): Bybit help "Glossary - Unified Trading Account" and
+"Liquidation Process (UTA)" (Account MM Rate = Total MM / Margin Balance, liquidation at 100%);
+Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc "How to Calculate Margin in Multi-Assets Mode"
+(account margin ratio = account MM / account equity, 100%); Binance FAQ
+5e33af8e6ac04d57a1d0a3398e0a0752 (uniMMR = adjusted equity / MM, liquidation at or below
+105%); OKX help "Multi-currency margin mode: cross margin" (margin ratio = adjusted equity /
+(MMR + liquidation cost), below 100%); Hyperliquid docs "Liquidations" (account value below the
+maintenance margin); dYdX Chain docs "Liquidations" (total net collateral below the maintenance
+requirement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from riskfuncs._arrays import FloatArray, broadcast, choose, require, side_sign
+from riskfuncs._errors import RiskInputError
+from riskfuncs._typing import FloatLike
+from riskfuncs.margin import maintenance_margin
+from riskfuncs.tiers import TierMap, resolve_tier_tables
+
+__all__ = [
+    "MODES",
+    "AccountMargin",
+    "AccountMode",
+    "account_margin",
+    "collateral_value",
+    "conversion_rates",
+]
+
+AccountMode = Literal[
+    "bybit_uta", "binance_multi_assets", "binance_portfolio", "okx_multi_currency",
+    "hyperliquid_cross", "dydx_cross",
+]
+
+
+@dataclass(frozen=True)
+class _Mode:
+    ratio_name: str
+    #: How the venue states its ratio: "requirement/equity" (%, liquidation at >= trigger),
+    #: "equity/requirement" (liquidation at <= trigger) or "equity-requirement" (USD, <= 0).
+    convention: Literal["requirement/equity", "equity/requirement", "equity-requirement"]
+    trigger: float
+    fees_in_requirement: bool
+    haircuts: bool
+    source: str
+
+
+#: The account modes, with each venue's ratio convention and trigger.
+MODES: Mapping[str, _Mode] = {
+    "bybit_uta": _Mode("Account MM Rate", "requirement/equity", 1.0, False, True,
+                       "Bybit 'Liquidation Process (UTA)': Account MM Rate >= 100%"),
+    "binance_multi_assets": _Mode("account margin ratio", "requirement/equity", 1.0, False, True,
+                                  "Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc: 100%"),
+    "binance_portfolio": _Mode("uniMMR", "equity/requirement", 1.05, False, True,
+                               "Binance FAQ 5e33af8e6ac04d57a1d0a3398e0a0752: uniMMR <= 105%"),
+    "okx_multi_currency": _Mode("margin ratio", "equity/requirement", 1.0, True, True,
+                                "OKX multi-currency margin: adjusted equity / (MMR + "
+                                "liquidation cost) below 100%"),
+    "hyperliquid_cross": _Mode("margin available", "equity-requirement", 0.0, False, False,
+                               "Hyperliquid 'Liquidations': account value below maintenance"),
+    "dydx_cross": _Mode("maintenance / net collateral", "requirement/equity", 1.0, False, False,
+                        "dYdX Chain 'Liquidations': net collateral below maintenance"),
+}
+
+#: A collateral ratio: one number for every amount, or tiers by amount held (coin units).
+CollateralTiers: TypeAlias = float | Sequence[Mapping[str, Any]] | pd.DataFrame
+
+
+def _tier_arrays(tiers: CollateralTiers) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(floors, caps, ratios) of a collateral tier table, in coin units."""
+    if isinstance(tiers, int | float) and not isinstance(tiers, bool):
+        return np.array([0.0]), np.array([np.inf]), np.array([float(tiers)])
+    records: list[Any]
+    if isinstance(tiers, pd.DataFrame):
+        records = list(tiers.to_dict("records"))
+    elif isinstance(tiers, Sequence) and not isinstance(tiers, str):
+        records = list(tiers)
+    else:
+        raise RiskInputError(f"tiers must be a ratio or a list of collateral tiers (got "
+                             f"{type(tiers).__name__})")
+    if not records:
+        raise RiskInputError("tiers must have at least one tier (got none)")
+    rows = []
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise RiskInputError(f"tiers item {i} must be a mapping with minAmount, maxAmount "
+                                 "and ratio")
+        try:
+            low = float(record.get("minAmount") or 0.0)
+            high = record.get("maxAmount")
+            cap = np.inf if high is None or (isinstance(high, float) and np.isnan(high)) \
+                else float(high)
+            ratio = float(record["ratio"])
+        except KeyError:
+            raise RiskInputError(f"tiers item {i} must have ratio") from None
+        except (TypeError, ValueError):
+            raise RiskInputError(f"tiers item {i} must hold numbers") from None
+        rows.append((low, cap, ratio))
+    rows.sort()
+    floors, caps, ratios = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    require("tiers ratio", ratios, (ratios >= 0) & (ratios <= 1), "be in [0, 1]")
+    if floors[0] != 0 or np.any(caps[:-1] != floors[1:]):
+        raise RiskInputError("tiers must start at amount 0 and each end where the next begins")
+    return floors, caps, ratios
+
+
+def _weighted_amount(amount: FloatArray, tiers: CollateralTiers) -> FloatArray:
+    """Amount x collateral ratio, tier by tier; a negative amount (borrowing) in full."""
+    floors, caps, ratios = _tier_arrays(tiers)
+    held = np.maximum(amount, 0.0)[..., None]
+    in_tier = np.clip(held - floors, 0.0, caps - floors)
+    weighted: FloatArray = np.where(amount < 0, amount, (in_tier * ratios).sum(axis=-1))
+    return weighted
+
+
+def collateral_value(amount: FloatLike, price: FloatLike,
+                     tiers: CollateralTiers = 1.0) -> Any:
+    """USD value of a coin balance after the venue's tiered collateral ratio (haircut).
+
+    Parameters
+    ----------
+    amount : float, array-like or Series
+        Coins held (negative: borrowed, valued in full with no haircut).
+    price : float, array-like or Series
+        USD index price of the coin.
+    tiers : float, list of mappings or DataFrame, default 1.0
+        One ratio for every amount, or tiers ``{"minAmount", "maxAmount", "ratio"}`` in coin
+        units (ccxt-style records or a DataFrame with those columns); each slice of the balance
+        counts at its own tier's ratio; an open last tier has ``maxAmount`` None.
+
+    Returns
+    -------
+    float, ndarray or Series
+        USD.
+
+    Examples
+    --------
+    OKX's tiered discount example: 100 BTC at 60,000 is worth 5,785,500 USD.
+
+    >>> okx = [{"minAmount": 0, "maxAmount": 20, "ratio": 0.98},
+    ...        {"minAmount": 20, "maxAmount": 25, "ratio": 0.975},
+    ...        {"minAmount": 25, "maxAmount": 30, "ratio": 0.97},
+    ...        {"minAmount": 30, "maxAmount": 50, "ratio": 0.965},
+    ...        {"minAmount": 50, "maxAmount": 70, "ratio": 0.96},
+    ...        {"minAmount": 70, "maxAmount": 90, "ratio": 0.955},
+    ...        {"minAmount": 90, "maxAmount": 110, "ratio": 0.95}]
+    >>> collateral_value(100, 60_000, okx)
+    5785500.0
+    >>> collateral_value(-2, 60_000, okx)  # borrowed: counted in full
+    -120000.0
+    """
+    form, (held, px) = broadcast(amount=amount, price=price)
+    require("price", px, ~(px < 0), "be >= 0")
+    return form.wrap(_weighted_amount(held, tiers) * px)
+
+
+def conversion_rates(index_price: FloatLike, *, bid_buffer: FloatLike = 0.0,
+                     ask_buffer: FloatLike = 0.0) -> tuple[Any, Any]:
+    """Binance Multi-Assets conversion rates: (bid, ask) = index x (1 - bid buffer, 1 + ask
+    buffer). A margin asset's positive balance converts at the bid, a negative one at the ask.
+
+    Examples
+    --------
+    Binance FAQ "How to Calculate Margin in Multi-Assets Mode": USDT index 0.99, bid buffer
+    0.01, ask buffer 0.005.
+
+    >>> conversion_rates(0.99, bid_buffer=0.01, ask_buffer=0.005)
+    (0.9801, 0.99495)
+    """
+    form, (index, bid, ask) = broadcast(index_price=index_price, bid_buffer=bid_buffer,
+                                        ask_buffer=ask_buffer)
+    require("bid_buffer", bid, (bid >= 0) & (bid < 1), "be in [0, 1)")
+    require("ask_buffer", ask, ask >= 0, "be >= 0")
+    return form.wrap(index * (1.0 - bid)), form.wrap(index * (1.0 + ask))
+
+
+@dataclass(frozen=True)
+class AccountMargin:
+    """The state of a unified account (:func:`account_margin`).
+
+    Attributes
+    ----------
+    mode : str
+    equity : float
+        USD, adjusted as the venue does (haircut coin equity, unrealised PnL included).
+    requirement : float
+        USD: maintenance margin of every position (plus liquidation fees on OKX).
+    ratio : float
+        In the venue's own convention, named ``ratio_name``.
+    ratio_name, convention : str
+    trigger : float
+        Liquidation when ``ratio`` reaches it (>= for requirement/equity, <= otherwise).
+    liquidated : bool
+    positions : DataFrame
+        Per position: asset, settle, notional_usd, maintenance_margin (USD), unrealized_pnl,
+        liquidation_fee, account_liquidation_price (the asset price that liquidates the account
+        with every other price held; 0.0 never for a falling price, inf never for a rising one).
+    coins : DataFrame
+        Per coin: balance, unrealized_pnl, equity (coins), price, value (USD after haircut).
+    """
+
+    mode: str
+    equity: float
+    requirement: float
+    ratio: float
+    ratio_name: str
+    convention: str
+    trigger: float
+    liquidated: bool
+    positions: pd.DataFrame
+    coins: pd.DataFrame
+
+
+@dataclass
+class _Account:
+    """A validated account, ready to be valued at any prices."""
+
+    mode: _Mode
+    asset: np.ndarray  # base asset per position
+    settle: np.ndarray  # settle coin per position
+    sign: FloatArray
+    qty: FloatArray
+    entry: FloatArray
+    mark: FloatArray
+    fee: FloatArray
+    rate: FloatArray
+    amount: FloatArray
+    tables: dict[str, Any]
+    labels: np.ndarray
+    coins: list[str]
+    balances: dict[str, float]
+    prices: dict[str, float]
+    haircuts: dict[str, CollateralTiers]
+
+    def _coin_price(self, coin: str, moved: Mapping[str, Any]) -> Any:
+        return np.asarray(moved.get(coin, self.prices.get(coin, 1.0)), dtype=float)
+
+    def evaluate(self, moved: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Equity and requirement (USD) with some asset prices moved (scalars)."""
+        moved = dict(moved or {})
+        price = np.array(self.mark, dtype=float)
+        for asset, value in moved.items():
+            price[self.asset == asset] = float(value)
+        pnl = self.sign * self.qty * (price - self.entry)
+        value = self.qty * price
+        mm = np.empty_like(value)
+        for label in np.unique(self.labels):
+            rows = self.labels == label
+            if label:
+                mm[rows] = maintenance_margin(self.qty[rows], price[rows],
+                                              tiers=self.tables[label])
+            else:
+                mm[rows] = value[rows] * self.rate[rows] - self.amount[rows]
+        fees = value * self.fee if self.mode.fees_in_requirement else np.zeros_like(value)
+        equity = 0.0
+        for coin in self.coins:
+            px = float(self._coin_price(coin, moved))
+            held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum()) / px
+            ratio = self.haircuts.get(coin, 1.0) if self.mode.haircuts else 1.0
+            equity += float(_weighted_amount(np.asarray(held), ratio)) * px
+        return {"equity": equity, "requirement": float((mm + fees).sum()), "mm": mm,
+                "pnl": pnl, "fees": fees, "value": value}
+
+    def margin_left(self, moved: Mapping[str, Any] | None = None) -> Any:
+        """equity - k x requirement: liquidation where it reaches 0."""
+        state = self.evaluate(moved)
+        k = self.mode.trigger if self.mode.convention == "equity/requirement" else (
+            1.0 if self.mode.convention == "equity-requirement" else 1.0 / self.mode.trigger)
+        return state["equity"] - k * state["requirement"]
+
+
+def _account(book: pd.DataFrame, balances: Mapping[str, float], mode: str,
+             prices: Mapping[str, float] | None, collateral_tiers: Mapping[str, Any] | None,
+             tiers: TierMap | None) -> _Account:
+    chosen = MODES[choose("mode", mode, tuple(MODES))]
+    if not isinstance(book, pd.DataFrame):
+        raise RiskInputError(f"book must be a DataFrame (got {type(book).__name__})")
+    frame = book.reset_index(drop=True)
+    for column in ("symbol", "side", "contracts", "entryPrice", "markPrice"):
+        if column not in frame:
+            raise RiskInputError(f"book must have a {column} column")
+    if "contractType" in frame and (frame["contractType"].astype(str).str.lower()
+                                    == "inverse").any():
+        raise RiskInputError("book must hold linear contracts only: a unified account margins "
+                             "coin-settled (inverse) contracts in their own coin")
+    symbols = frame["symbol"].astype(str)
+    pair = symbols.str.split(":", n=1).str[0]
+    asset = pair.str.split("/", n=1).str[0].str.upper().to_numpy()
+    settle = symbols.str.split(":", n=1).str[1].fillna(pair.str.split("/").str[1]) \
+        .str.split("-", n=1).str[0].str.upper().to_numpy()
+    size = frame.get("contractSize", pd.Series(1.0, index=frame.index)).astype(float)
+    qty = _floats(frame["contracts"].astype(float) * size)
+    entry = _floats(frame["entryPrice"])
+    mark = _floats(frame["markPrice"])
+    for name, values in (("contracts", qty), ("entryPrice", entry), ("markPrice", mark)):
+        require(name, values, values > 0, "be > 0")
+    rate = frame.get("maintenanceMarginRate", pd.Series(np.nan, index=frame.index))
+    amount = frame.get("maintenanceAmount", pd.Series(0.0, index=frame.index))
+    fee = frame.get("feeRate", pd.Series(0.0, index=frame.index))
+    exchanges = frame.get("exchange", pd.Series(mode, index=frame.index)).astype(str)
+    tables, labels = resolve_tier_tables(exchanges, symbols, tiers)
+    missing = (labels == "") & np.isnan(_floats(rate))
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise RiskInputError(f"maintenanceMarginRate must be given, or tiers for "
+                             f"{symbols.iloc[row]!r} (row {row})")
+    coin_prices = {str(k).upper(): float(v) for k, v in (prices or {}).items()}
+    for coin, price in coin_prices.items():
+        if not price > 0:
+            raise RiskInputError(f"prices {coin} must be > 0 (got {price!r})")
+    for a, m in zip(asset, mark, strict=True):
+        coin_prices.setdefault(a, float(m))
+    coins = sorted({str(c).upper() for c in balances} | set(settle))
+    held = {str(k).upper(): float(v) for k, v in balances.items()}
+    unpriced = [c for c in coins if c not in coin_prices and c not in _USD_COINS]
+    if unpriced:
+        raise RiskInputError(f"prices must give the USD price of {', '.join(unpriced)}")
+    return _Account(
+        chosen, asset, settle, _floats(side_sign(frame["side"].to_numpy())), qty, entry,
+        mark, _floats(fee.astype(float).fillna(0.0)),
+        _floats(rate), _floats(amount.astype(float).fillna(0.0)), tables,
+        labels, coins, held, {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices},
+        {str(k).upper(): v for k, v in (collateral_tiers or {}).items()})
+
+
+def _floats(values: Any) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)
+
+
+#: Coins taken at 1 USD when no price is given.
+_USD_COINS = ("USD", "USDT", "USDC")
+
+
+def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
+                   mode: AccountMode, prices: Mapping[str, float] | None = None,
+                   collateral_tiers: Mapping[str, CollateralTiers] | None = None,
+                   tiers: TierMap | None = None) -> AccountMargin:
+    """Equity, requirement, the account ratio and each asset's account liquidation price.
+
+    Parameters
+    ----------
+    book : DataFrame
+        The account's linear positions, ccxt column names as in :func:`portfolio_margin`
+        (``symbol``, ``side``, ``contracts``, ``contractSize``, ``entryPrice``, ``markPrice``,
+        ``maintenanceMarginRate``/``maintenanceAmount`` or ``tiers``, ``feeRate``).
+    balances : mapping of coin to amount
+        Wallet balances, before unrealised PnL (negative: borrowed).
+    mode : {"bybit_uta", "binance_multi_assets", "binance_portfolio", "okx_multi_currency",
+            "hyperliquid_cross", "dydx_cross"}
+    prices : mapping of coin to USD price, optional
+        Index prices of the coins held; a position's asset defaults to its mark, USD, USDT and
+        USDC to 1.
+    collateral_tiers : mapping of coin to a ratio or tiers, optional
+        :func:`collateral_value` tables per coin (a coin not listed counts at 100%). Ignored by
+        modes without haircuts (Hyperliquid, dYdX).
+    tiers : mapping, optional
+        Maintenance tiers by symbol (or ``(exchange, symbol)``), as in :func:`portfolio_margin`.
+
+    Returns
+    -------
+    AccountMargin
+
+    Notes
+    -----
+    The account liquidation price of an asset moves every position on that asset, and a
+    balance held in that coin, with all other prices held; it is where ``equity = k x
+    requirement`` (:data:`MODES`), found by bisection to machine precision through the tier
+    and haircut breakpoints. A position alone, with no haircut, reproduces
+    :func:`portfolio_margin`'s cross liquidation price on a liquidation-price venue.
+
+    Examples
+    --------
+    dYdX Chain "Liquidations": deposit 1,000 USDC, short 3 ETH at 3,000, MMF 5%.
+
+    >>> book = pd.DataFrame({"symbol": ["ETH/USD:USDC"], "side": ["short"], "contracts": [3.0],
+    ...                      "entryPrice": [3000.0], "markPrice": [3000.0],
+    ...                      "maintenanceMarginRate": [0.05]})
+    >>> state = account_margin(book, {"USDC": 1000.0}, mode="dydx_cross")
+    >>> round(float(state.positions["account_liquidation_price"].iloc[0]), 2)
+    3174.6
+    """
+    account = _account(book, balances, mode, prices, collateral_tiers, tiers)
+    state = account.evaluate()
+    equity, requirement = float(state["equity"]), float(state["requirement"])
+    m = account.mode
+    if m.convention == "requirement/equity":
+        ratio = requirement / equity if equity > 0 else np.inf
+        liquidated = ratio >= m.trigger
+    elif m.convention == "equity/requirement":
+        ratio = equity / requirement if requirement > 0 else np.inf
+        liquidated = ratio <= m.trigger
+    else:
+        ratio = equity - requirement
+        liquidated = ratio <= m.trigger
+    prices_by_asset = _liquidation_prices(account)
+    usd = np.array([account.prices.get(c, 1.0) for c in account.settle], dtype=float)
+    positions = pd.DataFrame({
+        "symbol": book["symbol"].to_numpy(), "asset": account.asset, "settle": account.settle,
+        "notional_usd": state["value"] * usd, "maintenance_margin": state["mm"] * usd,
+        "unrealized_pnl": state["pnl"], "liquidation_fee": state["fees"] * usd,
+        "account_liquidation_price": [prices_by_asset[a] for a in account.asset],
+    }, index=book.index)
+    coins = pd.DataFrame({
+        "balance": [account.balances.get(c, 0.0) for c in account.coins],
+        "price": [account.prices.get(c, 1.0) for c in account.coins],
+    }, index=pd.Index(account.coins, name="coin"))
+    coins["unrealized_pnl"] = [float(state["pnl"][account.settle == c].sum())
+                               for c in account.coins]
+    coins["equity"] = coins["balance"] + coins["unrealized_pnl"] / coins["price"]
+    coins["value"] = [
+        float(collateral_value(e, p, account.haircuts.get(c, 1.0) if m.haircuts else 1.0))
+        for c, e, p in zip(account.coins, coins["equity"], coins["price"], strict=True)]
+    return AccountMargin(mode, equity, requirement, float(ratio), m.ratio_name, m.convention,
+                         m.trigger, bool(liquidated), positions, coins)
+
+
+def _liquidation_prices(account: _Account) -> dict[str, float]:
+    """Per asset of the account, the price that liquidates the whole account (others held).
+
+    0.0: no positive price liquidates it on the way down; inf: none on the way up."""
+    assets = sorted(set(account.asset) | {c for c in account.coins if c not in _USD_COINS})
+    out: dict[str, float] = {}
+    for asset in assets:
+        now = float(account._coin_price(asset, {}))
+        left_now = float(account.margin_left({asset: now}))
+        # Which way is adverse: the margin left falls as the price moves that way.
+        up = float(account.margin_left({asset: now * (1 + 1e-6)}))
+        down = float(account.margin_left({asset: now * (1 - 1e-6)}))
+        falling_hurts = down < up
+        # Past liquidation already: the root lies on the favourable side.
+        search_down = falling_hurts == (left_now > 0)
+        out[asset] = _bisect(account, asset, now, search_down)
+    return out
+
+
+def _bisect(account: _Account, asset: str, now: float, down: bool) -> float:
+    """The root of margin_left on one side of ``now`` (0.0 or inf when there is none)."""
+    left_now = float(account.margin_left({asset: now}))
+    if down:
+        low, high = _TINY, now
+        if float(account.margin_left({asset: low})) * left_now > 0:
+            return 0.0
+    else:
+        low = high = now
+        for _ in range(64):  # widen until the sign changes: at most 2^64 x the price
+            high *= 2.0
+            if float(account.margin_left({asset: high})) * left_now <= 0:
+                break
+        else:
+            return float("inf")
+    left_low = float(account.margin_left({asset: low}))
+    for _ in range(200):  # halving: machine precision long before 200 steps
+        middle = 0.5 * (low + high)
+        if middle in (low, high):
+            break
+        left = float(account.margin_left({asset: middle}))
+        if left == 0.0:
+            return middle
+        if (left > 0) == (left_low > 0):
+            low, left_low = middle, left
+        else:
+            high = middle
+    return 0.5 * (low + high)
+
+
+#: Stands for a zero price where prices must be positive.
+_TINY = 1e-300

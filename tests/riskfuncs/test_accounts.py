@@ -1,0 +1,183 @@
+"""Unified accounts: collateral haircuts, the account ratio in each venue's convention, and
+the price of each asset that liquidates the whole account."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskfuncs import RiskInputError, portfolio_margin
+from riskfuncs.accounts import (
+    MODES,
+    account_margin,
+    collateral_value,
+    conversion_rates,
+)
+
+#: OKX help "Multi-currency margin mode": BTC discount tiers (coin units).
+OKX_BTC = [{"minAmount": 0, "maxAmount": 20, "ratio": 0.98},
+           {"minAmount": 20, "maxAmount": 25, "ratio": 0.975},
+           {"minAmount": 25, "maxAmount": 30, "ratio": 0.97},
+           {"minAmount": 30, "maxAmount": 50, "ratio": 0.965},
+           {"minAmount": 50, "maxAmount": 70, "ratio": 0.96},
+           {"minAmount": 70, "maxAmount": 90, "ratio": 0.955},
+           {"minAmount": 90, "maxAmount": 110, "ratio": 0.95}]
+#: Bybit help "Assets Collateral Value Ratio List (UTA)": the BTC tiers of its example.
+BYBIT_BTC = [{"minAmount": 0, "maxAmount": 10, "ratio": 0.98},
+             {"minAmount": 10, "maxAmount": 20, "ratio": 0.95},
+             {"minAmount": 20, "maxAmount": 30, "ratio": 0.90},
+             {"minAmount": 30, "maxAmount": 40, "ratio": 0.85},
+             {"minAmount": 40, "maxAmount": 50, "ratio": 0.80},
+             {"minAmount": 50, "maxAmount": None, "ratio": 0.0}]
+
+
+def _book(*rows: tuple[str, str, float, float, float, float]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["symbol", "side", "contracts", "entryPrice", "markPrice",
+                                       "maintenanceMarginRate"])
+
+
+def test_okx_tiered_discount_reference_value() -> None:
+    # 1,176,000 + 292,500 + 291,000 + 1,158,000 + 1,152,000 + 1,146,000 + 570,000.
+    assert collateral_value(100, 60_000, OKX_BTC) == pytest.approx(5_785_500, rel=1e-15)
+    frame = pd.DataFrame(OKX_BTC)
+    values = collateral_value(np.array([10.0, 100.0, -1.0]), 60_000, frame)
+    assert values.tolist() == pytest.approx([588_000, 5_785_500, -60_000], rel=1e-15)
+    series = pd.Series([5.0, 25.0], index=["a", "b"])
+    assert collateral_value(series, 1.0, OKX_BTC).index.tolist() == ["a", "b"]
+
+
+def test_binance_multi_assets_conversion_rates() -> None:
+    bid, ask = conversion_rates(0.99, bid_buffer=0.01, ask_buffer=0.005)
+    assert (bid, ask) == (pytest.approx(0.9801, rel=1e-15), pytest.approx(0.99495, rel=1e-15))
+
+
+@pytest.mark.parametrize(("tiers", "message"), [
+    ([{"minAmount": 5, "maxAmount": None, "ratio": 0.9}], "must start at amount 0"),
+    ([{"minAmount": 0, "maxAmount": None, "ratio": 1.2}], r"tiers ratio must be in \[0, 1\]"),
+    ([{"minAmount": 0, "maxAmount": None}], "must have ratio"),
+    ("0.9", "must be a ratio or a list"),
+])
+def test_bad_collateral_tiers_are_refused(tiers: object, message: str) -> None:
+    with pytest.raises(RiskInputError, match=message):
+        collateral_value(1.0, 1.0, tiers)  # type: ignore[arg-type]
+
+
+def test_dydx_cross_reference_value_through_the_account() -> None:
+    # dYdX Chain "Liquidations": deposit 1,000, short 3 ETH at 3,000, MMF 5%:
+    # p' = (e - s p) / (|s| MMF - s) = 10,000 / 3.15.
+    state = account_margin(_book(("ETH/USD:USDC", "short", 3, 3000, 3000, 0.05)),
+                           {"USDC": 1000}, mode="dydx_cross")
+    price = state.positions["account_liquidation_price"].iloc[0]
+    assert price == pytest.approx(10_000 / 3.15, rel=1e-12)
+    assert state.ratio == pytest.approx(450 / 1000, rel=1e-15) and not state.liquidated
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_one_position_without_haircut_is_todays_cross_result(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    side = str(rng.choice(["long", "short"]))
+    entry = float(rng.uniform(100, 100_000))
+    mark = entry * float(rng.uniform(0.9, 1.1))
+    qty = float(rng.uniform(0.01, 50))
+    wallet = qty * entry * float(rng.uniform(0.05, 0.8))
+    rate = float(rng.uniform(0.002, 0.05))
+    book = _book(("BTC/USDT:USDT", side, qty, entry, mark, rate))
+    state = account_margin(book, {"USDT": wallet}, mode="binance_multi_assets")
+    cross = portfolio_margin(book.assign(exchange="binance", marginMode="cross",
+                                         collateral=wallet))
+    expected = cross["liquidation_price"].iloc[0]
+    found = state.positions["account_liquidation_price"].iloc[0]
+    assert found == pytest.approx(expected, rel=1e-12, abs=1e-9)
+
+
+def _mixed_book() -> pd.DataFrame:
+    return pd.DataFrame({
+        "symbol": ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"],
+        "side": ["long", "short", "long"], "contracts": [2.0, 40.0, 300.0],
+        "entryPrice": [60_000.0, 3_000.0, 150.0], "markPrice": [58_000.0, 3_100.0, 140.0],
+        "maintenanceMarginRate": [0.005, 0.006, 0.01], "feeRate": [0.0005, 0.0005, 0.0005],
+    })
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_at_the_account_liquidation_price_the_ratio_equals_its_trigger(mode: str) -> None:
+    balances = {"USDT": 20_000.0, "BTC": 1.5, "ETH": -2.0}
+    prices = {"BTC": 58_000.0, "ETH": 3_100.0}
+    state = account_margin(_mixed_book(), balances, mode=mode,  # type: ignore[arg-type]
+                           prices=prices, collateral_tiers={"BTC": BYBIT_BTC, "ETH": 0.9})
+    checked = 0
+    for asset, price in zip(state.positions["asset"],
+                            state.positions["account_liquidation_price"], strict=True):
+        if price in (0.0, np.inf):  # never liquidates it: even a zero price leaves margin
+            assert asset == "SOL", (mode, asset)
+            continue
+        checked += 1
+        book = _mixed_book()
+        book.loc[book["symbol"].str.startswith(asset + "/"), "markPrice"] = price
+        moved = account_margin(book, balances, mode=mode,  # type: ignore[arg-type]
+                               prices={**prices, asset: price},
+                               collateral_tiers={"BTC": BYBIT_BTC, "ETH": 0.9})
+        m = MODES[mode]
+        if m.convention == "equity-requirement":
+            assert moved.ratio == pytest.approx(0.0, abs=1e-6 * moved.requirement)
+        else:
+            assert moved.ratio == pytest.approx(m.trigger, rel=1e-9), (mode, asset)
+    assert checked >= 2
+
+
+def test_bybit_uta_values_coins_after_haircut_and_pnl_in_the_settle_coin() -> None:
+    # 15 BTC: 10 at 98% and 5 at 95% of 60,000 = 873,000; USDT 10,000 plus the ETH short's
+    # PnL of -4,000 (40 x (3,000 - 3,100)) at 100%: 6,000. Margin balance 879,000.
+    book = _book(("ETH/USDT:USDT", "short", 40, 3000, 3100, 0.01))
+    state = account_margin(book, {"BTC": 15, "USDT": 10_000}, mode="bybit_uta",
+                           prices={"BTC": 60_000}, collateral_tiers={"BTC": BYBIT_BTC})
+    assert state.equity == pytest.approx(873_000 + 6_000, rel=1e-15)
+    assert state.requirement == pytest.approx(40 * 3100 * 0.01, rel=1e-15)
+    assert state.ratio == pytest.approx(1240 / 879_000, rel=1e-15)
+    assert state.ratio_name == "Account MM Rate" and not state.liquidated
+    assert state.coins.loc["BTC", "value"] == pytest.approx(873_000, rel=1e-15)
+    # Hyperliquid and dYdX margin without haircuts: the same coins count in full.
+    plain = account_margin(book, {"BTC": 15, "USDT": 10_000}, mode="dydx_cross",
+                           prices={"BTC": 60_000}, collateral_tiers={"BTC": BYBIT_BTC})
+    assert plain.equity == pytest.approx(900_000 + 6_000, rel=1e-15)
+
+
+def test_okx_counts_every_position_liquidation_fee() -> None:
+    # The same account as riskfuncs.portfolio_margin's OKX fee case: 41,838.27 for BTC.
+    book = pd.DataFrame({"symbol": ["BTC/USDT:USDT", "ETH/USDT:USDT"], "side": ["long", "short"],
+                         "contracts": [1.0, 100.0], "entryPrice": [60_000.0, 3_000.0],
+                         "markPrice": [60_000.0, 3_000.0], "maintenanceMarginRate": [0.004, 0.005],
+                         "feeRate": [0.0005, 0.0005]})
+    state = account_margin(book, {"USDT": 20_000}, mode="okx_multi_currency")
+    btc = state.positions.set_index("asset")["account_liquidation_price"]["BTC"]
+    assert btc == pytest.approx(41_650 / 0.9955, rel=1e-12)
+    assert state.ratio_name == "margin ratio"
+    assert state.ratio == pytest.approx(20_000 / (240 + 1500 + 30 + 150), rel=1e-15)
+
+
+def test_a_collateral_coin_has_its_own_liquidation_price() -> None:
+    # Only BTC collateral behind an ETH short: BTC falling liquidates the account.
+    book = _book(("ETH/USDT:USDT", "short", 10, 3000, 3000, 0.01))
+    state = account_margin(book, {"BTC": 1.0}, mode="bybit_uta", prices={"BTC": 60_000},
+                           collateral_tiers={"BTC": 0.9})
+    from riskfuncs.accounts import _account, _liquidation_prices
+
+    prices = _liquidation_prices(_account(book, {"BTC": 1.0}, "bybit_uta",
+                                                 {"BTC": 60_000}, {"BTC": 0.9}, None))
+    # 0.9 x P = 300 (MM of 30,000 at 1%): P = 333.33.
+    assert prices["BTC"] == pytest.approx(300 / 0.9, rel=1e-12)
+    assert state.positions["account_liquidation_price"].iloc[0] > 3000
+
+
+def test_refusals_name_the_argument() -> None:
+    book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
+    with pytest.raises(RiskInputError, match=r"^mode must be one of"):
+        account_margin(book, {"USDT": 1}, mode="bitget_uta")  # type: ignore[arg-type]
+    with pytest.raises(RiskInputError, match="prices must give the USD price of SOL"):
+        account_margin(book, {"USDT": 1, "SOL": 5}, mode="bybit_uta")
+    with pytest.raises(RiskInputError, match="linear contracts only"):
+        account_margin(book.assign(contractType="inverse"), {"BTC": 1}, mode="bybit_uta")
+    with pytest.raises(RiskInputError, match="maintenanceMarginRate must be given"):
+        account_margin(book.assign(maintenanceMarginRate=np.nan), {"USDT": 1},
+                       mode="bybit_uta")
