@@ -7,6 +7,7 @@ the argument it failed on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ class OutputForm:
     index: pd.Index | None
 
     def wrap(self, result: npt.ArrayLike, name: str | None = None) -> Any:
+        if self.scalar and type(result) is float:  # the scalar fast path: already a float
+            return result
         array = np.asarray(result, dtype=float)
         if self.scalar:
             return float(array.reshape(-1)[0]) if array.size == 1 else array
@@ -95,6 +98,33 @@ def broadcast(**named: Any) -> tuple[OutputForm, list[FloatArray]]:
     return OutputForm(scalar=scalar, index=index), list(shaped)
 
 
+#: Argument types the scalar fast path takes as they are (np.float64 is a float subclass).
+_PLAIN_TYPES = frozenset({float, int, np.float64})
+#: The output form of a call whose arguments were all plain numbers.
+SCALAR_FORM = OutputForm(scalar=True, index=None)
+
+
+def plain_floats(*values: Any) -> list[float] | None:
+    """The values as Python floats when every one is a plain number (``float``, ``int``,
+    ``numpy.float64``), else None: the scalar fast path, without array machinery."""
+    for value in values:
+        if type(value) not in _PLAIN_TYPES:
+            return None
+    return [float(value) for value in values]
+
+
+def broadcast_or_floats(**named: Any) -> tuple[OutputForm, list[Any]]:
+    """:func:`broadcast`, except that plain numbers come back as Python floats (scalar form).
+
+    The arithmetic of the callers is written once for both: Python floats and ndarrays share
+    the operators, and the checks below accept either.
+    """
+    floats = plain_floats(*named.values())
+    if floats is not None:
+        return SCALAR_FORM, floats
+    return broadcast(**named)
+
+
 def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
     position = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
     value = format_value(values[position] if values.ndim else values)
@@ -104,11 +134,18 @@ def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
     return f"got {value} at position {where}"
 
 
-def require(name: str, values: FloatArray, ok: npt.NDArray[np.bool_] | bool, rule: str) -> None:
+def require(
+    name: str, values: FloatArray | float, ok: npt.NDArray[np.bool_] | bool, rule: str
+) -> None:
     """Raise ``RiskInputError("<name> must <rule> (got <value>)")`` where ``ok`` is False.
 
-    NaN values are never reported: missing market data flows through as NaN.
+    NaN values are never reported: missing market data flows through as NaN. ``values`` may be
+    a Python float (the scalar fast path): the message is the same as for a 0-d array.
     """
+    if isinstance(values, float):
+        if not ok and values == values:
+            raise RiskInputError(f"{name} must {rule} (got {format_value(values)})")
+        return
     bad = ~np.asarray(ok) & ~np.isnan(values)
     if np.any(bad):
         raise RiskInputError(
@@ -116,21 +153,30 @@ def require(name: str, values: FloatArray, ok: npt.NDArray[np.bool_] | bool, rul
         )
 
 
+# Each check below lets a good Python float through at once (the scalar fast path); any other
+# value, or a bad float, goes through require(), which words every refusal.
+
+
 def require_positive(name: str, values: FloatArray) -> None:
-    require(name, values, values > 0, "be > 0")
+    if not (isinstance(values, float) and values > 0):
+        require(name, values, values > 0, "be > 0")
 
 
 def require_non_negative(name: str, values: FloatArray) -> None:
-    require(name, values, values >= 0, "be >= 0")
+    if not (isinstance(values, float) and values >= 0):
+        require(name, values, values >= 0, "be >= 0")
 
 
 def require_rate(name: str, values: FloatArray) -> None:
     """A maintenance or fee rate: a fraction in [0, 1) (0.5% is 0.005)."""
-    require(name, values, (values >= 0) & (values < 1), "be in [0, 1) as a fraction, 0.5% = 0.005")
+    if not (isinstance(values, float) and 0 <= values < 1):
+        in_range = (values >= 0) & (values < 1)
+        require(name, values, in_range, "be in [0, 1) as a fraction, 0.5% = 0.005")
 
 
 def require_finite(name: str, values: FloatArray) -> None:
-    require(name, values, np.isfinite(values), "be finite")
+    finite = math.isfinite(values) if isinstance(values, float) else np.isfinite(values)
+    require(name, values, finite, "be finite")
 
 
 def choose(name: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -151,6 +197,14 @@ def side_sign(value: Any, name: str = "side") -> Any:
     Accepts "long"/"short" (also "buy"/"sell", any case), +1/-1, and empty values (None, NaN,
     "") as missing.
     """
+    if isinstance(value, str):  # one word: the scalar fast path
+        return _SIDE_WORDS.get(value) or _word_sign(name, value)
+    if type(value) in _PLAIN_TYPES:
+        sign = float(value)
+        require(name, sign, sign == 1 or sign == -1, "be long, short, +1 or -1")
+        return sign
+    if value is None:
+        return math.nan
     index = value.index if isinstance(value, pd.Series) else None
     raw = value.to_numpy() if isinstance(value, pd.Series) else np.asarray(value)
     if raw.dtype.kind in "biuf":
@@ -172,13 +226,18 @@ def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
     if np.any(rest):
         signs[rest] = np.nan
         for position in zip(*np.nonzero(rest), strict=True) if raw.ndim else [()]:
-            word = raw[position]
-            if word is None or (isinstance(word, float) and np.isnan(word)):
-                continue
-            key = str(word).strip().lower()
-            if key == "":
-                continue
-            if key not in _SIDE_WORDS:
-                raise RiskInputError(f"{name} must be long or short (got {format_value(word)})")
-            signs[position] = _SIDE_WORDS[key]
+            signs[position] = _word_sign(name, raw[position])
     return signs
+
+
+def _word_sign(name: str, word: Any) -> float:
+    """+1.0 / -1.0 for one side word, NaN for an empty value; refuse any other word."""
+    if word is None or (isinstance(word, float) and math.isnan(word)):
+        return math.nan
+    key = str(word).strip().lower()
+    if key == "":
+        return math.nan
+    sign = _SIDE_WORDS.get(key)
+    if sign is None:
+        raise RiskInputError(f"{name} must be long or short (got {format_value(word)})")
+    return sign

@@ -14,17 +14,22 @@ liquidation price is ``x / Q`` (linear) or ``N / x`` (inverse).
 Tiered tables: the maintenance margin is continuous and convex in ``x``, so the left side minus
 the right side is monotone and the tier at the liquidation notional is found directly: tabulate
 ``phi(x) = x (1 - sigma (MMR + fee)) + sigma cum`` at each tier floor, locate the target
-``t = x_e - sigma W`` among them (one binary search per position) and solve inside that tier.
-That is the tier Binance says to use ("the notional at the liquidation price"), without
-re-solving in a loop.
+``t = x_e - sigma W`` among them (one search per position, in both directions' breaks merged)
+and solve inside that tier. That is the tier Binance says to use ("the notional at the
+liquidation price"), without re-solving in a loop.
+
+Plain numbers in (float, int, numpy.float64) take a scalar fast path: the same formulas on
+Python floats, the same checks and messages, the tier found by ``bisect`` in the same tables,
+so a loop of single positions gives the vectorised call's numbers exactly.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +38,7 @@ import pandas as pd
 from riskfuncs._arrays import (
     FloatArray,
     broadcast,
+    broadcast_or_floats,
     choose,
     require,
     require_non_negative,
@@ -177,7 +183,19 @@ if EXCHANGES != RULES:  # pragma: no cover - a rule added in one place only
 _UNIT_MIXUP_FACTOR = 1000.0
 
 
+_RULE_CACHE: dict[tuple[str, str], tuple[ExchangeRule, str]] = {}
+
+
 def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
+    if isinstance(exchange, str) and isinstance(contract, str):
+        found = _RULE_CACHE.get((exchange, contract))
+        if found is None:
+            found = _RULE_CACHE[exchange, contract] = _find_rule(exchange, contract)
+        return found
+    return _find_rule(exchange, contract)
+
+
+def _find_rule(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
     # A ccxt id names its rule set; any other unknown name is refused here, where a single
     # call asks for one venue's rule (portfolio_margin values unknown venues generically).
     if isinstance(exchange, str) and venue_key(exchange) in VENUE_RULES:
@@ -191,8 +209,12 @@ def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
     return rule, kind
 
 
-def _price_from_notional(x: FloatArray, qty: FloatArray, contract: str) -> FloatArray:
+def _price_from_notional(x: Any, qty: Any, contract: str) -> Any:
     """Linear ``x/Q`` (0.0 when x <= 0: unreachable long); inverse ``N/x`` (inf when x <= 0)."""
+    if isinstance(x, float):  # the scalar fast path
+        if x <= 0:
+            return 0.0 if contract == "linear" else np.inf
+        return float(x / qty if contract == "linear" else qty / x)
     price: FloatArray = np.empty(np.broadcast(x, qty).shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         if contract == "linear":
@@ -204,12 +226,74 @@ def _price_from_notional(x: FloatArray, qty: FloatArray, contract: str) -> Float
     return price
 
 
-def _solve_in_tiers(
-    t: FloatArray, sigma: FloatArray, fee: FloatArray, table: TierTable
-) -> FloatArray:
+class _TierLines(NamedTuple):
+    """A tier table solved for one fee rate, as lookup tables over one merged search.
+
+    In tier ``k`` the balance condition is the line ``x (1 - sigma (MMR_k + fee)) + sigma cum_k
+    = t``. ``phi_up`` (longs of linear, shorts of inverse) and ``phi_down`` tabulate its left
+    side at each tier floor; both increase. ``breaks`` merges them, so one search of the
+    target ``t`` gives ``j`` = the number of breaks <= t, and ``offsets[j]``, ``slopes[j]``,
+    ``caps[j]`` (``sigma > 0``) or the same at ``j + len(breaks) + 1`` (otherwise) are the
+    line of the tier that holds the solution.
+    """
+
+    breaks: FloatArray
+    offsets: FloatArray
+    slopes: FloatArray
+    caps: FloatArray | None
+    scalar: tuple[list[float], list[float], list[float], list[float] | None]
+
+
+_LINES_CACHE: dict[tuple[int, float], tuple[TierTable, _TierLines]] = {}
+
+
+def _tier_lines(table: TierTable, fee: float) -> _TierLines:
+    """The solving tables of ``table`` at one fee rate, built once per table and rate."""
+    key = (id(table), fee)
+    cached = _LINES_CACHE.get(key)
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    floors, last = table.floors, len(table) - 1
+    rates = table.maintenance_margin_rates + fee
+    amounts = table.maintenance_amounts
+    # The first floor is -inf so that a target below the table (an unreachable price) lands
+    # in tier 1.
+    phi_up = floors * (1.0 - rates) + amounts
+    phi_down = floors * (1.0 + rates) - amounts
+    phi_up[0] = phi_down[0] = -np.inf
+    breaks = np.sort(np.concatenate([phi_up, phi_down]))
+    # For j breaks <= t (j >= 1: breaks[0] is -inf) the tiers are those of breaks[j - 1]:
+    # row k - 1 of the up constants, row k + last of the down ones (k floors' phi <= t).
+    up_rows = np.searchsorted(phi_up, breaks, side="right") - 1
+    down_rows = np.searchsorted(phi_down, breaks, side="right") + last
+    rows = np.concatenate([up_rows[:1], up_rows, down_rows[:1], down_rows])
+    offsets = np.concatenate([amounts, -amounts])[rows]
+    slopes = np.concatenate([1.0 - rates, 1.0 + rates])[rows]
+    caps = None
+    if not table.continuous:
+        # Amounts that jump at a boundary: liquidation happens at the jump.
+        caps = np.concatenate([table.caps[:-1], [np.inf]] * 2)[rows]
+    listed = None if caps is None else caps.tolist()
+    lines = _TierLines(
+        breaks, offsets, slopes, caps, (breaks.tolist(), offsets.tolist(), slopes.tolist(), listed)
+    )
+    if len(_LINES_CACHE) >= 64:
+        _LINES_CACHE.clear()
+    _LINES_CACHE[key] = (table, lines)
+    return lines
+
+
+def _solve_in_tiers(t: Any, sigma: Any, fee: Any, table: TierTable) -> Any:
     """Notional ``x`` solving ``x (1 - sigma (MMR_k + fee)) + sigma cum_k = t`` in its own tier."""
+    if isinstance(t, float):  # the scalar fast path: the same tables, read with bisect
+        breaks, offsets, slopes, caps = _tier_lines(table, fee).scalar
+        j = bisect_right(breaks, t)
+        if not sigma > 0:
+            j += len(breaks) + 1
+        inside = (t - offsets[j]) / slopes[j]
+        return inside if caps is None else min(inside, caps[j])
     fee = np.broadcast_to(fee, t.shape)
-    first_fee = fee.flat[0] if fee.size else 0.0
+    first_fee = float(fee.flat[0]) if fee.size else 0.0
     if fee.size and not np.all(fee == first_fee):
         # Rare: several fee rates in one call. Solve each rate's positions on their own.
         x = np.full(t.shape, np.nan)
@@ -218,25 +302,13 @@ def _solve_in_tiers(
             group = fee == fee_value
             x[group] = _solve_in_tiers(t[group], sigma[group], np.asarray(fee_value), table)
         return x
-    floors, last = table.floors, len(table) - 1
-    rates = table.maintenance_margin_rates + first_fee
-    amounts = table.maintenance_amounts
-    # phi is increasing in x for either direction: one binary search per direction. The first
-    # floor is -inf so that a target below the table (an unreachable price) lands in tier 1.
-    phi_up = floors * (1.0 - rates) + amounts
-    phi_down = floors * (1.0 + rates) - amounts
-    phi_up[0] = phi_down[0] = -np.inf
-    k_up = np.searchsorted(phi_up, t, side="right")
-    k_down = np.searchsorted(phi_down, t, side="right")
-    # Tier constants for both directions in one table, so each position needs one gather.
-    offsets = np.concatenate([amounts, -amounts])
-    slopes = np.concatenate([1.0 - rates, 1.0 + rates])
-    row = np.where(sigma > 0, k_up - 1, k_down + last)
-    solved: FloatArray = (t - offsets[row]) / slopes[row]
-    if not table.continuous:
-        # Amounts that jump at a boundary: liquidation happens at the jump.
-        caps = np.concatenate([table.caps[:-1], [np.inf]] * 2)
-        solved = np.minimum(solved, caps[row])
+    lines = _tier_lines(table, first_fee)
+    j = np.searchsorted(lines.breaks, t, side="right")
+    np.add(j, len(lines.breaks) + 1, out=j, where=~(sigma > 0))
+    solved: FloatArray = np.subtract(t, lines.offsets[j])
+    solved /= lines.slopes[j]
+    if lines.caps is not None:
+        np.minimum(solved, lines.caps[j], out=solved)
     return solved
 
 
@@ -251,9 +323,10 @@ def _resolve_rates(
             raise RiskInputError(
                 "max_leverage is required on hyperliquid (maintenance = 1 / (2 x max leverage))"
             )
-        _, (lev,) = broadcast(max_leverage=max_leverage)
+        _, (lev,) = broadcast_or_floats(max_leverage=max_leverage)
         require("max_leverage", lev, lev >= 1, "be >= 1")
-        return 1.0 / (2.0 * lev)
+        rate: FloatLike = 1.0 / (2.0 * lev)
+        return rate
     return maintenance_margin_rate
 
 
@@ -362,9 +435,10 @@ def liquidation_price(
     rate_input = _resolve_rates(rule, maintenance_margin_rate, max_leverage, tiers)
     table, rate_given = rate_source(rate_input, tiers, kind)
     if table is not None and not rule.tier_amounts:
-        table = table.without_amounts()
+        table = _without_amounts(table)
     sign = side_sign(side)
-    form, (s, ep, qty, wb, rate_in, amount_in, fee, other_mm, other_pnl) = broadcast(
+    # Plain numbers in: Python floats through the same formulas (no arrays, same checks).
+    form, (s, ep, qty, wb, rate_in, amount_in, fee, other_mm, other_pnl) = broadcast_or_floats(
         side=sign,
         entry_price=entry_price,
         quantity=quantity,
@@ -383,7 +457,7 @@ def liquidation_price(
     entry_value = notional_of(qty, ep, kind)
     _check_units(kind, entry_value, wb, other_mm, other_pnl, _cross_mask(margin_mode))
     sigma = s if kind == "linear" else -s
-    effective = wb - other_mm + other_pnl
+    effective = _effective_collateral(wb, other_mm, other_pnl)
 
     if rule.maintenance_basis == "entry":
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, table)
@@ -397,16 +471,58 @@ def liquidation_price(
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, None)
         _require_rate_sum(rate, fee)
         target = entry_value - sigma * effective
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
+        # The denominator is > 0 (rate + fee < 1): no division by zero, scalar or not.
+        x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
     else:
-        _require_rate_sum(table.maintenance_margin_rates[-1], fee)
+        _require_rate_sum(table.maintenance_margin_rates.item(-1), fee)
         target = entry_value - sigma * effective
-        x = _solve_in_tiers(target, np.broadcast_to(sigma, target.shape), fee, table)
+        x = _solve_in_tiers(target, sigma, fee, table)
     return form.wrap(_price_from_notional(x, qty, kind))
 
 
-def _require_rate_sum(rate: Any, fee: FloatArray) -> None:
+_AMOUNTS_CACHE: dict[int, tuple[TierTable, TierTable]] = {}
+
+
+def _without_amounts(table: TierTable) -> TierTable:
+    """``table.without_amounts()``, built once per table (a per-position call reuses it)."""
+    cached = _AMOUNTS_CACHE.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    if len(_AMOUNTS_CACHE) >= 64:
+        _AMOUNTS_CACHE.clear()
+    plain = table.without_amounts()
+    _AMOUNTS_CACHE[id(table)] = (table, plain)
+    return plain
+
+
+def _effective_collateral(collateral: Any, other_mm: Any, other_pnl: Any) -> Any:
+    """Collateral less the other positions' maintenance margin plus their uPnL (cross)."""
+    if _is_zero(other_mm) and _is_zero(other_pnl):  # isolated: no full-size temporaries
+        return collateral
+    return collateral - other_mm + other_pnl
+
+
+def _is_zero(values: Any) -> bool:
+    """True when every value is 0 (cheap for a scalar or a broadcast constant)."""
+    if isinstance(values, float):
+        return values == 0
+    probe = _constant(values)
+    return bool(probe == 0) if probe is not None else not np.any(values)
+
+
+def _constant(values: Any) -> Any:
+    """The one value of a float or of a broadcast constant (strides all 0), else None."""
+    if isinstance(values, float):
+        return values
+    if values.size and not any(values.strides):
+        return values.flat[0]
+    return None
+
+
+def _require_rate_sum(rate: Any, fee: Any) -> None:
+    if isinstance(rate, float) and isinstance(fee, float):
+        require("maintenance_margin_rate + fee_rate", rate + fee, rate + fee < 1, "be < 1")
+        return
     if np.max(rate) + np.max(fee) < 1:  # the common case, without a full-size temporary
         return
     total = np.asarray(rate + fee, dtype=float)
@@ -416,6 +532,8 @@ def _require_rate_sum(rate: Any, fee: FloatArray) -> None:
 def _cross_mask(margin_mode: MarginModeLike) -> Any:
     """True where the margin mode is cross; a single string is the common, cheap case."""
     if isinstance(margin_mode, str):
+        if margin_mode == "isolated":
+            return False
         return choose("margin_mode", margin_mode, ("isolated", "cross")) == "cross"
     modes = np.asarray(margin_mode, dtype=object)
     for mode in np.unique(modes.astype(str)):
@@ -425,16 +543,28 @@ def _cross_mask(margin_mode: MarginModeLike) -> Any:
 
 def _check_units(
     kind: str,
-    entry_value: FloatArray,
-    collateral: FloatArray,
-    other_mm: FloatArray,
-    other_pnl: FloatArray,
+    entry_value: Any,
+    collateral: Any,
+    other_mm: Any,
+    other_pnl: Any,
     cross: Any = False,
 ) -> None:
     """Refuse collateral that only makes sense in the other contract type's unit."""
-    isolated = (other_mm == 0) & (other_pnl == 0) & ~np.asarray(cross, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        absurd = isolated & (collateral > _UNIT_MIXUP_FACTOR * entry_value)
+    if isinstance(collateral, float) and not collateral > _UNIT_MIXUP_FACTOR * entry_value:
+        return  # the scalar fast path, and the usual answer
+    mm, pnl = _constant(other_mm), _constant(other_pnl)
+    one_mode = isinstance(cross, bool | np.bool_)
+    if (mm is not None and mm != 0) or (pnl is not None and pnl != 0) or (one_mode and cross):
+        return  # every position shares a cross wallet: nothing to check
+    if isinstance(collateral, float):
+        absurd: Any = True
+        ok: Any = False
+    else:
+        with np.errstate(invalid="ignore"):
+            absurd = collateral > _UNIT_MIXUP_FACTOR * entry_value
+        if not (one_mode and mm is not None and pnl is not None):  # some positions are cross
+            absurd &= (other_mm == 0) & (other_pnl == 0) & ~np.asarray(cross, dtype=bool)
+        ok = ~absurd
     if np.any(absurd):
         hint = (
             "inverse contracts take collateral in coin"
@@ -444,7 +574,7 @@ def _check_units(
         require(
             "collateral",
             collateral,
-            ~absurd,
+            ok,
             f"be at most {_UNIT_MIXUP_FACTOR:g}x the position value; {hint}",
         )
 

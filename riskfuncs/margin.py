@@ -8,6 +8,7 @@ Rates are fractions: 0.5% is 0.005.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +48,8 @@ def contract_kind(contract: str) -> str:
 
 def notional_of(quantity: FloatArray, price: FloatArray, contract: str) -> FloatArray:
     """Position value: ``Q * P`` (linear, quote) or ``N / P`` (inverse, coin)."""
+    if isinstance(quantity, float) and isinstance(price, float) and price != 0:
+        return quantity * price if contract == "linear" else quantity / price  # type: ignore[return-value]
     with np.errstate(divide="ignore", invalid="ignore"):
         result: FloatArray = quantity * price if contract == "linear" else quantity / price
     return result
@@ -77,6 +80,11 @@ def maintenance_terms(
 ) -> tuple[FloatArray, FloatArray]:
     """The (rate, amount) pair that applies at notional ``value``: from tiers or as given."""
     if table is not None:
+        if isinstance(value, float):  # the scalar fast path: the same tier, found by bisect
+            floors = table.floors.tolist()
+            k = bisect_right(floors, value if value == value else 0.0) - 1
+            k = min(max(k, 0), len(floors) - 1)
+            return table.maintenance_margin_rates.item(k), table.maintenance_amounts.item(k)
         k = table.index_for(np.nan_to_num(value))
         return table.maintenance_margin_rates[k], table.maintenance_amounts[k]
     require_rate("maintenance_margin_rate", rate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -403,3 +404,152 @@ def test_okx_charges_the_whole_position_at_its_tier_rate() -> None:
     assert result.maintenance_margin[0, 0] == pytest.approx(moved * 0.01, rel=1e-12)
     liquidated = result.account_balance < result.account_requirement
     assert liquidated[0, 0] and not liquidated[0, 1]
+
+
+# --- the scalar fast path ----------------------------------------------------------------------
+
+OKX_TIERS = [
+    {"minNotional": 0, "maxNotional": 50_000, "maintenanceMarginRate": 0.004},
+    {"minNotional": 50_000, "maxNotional": 200_000, "maintenanceMarginRate": 0.005},
+    {"minNotional": 200_000, "maxNotional": None, "maintenanceMarginRate": 0.01},
+]
+# Amounts that do not follow the recurrence: the maintenance margin jumps at 1,000.
+JUMPING_TIERS = [
+    {"minNotional": 0, "maxNotional": 1_000, "maintenanceMarginRate": 0.01,
+     "maintenanceAmount": 0},
+    {"minNotional": 1_000, "maxNotional": None, "maintenanceMarginRate": 0.05,
+     "maintenanceAmount": 0},
+]
+TIER_SETS = {"btcusdt": BTCUSDT_TIERS, "okx": OKX_TIERS, "jumping": JUMPING_TIERS}
+
+
+@st.composite
+def books(draw: st.DrawFn) -> dict[str, Any]:
+    """A small book on one venue and contract: sides, prices, sizes, leverage, fees, cross."""
+    exchange = draw(st.sampled_from(sorted(EXCHANGE_RULES)))
+    contract = draw(st.sampled_from(EXCHANGE_RULES[exchange].contracts))
+    n = draw(st.integers(1, 8))
+    column = lambda values: draw(st.lists(values, min_size=n, max_size=n))  # noqa: E731
+    entry = column(st.floats(1.0, 1e5))
+    size = column(st.floats(0.01, 2_000.0) if contract == "linear" else st.floats(10.0, 1e7))
+    leverage = column(st.floats(1.0, 125.0))
+    value = [q * p if contract == "linear" else q / p for q, p in zip(size, entry, strict=True)]
+    book: dict[str, Any] = {
+        "side": column(draw(st.sampled_from([st.sampled_from(["long", "short", "Buy", " SELL"]),
+                                             st.sampled_from([-1, 1.0])]))),
+        "entry_price": entry,
+        "quantity": size,
+        "collateral": [v / lev for v, lev in zip(value, leverage, strict=True)],
+        "exchange": exchange,
+        "contract": contract,
+        "fee_rate": draw(st.sampled_from([0.0, 0.0005])),
+    }
+    other = draw(st.sampled_from(["isolated", "cross"]))
+    if other == "cross":
+        book["other_maintenance_margin"] = column(st.floats(0.0, 100.0))
+        book["other_unrealized_pnl"] = column(st.floats(-50.0, 50.0))
+        book["margin_mode"] = "cross"
+    basis = draw(st.sampled_from(["rate", "tiers"]))
+    if exchange == "hyperliquid" and basis == "rate":
+        book["max_leverage"] = draw(st.sampled_from([3.0, 20.0, 50.0]))
+    elif basis == "rate":
+        book["maintenance_margin_rate"] = column(st.floats(0.0, 0.05))
+        book["maintenance_amount"] = column(st.sampled_from([0.0, 0.001, 5.0]))
+    elif contract == "linear":
+        book["tiers"] = as_tier_table(TIER_SETS[draw(st.sampled_from(sorted(TIER_SETS)))])
+    else:
+        # Coin bounds, as ccxt records (a tuple: the lists in a book are its columns).
+        book["tiers"] = tuple(
+            dict(tier, maxNotional=tier["maxNotional"] and tier["maxNotional"] / 1e4,
+                 minNotional=tier["minNotional"] / 1e4) for tier in OKX_TIERS
+        )
+    return book
+
+
+@settings(max_examples=300, deadline=None)
+@given(book=books())
+def test_vector_equals_loop_of_scalar_fast_paths(book: dict[str, Any]) -> None:
+    """Every venue, contract, rate or tier table, fee and cross term: the scalar fast path gives
+    the vectorised call's numbers exactly (same formulas, same order of operations)."""
+    columns = {k: v for k, v in book.items() if isinstance(v, list)}
+    n = len(book["entry_price"])
+    vector = liquidation_price(**book)
+    loop = []
+    for i in range(n):
+        one = dict(book, **{k: v[i] for k, v in columns.items()})
+        loop.append(liquidation_price(**one))
+    assert all(type(value) is float for value in loop)
+    np.testing.assert_array_equal(vector, loop)
+
+
+def test_the_scalar_path_uses_no_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    import riskfuncs._arrays
+
+    def refuse(**named: object) -> None:
+        raise AssertionError("broadcast called on plain numbers")
+
+    monkeypatch.setattr(riskfuncs._arrays, "broadcast", refuse)
+    table = as_tier_table(BTCUSDT_TIERS)
+    for exchange in ("binance", "bybit", "okx"):
+        assert isinstance(liquidation_price("short", 60_000, 2, 9_000.0, exchange=exchange,
+                                            tiers=table, fee_rate=0.0005), float)
+    assert isinstance(liquidation_price(-1, 60_000.0, 2.0, 9_000.0, exchange="hyperliquid",
+                                        max_leverage=40), float)
+    nobody: Any = None  # a missing side: NaN, as in a vector
+    assert math.isnan(liquidation_price(nobody, 100.0, 1.0, 10.0, maintenance_margin_rate=0.01))
+
+
+SCALAR_REFUSALS = [
+    {"entry_price": -5},
+    {"entry_price": 0.0},
+    {"quantity": 0},
+    {"collateral": -1.5},
+    {"fee_rate": 1.2},
+    {"fee_rate": -0.001},
+    {"other_maintenance_margin": -3, "margin_mode": "cross"},
+    {"side": "flat"},
+    {"side": 2},
+    {"side": 0.0},
+    {"exchange": "ftx"},
+    {"contract": "quanto"},
+    {"maintenance_margin_rate": 1.5},
+    {"maintenance_margin_rate": -0.1},
+    {"maintenance_amount": -1},
+    {"maintenance_margin_rate": 0.6, "fee_rate": 0.5},
+    {"maintenance_margin_rate": 0.6, "fee_rate": 0.5, "exchange": "bybit"},
+    {"exchange": "hyperliquid", "contract": "inverse"},
+    {"exchange": "hyperliquid", "maintenance_margin_rate": None},
+    {"exchange": "hyperliquid", "maintenance_margin_rate": None, "max_leverage": 0.5},
+    {"maintenance_margin_rate": None},
+    {"tiers": BTCUSDT_TIERS},
+    {"tiers": BTCUSDT_TIERS, "maintenance_margin_rate": None, "fee_rate": 0.6},
+    {"collateral": 5_000_000},
+    {"collateral": 5_000_000, "exchange": "bybit"},
+    {"collateral": 20_000, "quantity": 1_000, "contract": "inverse"},
+    {"margin_mode": "hedge"},
+]
+
+
+@pytest.mark.parametrize("refusal", SCALAR_REFUSALS, ids=lambda r: ",".join(map(str, r.items())))
+def test_scalar_refusals_are_worded_as_the_vector_path_words_them(
+    refusal: dict[str, object],
+) -> None:
+    arguments: dict[str, object] = {
+        "side": "long",
+        "entry_price": 100.0,
+        "quantity": 1.0,
+        "collateral": 10.0,
+        "maintenance_margin_rate": 0.01,
+    }
+    arguments.update(refusal)
+    with pytest.raises(RiskInputError) as scalar:
+        liquidation_price(**arguments)  # type: ignore[arg-type]
+    # The same call through the array machinery: every number as a 0-d array.
+    as_arrays = {
+        key: np.asarray(value) if isinstance(value, int | float) and key != "max_leverage"
+        else value
+        for key, value in arguments.items()
+    }
+    with pytest.raises(RiskInputError) as vector:
+        liquidation_price(**as_arrays)  # type: ignore[arg-type]
+    assert str(scalar.value) == str(vector.value)
