@@ -117,11 +117,12 @@ def _write(value: Any, options: Mapping[str, Any]) -> Any:
 
 
 def _cell_value(value: Any) -> Any:
-    """One result cell as Calc takes it: a float, a text or a boolean."""
+    """One result cell as Calc takes it: a float or a text (TRUE/FALSE as 1/0)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, bool | np.bool_):
-        return bool(value)
+        # Calc reads a UNO boolean inside an array result as 1 whatever its value: hand 1 or 0.
+        return 1.0 if value else 0.0
     if isinstance(value, int | float | np.number):
         number = float(value)
         return "" if math.isnan(number) else number

@@ -1,0 +1,211 @@
+"""PERP_ formulas typed into real LibreOffice Calc cells, recalculated, compared with riskfuncs.
+
+PerpRisk.oxt is built and installed into a private profile (conftest), then one headless Calc
+session fills a sheet (positions, a tier table), enters scalar formulas, array formulas over
+ranges, a table argument, a table result and bad input, recalculates, saves the sheet as .ods
+and .xlsx and reopens both. Every number must equal riskfuncs on the same inputs to 1e-12
+(relative); every message must be the one line the Excel function shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from addin.calc.oxt import programmatic_name
+from addin.excel import udfs
+from addin.excel.errors import cell_message
+from riskfuncs import RiskInputError, discipline, liquidation, margin, tiers
+from tests.addin.calc.conftest import CalcSession
+
+pytestmark = pytest.mark.libreoffice
+
+TOLERANCE = 1e-12
+
+# Binance USDⓈ-M BTCUSDT brackets 1-3 (public leverage-bracket table), with its header row.
+TIER_ROWS: list[list[Any]] = [
+    ["minNotional", "maxNotional", "maintenanceMarginRate", "maintenanceAmount", "maxLeverage"],
+    [0, 50_000, 0.004, 0, 125],
+    [50_000, 600_000, 0.005, 50, 100],
+    [600_000, 3_000_000, 0.01, 3_050, 75],
+]
+TIER_FRAME = pd.DataFrame(TIER_ROWS[1:], columns=TIER_ROWS[0]).astype(float)
+# Positions in B20:F24: side, entry, quantity, collateral, mark (row 22 has no mark price).
+POSITIONS: list[list[Any]] = [
+    ["long", 60_000.0, 0.5, 3_000.0, 61_500.0],
+    ["short", 3_000.0, 2.0, 600.0, 2_950.0],
+    ["long", 150.0, 40.0, 900.0, None],
+    ["short", 64_000.0, 1.5, 12_000.0, 66_100.0],
+    ["long", 0.52, 25_000.0, 2_000.0, 0.49],
+]
+SIDE, ENTRY, QTY, COLL, MARK = (np.array([row[i] for row in POSITIONS], dtype=object)
+                                for i in range(5))
+
+
+def _column(values: Any) -> list[list[Any]]:
+    return [[v] for v in np.asarray(values, dtype=float).ravel().tolist()]
+
+
+def _message(call: Any) -> str:
+    try:
+        call()
+    except RiskInputError as exc:
+        return cell_message(exc)
+    raise AssertionError("expected a RiskInputError")
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    target: str  # a cell, or a range for an array formula
+    formula: str
+    expected: list[list[Any]]  # floats, texts ("" = empty result), bools
+
+
+def _cases() -> list[Case]:
+    mark = np.array([np.nan if v is None else v for v in MARK], dtype=float)
+    leverage = np.array([[3.0], [7.0]])
+    checks = discipline.check_leverage(leverage, cap=5.0)
+    check_rows = [list(checks.columns)] + [
+        ["inf" if isinstance(v, float) and math.isinf(v) else v for v in row]
+        for row in checks.itertuples(index=False)
+    ]
+    return [
+        Case("notional", "A1", "=PERP_NOTIONAL(0.5;60000)",
+             [[margin.notional(0.5, 60_000.0)]]),
+        Case("liq binance", "A2", '=PERP_LIQ_PRICE("long";60000;0.5;3000;"binance";;0.004)',
+             [[liquidation.liquidation_price("long", 60_000.0, 0.5, 3_000.0, exchange="binance",
+                                             maintenance_margin_rate=0.004)]]),
+        Case("liq bybit short", "A3",
+             '=PERP_LIQ_PRICE("short";3000;2;600;"bybit";"linear";0.005)',
+             [[liquidation.liquidation_price("short", 3_000.0, 2.0, 600.0, exchange="bybit",
+                                             contract="linear", maintenance_margin_rate=0.005)]]),
+        Case("initial margin inverse", "A4", '=PERP_INITIAL_MARGIN(1000;60000;10;"inverse")',
+             [[margin.initial_margin(1_000.0, 60_000.0, leverage=10.0, contract="inverse")]]),
+        Case("tier", "A5", "=PERP_TIER(75000;$H$20:$L$23)",
+             [[float(tiers.tier_for_notional(75_000.0, TIER_FRAME))]]),
+        Case("liq range", "N20:N24",
+             '=PERP_LIQ_PRICE(B20:B24;C20:C24;D20:D24;E20:E24;"bybit";;0.005)',
+             _column(liquidation.liquidation_price(
+                 SIDE.astype(str), ENTRY.astype(float), QTY.astype(float), COLL.astype(float),
+                 exchange="bybit", maintenance_margin_rate=0.005))),
+        Case("pnl range, one mark missing", "O20:O24",
+             "=PERP_UNREALIZED_PNL(B20:B24;C20:C24;F20:F24;D20:D24)",
+             [["" if math.isnan(v[0]) else v[0]] for v in _column(margin.unrealized_pnl(
+                 SIDE.astype(str), ENTRY.astype(float), mark, QTY.astype(float)))]),
+        Case("maintenance from a tier table", "P20:P24",
+             "=PERP_MAINT_MARGIN(D20:D24;C20:C24;;;$H$20:$L$23)",
+             _column(margin.maintenance_margin(QTY.astype(float), ENTRY.astype(float),
+                                               tiers=TIER_FRAME))),
+        Case("check table", "A30:F32", "=PERP_CHECK_LEVERAGE(B35:B36;5)", check_rows),
+        Case("bad quantity", "A6", "=PERP_NOTIONAL(-1;60000)",
+             [[_message(lambda: margin.notional(-1.0, 60_000.0))]]),
+        Case("bad leverage", "A7", "=PERP_INITIAL_MARGIN(1;60000;-5)",
+             [[_message(lambda: margin.initial_margin(1.0, 60_000.0, leverage=-5.0))]]),
+        Case("bad side", "A8", '=PERP_LIQ_PRICE("sideways";60000;0.5;3000)',
+             [[udfs.PERP_LIQ_PRICE([["sideways"]], [[60_000.0]], [[0.5]], [[3_000.0]])]]),
+        Case("required argument missing", "A9", "=PERP_NOTIONAL(0.5)", [["price is required"]]),
+        # One message for the call; Calc repeats a single value over the array range.
+        Case("bad quantity in a range", "N26:N27", "=PERP_NOTIONAL(B26:B27;C26:C27)",
+             [[_message(lambda: margin.notional(np.array([[1.0], [-2.0]]), 100.0))]] * 2),
+    ]
+
+
+CASES = _cases()
+DATA: dict[str, Any] = {
+    **{f"{col}{20 + r}": value for r, row in enumerate(POSITIONS)
+       for col, value in zip("BCDEF", row, strict=True)},
+    **{f"{col}{20 + r}": value for r, row in enumerate(TIER_ROWS)
+       for col, value in zip("HIJKL", row, strict=True)},
+    "B26": 1.0, "B27": -2.0, "C26": 100.0, "C27": 100.0, "B35": 3.0, "B36": 7.0,
+}
+KEPT = ("A1", "A2", "N20:N24", "P20:P24")  # read again after saving and reopening
+
+
+def _formula_step(case: Case) -> dict[str, Any]:
+    if ":" in case.target:
+        return {"do": "array", "range": case.target, "formula": case.formula}
+    return {"do": "formula", "cell": case.target, "formula": case.formula}
+
+
+@pytest.fixture(scope="module")
+def results(calc_session: CalcSession) -> dict[str, Any]:
+    root = calc_session.root
+    reads = [{"do": "read", "range": c.target, "key": c.key} for c in CASES]
+    calc_session.add(
+        {"do": "new"},
+        {"do": "values", "cells": DATA},
+        *(_formula_step(c) for c in CASES),
+        {"do": "recalc"},
+        *reads,
+        {"do": "save", "path": str(root / "saved.ods"), "filter": "calc8"},
+        {"do": "save", "path": str(root / "saved.xlsx"), "filter": "Calc Office Open XML"},
+        {"do": "close"},
+    )
+    for suffix in ("ods", "xlsx"):
+        calc_session.add(
+            {"do": "open", "path": str(root / f"saved.{suffix}")},
+            {"do": "recalc"},
+            *({"do": "read", "range": target, "key": f"{suffix} {target}"} for target in KEPT),
+            {"do": "close"},
+        )
+    return calc_session.run()
+
+
+def _matches(cell: dict[str, Any], expected: Any) -> bool:
+    if cell["error"]:
+        return False
+    if isinstance(expected, bool | np.bool_):
+        return cell["result"] == "number" and cell["value"] == float(expected)
+    if isinstance(expected, str):
+        return cell["result"] == "text" and cell["text"] == expected
+    number = float(expected)
+    return cell["result"] == "number" and math.isclose(
+        cell["value"], number, rel_tol=TOLERANCE, abs_tol=TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])
+def test_cell_equals_riskfuncs(results: dict[str, Any], case: Case) -> None:
+    cells = results[case.key]
+    assert len(cells) == len(case.expected) and len(cells[0]) == len(case.expected[0])
+    shown = [[(c["value"], c["text"], c["error"]) for c in row] for row in cells]
+    for row, expected_row in zip(cells, case.expected, strict=True):
+        for cell, expected in zip(row, expected_row, strict=True):
+            assert _matches(cell, expected), (shown, case.expected)
+
+
+def test_messages_are_one_line_as_in_excel(results: dict[str, Any]) -> None:
+    assert results["bad quantity"][0][0]["text"] == "quantity must be > 0 (got -1)"
+    assert results["bad quantity"][0][0]["text"] == udfs.PERP_NOTIONAL([[-1.0]], [[60_000.0]])
+    for key in ("bad quantity", "bad leverage", "bad side", "required argument missing"):
+        assert "\n" not in results[key][0][0]["text"]
+
+
+def test_saved_files_keep_the_functions(results: dict[str, Any]) -> None:
+    """.ods and .xlsx written by Calc reopen in Calc with the same results; both store the
+    function under its programmatic name."""
+    for suffix in ("ods", "xlsx"):
+        for target in KEPT:
+            again = results[f"{suffix} {target}"]
+            first = next(results[c.key] for c in CASES if c.target == target)
+            assert [[c["value"] for c in row] for row in again] == [
+                [c["value"] for c in row] for row in first
+            ]
+            assert all(not c["error"] for row in again for c in row)
+    assert programmatic_name("PERP_NOTIONAL") in results["ods A1"][0][0]["formula"]
+
+
+def test_saved_xlsx_stores_the_programmatic_name(calc_session: CalcSession,
+                                                 results: dict[str, Any]) -> None:
+    import zipfile
+
+    sheet = zipfile.ZipFile(Path(calc_session.root) / "saved.xlsx").read(
+        "xl/worksheets/sheet1.xml").decode("utf-8")
+    assert f"<f aca=\"false\">{programmatic_name('PERP_NOTIONAL')}(0.5,60000)</f>" in sheet
