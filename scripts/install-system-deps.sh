@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # System packages the tests need: LibreOffice (headless) to recalculate the workbooks and render
-# PDFs, poppler for PDF previews, and Carlito (metric-compatible with Calibri) for print layout.
+# PDFs, poppler for PDF previews, Carlito (metric-compatible with Calibri) for print layout, and
+# for the LibreOffice Calc add-in (PerpRisk.oxt): the SDK's unoidl-write (libreoffice-dev) and the
+# Python bridge with its component loader (python3-uno).
 set -euo pipefail
 need=()
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 [ -e /usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf ] || need+=(fonts-crosextra-carlito)
+[ -x /usr/lib/libreoffice/sdk/bin/unoidl-write ] || need+=(libreoffice-dev)
+[ -e /usr/lib/python3/dist-packages/uno.py ] && [ -e /usr/lib/libreoffice/program/pythonloader.py ] \
+    || need+=(python3-uno)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi

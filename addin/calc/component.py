@@ -94,5 +94,6 @@ def _method(name: str) -> Callable[..., Any]:
 for _name in _read_json(FUNCTIONS_FILE, {}):
     setattr(PerpRiskAddIn, _name, _method(_name))
 
-g_ImplementationHelper = unohelper.ImplementationHelper()
+# pythonloader looks this name up.
+g_ImplementationHelper = unohelper.ImplementationHelper()  # noqa: N816
 g_ImplementationHelper.addImplementation(PerpRiskAddIn, IMPLEMENTATION, (SERVICE,))

@@ -88,7 +88,7 @@ _ENGINE = _Engine()
 
 
 def _context(value: Any) -> Any:
-    context = ConversionContext.__new__(ConversionContext)
+    context: Any = ConversionContext.__new__(ConversionContext)
     context.range = None
     context.value = value
     context.source_value = value
@@ -100,7 +100,8 @@ def _context(value: Any) -> Any:
 def _read(value: Any, options: Mapping[str, Any]) -> Any:
     """One argument as xlwings hands it to the Excel function (``conversion.read``)."""
     convert = options.get("convert")
-    pipeline = conversion.accessors.get(convert, convert).reader(dict(options))
+    accessor: Any = conversion.accessors.get(convert, convert)
+    pipeline = accessor.reader(dict(options))
     context = _context(value)
     pipeline(context)
     return context.value
@@ -109,7 +110,8 @@ def _read(value: Any, options: Mapping[str, Any]) -> Any:
 def _write(value: Any, options: Mapping[str, Any]) -> Any:
     """A result as xlwings hands it to Excel (``conversion.write``): 2-D lists or a scalar."""
     convert = options.get("convert")
-    pipeline = conversion.accessors.get(convert, convert).router(value, None, options)
+    accessor: Any = conversion.accessors.get(convert, convert)
+    pipeline = accessor.router(value, None, options)
     context = _context(value)
     context.meta["write_property"] = "raw_value"
     pipeline.writer(dict(options))(context)

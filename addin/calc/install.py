@@ -125,8 +125,8 @@ def python_advice(platform: str = sys.platform) -> list[str]:
         "Python of the same minor version (python3 --version). If it differs, create the",
         "environment with the system Python: python3 -m venv ~/.perprisk && ~/.perprisk/bin/pip",
         "install perprisk, then run ~/.perprisk/bin/perprisk addin install --libreoffice again.",
-        "Also needed: the LibreOffice Python bridge (Debian/Ubuntu: sudo apt-get install",
-        "python3-uno libreoffice-script-provider-python).",
+        "Also needed: LibreOffice's Python bridge (Debian/Ubuntu: sudo apt-get install",
+        "python3-uno).",
     ]
 
 
@@ -178,7 +178,7 @@ def install_libreoffice(
             False,
             [
                 "LibreOffice's unopkg not found: install LibreOffice (Debian/Ubuntu: sudo apt-get",
-                "install libreoffice-calc python3-uno libreoffice-script-provider-python) or set",
+                "install libreoffice-calc python3-uno) or set",
                 "PERPRISK_UNOPKG to the unopkg program in LibreOffice's program folder.",
             ],
         )
@@ -219,7 +219,7 @@ def install_libreoffice(
         "",
         *python_advice(platform),
         "",
-        "Restart LibreOffice, then type e.g. =PERP_LIQ_PRICE(\"long\"; 60000; 0.5; 3000) in a cell.",
+        'Restart LibreOffice, then type e.g. =PERP_LIQ_PRICE("long"; 60000; 0.5; 3000) in a cell.',
         "For a range of positions enter the formula as an array formula (Ctrl+Shift+Enter).",
     ]
     return CalcInstallReport(True, lines)

@@ -216,7 +216,8 @@ def compile_idl(idl: str, unoidl_write: str | None = None) -> bytes:
         )
         if done.returncode != 0 or not target.is_file():
             message = (done.stderr or done.stdout).strip().splitlines()
-            raise RuntimeError(f"unoidl-write failed: {message[-1] if message else done.returncode}")
+            detail = message[-1] if message else f"exit code {done.returncode}"
+            raise RuntimeError(f"unoidl-write failed: {detail}")
         return target.read_bytes()
 
 

@@ -34,12 +34,11 @@ __all__ = ["Argument", "CellFunction", "function", "functions", "idl_identifier"
 UDF_MODULE = "addin.excel.udfs"
 
 # Words UNO IDL reserves; an argument named like one gets a suffix in the IDL (never in a cell).
-IDL_KEYWORDS = frozenset(
-    """any attribute boolean bound byte char const constants constrained double enum exception
-    false float get hyper in inout interface long maybeambiguous maybedefault maybevoid module
-    needs observes oneway optional out property published raises readonly removable service
-    sequence set short singleton string struct transient true type typedef unsigned void""".split()
-)
+_KEYWORDS = """any attribute boolean bound byte char const constants constrained double enum
+exception false float get hyper in inout interface long maybeambiguous maybedefault maybevoid
+module needs observes oneway optional out property published raises readonly removable service
+sequence set short singleton string struct transient true type typedef unsigned void"""
+IDL_KEYWORDS = frozenset(_KEYWORDS.split())
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,9 @@ def _recording(recorder: _Recorder) -> Iterator[None]:
 
 def _declared_in_order(module: types.ModuleType) -> list[Callable[..., Any]]:
     found = [
-        value for name, value in vars(module).items() if name.startswith("PERP_") and callable(value)
+        value
+        for name, value in vars(module).items()
+        if name.startswith("PERP_") and callable(value)
     ]
     return sorted(found, key=lambda f: inspect.unwrap(f).__code__.co_firstlineno)
 

@@ -75,7 +75,7 @@ class CalcSession:
 def calc_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """The add-in installed into a private profile; (root folder, soffice -env options)."""
     if shutil.which("soffice") is None or shutil.which("unopkg") is None:
-        pytest.skip("LibreOffice (soffice, unopkg) is not installed: scripts/install-system-deps.sh")
+        pytest.skip("LibreOffice (soffice, unopkg) missing: run scripts/install-system-deps.sh")
     root = tmp_path_factory.mktemp("calc")
     profile = root / "profile"
     env = [f"-env:UserInstallation={profile.as_uri()}"]

@@ -18,6 +18,7 @@ Steps (``sheet`` is the sheet index, addresses are A1 style):
 * ``{"do": "close"}``.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -82,7 +83,8 @@ def run(job):
         for step in job["steps"]:
             action = step["do"]
             if action == "new":
-                document = desktop.loadComponentFromURL("private:factory/scalc", "_blank", 0, hidden)
+                url = "private:factory/scalc"
+                document = desktop.loadComponentFromURL(url, "_blank", 0, hidden)
             elif action == "open":
                 url = uno.systemPathToFileUrl(os.path.abspath(step["path"]))
                 document = desktop.loadComponentFromURL(url, "_blank", 0, hidden)
@@ -125,10 +127,8 @@ def run(job):
                     raise ValueError(f"unknown step {action!r}")
     finally:
         if desktop is not None:
-            try:
+            with contextlib.suppress(Exception):
                 desktop.terminate()
-            except Exception:
-                pass
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
