@@ -107,10 +107,9 @@ SCALAR_FORM = OutputForm(scalar=True, index=None)
 def plain_floats(*values: Any) -> list[float] | None:
     """The values as Python floats when every one is a plain number (``float``, ``int``,
     ``numpy.float64``), else None: the scalar fast path, without array machinery."""
-    for value in values:
-        if type(value) not in _PLAIN_TYPES:
-            return None
-    return [float(value) for value in values]
+    if _PLAIN_TYPES.issuperset(map(type, values)):
+        return list(map(float, values))
+    return None
 
 
 def broadcast_or_floats(**named: Any) -> tuple[OutputForm, list[Any]]:
@@ -119,9 +118,9 @@ def broadcast_or_floats(**named: Any) -> tuple[OutputForm, list[Any]]:
     The arithmetic of the callers is written once for both: Python floats and ndarrays share
     the operators, and the checks below accept either.
     """
-    floats = plain_floats(*named.values())
-    if floats is not None:
-        return SCALAR_FORM, floats
+    values = named.values()
+    if _PLAIN_TYPES.issuperset(map(type, values)):
+        return SCALAR_FORM, list(map(float, values))
     return broadcast(**named)
 
 
@@ -175,8 +174,11 @@ def require_rate(name: str, values: FloatArray) -> None:
 
 
 def require_finite(name: str, values: FloatArray) -> None:
-    finite = math.isfinite(values) if isinstance(values, float) else np.isfinite(values)
-    require(name, values, finite, "be finite")
+    if isinstance(values, float):
+        if not math.isfinite(values):
+            require(name, values, False, "be finite")
+        return
+    require(name, values, np.isfinite(values), "be finite")
 
 
 def choose(name: str, value: Any, allowed: tuple[str, ...]) -> str:

@@ -10,16 +10,19 @@ book of a million positions is one call.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from riskfuncs._arrays import (
     FloatArray,
     broadcast,
+    broadcast_or_floats,
     choose,
     format_value,
     require,
+    require_finite,
     require_non_negative,
     require_positive,
     side_sign,
@@ -50,62 +53,114 @@ _CODY_Q = (1.28426009614491121, 0.468238212480865118, 0.0659881378689285515,
            0.00378239633202758244, 7.29751555083966205e-5)
 #: Largest annual volatility accepted (2,000%), as in the assessment workbook's input rule.
 MAX_ANNUAL_VOLATILITY = 20.0
+_VOLATILITY_RULE = f"be an annual fraction <= {MAX_ANNUAL_VOLATILITY:g}, 60% = 0.6"
 _INV_SQRT_2PI = 0.398942280401432677939946059934
 _CENTRAL = 0.67448975
 _SQRT_32 = math.sqrt(32.0)
 
 
-def _log_tail(y: FloatArray) -> FloatArray:
+class _Functions(NamedTuple):
+    """The elementary functions the formulas below are written with: numpy's for arrays,
+    ``math``'s for the scalar fast path (Python floats in, Python floats out)."""
+
+    log: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    trunc: Callable[[Any], Any]
+
+
+def _float_exp(x: float) -> float:
+    """``math.exp`` that overflows to inf, as numpy's does."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _float_trunc(x: float) -> float:
+    """``trunc`` as a float, exactly (``fmod`` is exact)."""
+    return x - math.fmod(x, 1.0)
+
+
+_ARRAYS = _Functions(np.log, np.exp, np.log1p, np.sqrt, np.trunc)
+_FLOATS = _Functions(math.log, _float_exp, math.log1p, math.sqrt, _float_trunc)
+
+
+def _tail_central(v: Any, f: _Functions) -> Any:
+    """log N(-v) for 0 <= v <= 0.674 (Cody's first range)."""
+    a, b = _CODY_A, _CODY_B
+    square = v * v
+    num = ((((a[4] * square + a[0]) * square + a[1]) * square + a[2]) * square + a[3])
+    den = (((square + b[0]) * square + b[1]) * square + b[2]) * square + b[3]
+    return f.log(0.5 - v * num / den)
+
+
+def _tail_middle(v: Any, f: _Functions) -> Any:
+    """log N(-v) for 0.674 < v <= sqrt(32)."""
+    c, d = _CODY_C, _CODY_D
+    num = c[8] * v
+    den = v
+    num = ((((((num + c[0]) * v + c[1]) * v + c[2]) * v + c[3]) * v + c[4]) * v + c[5]) * v
+    den = ((((((den + d[0]) * v + d[1]) * v + d[2]) * v + d[3]) * v + d[4]) * v + d[5]) * v
+    num = (num + c[6]) * v + c[7]
+    den = (den + d[6]) * v + d[7]
+    return _log_gauss(v, f) + f.log(num / den)
+
+
+def _tail_far(v: Any, f: _Functions) -> Any:
+    """log N(-v) for v > sqrt(32), v at most 1e150 (the caller clamps)."""
+    p, q = _CODY_P, _CODY_Q
+    w = 1.0 / (v * v)
+    num = ((((p[5] * w + p[0]) * w + p[1]) * w + p[2]) * w + p[3]) * w + p[4]
+    den = ((((w + q[0]) * w + q[1]) * w + q[2]) * w + q[3]) * w + q[4]
+    ratio = w * num / den
+    return _log_gauss(v, f) + f.log((_INV_SQRT_2PI - ratio) / v)
+
+
+def _log_tail(y: Any) -> Any:
     """log N(-y) for y >= 0 (NaN passes through); stays finite far into the tail."""
+    if isinstance(y, float):  # the scalar fast path
+        if y <= _CENTRAL:
+            return _tail_central(y, _FLOATS)
+        if y <= _SQRT_32:
+            return _tail_middle(y, _FLOATS)
+        return _tail_far(min(y, 1e150), _FLOATS) if y > _SQRT_32 else math.nan
     out = np.full(y.shape, np.nan)
     central = y <= _CENTRAL
     middle = (y > _CENTRAL) & (y <= _SQRT_32)
     far = y > _SQRT_32
     if np.any(central):
-        v = y[central]
-        square = v * v
-        num = _CODY_A[4] * square
-        den = square
-        for i in range(3):
-            num = (num + _CODY_A[i]) * square
-            den = (den + _CODY_B[i]) * square
-        out[central] = np.log(0.5 - v * (num + _CODY_A[3]) / (den + _CODY_B[3]))
+        out[central] = _tail_central(y[central], _ARRAYS)
     if np.any(middle):
-        v = y[middle]
-        num = _CODY_C[8] * v
-        den = v
-        for i in range(7):
-            num = (num + _CODY_C[i]) * v
-            den = (den + _CODY_D[i]) * v
-        out[middle] = _log_gauss(v) + np.log((num + _CODY_C[7]) / (den + _CODY_D[7]))
+        out[middle] = _tail_middle(y[middle], _ARRAYS)
     if np.any(far):
-        v = np.minimum(y[far], 1e150)
-        inverse_square = 1.0 / (v * v)
-        num = _CODY_P[5] * inverse_square
-        den = inverse_square
-        for i in range(4):
-            num = (num + _CODY_P[i]) * inverse_square
-            den = (den + _CODY_Q[i]) * inverse_square
-        ratio = inverse_square * (num + _CODY_P[4]) / (den + _CODY_Q[4])
-        out[far] = _log_gauss(v) + np.log((_INV_SQRT_2PI - ratio) / v)
+        out[far] = _tail_far(np.minimum(y[far], 1e150), _ARRAYS)
     return out
 
 
-def _log_gauss(v: FloatArray) -> FloatArray:
+def _log_gauss(v: Any, f: _Functions) -> Any:
     """-v^2/2 split as in Cody's code so the square loses no precision."""
-    head = np.trunc(v * 16.0) / 16.0
-    return -0.5 * head * head - 0.5 * (v - head) * (v + head)  # type: ignore[no-any-return]
+    head = f.trunc(v * 16.0) / 16.0
+    return -0.5 * head * head - 0.5 * (v - head) * (v + head)
 
 
-def log_normal_cdf(x: FloatArray) -> FloatArray:
-    """log of the standard normal distribution function, elementwise."""
+def log_normal_cdf(x: Any) -> Any:
+    """log of the standard normal distribution function, elementwise (a float for a float)."""
+    if isinstance(x, float):
+        tail: Any = _log_tail(abs(x))
+        return tail if x <= 0 else math.log1p(-math.exp(tail))
     tail = _log_tail(np.abs(x))
     with np.errstate(divide="ignore"):
         return np.where(x <= 0, tail, np.log1p(-np.exp(tail)))
 
 
-def normal_cdf(x: FloatArray) -> FloatArray:
-    """Standard normal distribution function N(x), elementwise, to double precision."""
+def normal_cdf(x: Any) -> Any:
+    """Standard normal distribution function N(x), elementwise, to double precision (a float
+    for a float)."""
+    if isinstance(x, float):
+        tail: Any = math.exp(_log_tail(abs(x)))
+        return tail if x <= 0 else 1.0 - tail
     tail = np.exp(_log_tail(np.abs(x)))
     return np.where(x <= 0, tail, 1.0 - tail)
 
@@ -116,15 +171,18 @@ def _position(
     liquidation_price: FloatLike,
     volatility: FloatLike,
     horizon: FloatLike,
+    fast: bool = False,
     **more: FloatLike,
-) -> tuple[Any, list[FloatArray]]:
+) -> tuple[Any, list[Any]]:
     """Broadcast and check a position; return the side sign, the log distance to liquidation
     (> 0 = not reached), volatility, horizon and the other arguments.
 
     The distance is ln(MP/LP) for a long and ln(LP/MP) for a short; an unreachable liquidation
-    price (0 for a long, +inf for a short) gives +inf.
+    price (0 for a long, +inf for a short) gives +inf. With ``fast``, plain numbers come back
+    as Python floats (the scalar fast path) after the same checks.
     """
-    form, arrays = broadcast(
+    convert = broadcast_or_floats if fast else broadcast
+    form, arrays = convert(
         side=side_sign(side),
         mark_price=mark_price,
         liquidation_price=liquidation_price,
@@ -135,18 +193,31 @@ def _position(
     sign, mark, liquidation, sigma, years = arrays[:5]
     require_positive("mark_price", mark)
     require_non_negative("liquidation_price", liquidation)
-    for name, values in (("volatility", sigma), ("horizon", years)):
-        require_non_negative(name, values)
-        require(name, values, np.isfinite(values), "be finite")
+    require_non_negative("volatility", sigma)
+    require_finite("volatility", sigma)
+    require_non_negative("horizon", years)
+    require_finite("horizon", years)
     # 60 for 60% is the usual slip; no market has an annual volatility of 2,000%.
-    require("volatility", sigma, sigma <= MAX_ANNUAL_VOLATILITY,
-            f"be an annual fraction <= {MAX_ANNUAL_VOLATILITY:g}, 60% = 0.6")
+    if not (isinstance(sigma, float) and sigma <= MAX_ANNUAL_VOLATILITY):
+        require("volatility", sigma, sigma <= MAX_ANNUAL_VOLATILITY, _VOLATILITY_RULE)
+    return form, [sign, _log_distance(sign, mark, liquidation), sigma, years, *arrays[5:]]
+
+
+def _log_distance(sign: Any, mark: Any, liquidation: Any) -> Any:
+    """``sign * ln(mark / liquidation)``, +inf where the liquidation price is unreachable."""
+    if isinstance(mark, float):
+        if liquidation == 0 or liquidation == math.inf:
+            log_ratio = math.inf if liquidation == 0 else -math.inf
+            log_ratio = log_ratio if mark == mark else math.nan
+        else:
+            log_ratio = math.log(mark / liquidation)
+        distance = sign * log_ratio
+        return math.inf if math.isinf(log_ratio) and distance > 0 else distance
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log(mark / liquidation)
     distance = sign * log_ratio
     # A zero or infinite liquidation price on the side it cannot be reached from.
-    distance = np.where(np.isinf(log_ratio) & (distance > 0), np.inf, distance)
-    return form, [sign, distance, sigma, years, *arrays[5:]]
+    return np.where(np.isinf(log_ratio) & (distance > 0), np.inf, distance)
 
 
 def liquidation_distance_sigmas(
@@ -198,22 +269,39 @@ def liquidation_distance_sigmas(
     return form.wrap(z)  # type: ignore[no-any-return]
 
 
-def _first_passage(distance: FloatArray, drift: FloatArray, sigma: FloatArray,
-                   horizon: FloatArray) -> FloatArray:
+def _first_passage(distance: Any, drift: Any, sigma: Any, horizon: Any) -> Any:
     """P(max_{t<=T} (m t + sigma W_t) >= d) for d > 0, m the log drift toward the barrier."""
+    if isinstance(distance, float):  # the scalar fast path
+        scale = sigma * math.sqrt(horizon)
+        if scale > 0 and sigma * sigma > 0:
+            probability = _passage(distance, drift, sigma, horizon, scale, _FLOATS)
+        elif scale > 0:  # a volatility too small to square: numpy's inf and NaN decide
+            return float(_first_passage(*(np.asarray(v) for v in (distance, drift, sigma,
+                                                                   horizon))))
+        elif scale == 0:  # no noise: the drift alone decides
+            probability = 1.0 if drift * horizon >= distance else 0.0
+        else:
+            probability = math.nan
+        return min(max(probability, 0.0), 1.0)
     scale = sigma * np.sqrt(horizon)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        direct = normal_cdf((-distance + drift * horizon) / scale)
-        # exp(2 m d / sigma^2) N(.) evaluated in logs: the factor alone can overflow.
-        reflected = np.exp(
-            2.0 * drift * distance / sigma**2
-            + log_normal_cdf((-distance - drift * horizon) / scale)
-        )
-        probability = direct + reflected
+        probability = _passage(distance, drift, sigma, horizon, scale, _ARRAYS)
     # No noise (zero volatility or horizon): the drift alone decides.
     deterministic = np.where(drift * horizon >= distance, 1.0, 0.0)
     probability = np.where(scale > 0, probability, np.where(scale == 0, deterministic, np.nan))
-    return np.clip(probability, 0.0, 1.0)  # type: ignore[no-any-return]
+    return np.clip(probability, 0.0, 1.0)
+
+
+def _passage(
+    distance: Any, drift: Any, sigma: Any, horizon: Any, scale: Any, f: _Functions
+) -> Any:
+    """The first-passage formula (see liquidation_probability's Notes) where scale > 0."""
+    direct = normal_cdf((-distance + drift * horizon) / scale)
+    # exp(2 m d / sigma^2) N(.) evaluated in logs: the factor alone can overflow.
+    reflected = f.exp(
+        2.0 * drift * distance / sigma**2 + log_normal_cdf((-distance - drift * horizon) / scale)
+    )
+    return direct + reflected
 
 
 def liquidation_probability(
@@ -306,7 +394,9 @@ def liquidation_probability(
     >>> liquidation_probability([100.0, 100.0], [0.0, 101.0], 0.8, 1 / 365, side="long").tolist()
     [0.0, 1.0]
     """
-    mode = choose("monitoring", monitoring, ("continuous", "discrete", "monte_carlo"))
+    mode = "continuous" if monitoring == "continuous" else choose(
+        "monitoring", monitoring, ("continuous", "discrete", "monte_carlo")
+    )
     if mode == "discrete" and checks is None:
         raise RiskInputError("checks must be given for discrete monitoring (got None)")
     if mode == "continuous" and checks is not None:
@@ -320,27 +410,42 @@ def liquidation_probability(
         liquidation_price,
         volatility,
         horizon,
+        fast=mode != "monte_carlo",
         drift=drift,
         checks=np.nan if checks is None else checks,
     )
-    require("drift", mu, np.isfinite(mu), "be finite")
+    require_finite("drift", mu)
     if checks is not None:
-        whole = (looks >= 1) & (looks == np.round(looks))
-        require("checks", looks, whole, "be a whole number >= 1")
+        require("checks", looks, _whole_at_least_one(looks), "be a whole number >= 1")
     # Direction of the log price toward the liquidation price: -nu for a long, +nu for a short.
     toward = -sign * (mu - 0.5 * sigma**2)
+    probability: Any
     if mode == "monte_carlo":
         probability = _monte_carlo(distance, toward, sigma, horizon_years, looks, paths, seed)
+    elif isinstance(distance, float) and (distance <= 0 or distance == math.inf):
+        probability = 1.0 if distance <= 0 else 0.0  # reached already, or never
     else:
         shifted = distance
         if mode == "discrete":
-            shifted = distance + BGK_BETA * sigma * np.sqrt(horizon_years / looks)
+            sqrt = math.sqrt if isinstance(distance, float) else np.sqrt
+            shifted = distance + BGK_BETA * sigma * sqrt(horizon_years / looks)
         probability = _first_passage(shifted, toward, sigma, horizon_years)
+    if isinstance(probability, float):
+        if checks is not None and looks != looks:
+            return math.nan
+        return probability
     probability = np.where(distance <= 0, 1.0, probability)
     probability = np.where(np.isposinf(distance), 0.0, probability)
     if checks is not None:
         probability = np.where(np.isnan(looks), np.nan, probability)
     return form.wrap(probability)  # type: ignore[no-any-return]
+
+
+def _whole_at_least_one(looks: Any) -> Any:
+    """True where a count of checks is a whole number >= 1 (inf counts, as in numpy)."""
+    if isinstance(looks, float):
+        return looks >= 1 and (math.isinf(looks) or looks.is_integer())
+    return (looks >= 1) & (looks == np.round(looks))
 
 
 def _monte_carlo(

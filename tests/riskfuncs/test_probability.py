@@ -374,3 +374,91 @@ def test_probability_falls_with_distance(
 def test_a_volatility_typed_as_a_percentage_is_refused() -> None:
     with pytest.raises(RiskInputError, match=r"^volatility must be an annual fraction <= 20"):
         liquidation_probability(100.0, 80.0, 60.0, 1 / 365, side="long")
+
+
+# --- the scalar fast path --------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    data=st.data(),
+    monitoring=st.sampled_from(["continuous", "discrete"]),
+)
+def test_vector_equals_loop_of_scalar_fast_paths(
+    n: int, data: st.DataObject, monitoring: str
+) -> None:
+    """Plain floats take the math-module path; it gives the vectorised numbers (both are
+    Cody's approximations; numpy's and the C library's log and exp may differ in the last
+    bit), edges included: breached, unreachable, no noise, far tails, NaN."""
+    column = lambda values: data.draw(st.lists(values, min_size=n, max_size=n))  # noqa: E731
+    mark = column(st.floats(1.0, 1e5))
+    away = column(st.sampled_from([0.0, math.inf, math.nan]) | st.floats(0.05, 3.0))
+    liquidation = [m * a for m, a in zip(mark, away, strict=True)]
+    volatility = column(st.sampled_from([0.0]) | st.floats(1e-3, 5.0))
+    horizon = column(st.sampled_from([0.0, DAY / 24]) | st.floats(1e-4, 2.0))
+    side = column(st.sampled_from(["long", "short", "SELL"]))
+    drift = column(st.floats(-5.0, 5.0))
+    checks = column(st.integers(1, 500)) if monitoring == "discrete" else None
+    options = {"monitoring": monitoring}
+    vector = liquidation_probability(mark, liquidation, volatility, horizon, side=side,  # type: ignore[arg-type]
+                                     drift=drift, checks=checks, **options)  # type: ignore[arg-type]
+    loop = [
+        liquidation_probability(mark[i], liquidation[i], volatility[i], horizon[i],
+                                side=side[i], drift=drift[i],  # type: ignore[arg-type]
+                                checks=None if checks is None else checks[i], **options)  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+    assert all(type(value) is float for value in loop)
+    assert_allclose(vector, loop, rtol=1e-13, atol=1e-300)
+
+
+def test_the_scalar_path_uses_no_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    import riskfuncs._arrays
+
+    def refuse(**named: object) -> None:
+        raise AssertionError("broadcast called on plain numbers")
+
+    monkeypatch.setattr(riskfuncs._arrays, "broadcast", refuse)
+    assert liquidation_probability(100, 90, 0.8, DAY, side="long") == pytest.approx(0.012504482)
+    assert isinstance(liquidation_probability(np.float64(100), 110.0, 0.8, DAY, side=-1,
+                                              monitoring="discrete", checks=24), float)
+
+
+PROBABILITY_REFUSALS = [
+    {"mark_price": 0.0},
+    {"mark_price": -3},
+    {"liquidation_price": -1.0},
+    {"volatility": -0.8},
+    {"volatility": math.inf},
+    {"volatility": 60.0},
+    {"horizon": -1.0},
+    {"horizon": math.inf},
+    {"drift": -math.inf},
+    {"drift": math.nan, "volatility": 25},
+    {"side": "up"},
+    {"side": 0},
+    {"monitoring": "hourly"},
+    {"monitoring": "discrete"},
+    {"checks": 24},
+    {"monitoring": "discrete", "checks": 2.5},
+    {"monitoring": "discrete", "checks": 0},
+    {"monitoring": "discrete", "checks": -math.inf},
+]
+
+
+@pytest.mark.parametrize("refusal", PROBABILITY_REFUSALS,
+                         ids=lambda r: ",".join(map(str, r.items())))
+def test_scalar_refusals_are_worded_as_the_vector_path_words_them(
+    refusal: dict[str, object],
+) -> None:
+    arguments: dict[str, object] = {"mark_price": 100.0, "liquidation_price": 90.0,
+                                    "volatility": 0.8, "horizon": DAY, "side": "long"}
+    arguments.update(refusal)
+    with pytest.raises(RiskInputError) as scalar:
+        liquidation_probability(**arguments)  # type: ignore[arg-type]
+    as_arrays = {key: np.asarray(value) if isinstance(value, int | float) else value
+                 for key, value in arguments.items()}
+    with pytest.raises(RiskInputError) as vector:
+        liquidation_probability(**as_arrays)  # type: ignore[arg-type]
+    assert str(scalar.value) == str(vector.value)
