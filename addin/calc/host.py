@@ -136,12 +136,17 @@ def _cell_value(value: Any) -> Any:
 
 
 def result_grid(value: Any) -> Grid:
-    """Any result as a rectangular, non-empty tuple of row tuples (short rows padded with "")."""
-    if isinstance(value, tuple | list):
+    """Any result as a rectangular, non-empty tuple of row tuples (short rows padded with "").
+
+    A flat list is one row, as Excel shows a one-dimensional array.
+    """
+    if isinstance(value, tuple | list) and any(isinstance(row, tuple | list) for row in value):
         rows = [list(row) if isinstance(row, tuple | list) else [row] for row in value]
+    elif isinstance(value, tuple | list):
+        rows = [list(value)]
     else:
         rows = [[value]]
-    rows = [row for row in rows] or [[""]]
+    rows = rows or [[""]]
     width = max(1, *(len(row) for row in rows))
     return tuple(
         tuple(_cell_value(v) for v in row) + ("",) * (width - len(row)) for row in rows

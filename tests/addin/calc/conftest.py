@@ -25,6 +25,9 @@ import pytest
 
 from addin.calc.install import install_libreoffice
 
+# Runs under LibreOffice's Python (it imports uno), never inside pytest.
+collect_ignore = ["drive_calc.py"]
+
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "drive_calc.py"
 
