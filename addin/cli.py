@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "addin.reporting_commands",
     "addin.workbook.commands",
     "addin.accounts.commands",
+    "addin.watch.commands",
 )
 
 

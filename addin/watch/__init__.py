@@ -1,0 +1,1 @@
+"""``perprisk watch``: alerts when a position nears liquidation, as the prices move."""

@@ -1,0 +1,234 @@
+"""``perprisk watch``: poll the accounts, recompute the assessment, alert on crossings.
+
+Each tick fetches the accounts (as ``perprisk fetch`` does), assesses every position with the
+workbook's default rules, compares each position's distance to liquidation with the thresholds
+(with hysteresis), and sends what changed to every channel. State lives in SQLite
+(``--state``, default ``~/.local/state/perprisk/watch.sqlite``), so a restart neither re-sends
+nor forgets. ``--once`` runs one tick (for cron); otherwise ticks run every ``--interval``
+seconds until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from addin.watch.channels import Channel, ChannelError, Email, parse_webhook
+from addin.watch.levels import Observation, Thresholds, transitions
+from addin.watch.state import State
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def default_state_path(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "perprisk" / "watch.sqlite"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "watch", help="poll your accounts and alert when a position nears liquidation",
+        description=__doc__)
+    parser.add_argument("--exchange", action="append", required=True, metavar="ID",
+                        help="ccxt exchange id to watch (repeatable)")
+    parser.add_argument("--interval", type=float, default=60.0, metavar="SECONDS",
+                        help="seconds between ticks (default 60)")
+    parser.add_argument("--once", action="store_true", help="run one tick and exit (for cron)")
+    parser.add_argument("--webhook", action="append", default=[], metavar="[KIND=]URL",
+                        help="send alerts here: json=URL (default), slack=URL, discord=URL or "
+                             "telegram=https://api.telegram.org/bot<token>/sendMessage?chat_id=ID"
+                             " (repeatable)")
+    parser.add_argument("--email-to", metavar="ADDRESS", help="also send alerts by email")
+    parser.add_argument("--from", dest="sender", metavar="ADDRESS",
+                        help="email sender (default: --email-to)")
+    parser.add_argument("--smtp-host", metavar="HOST")
+    parser.add_argument("--smtp-port", type=int, metavar="PORT")
+    parser.add_argument("--security", choices=("starttls", "ssl", "none"), default="starttls")
+    parser.add_argument("--user", metavar="NAME",
+                        help="SMTP user; the password is read from PERPRISK_SMTP_PASSWORD")
+    parser.add_argument("--cafile", metavar="FILE",
+                        help="trust this CA file for the SMTP server's certificate")
+    parser.add_argument("--red", type=float, default=0.10, metavar="FRACTION",
+                        help="red below this distance to liquidation (default 0.10)")
+    parser.add_argument("--amber", type=float, default=0.20, metavar="FRACTION",
+                        help="amber below this distance (default 0.20)")
+    parser.add_argument("--hysteresis", type=float, default=0.01, metavar="FRACTION",
+                        help="a level improves only once the distance clears its threshold by "
+                             "this much (default 0.01)")
+    parser.add_argument("--cooldown", type=float, default=600.0, metavar="SECONDS",
+                        help="the same alert for the same position at most once in this time "
+                             "(default 600)")
+    parser.add_argument("--state", type=Path, metavar="FILE",
+                        help="state file (default ~/.local/state/perprisk/watch.sqlite)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="API key file, as for fetch")
+    parser.add_argument("--api-base", action="append", default=[], metavar="[ID=]URL",
+                        help="send every REST call of a venue to URL (mirror or replay)")
+    parser.add_argument("--testnet", action="store_true")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.set_defaults(func=cmd_watch)
+
+
+def _channels(args: argparse.Namespace) -> list[Channel]:
+    channels: list[Channel] = [parse_webhook(spec) for spec in args.webhook]
+    if args.email_to:
+        if not args.smtp_host:
+            raise ValueError("--email-to needs --smtp-host")
+        from addin.mail.message import build_message
+        from addin.mail.smtp import SmtpConnection, send_with_retries, settings_from_env
+
+        settings = settings_from_env(args.smtp_host, port=args.smtp_port,
+                                     security=args.security, user=args.user,
+                                     timeout=args.timeout, cafile=args.cafile)
+        sender, to = args.sender or args.email_to, args.email_to
+
+        def send(subject: str, text: str, message_id: str) -> None:
+            msg = build_message(sender=sender, to=[to], subject=subject, text=text,
+                                html=f"<p>{text}</p>".replace("\n", "<br>"),
+                                message_id=f"<{message_id}@perprisk.watch>")
+            with SmtpConnection(settings) as connection:
+                send_with_retries(connection, msg, attempts=2, backoff=1.0)
+
+        channels.append(Email(send, to))
+    if not channels:
+        raise ValueError("give at least one --webhook or --email-to: alerts need somewhere to go")
+    return channels
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    thresholds = Thresholds(args.red, args.amber, args.hysteresis, args.cooldown)
+    from addin.mail.message import MailError
+
+    try:
+        thresholds.check()
+        channels = _channels(args)
+    except (ValueError, MailError) as exc:
+        _err(f"perprisk watch: {exc}")
+        return EXIT_USAGE
+    from addin.accounts.commands import _api_bases
+    from addin.accounts.fetch import FetchSettings
+    from addin.accounts.keys import KeyConfigError, load_credentials
+
+    venues = list(dict.fromkeys(v.strip().lower() for v in args.exchange))
+    try:
+        credentials = load_credentials(venues, config=args.config)
+    except KeyConfigError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    settings = FetchSettings(testnet=args.testnet, api_base=_api_bases(args.api_base) or None,
+                             timeout=args.timeout, days=30, attempts=2, backoff=1.0)
+    state = State(args.state or default_state_path())
+    watch = Watch(venues, credentials, settings, thresholds, channels, state,
+                  quiet=args.quiet)
+    try:
+        if args.once:
+            return watch.tick()
+        while True:
+            started = time.monotonic()
+            watch.tick()
+            time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        print("perprisk watch: stopped", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        state.close()
+
+
+class Watch:
+    """One watch: each :meth:`tick` fetches, assesses, records what changed and delivers."""
+
+    def __init__(self, venues: Sequence[str], credentials: Any, settings: Any,
+                 thresholds: Thresholds, channels: Sequence[Channel], state: State, *,
+                 quiet: bool = False, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.venues, self.credentials, self.settings = list(venues), credentials, settings
+        self.thresholds, self.channels, self.state = thresholds, list(channels), state
+        self.quiet = quiet
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def observe(self) -> list[Observation]:
+        """This tick's observations: every position's distance, and each venue read or not."""
+        from addin.accounts.fetch import fetch_venues
+        from addin.reader.exchange_data import ExportError
+        from addin.reader.safety import WorkbookError
+        from addin.report.pipeline import assess_export
+
+        export, results = fetch_venues(self.venues, self.credentials, self.settings)
+        observations = []
+        for result in results:
+            errors = "; ".join(e.get("message", "") for e in result.errors)
+            if result.positions_read:
+                observations.append(Observation(f"venue|{result.venue}", f"{result.venue} data",
+                                                None, "answering again", forced="green"))
+            else:
+                observations.append(Observation(
+                    f"venue|{result.venue}", f"{result.venue} data", None,
+                    f"positions not read: {errors or 'no answer'} (the last known levels stay "
+                    "until it answers)", forced="red"))
+        with tempfile.TemporaryDirectory(prefix="perprisk-watch-") as folder:
+            path = Path(folder) / "export.json"
+            path.write_text(json.dumps(export), encoding="utf-8")
+            try:
+                assessment = assess_export(path)
+            except (ExportError, WorkbookError) as exc:
+                observations.append(Observation("assessment", "assessment", None,
+                                                 str(exc).splitlines()[0], forced="red"))
+                return observations
+        for p in assessment.positions:
+            observations.append(Observation(
+                f"{p.exchange}|{p.symbol}|{p.side}", f"{p.symbol} {p.side} ({p.exchange})",
+                float(p.distance_to_liquidation),
+                f"mark {p.mark_price:,.6g}, liquidation {p.liquidation_price:,.6g}"))
+        return observations
+
+    def tick(self) -> int:
+        now = self.clock()
+        observations = self.observe()
+        levels, events = transitions(observations, self.state.levels(),
+                                     self.state.last_sent(), self.thresholds, now.timestamp())
+        # Positions not seen this tick (closed, or their venue not read) keep their last level.
+        self.state.record(levels, events, [c.name for c in self.channels], now)
+        undelivered = self.deliver(now)
+        if not self.quiet:
+            self.show(now, observations, levels)
+        failed_venue = any(o.forced == "red" for o in observations)
+        return EXIT_PROBLEMS if undelivered or failed_venue else EXIT_OK
+
+    def deliver(self, now: dt.datetime) -> int:
+        """Send every waiting event; returns how many are still waiting."""
+        by_name = {c.name: c for c in self.channels}
+        waiting = 0
+        for item in self.state.pending():
+            channel = by_name.get(item.channel)
+            if channel is None:
+                continue  # a channel no longer configured: kept, not sent elsewhere
+            try:
+                channel.send(item.event, f"perprisk-{item.id}")
+            except ChannelError as exc:
+                self.state.failed(item, str(exc))
+                _err(f"perprisk watch: {exc}; kept for the next tick")
+                waiting += 1
+            else:
+                self.state.sent(item, now)
+        return waiting
+
+    def show(self, now: dt.datetime, observations: Sequence[Observation],
+             levels: dict[str, str]) -> None:
+        print(f"{now:%Y-%m-%d %H:%M:%S} UTC  {len(observations)} watched")
+        for obs in observations:
+            distance = "" if obs.distance is None else f"{obs.distance:8.1%}"
+            print(f"  {levels.get(obs.key, '?'):5}  {obs.label:<40} {distance}")

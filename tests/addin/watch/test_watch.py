@@ -1,0 +1,221 @@
+"""``perprisk watch`` end to end on loopback: the replayed exchange driven through a price path,
+a webhook receiver recording what arrives, state across restarts, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from addin.cli import main
+from addin.watch.levels import Observation, Thresholds, level_for, transitions
+from tests.addin.fetch.conftest import FAKE_KEYS
+from tests.addin.fetch.conftest import replay_server as replay_server  # the session's server
+from tests.addin.fetch.replay_server import ReplayServer, closed_port
+from tests.addin.mail.smtp_fixtures import test_ca as test_ca  # the session's test CA
+
+# --------------------------------------------------------------------------------------------
+# Levels
+
+
+def test_hysteresis_and_levels() -> None:
+    t = Thresholds(red=0.10, amber=0.20, hysteresis=0.01)
+    assert level_for(0.09, "green", t) == "red"
+    assert level_for(0.105, "red", t) == "red"  # inside the band: still red
+    assert level_for(0.111, "red", t) == "amber"
+    assert level_for(0.205, "amber", t) == "amber"
+    assert level_for(0.25, "red", t) == "green"
+    assert level_for(float("inf"), "amber", t) == "green"
+    assert level_for(float("nan"), "amber", t) == "amber"  # no figure: nothing changes
+    with pytest.raises(ValueError, match="0 < red < amber"):
+        Thresholds(red=0.3, amber=0.2).check()
+
+
+def test_a_wobble_at_a_threshold_sends_one_alert() -> None:
+    t = Thresholds(red=0.10, amber=0.20, hysteresis=0.01, cooldown=0)
+    levels: dict[str, str] = {}
+    sent: list[str] = []
+    for distance in (0.30, 0.099, 0.101, 0.0995, 0.104, 0.098, 0.25, 0.24):
+        levels, events = transitions([Observation("k", "BTC long", distance)], levels, {}, t,
+                                     now=0.0)
+        sent += [e.level for e in events]
+    assert sent == ["red", "green"]
+
+
+def test_cooldown_holds_back_a_repeat_of_the_same_alert() -> None:
+    t = Thresholds(hysteresis=0.0, cooldown=600)
+    obs = [Observation("k", "BTC long", 0.05)]
+    _, events = transitions(obs, {"k": "amber"}, {"k": ("red", 1000.0)}, t, now=1300.0)
+    assert events == []  # red went out 300 s ago
+    _, events = transitions(obs, {"k": "amber"}, {"k": ("red", 1000.0)}, t, now=1700.0)
+    assert [e.level for e in events] == ["red"]
+
+
+# --------------------------------------------------------------------------------------------
+# End to end
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records every JSON body; ``fail`` answers 500."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.fail = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                if outer.fail > 0:
+                    outer.fail -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.bodies.append(body)
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def position(replay_server: ReplayServer) -> Iterator[dict[str, Any]]:
+    """The replayed Binance USD-M BTC long (liquidation 5,930.78): tests set its mark."""
+    route = next(r for r in replay_server.routes if r.file == "binanceusdm/positionRisk.json")
+    original = json.dumps(route.response)
+    replay_server.reset()
+    yield route.response[0]
+    route.response = json.loads(original)
+    replay_server.reset()
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("PERPRISK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    for suffix, value in FAKE_KEYS["binanceusdm"].items():
+        monkeypatch.setenv(f"PERPRISK_BINANCEUSDM_{suffix}", value)
+
+
+def _tick(replay: ReplayServer, receiver: Receiver, state: Path, *extra: str,
+          api_base: str | None = None) -> int:
+    return main(["watch", "--once", "--quiet", "--exchange", "binanceusdm", "--timeout", "5",
+                 "--api-base", api_base or replay.url, "--webhook", receiver.url,
+                 "--state", str(state), "--cooldown", "0", *extra])
+
+
+def _mark_for(distance: float) -> float:
+    return 5930.78 / (1 - distance)  # distance = (mark - liquidation) / mark
+
+
+def test_a_price_path_sends_each_crossing_once_across_restarts(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path) -> None:
+    state = tmp_path / "watch.sqlite"
+    path = [0.25, 0.15, 0.15, 0.08, 0.105, 0.09, 0.12, 0.215, 0.30]
+    for distance in path:
+        position["markPrice"] = f"{_mark_for(distance):.8f}"
+        # A fresh State each tick: everything it knows comes from the SQLite file.
+        assert _tick(replay_server, receiver, state) == 0
+    got = [(b["key"], b["level"], b["previous"]) for b in receiver.bodies]
+    key = "binance|BTC/USDT:USDT|long"
+    assert got == [
+        (key, "amber", "green"),  # 15%
+        (key, "red", "amber"),  # 8%; 10.5% stays red inside the band, 9% is no news
+        (key, "amber", "red"),  # 12% clears 10% + 1%
+        (key, "green", "amber"),  # 21.5% clears 20% + 1%: all clear
+    ]
+    assert len({b["id"] for b in receiver.bodies}) == len(receiver.bodies)
+    assert receiver.bodies[-1]["subject"] == "perprisk all clear: BTC/USDT:USDT long (binance)"
+    assert "from liquidation" in receiver.bodies[1]["text"]
+
+
+def test_a_failed_webhook_is_retried_next_tick_and_a_dead_venue_is_an_alert(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "watch.sqlite"
+    position["markPrice"] = f"{_mark_for(0.05):.8f}"
+    receiver.fail = 1
+    assert _tick(replay_server, receiver, state) == 1  # red, but the webhook said 500
+    assert receiver.bodies == []
+    assert "HTTP 500" in capsys.readouterr().err
+    assert _tick(replay_server, receiver, state) == 0  # delivered now, exactly once
+    assert [b["level"] for b in receiver.bodies] == ["red"]
+    # The exchange goes away: its data is an alert of its own, never an all clear.
+    down = f"http://127.0.0.1:{closed_port()}"
+    assert _tick(replay_server, receiver, state, api_base=down) == 1
+    assert receiver.bodies[-1]["key"] == "venue|binanceusdm"
+    assert receiver.bodies[-1]["level"] == "red"
+    assert "not read" in receiver.bodies[-1]["text"]
+    assert len(receiver.bodies) == 2  # the position keeps its last level: nothing cleared
+    # Back again: the venue clears; the position, still red, sends nothing new.
+    assert _tick(replay_server, receiver, state) == 0
+    assert [(b["key"], b["level"]) for b in receiver.bodies[2:]] == [
+        ("venue|binanceusdm", "green")]
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["watch", "--once", "--exchange", "binanceusdm", "--state",
+                 str(tmp_path / "s.sqlite")]) == 2
+    assert "give at least one --webhook or --email-to" in capsys.readouterr().err
+    assert main(["watch", "--once", "--exchange", "binanceusdm", "--webhook", "teams=http://x",
+                 "--state", str(tmp_path / "s.sqlite")]) == 2
+    assert "the kind must be json, slack, discord or telegram" in capsys.readouterr().err
+
+
+def test_slack_telegram_and_email_channels(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_ca: Any) -> None:
+    from tests.addin.mail.smtp_fixtures import PASSWORD, USER, start_server
+
+    smtp = start_server(test_ca)
+    try:
+        monkeypatch.setenv("PERPRISK_SMTP_PASSWORD", PASSWORD)
+        position["markPrice"] = f"{_mark_for(0.05):.8f}"
+        telegram = receiver.url.replace("/hook", "/botTOKEN123/sendMessage?chat_id=42")
+        code = main(["watch", "--once", "--quiet", "--exchange", "binanceusdm",
+                     "--api-base", replay_server.url, "--state", str(tmp_path / "s.sqlite"),
+                     "--webhook", f"slack={receiver.url}", "--webhook", f"telegram={telegram}",
+                     "--email-to", "desk@example.com", "--smtp-host", "127.0.0.1",
+                     "--smtp-port", str(smtp.port), "--user", USER,
+                     "--cafile", str(smtp.ca.ca_cert)])
+        assert code == 0
+        slack, tg = receiver.bodies
+        assert slack["text"].startswith("\U0001f534 perprisk RED: BTC/USDT:USDT long (binance)")
+        assert tg == {"chat_id": "42", "text": slack["text"]}
+        (envelope,) = smtp.sink.envelopes
+        assert envelope.rcpt_tos == ["desk@example.com"]
+        assert b"Subject: perprisk RED: BTC/USDT:USDT long (binance)" in envelope.content
+    finally:
+        smtp.controller.stop()
