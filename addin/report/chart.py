@@ -1,190 +1,293 @@
-"""The report chart as a PNG, drawn with numpy and zlib only.
+"""The report charts, drawn with matplotlib (Agg: no display needed) as high-DPI PNG.
 
-Two horizontal bar panels: distance to liquidation per position (most urgent first, coloured by
-alert level, the alert threshold drawn as a line) and profit and loss per stress scenario
-(losses left of zero in red, gains right in green). The PNG encoder follows the PNG
-specification (W3C, https://www.w3.org/TR/png/): signature, IHDR, one zlib-compressed IDAT of
-filter-type-0 scanlines, IEND, each chunk with its CRC-32.
+Three charts, each readable on its own and on a 390-pixel phone screen:
+
+* :func:`distance_figure`: the adverse move to liquidation per position, most urgent at the top,
+  the red and amber alert zones shaded and their thresholds drawn, the most urgent position's
+  label and value the largest on the chart;
+* :func:`loss_figure`: the loss per stress scenario in the terms of the report's worst-case
+  figure (the fall in margin equity: price move, liquidations, collateral haircuts and venue
+  defaults), scenario names in full, SPAN scan rows grouped into their worst;
+* :func:`venue_figure`: each venue's share of exchange exposure against the concentration limit.
+
+Every chart is :data:`WIDTH_INCHES` wide and drawn so that its smallest text is still about
+:data:`MIN_PHONE_PX` pixels high when the image is shown :data:`PHONE_WIDTH_PX` pixels wide.
+Labels sit on their own line above each bar, so a long name never squeezes the bars.
 """
 
 from __future__ import annotations
 
+import io
 import math
-import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
+import matplotlib
 
-from addin.report._font import WIDTH as GLYPH_W
-from addin.report._font import glyph
+matplotlib.use("Agg")
 
-Color = tuple[int, int, int]
-WHITE: Color = (255, 255, 255)
-INK: Color = (33, 37, 41)
-GREY: Color = (173, 181, 189)
-LIGHT: Color = (233, 236, 239)
-RED: Color = (201, 42, 42)
-AMBER: Color = (230, 146, 0)
-GREEN: Color = (47, 158, 68)
-LEVEL_COLORS: dict[str, Color] = {"red": RED, "amber": AMBER, "green": GREEN}
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-WIDTH = 900
-SCALE = 2  # glyph pixel size
-ROW = 24
-LABEL_W = 20 * (GLYPH_W + 1) * SCALE
-BAR_X0 = 20 + LABEL_W + 10
-BAR_X1 = WIDTH - 130
+RED = "#c92a2a"
+AMBER = "#e67700"
+GREEN = "#2f9e44"
+GREY = "#868e96"
+INK = "#212529"
+RED_ZONE = "#ffe3e3"
+AMBER_ZONE = "#fff3bf"
+TRACK = "#f1f3f5"
+LEVEL_COLORS = {"red": RED, "amber": AMBER, "green": GREEN}
+
+#: Width of every chart, in inches (72 points each).
+WIDTH_INCHES = 5.0
+#: Pixels per inch of the PNG: 5 inches give 1,100 pixels, sharp on a high-DPI screen.
+DPI = 220
+#: The narrowest screen the charts are drawn for, and the smallest text height there.
+PHONE_WIDTH_PX = 370
+MIN_PHONE_PX = 10.0
+#: Font sizes in points; BASE at 5 inches shown 370 pixels wide is 11.3 pixels high.
+BASE = 11.0
+SMALL = 10.0
+LARGE = 13.0
+TITLE = 13.0
 MAX_ROWS = 20
-
-
-def encode_png(pixels: npt.NDArray[np.uint8]) -> bytes:
-    """Encode an (height, width, 3) uint8 RGB array as PNG bytes."""
-    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
-        raise ValueError("pixels must be a (height, width, 3) uint8 array")
-    height, width, _ = pixels.shape
-    raw = np.zeros((height, 1 + width * 3), dtype=np.uint8)  # filter byte 0 = None per row
-    raw[:, 1:] = pixels.reshape(height, width * 3)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 9)) + chunk(b"IEND", b""))
-
-
-class Canvas:
-    def __init__(self, width: int, height: int) -> None:
-        self.pixels = np.empty((height, width, 3), dtype=np.uint8)
-        self.pixels[:] = WHITE
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    def rect(self, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
-        h, w, _ = self.pixels.shape
-        xa, xb = sorted((round(x0), round(x1)))
-        ya, yb = sorted((round(y0), round(y1)))
-        xa, xb, ya, yb = max(xa, 0), min(xb, w), max(ya, 0), min(yb, h)
-        if xa < xb and ya < yb:
-            self.pixels[ya:yb, xa:xb] = color
-
-    def text(self, x: int, y: int, text: str, color: Color = INK, scale: int = SCALE,
-             align: str = "left") -> None:
-        advance = (GLYPH_W + 1) * scale
-        if align == "right":
-            x -= advance * len(text)
-        for i, char in enumerate(text):
-            for r, row in enumerate(glyph(char)):
-                for c, on in enumerate(row):
-                    if on:
-                        gx, gy = x + i * advance + c * scale, y + r * scale
-                        self.rect(gx, gy, gx + scale, gy + scale, color)
+#: The loss chart's gain side is at most this share of its largest loss (gains are cut there).
+GAIN_SHARE = 0.5
+ROW_INCHES = 0.62
+HEADER_INCHES = 1.15
+FOOTER_INCHES = 0.45
 
 
 @dataclass(frozen=True)
 class DistanceBar:
+    """One position: ``distance`` is the adverse move to liquidation as a fraction of the mark
+    (inf: never liquidated; NaN: unknown), ``level`` red, amber or green."""
+
     label: str
-    distance: float  # fraction of mark; inf = never liquidated; NaN = unknown
-    level: str  # "red", "amber" or "green"
+    distance: float
+    level: str
 
 
 @dataclass(frozen=True)
-class PnlBar:
+class LossBar:
+    """One scenario: ``loss`` in the report currency, positive for a loss, negative for a gain."""
+
     label: str
-    pnl: float
+    loss: float
+    worst: bool = False
 
 
-def _fit(label: str, limit: int = 20) -> str:
-    return label if len(label) <= limit else label[: limit - 1] + "."
+@dataclass(frozen=True)
+class VenueBar:
+    """One venue: ``share`` of exchange exposure (fraction) and the ``exposure`` itself."""
+
+    label: str
+    share: float
+    exposure: float
 
 
 def _percent(value: float) -> str:
-    return f"{value * 100:.1f}%"
+    return f"{value * 100:.1f}%" if abs(value) < 1 else f"{value * 100:,.0f}%"
 
 
 def _money(value: float) -> str:
-    sign = "-" if value < 0 else "+"
+    """Whole units with separators, as the report's tables show them (32,261); millions and
+    billions shortened (4.2M) so a value keeps to the chart's margin."""
     size = abs(value)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+    sign = "-" if value < 0 else ""
+    for unit, div in (("B", 1e9), ("M", 1e6)):
         if size >= div:
-            return f"{sign}{size / div:.1f}{unit}"
-    return f"{sign}{size:.0f}"
+            return f"{sign}{size / div:,.1f}{unit}"
+    return f"{sign}{size:,.0f}"
 
 
-def risk_chart(
-    distances: Sequence[DistanceBar],
-    scenarios: Sequence[PnlBar],
-    *,
-    alert_distance: float,
-    currency: str = "USD",
-) -> bytes:
-    """Draw both panels and return the PNG bytes (at most 20 bars each, in the given order)."""
-    shown = list(distances[:MAX_ROWS])
-    shown_pnl = list(scenarios[:MAX_ROWS])
-    more = len(distances) - len(shown)
-    more_pnl = len(scenarios) - len(shown_pnl)
-    height = (48 + ROW * max(len(shown), 1) + (ROW if more else 0) + 30
-              + 40 + ROW * max(len(shown_pnl), 1) + (ROW if more_pnl else 0) + 30)
-    canvas = Canvas(WIDTH, height)
-    y = 12
-    canvas.text(20, y, "DISTANCE TO LIQUIDATION (ADVERSE MOVE, % OF MARK)")
-    y += 36
-    finite = [d.distance for d in shown if math.isfinite(d.distance)]
-    top = max([*finite, alert_distance * 2, 0.01])
-    span = BAR_X1 - BAR_X0
-    panel_top = y
-    for bar in shown:
-        canvas.text(20, y + 4, _fit(bar.label))
-        canvas.rect(BAR_X0, y + 2, BAR_X1, y + ROW - 4, LIGHT)
+def _axis_money(value: float) -> str:
+    size = abs(value)
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if size >= div:
+            return f"{value / div:,.0f}{unit}"
+    return f"{value:,.0f}"
+
+
+def _figure(rows: int, title: str, subtitle: str) -> tuple[Figure, float]:
+    """A figure sized for ``rows`` bars; returns it and the axes' top as a figure fraction."""
+    height = HEADER_INCHES + ROW_INCHES * max(rows, 1) + FOOTER_INCHES
+    fig = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
+    fig.patch.set_facecolor("white")
+    fig.text(0.03, 1 - 0.12 / height, title, ha="left", va="top", fontsize=TITLE,
+             fontweight="bold", color=INK)
+    fig.text(0.03, 1 - 0.45 / height, subtitle, ha="left", va="top", fontsize=SMALL, color=GREY)
+    return fig, 1 - HEADER_INCHES / height
+
+
+def _axes(fig: Figure, top: float, rows: int) -> tuple[Axes, float]:
+    height = fig.get_figheight()
+    bottom = FOOTER_INCHES / height
+    ax = fig.add_axes((0.03, bottom, 0.80, top - bottom))
+    ax.set_ylim(max(rows, 1) - 0.5, -0.75)  # row 0 at the top, room for its label
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_color(GREY)
+    ax.tick_params(axis="x", labelsize=SMALL, colors=GREY)
+    return ax, bottom
+
+
+def _label(ax: Axes, y: float, text: str, *, color: str = INK, bold: bool = False,
+           size: float = BASE) -> None:
+    # On a white box above the zone shading and the threshold lines, so no line crosses it.
+    ax.text(0.0, y - 0.30, text, transform=ax.get_yaxis_transform(),
+            ha="left", va="bottom", fontsize=size, color=color, zorder=5,
+            fontweight="bold" if bold else "normal", clip_on=False,
+            bbox={"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none"})
+
+
+def _more(fig: Figure, hidden: int, what: str) -> None:
+    if hidden:
+        fig.text(0.03, 0.02, f"+{hidden} more {what} in the tables", fontsize=SMALL,
+                 color=GREY, ha="left", va="bottom")
+
+
+def distance_figure(bars: Sequence[DistanceBar], *, alert_distance: float) -> Figure:
+    """Distance to liquidation, most urgent first (the order given), alert zones drawn.
+
+    The red zone runs from 0 to ``alert_distance``, the amber zone to twice it; distances beyond
+    the scale end in an arrow with their value. The first (most urgent) position's name and
+    value are larger and bold, so the shortest bar is the one the eye finds first.
+    """
+    shown = list(bars[:MAX_ROWS])
+    fig, top = _figure(len(shown), "Distance to liquidation",
+                       "adverse price move that liquidates, % of mark; most urgent first")
+    ax, _ = _axes(fig, top, len(shown))
+    finite = [b.distance for b in shown if math.isfinite(b.distance) and b.distance >= 0]
+    scale = max(3 * alert_distance, min(max(finite, default=0.0) * 1.1, 6 * alert_distance),
+                0.01)
+    ax.set_xlim(0, scale)
+    ax.axvspan(0, alert_distance, color=RED_ZONE, zorder=0)
+    ax.axvspan(alert_distance, min(2 * alert_distance, scale), color=AMBER_ZONE, zorder=0)
+    # The thresholds are named once, in a key under the title, never over the lines.
+    height = fig.get_figheight()
+    for x, color, text, left in (
+            (alert_distance, RED, f"red zone: under {_percent(alert_distance)}", 0.03),
+            (2 * alert_distance, AMBER, f"amber: under {_percent(2 * alert_distance)}", 0.50)):
+        if x < scale:
+            ax.axvline(x, color=color, linewidth=1.6, linestyle="--", zorder=3)
+        fig.text(left, 1 - 0.72 / height, f"- - {text}", ha="left", va="top", fontsize=SMALL,
+                 color=color, fontweight="bold")
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v * 100:.0f}%")
+    for y, bar in enumerate(shown):
+        urgent = y == 0 and bar.level != "green"
         color = LEVEL_COLORS.get(bar.level, GREY)
+        ax.barh(y, scale, height=0.42, color=TRACK, zorder=1)
+        value: str
         if math.isnan(bar.distance):
-            canvas.text(BAR_X0 + 6, y + 4, "N/A", GREY)
+            value, end = "unknown", 0.0
         elif math.isinf(bar.distance):
-            canvas.rect(BAR_X0, y + 2, BAR_X1, y + ROW - 4, GREEN)
-            canvas.text(BAR_X1 + 8, y + 4, "NEVER")
+            value, end = "never liquidated", scale
+            ax.barh(y, scale, height=0.42, color=GREEN, zorder=2)
         else:
-            end = BAR_X0 + span * max(bar.distance, 0.0) / top
-            canvas.rect(BAR_X0, y + 2, max(end, BAR_X0 + 2), y + ROW - 4, color)
-            canvas.text(BAR_X1 + 8, y + 4, _percent(bar.distance))
-        y += ROW
+            end = min(max(bar.distance, 0.0), scale)
+            ax.barh(y, end, height=0.42, color=color, zorder=2)
+            value = _percent(bar.distance)
+            if bar.distance > scale:
+                value += " \u25b6"
+            if urgent:  # the shortest bar still stands out: a marker at its end
+                ax.plot([end], [y], marker="o", markersize=11, color=color, zorder=4,
+                        markeredgecolor="white", markeredgewidth=1.5)
+        _label(ax, y, bar.label, color=color if bar.level == "red" else INK, bold=urgent,
+               size=LARGE if urgent else BASE)
+        ax.text(1.02, y, value, transform=ax.get_yaxis_transform(), ha="left", va="center",
+                fontsize=LARGE if urgent else BASE, color=color,
+                fontweight="bold" if bar.level != "green" else "normal", clip_on=False)
     if not shown:
-        canvas.text(BAR_X0, y + 4, "NO POSITIONS", GREY)
-        y += ROW
-    threshold_x = BAR_X0 + span * alert_distance / top
-    canvas.rect(threshold_x - 1, panel_top - 4, threshold_x + 1, y, INK)
-    canvas.text(int(threshold_x) + 4, panel_top - 14, f"ALERT {_percent(alert_distance)}",
-                INK, scale=1)
-    if more:
-        canvas.text(20, y + 4, f"+{more} MORE", GREY)
-        y += ROW
-    y += 30
+        ax.text(0.5, 0, "no positions", transform=ax.get_yaxis_transform(), ha="center",
+                va="center", fontsize=LARGE, color=RED, fontweight="bold")
+    _more(fig, len(bars) - len(shown), "positions")
+    return fig
 
-    canvas.text(20, y, f"PROFIT AND LOSS PER STRESS SCENARIO ({currency})")
-    y += 28
-    largest = max([abs(b.pnl) for b in shown_pnl if math.isfinite(b.pnl)] + [1e-12])
-    zero_x = (BAR_X0 + BAR_X1) / 2
-    half = span / 2
-    panel_top = y
-    for pnl_bar in shown_pnl:
-        canvas.text(20, y + 4, _fit(pnl_bar.label))
-        canvas.rect(BAR_X0, y + 2, BAR_X1, y + ROW - 4, LIGHT)
-        if math.isfinite(pnl_bar.pnl):
-            end = zero_x + half * pnl_bar.pnl / largest
-            canvas.rect(zero_x, y + 2, end, y + ROW - 4, RED if pnl_bar.pnl < 0 else GREEN)
-            canvas.text(BAR_X1 + 8, y + 4, _money(pnl_bar.pnl))
-        else:
-            canvas.text(BAR_X1 + 8, y + 4, "N/A", GREY)
-        y += ROW
-    if not shown_pnl:
-        canvas.text(BAR_X0, y + 4, "NO SCENARIOS", GREY)
-        y += ROW
-    canvas.rect(zero_x - 1, panel_top - 4, zero_x + 1, y, INK)
-    if more_pnl:
-        canvas.text(20, y + 4, f"+{more_pnl} MORE", GREY)
-    return encode_png(canvas.pixels)
+
+def loss_figure(bars: Sequence[LossBar], *, currency: str = "USD") -> Figure:
+    """Loss per scenario, largest first (the order given); gains drawn left of zero in green.
+
+    The scenario marked ``worst`` (the report's worst case) is labelled so, in bold.
+    """
+    shown = list(bars[:MAX_ROWS])
+    fig, top = _figure(len(shown), f"Loss per stress scenario ({currency})",
+                       "fall in margin equity: price, liquidations, haircuts, venue defaults")
+    ax, _ = _axes(fig, top, len(shown))
+    finite = [b.loss for b in shown if math.isfinite(b.loss)]
+    high = max([*finite, 0.0])
+    # Losses get the width: gains past half the largest loss are cut, marked with an arrow.
+    floor = -GAIN_SHARE * high if high > 0 else min([*finite, -1.0])
+    low = max(min([*finite, 0.0]), floor)
+    span = (high - low) or 1.0
+    ax.set_xlim(low - 0.02 * span, high + 0.02 * span)
+    ax.axvline(0, color=INK, linewidth=1.0, zorder=3)
+    ax.xaxis.set_major_formatter(lambda v, _pos: _axis_money(v))
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    for y, bar in enumerate(shown):
+        label = f"{bar.label}  (worst case)" if bar.worst else bar.label
+        if not math.isfinite(bar.loss):
+            _label(ax, y, label, color=GREY)
+            ax.text(1.02, y, "n/a", transform=ax.get_yaxis_transform(), ha="left",
+                    va="center", fontsize=BASE, color=GREY, clip_on=False)
+            continue
+        color = RED if bar.loss > 0 else GREEN
+        cut = bar.loss < low
+        ax.barh(y, max(bar.loss, low), height=0.42, color=color, zorder=2,
+                edgecolor=INK if bar.worst else color, linewidth=1.5 if bar.worst else 0)
+        _label(ax, y, label, bold=bar.worst)
+        shown_value = _money(bar.loss) if bar.loss >= 0 else f"+{_money(-bar.loss)}"
+        if cut:
+            shown_value = "\u25c0 " + shown_value
+        ax.text(1.02, y, shown_value, transform=ax.get_yaxis_transform(), ha="left",
+                va="center", fontsize=BASE, color=color,
+                fontweight="bold" if bar.worst else "normal", clip_on=False)
+    if not shown:
+        ax.text(0.5, 0, "no scenarios", transform=ax.get_yaxis_transform(), ha="center",
+                va="center", fontsize=LARGE, color=GREY)
+    _more(fig, len(bars) - len(shown), "scenarios")
+    fig.text(0.97, 0.02, "+ = gain", fontsize=SMALL, color=GREY, ha="right", va="bottom")
+    return fig
+
+
+def venue_figure(bars: Sequence[VenueBar], *, limit: float) -> Figure:
+    """Each venue's share of exchange exposure, the concentration ``limit`` drawn as a line;
+    a venue over the limit is red."""
+    shown = list(bars[:MAX_ROWS])
+    fig, top = _figure(len(shown), "Exposure by venue",
+                       f"share of exchange exposure; limit {_percent(limit)} a venue")
+    ax, _ = _axes(fig, top, len(shown))
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v * 100:.0f}%")
+    ax.axvspan(limit, 1, color=RED_ZONE, zorder=0)
+    ax.axvline(limit, color=RED, linewidth=1.6, linestyle="--", zorder=3)
+    ax.text(limit, 1.0, f"limit {_percent(limit)}", transform=ax.get_xaxis_transform(),
+            ha="left", va="bottom", fontsize=SMALL, color=RED, fontweight="bold")
+    for y, bar in enumerate(shown):
+        over = math.isfinite(bar.share) and bar.share > limit
+        color = RED if over else "#1f4e78"
+        ax.barh(y, 1, height=0.42, color=TRACK, zorder=1)
+        if math.isfinite(bar.share):
+            ax.barh(y, bar.share, height=0.42, color=color, zorder=2)
+        _label(ax, y, f"{bar.label}  {_money(bar.exposure)} USD", bold=over,
+               color=RED if over else INK)
+        ax.text(1.02, y, _percent(bar.share) if math.isfinite(bar.share) else "n/a",
+                transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=BASE,
+                color=color, fontweight="bold" if over else "normal", clip_on=False)
+    if not shown:
+        ax.text(0.5, 0, "no exposure", transform=ax.get_yaxis_transform(), ha="center",
+                va="center", fontsize=LARGE, color=GREY)
+    _more(fig, len(bars) - len(shown), "venues")
+    return fig
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes at :data:`DPI` (no timestamp or software tag: same input, same
+    bytes)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white",
+                metadata={"Software": None})
+    return buffer.getvalue()

@@ -18,7 +18,7 @@ from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
 from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
 from addin.report import sections
 from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
-from addin.report.render import chart_png, render, render_subject
+from addin.report.render import charts, render, render_subject
 from riskfuncs import RiskInputError
 from riskfuncs.counterparty import exposure_by_exchange
 
@@ -102,8 +102,18 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
         row = book.fields.get("funding", {}).get("position_row") or 1
         notes.append(f"funding needs a position in row {row:g} of the Positions table, named "
                      "on the Funding sheet")
+    if "positions" in has and frame.empty:
+        from addin.report.assessment import Alert
+
+        # Nothing assessed is never "no alerts": the subject, the body and the exit say so.
+        assessment.alerts.insert(0, Alert("red", NO_POSITIONS, "the workbook holds no "
+                                          "position: nothing was assessed"))
     assessment.notes.extend(notes)
     return assessment
+
+
+#: Subject of the alert for a book without positions (an export's says the same).
+NO_POSITIONS = "no positions"
 
 
 #: Subject of the alert for a venue an export could not read.
@@ -193,10 +203,10 @@ def email_for(
     message_id: str | None = None,
     content_type: str = XLSX_TYPE,
 ) -> EmailMessage:
-    """The assessment email: text + HTML with the chart inline, the workbook attached as is
+    """The assessment email: text + HTML with the charts inline, the workbook attached as is
     (as ``content_type``, which the caller takes from the bytes, not from the name)."""
     auto = render_subject(assessment)
-    png = chart_png(assessment)
+    images = charts(assessment)
     attachments = [Attachment(filename, workbook_bytes, content_type)]
     if pdf is not None:
         attachments.append(Attachment(Path(filename).stem + ".pdf", pdf, PDF_TYPE))
@@ -204,8 +214,10 @@ def email_for(
         sender=sender, to=to, cc=cc or [],
         subject=f"{subject} - {auto}" if subject else auto,
         text=render(assessment, "text", max_positions=EMAIL_POSITIONS),
-        html=render(assessment, "html", chart_src="cid:chart", max_positions=EMAIL_POSITIONS),
-        attachments=attachments, images=[InlineImage("chart", png)],
+        html=render(assessment, "html", images=images, inline=False,
+                    max_positions=EMAIL_POSITIONS),
+        attachments=attachments,
+        images=[InlineImage(image.content_id, image.png) for image in images.values()],
         message_id=message_id,
     )
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import base64
 import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from addin._resources import templates_dir
+from addin.report import chart
 from addin.report.assessment import Assessment
-from addin.report.chart import DistanceBar, PnlBar, risk_chart
+from addin.report.chart import DistanceBar, LossBar
+from riskfuncs.discipline import DisciplineLimits
 
 Format = Literal["text", "html", "json"]
 FORMATS: tuple[Format, ...] = ("text", "html", "json")
@@ -86,26 +89,74 @@ def environment() -> Environment:
     return env
 
 
-def _short_label(symbol: str, side: str, exchange: str) -> str:
-    """``ETH/USDT S BIN``: the pair without its settle part, the side, the venue."""
+def position_label(symbol: str, side: str, exchange: str) -> str:
+    """``ETH/USDT short, binance``: the pair without its settle part, the side, the venue."""
     pair = symbol.partition(":")[0]
-    return f"{pair} {side[:1].upper()} {exchange[:3].upper()}"
+    return f"{pair} {side.lower()}, {exchange}"
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    """One chart of the report: shown through ``cid:{content_id}`` in an email."""
+
+    content_id: str
+    alt: str
+    png: bytes
+
+
+_SPAN_ROW = re.compile(r"SPAN \d+", re.IGNORECASE)
+
+
+def loss_bars(assessment: Assessment) -> list[LossBar]:
+    """Scenario losses as charted, largest first: the same ``loss`` as the worst-case figure
+    (haircuts and venue defaults included). SPAN scan rows are grouped into their worst one."""
+    worst = assessment.worst_scenario.name if assessment.worst_scenario else None
+    span = [s for s in assessment.scenarios if _SPAN_ROW.fullmatch(s.name.strip())]
+    bars = [LossBar(s.name, s.loss, s.name == worst) for s in assessment.scenarios
+            if s not in span]
+    if span:
+        top = max(span, key=lambda s: s.loss if math.isfinite(s.loss) else -math.inf)
+        bars.append(LossBar(f"SPAN scan: worst of {len(span)} ({top.name})", top.loss,
+                            top.name == worst))
+    return sorted(bars, key=lambda b: -b.loss if math.isfinite(b.loss) else math.inf)
+
+
+def distance_bars(assessment: Assessment) -> list[DistanceBar]:
+    """Positions as charted, most urgent first (the assessment's order)."""
+    return [DistanceBar(position_label(p.symbol, p.side, p.exchange), p.distance_to_liquidation,
+                        p.level) for p in assessment.positions]
+
+
+def charts(assessment: Assessment) -> dict[str, ChartImage]:
+    """The report's charts by section: ``distance`` always, ``loss`` when there are scenarios,
+    ``venues`` when there is exchange exposure."""
+    out = {"distance": ChartImage(
+        "chart", "Distance to liquidation per position, most urgent first, with the alert "
+        "thresholds", chart.png(chart.distance_figure(
+            distance_bars(assessment), alert_distance=assessment.settings.alert_distance)))}
+    if assessment.scenarios:
+        out["loss"] = ChartImage("chart-loss", "Loss per stress scenario", chart.png(
+            chart.loss_figure(loss_bars(assessment))))
+    if assessment.counterparty is not None and assessment.counterparty.exchanges:
+        venues = [chart.VenueBar(e.exchange, e.share, e.exposure)
+                  for e in assessment.counterparty.exchanges]
+        out["venues"] = ChartImage("chart-venues", "Exposure by venue with the concentration "
+                                   "limit", chart.png(chart.venue_figure(
+                                       venues, limit=DisciplineLimits().max_venue_share)))
+    return out
 
 
 def chart_png(assessment: Assessment) -> bytes:
-    """The report chart: distance to liquidation per position, PnL per scenario."""
-    bars = [DistanceBar(_short_label(p.symbol, p.side, p.exchange), p.distance_to_liquidation,
-                        p.level) for p in assessment.positions]
-    worst_first = sorted(assessment.scenarios, key=lambda s: -s.loss if s.loss == s.loss else 0)
-    pnl = [PnlBar(s.name, -s.loss) for s in worst_first]
-    return risk_chart(bars, pnl, alert_distance=assessment.settings.alert_distance)
+    """The first chart: distance to liquidation per position, alert thresholds drawn."""
+    return charts(assessment)["distance"].png
 
 
-def render(assessment: Assessment, fmt: Format, *, chart_src: str | None = None,
-           chart: bytes | None = None, max_positions: int | None = None) -> str:
-    """Render one format. For HTML the chart is inlined as a data: URI unless ``chart_src``
-    (e.g. ``cid:chart`` in an email) says where it is. ``max_positions`` lists only the most
-    urgent positions in text and HTML (JSON always holds them all)."""
+def render(assessment: Assessment, fmt: Format, *, images: dict[str, ChartImage] | None = None,
+           inline: bool = True, max_positions: int | None = None) -> str:
+    """Render one format. HTML shows the charts (``images``, drawn when not given) as data:
+    URIs, or, with ``inline=False`` (an email), as ``cid:`` references to the images sent
+    with it. ``max_positions`` lists only the most urgent positions in text and HTML (JSON
+    always holds them all)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
     shown = len(assessment.positions) if max_positions is None else max_positions
@@ -118,10 +169,12 @@ def render(assessment: Assessment, fmt: Format, *, chart_src: str | None = None,
                                "max_positions": shown, "alerts": alerts,
                                "more_alerts": len(assessment.alerts) - len(alerts)}
     if fmt == "html":
-        if chart_src is None:
-            png = chart if chart is not None else chart_png(assessment)
-            chart_src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        context["chart_src"] = chart_src
+        drawn = images if images is not None else charts(assessment)
+        context["charts"] = {
+            key: {"alt": image.alt, "src": (
+                "data:image/png;base64," + base64.b64encode(image.png).decode("ascii")
+                if inline else f"cid:{image.content_id}")}
+            for key, image in drawn.items()}
     return environment().get_template(TEMPLATE_FOR[fmt]).render(**context)
 
 

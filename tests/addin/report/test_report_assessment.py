@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -14,8 +12,7 @@ from jinja2 import UndefinedError
 
 from addin.report import assess, render, render_subject
 from addin.report.assessment import Alert, AuditCheck, Settings
-from addin.report.chart import AMBER, GREEN, RED, DistanceBar, PnlBar, encode_png, risk_chart
-from addin.report.render import chart_png, environment
+from addin.report.render import environment
 from riskfuncs.portfolio import portfolio_margin
 
 # Binance's own liquidation calculator, two longs sharing one cross wallet of 1,535,443.01
@@ -156,7 +153,7 @@ def test_workbook_text_is_escaped_in_html_not_in_text() -> None:
 def test_templates_are_strict() -> None:
     result = assess(DYDX_SHORT, scenarios=())
     with pytest.raises(UndefinedError):
-        environment().get_template("report.html.j2").render(  # no chart_src
+        environment().get_template("report.html.j2").render(  # no charts
             a=result, data={}, max_positions=1)
 
 
@@ -168,49 +165,6 @@ def test_subject_names_the_worst_alert_on_one_line() -> None:
     assert subject.startswith(
         "perprisk RED: ETH Bcc: x@example.test short (dydx), distance to liquidation 5.8%")
     assert subject.endswith("| desk.xlsx")
-
-
-def _decode_png(data: bytes) -> np.ndarray:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, size = 8, b"", (0, 0)
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        if kind == b"IHDR":
-            size = struct.unpack(">II", body[:8])
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    width, height = size
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, 1 + 3 * width)
-    assert (raw[:, 0] == 0).all()
-    return raw[:, 1:].reshape(height, width, 3)
-
-
-def _count(pixels: np.ndarray, color: tuple[int, int, int]) -> int:
-    return int((pixels == np.array(color, dtype=np.uint8)).all(axis=2).sum())
-
-
-def test_png_encoder_round_trips() -> None:
-    pixels = np.random.default_rng(1).integers(0, 256, (7, 5, 3), dtype=np.uint8)
-    assert (_decode_png(encode_png(pixels)) == pixels).all()
-
-
-def test_chart_bars_scale_with_the_values() -> None:
-    png = risk_chart([DistanceBar("a", 0.05, "red"), DistanceBar("b", 0.15, "amber")],
-                     [PnlBar("up", 100.0), PnlBar("down", -300.0)], alert_distance=0.10)
-    pixels = _decode_png(png)
-    red, amber, green = _count(pixels, RED), _count(pixels, AMBER), _count(pixels, GREEN)
-    assert amber == pytest.approx(3 * (red - 3 * green), rel=0.05)
-    assert green > 0 and red > 0
-
-
-def test_report_chart_has_one_bar_per_position() -> None:
-    result = assess(book())
-    pixels = _decode_png(chart_png(result))
-    assert pixels.shape[1] == 900 and _count(pixels, RED) > 0
 
 
 def test_long_books_list_the_most_urgent_positions_first() -> None:
