@@ -69,8 +69,11 @@ def register(subparsers: Any) -> None:
     report.add_argument("file", type=Path, metavar="FILE",
                         help="a filled workbook, or an export (.json from perprisk fetch, or a "
                              "ccxt positions .json/.csv): every position, default rules")
-    report.add_argument("--format", choices=("text", "html", "json"), default="text")
+    report.add_argument("--format", choices=("text", "html", "json"), default=None,
+                        help="default: from the --out extension (.html, .json, .txt), else text")
     report.add_argument("--out", type=Path, metavar="PATH", help="write here instead of stdout")
+    report.add_argument("--allow-empty", action="store_true",
+                        help="exit 0 for a book without positions (reported as such either way)")
     report.set_defaults(func=cmd_report)
 
     email = subparsers.add_parser(
@@ -125,6 +128,8 @@ def register(subparsers: Any) -> None:
     demo = subparsers.add_parser(
         "demo", help="write a filled example workbook from bundled sample data, and its report")
     demo.add_argument("--out", type=Path, required=True, metavar="DIR")
+    demo.add_argument("--force", action="store_true",
+                      help="overwrite a demo workbook that was changed since demo wrote it")
     demo.set_defaults(func=cmd_demo)
 
 
@@ -254,12 +259,41 @@ def _print_problems(path: Path, problems: Sequence[Any]) -> None:
         _err(f"  {problem}")
 
 
+#: Report formats by the extension of ``--out``.
+FORMAT_OF_SUFFIX = {".html": "html", ".htm": "html", ".json": "json", ".txt": "text",
+                    ".text": "text"}
+EXIT_USAGE = 2
+
+
+def report_format(requested: str | None, out: Path | None) -> str:
+    """The format of ``perprisk report``: ``--format``, else the extension of ``--out``, else
+    text. Raises ValueError when the two disagree or the extension names no format."""
+    inferred = FORMAT_OF_SUFFIX.get(out.suffix.lower()) if out is not None else None
+    if requested is None:
+        if out is None:
+            return "text"
+        if inferred is None:
+            suffix = out.suffix or "a name without an extension"
+            raise ValueError(f"--out {out.name}: no format for {suffix}; use .html, .json or "
+                             ".txt, or pass --format")
+        return inferred
+    if inferred is not None and inferred != requested:
+        raise ValueError(f"--format {requested} but --out {out.name if out else ''} is "
+                         f"{inferred}: drop one or make them agree")
+    return requested
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from addin.reader import WorkbookError
     from addin.reader.exchange_data import ExportError
     from addin.report import assess_file, render
-    from addin.report.pipeline import NOT_READ, assess_export
+    from addin.report.pipeline import NO_POSITIONS, NOT_READ, assess_export
 
+    try:
+        fmt = report_format(args.format, args.out)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     status = EXIT_OK
     if args.file.suffix.lower() in (".json", ".csv"):
         # An export: every position, however many, with the workbook's default rules.
@@ -280,7 +314,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             _print_problems(args.file, outcome.book.problems)
             return EXIT_PROBLEMS
         assessment = outcome.assessment
-    text = render(assessment, args.format)
+    if any(alert.subject == NO_POSITIONS for alert in assessment.alerts):
+        _err(f"{args.file.name}: no positions: nothing was assessed"
+             + ("" if args.allow_empty else " (--allow-empty exits 0)"))
+        if not args.allow_empty:
+            status = EXIT_PROBLEMS
+    text = render(assessment, fmt)  # type: ignore[arg-type]
     if args.out:
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -288,7 +327,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             _err(f"{args.out}: cannot write the report ({_reason(exc)})")
             return EXIT_PROBLEMS
-        print(f"{args.out}: {args.format} report written")
+        print(f"{args.out}: {fmt} report written")
     else:
         sys.stdout.write(text)
     return status
@@ -426,6 +465,12 @@ def _reason(exc: BaseException) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from addin.reader import exchange_data as data
     from addin.report import assess_file, render
@@ -434,6 +479,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sample = templates_dir() / "sample"
     out: Path = args.out
     book_path = out / "demo-assessment.xlsx"
+    # The digest of the workbook demo wrote: a workbook that no longer matches it was edited
+    # (or is someone else's file) and is never overwritten without --force.
+    stamp = out / ".demo-assessment.sha256"
+    if book_path.exists() and not args.force:
+        try:
+            written = stamp.read_text(encoding="ascii").strip()
+            edited = _digest(book_path) != written
+        except OSError:
+            edited = True
+        if edited:
+            _err(f"{book_path} exists and was changed since perprisk demo wrote it; "
+                 "pass --force to overwrite it")
+            return EXIT_PROBLEMS
     positions = data.load_export(sample / "positions.json").positions
     wb = data.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], positions,
                             data.load_tiers(sample / "tiers.json"))
@@ -443,6 +501,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
         wb.save(book_path)
+        stamp.write_text(_digest(book_path) + "\n", encoding="ascii")
     except OSError as exc:
         _err(f"{out}: cannot write the demo ({_reason(exc)})")
         return EXIT_PROBLEMS
@@ -450,12 +509,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if outcome.assessment is None:
         _print_problems(book_path, outcome.book.problems)
         return EXIT_PROBLEMS
-    written = [book_path]
+    written_paths = [book_path]
     for fmt, suffix in (("html", ".html"), ("text", ".txt"), ("json", ".json")):
         target = out / f"demo-report{suffix}"
         target.write_text(render(outcome.assessment, fmt), encoding="utf-8")  # type: ignore[arg-type]
-        written.append(target)
-    for path in written:
+        written_paths.append(target)
+    for path in written_paths:
         print(f"wrote {path}")
     print("next: perprisk email", book_path, "--to YOU@example.com --dry-run", out / "outbox")
     return EXIT_OK
