@@ -366,6 +366,10 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
                      "funding; its margin and liquidation are valued like a perpetual's")
     size_field = raw.get("contractSize")
     contract_size = _number(size_field, where, "contractSize")
+    if contract_size is None and not (
+            size_field is None or (isinstance(size_field, str) and not size_field.strip())):
+        # NaN: a size the export gives but that is no number is never replaced by 1.
+        raise ExportError(f"{where}: contractSize is {size_field!r}; expected a number > 0")
     if contract_size is None:
         contract_size = market.contract_size if market.contract_size is not None else 1.0
     if contract_size <= 0:

@@ -31,6 +31,7 @@ import csv
 import datetime as dt
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from addin.reader.ccxt_positions import (
     CcxtPosition,
@@ -49,7 +51,7 @@ from addin.reader.ccxt_positions import (
     wallet_of,
 )
 from addin.workbook import layout
-from addin.workbook.layout import Template
+from addin.workbook.layout import Rule, Template
 from riskfuncs.venues import RULES, known_venue, rule_for_venue, venue_key, venue_name
 
 __all__ = [
@@ -470,7 +472,9 @@ def fill_workbook(template: Template, positions: Sequence[PositionInput],
         for key, value in values.items():
             if value is None or key not in keys:
                 continue
-            ws.cell(row, table.column_index(key), value)
+            column = table.column(key)
+            _put(ws, row, table.column_index(key), value, column.rule,
+                 f"{position.label}: {column.header}")
     if used:
         _write_tiers(wb, {name: tiers[name] for name in sorted(used)})
     return wb
@@ -520,7 +524,9 @@ def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]])
             }
             for key, value in values.items():
                 if value is not None:
-                    ws.cell(row, table.column_index(key), value)
+                    column = table.column(key)
+                    _put(ws, row, table.column_index(key), value, column.rule,
+                         f"{at}: {column.header}")
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -620,16 +626,50 @@ def _write_rows(wb: Workbook, sheet_key: str, table_key: str,
         raise ExportError(f"{len(rows)} rows for {sheet.title} {table.title}, but the template "
                           f"holds {table.rows}; keep the most recent {table.rows}")
     ws = wb[sheet.title]
-    keys = {c.key for c in table.inputs()}
+    columns = {c.key: c for c in table.inputs()}
     for i, values in enumerate(rows):
         for key, value in values.items():
-            if key in keys and value is not None:
-                ws.cell(table.first_row + i, table.column_index(key), value)
+            column = columns.get(key)
+            if column is not None and value is not None:
+                _put(ws, table.first_row + i, table.column_index(key), value, column.rule,
+                     f"{sheet.title} {table.title} row {i + 1}: {column.header}")
 
 
 def _write_field(wb: Workbook, sheet_key: str, field_key: str, value: Any) -> None:
     sheet = layout.SHEETS[sheet_key]
-    wb[sheet.title][sheet.field_cell(field_key)] = value
+    f = sheet.field(field_key)
+    _put(wb[sheet.title], sheet.field_row(field_key), 2, value, f.rule,
+         f"{sheet.title} {f.label}")
+
+
+#: What makes a spreadsheet read typed text as a formula (OWASP "CSV injection"): such text
+#: is written as a string with Excel's quote prefix, so it shows as typed and never runs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMERIC_KINDS = frozenset({"number", "percent", "integer"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any, rule: Rule, where: str) -> None:
+    """Write one value from an export: numbers into numeric cells (anything else is refused),
+    text always as text (a leading "=" never becomes a formula)."""
+    cell = ws.cell(row, col)
+    if rule.kind in _NUMERIC_KINDS:
+        cell.value = read_number(value, where, "the value", required=True)
+        return
+    if isinstance(value, dt.date) or (
+            isinstance(value, int | float) and not isinstance(value, bool)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExportError(f"{where}: {value!r} is not a finite number")
+        cell.value = value
+        return
+    text = value if isinstance(value, str) else str(value)
+    if _CONTROL.search(text):
+        raise ExportError(f"{where}: {text[:40]!r} holds a control character; expected plain "
+                          "text")
+    cell.value = text
+    cell.data_type = "s"
+    if text.startswith(_FORMULA_STARTS):
+        cell.quotePrefix = True
 
 
 def fill_market_data(
@@ -644,6 +684,11 @@ def fill_market_data(
     if prices is not None and "volatility" in layout.SHEETS:
         symbol, bars = prices
         capacity = layout.SHEETS["volatility"].table("history").rows
+        if len(bars) > capacity:
+            warnings.warn(ExportNote(
+                f"{symbol or 'price history'}: {len(bars)} price bars, the workbook holds "
+                f"{capacity}: the most recent {capacity} written, the older "
+                f"{len(bars) - capacity} left out"), stacklevel=2)
         _write_rows(wb, "volatility", "history",
                     [{"date": when, "price": close} for when, close in bars[-capacity:]])
         asset = symbol.partition("/")[0].upper() if symbol else "BTC"
@@ -655,6 +700,11 @@ def fill_market_data(
     if funding is not None and "funding" in layout.SHEETS:
         symbol, rows = funding
         capacity = layout.SHEETS["funding"].table("log").rows
+        if len(rows) > capacity:
+            warnings.warn(ExportNote(
+                f"{symbol or 'funding log'}: {len(rows)} funding records, the workbook holds "
+                f"{capacity}: the most recent {capacity} written, the older "
+                f"{len(rows) - capacity} left out"), stacklevel=2)
         _write_rows(wb, "funding", "log", rows[-capacity:])
         if symbol:
             _write_field(wb, "funding", "symbol", symbol)

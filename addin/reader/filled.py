@@ -14,7 +14,9 @@ The file is opened read-only and never written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+import sys
 import time
 import zipfile
 import zlib
@@ -33,6 +35,7 @@ from addin.reader.safety import (
     SheetScan,
     WorkbookError,
     check_all_xml,
+    check_shared_strings,
     open_package,
     sheet_cells,
 )
@@ -76,6 +79,9 @@ class FilledWorkbook:
     table_columns: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     first_rows: dict[str, int] = field(default_factory=dict)
     read_seconds: float = 0.0
+    #: Values that are allowed but look wrong (a mark far from the entry): worth a look, they
+    #: do not stop a report.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +95,9 @@ class FilledWorkbook:
     def add(self, sheet: str, cell: str, what: str, expected: str) -> None:
         self.problems.append(Problem(sheet, cell, what, expected))
 
+    def warn(self, sheet: str, cell: str, what: str, expected: str) -> None:
+        self.warnings.append(Problem(sheet, cell, what, expected))
+
 
 # ----------------------------------------------------------------------------------------------
 # Values and rules
@@ -97,6 +106,12 @@ def is_blank(value: Any) -> bool:
     """No input: None, NaN or only whitespace."""
     return value is None or (isinstance(value, str) and value.strip() == "") or (
         isinstance(value, float) and math.isnan(value))
+
+
+def is_empty_cell(value: Any) -> bool:
+    """A cell with no input: nothing, or only whitespace. A NaN read from a cell is not empty:
+    no spreadsheet writes one, and it is refused as a number that is not finite."""
+    return value is None or (isinstance(value, str) and value.strip() == "")
 
 
 def _shown(value: Any) -> str:
@@ -214,13 +229,23 @@ def _template_tag(info: PackageInfo, calamine: CalamineWorkbook, archive: zipfil
     if entry is not None:
         # the same extent check as every other sheet before the dense read
         sheet_cells(archive, entry.part, name, layout.META_SHEET, limits)
-        rows = calamine.get_sheet_by_name(layout.META_SHEET).to_python(skip_empty_area=False)
+        rows = _sheet_rows(calamine, layout.META_SHEET, entry.part, name)
         grid = _Grid(rows)
         ident, version = grid.get(1, 2), grid.get(2, 2)
         if ident:
             number = int(version) if isinstance(version, float | int) else version
             return f"{ident}@{number}"
     return None
+
+
+def _sheet_rows(calamine: CalamineWorkbook, title: str, part: str, name: str) -> list[list[Any]]:
+    """Every row of one sheet; a part the reader cannot parse is named, not a traceback."""
+    try:
+        return calamine.get_sheet_by_name(title).to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, KeyError, IndexError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise WorkbookError(f"{name}: sheet {title!r} ({part}) cannot be read: {reason}"
+                            ) from None
 
 
 def _resolve_template(tag: str | None, name: str) -> Template:
@@ -251,8 +276,12 @@ def read_filled_workbook(path: Path | str, *, limits: Limits = DEFAULT_LIMITS) -
     path = Path(path)
     try:
         book = _read(path, limits)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise WorkbookError(f"{path.name}: the workbook is damaged ({exc})") from None
+    except WorkbookError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            CalamineError, OSError, KeyError, IndexError, ValueError, OverflowError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise WorkbookError(f"{path.name}: the workbook is damaged ({reason})") from None
     book.read_seconds = time.perf_counter() - started
     return book
 
@@ -261,6 +290,7 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
     name = path.name
     with open_package(path, limits) as archive:
         check_all_xml(archive, name, limits)
+        check_shared_strings(archive, name)
         info = read_package(archive, name)
         scans: dict[str, SheetScan] = {}
         try:
@@ -280,8 +310,11 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
                     book.add(sheet.title, "A1", "the sheet is missing",
                              f"the sheet {sheet.title!r} of template {template.tag}")
                     continue
+                if entry.part not in archive.NameToInfo:
+                    raise WorkbookError(f"{name}: the sheet {sheet.title!r} points to the part "
+                                        f"{entry.part or '(none)'}, which is not in the file")
                 scans[key] = sheet_cells(archive, entry.part, name, sheet.title, limits)
-                rows = calamine.get_sheet_by_name(sheet.title).to_python(skip_empty_area=False)
+                rows = _sheet_rows(calamine, sheet.title, entry.part, name)
                 _read_sheet(book, sheet, _Grid(rows), scans[key], info)
         finally:
             calamine.close()
@@ -294,9 +327,19 @@ def _located(book: FilledWorkbook, info: PackageInfo, sheet: Sheet, name: str,
     """(first_row, first_col, last_row, last_col) of a defined name, else the layout's."""
     text = info.names.get(name)
     ref = parse_reference(text) if text is not None else None
-    if ref is not None and ref.sheet == sheet.title:
-        return ref.first_row, ref.first_column, ref.last_row, ref.last_column
     where = f"{get_column_letter(fallback[1])}{fallback[0]}"
+    if ref is not None and ref.sheet == sheet.title:
+        rows, columns = ref.last_row - ref.first_row, ref.last_column - ref.first_column
+        if (rows, columns) == (fallback[2] - fallback[0], fallback[3] - fallback[1]):
+            return ref.first_row, ref.first_column, ref.last_row, ref.last_column
+        # A name stretched over other cells would read what the template never put there
+        # (and a name over millions of rows would cost their memory): the template's range.
+        size = fallback[2] - fallback[0] + 1
+        book.add(sheet.title, where,
+                 f"the defined name {name} covers {rows + 1:,} row(s) x {columns + 1:,} "
+                 f"column(s) ({_shown(text)})",
+                 f"{name} to cover {size} row(s) of one column as in the template")
+        return fallback
     what = "the defined name is missing" if text is None else f"the defined name points to {text}"
     book.add(sheet.title, where, f"{what} ({name})",
              f"{name} to refer to {sheet.quoted()}!{where} as in the template")
@@ -330,7 +373,13 @@ def _read_field(book: FilledWorkbook, sheet: Sheet, f: Field, grid: _Grid, scan:
                      + ("nothing" if is_blank(raw) else f"the value {_shown(raw)}"),
                      "the template's formula (copy it from a blank template)")
         return None
-    if is_blank(raw):
+    text = "".join(scan.formula_texts.get(cell, "").split()).lower()
+    if scan.has_formula(row, col) and text not in _template_formulas().get(
+            (sheet.key, f.key), frozenset()):
+        book.add(sheet.title, cell, f"{f.label!r} holds a formula, whose result is not read",
+                 f"{describe(f.rule)} typed in (copy, then paste as values)")
+        return None
+    if is_empty_cell(raw):
         if required and f.rule.required:
             book.add(sheet.title, cell, f"{f.label!r} is empty", describe(f.rule))
         return f.value if f.rule.kind != "date" else None
@@ -357,7 +406,7 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
     last = max(spans[c.key][2] for c in inputs)
     # Column by column: one list per input column, so the work per cell stays small.
     raw = {c.key: grid.column(spans[c.key][0], first, last) for c in inputs}
-    filled = [[not is_blank(v) for v in values] for values in raw.values()]
+    filled = [[not is_empty_cell(v) for v in values] for values in raw.values()]
     used_at = [i for i, flags in enumerate(zip(*filled, strict=True)) if any(flags)]
     used = [first + i for i in used_at]
     _rows_below(book, sheet, table, grid, spans, last)
@@ -366,6 +415,7 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
         values = raw[column.key]
         data[column.key] = _read_column(book, sheet, column, spans[column.key][0],
                                         [values[i] for i in used_at], used)
+    _formula_inputs(book, sheet, inputs, spans, scan, data, used)
     for column in table.formulas():
         col = spans[column.key][0]
         letter = get_column_letter(col)
@@ -380,13 +430,71 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
     return pd.DataFrame(data, index=pd.Index(used, name="row"))
 
 
+@functools.cache
+def _template_formulas() -> dict[tuple[str, str], frozenset[str]]:
+    """Formulas the template itself writes into input cells (the SPAN rows' moves follow the
+    scan-range setting, the exposure defaults to the positions'), by (sheet key, field or
+    column key); lower case, without "=" and spaces."""
+    from addin.workbook import prefill
+
+    def key(text: str) -> str:
+        return "".join(text.split())[1:].lower()
+
+    found: dict[tuple[str, str], set[str]] = {}
+    every = frozenset(layout.SHEETS)
+    for sheet in layout.SHEETS.values():
+        for f in sheet.fields:
+            value = prefill.field_value(sheet, f, every)
+            if f.role == "input" and isinstance(value, str) and value.startswith("="):
+                found.setdefault((sheet.key, f.key), set()).add(key(value))
+        for table in sheet.tables:
+            for row in prefill.table_rows(sheet, table):
+                for column, value in row.items():
+                    if isinstance(value, str) and value.startswith("="):
+                        found.setdefault((sheet.key, column), set()).add(key(value))
+    return {where: frozenset(texts) for where, texts in found.items()}
+
+
+def _formula_inputs(book: FilledWorkbook, sheet: Sheet, inputs: tuple[Column, ...],
+                    spans: dict[str, tuple[int, int, int]], scan: SheetScan,
+                    data: dict[str, list[Any]], used: list[int]) -> None:
+    """Input cells holding formulas are named and not read: their stored result may be stale
+    (a file saved without recalculating) and the reader never evaluates formulas."""
+    if not scan.formula_cells:
+        return
+    at = {row: i for i, row in enumerate(used)}
+    flagged: set[str] = set()
+    for column in inputs:
+        col, first, last = spans[column.key]
+        letter = get_column_letter(col)
+        rows = sorted(int(ref[len(letter):]) for ref in scan.formula_cells
+                      if ref.startswith(letter) and ref[len(letter):].isdigit())
+        allowed = _template_formulas().get((sheet.key, column.key), frozenset())
+        for row in rows:
+            text = "".join(scan.formula_texts.get(f"{letter}{row}", "").split()).lower()
+            if first <= row <= last and text not in allowed:
+                flagged.add(f"{letter}{row}")
+                if row in at:
+                    data[column.key][at[row]] = None
+    if flagged:
+        # What the cell's stored result looked like (empty, not a number) is beside the point.
+        book.problems = [p for p in book.problems
+                         if p.sheet != sheet.title or p.cell not in flagged]
+        headers = {get_column_letter(spans[c.key][0]): c for c in inputs}
+        for ref in sorted(flagged, key=lambda r: (len(r), r)):
+            column = headers[ref.rstrip("0123456789")]
+            book.add(sheet.title, ref, f"{column.header} holds a formula, whose result is not "
+                     "read", f"{describe(column.rule)} typed in (copy, then paste as values)")
+
+
 def _read_column(book: FilledWorkbook, sheet: Sheet, column: Column, col: int,
                  values: list[Any], rows: list[int]) -> list[Any]:
     """Typed values of one input column; plain in-bounds numbers take a fast path."""
     rule = column.rule
     numeric = rule.kind in ("number", "percent", "integer")
-    lo = -math.inf if rule.minimum is None else rule.minimum
-    hi = math.inf if rule.maximum is None else rule.maximum
+    # Finite bounds: an infinite value fails them and takes the slow path, which refuses it.
+    lo = -sys.float_info.max if rule.minimum is None else rule.minimum
+    hi = sys.float_info.max if rule.maximum is None else rule.maximum
     out: list[Any] = []
     for value, row in zip(values, rows, strict=True):
         if numeric and value.__class__ is float and (
@@ -404,7 +512,7 @@ def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
     below = last + 1
     stop = min(len(grid.rows), below + 10_000)
     for row in range(below, stop + 1):
-        if any(not is_blank(grid.get(row, spans[c.key][0])) for c in table.inputs()):
+        if any(not is_empty_cell(grid.get(row, spans[c.key][0])) for c in table.inputs()):
             if any(row in range(t.header_row - 1, t.last_row + 1) for t in sheet.tables
                    if t.key != table.key):
                 break
@@ -419,7 +527,7 @@ def _rows_below(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
 def _read_table_cell(book: FilledWorkbook, sheet: Sheet, column: Column, raw: Any,
                      col: int, row: int) -> Any:
     cell = f"{get_column_letter(col)}{row}"
-    if is_blank(raw):
+    if is_empty_cell(raw):
         if column.rule.required:
             book.add(sheet.title, cell, f"{column.header} is empty", describe(column.rule))
         return column.default
@@ -440,6 +548,13 @@ def _cross_checks(book: FilledWorkbook) -> None:
     tiers = book.tables.get("tiers")
     if positions is None:
         return
+    if positions.empty and "positions" in book.template.sheets:
+        first = book.first_rows.get("positions", layout.POSITIONS.table("positions").first_row)
+        sheet, cell = book.table_cell("positions", "symbol", first)
+        book.add(sheet, cell, "the Positions table holds no position, so nothing can be "
+                 "assessed", "at least one position (perprisk fill writes them from an export)")
+        return
+    _check_sizes(book, positions)
     _check_symbols(book, positions)
     names = set() if tiers is None else {
         str(n).strip().lower() for n in tiers.get("table", pd.Series(dtype=object)).dropna()}
@@ -468,9 +583,85 @@ def _cross_checks(book: FilledWorkbook) -> None:
             sheet, cell = book.table_cell("positions", "maintenance_margin_rate", row)
             book.add(sheet, cell, "neither an MMR nor a tier table is given",
                      "a maintenance margin rate (0.5% = 0.005) or a tier table name")
+        elif _number_or_none(rate) == 0:
+            sheet, cell = book.table_cell("positions", "maintenance_margin_rate", row)
+            book.add(sheet, cell, "a maintenance margin rate of 0 means no margin is ever "
+                     "required, so the position could never be liquidated",
+                     "the exchange's rate, above 0 (0.5% = 0.005), or a tier table name")
     _check_cross_wallets(book, positions)
     if tiers is not None and len(tiers):
         _check_tier_tables(book, tiers)
+
+
+#: How far a mark may sit from the entry before it is pointed out (a typo of a digit is 10x),
+#: and beyond which it cannot be a price of the same contract.
+MARK_WARNING_FACTOR, MARK_REFUSAL_FACTOR = 10.0, 1000.0
+#: Rows of one symbol are marked at the same moment: marks this far apart are a typo.
+SAME_SYMBOL_FACTOR = 5.0
+
+
+def _number_or_none(value: Any) -> float | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _check_sizes(book: FilledWorkbook, positions: pd.DataFrame) -> None:
+    """The rules the assessment applies, by cell, so that check and report agree; and marks
+    that look like typos."""
+    from riskfuncs.liquidation import _UNIT_MIXUP_FACTOR
+
+    marks: dict[str, list[tuple[int, str, float]]] = {}
+    for row, record in _records(positions):
+        size, entry = _number_or_none(record.get("size")), _number_or_none(
+            record.get("entry_price"))
+        mark, collateral = _number_or_none(record.get("mark_price")), _number_or_none(
+            record.get("collateral"))
+        inverse = record.get("contract") == "inverse"
+        if size and entry and collateral is not None and record.get("margin_mode") != "cross":
+            value = size / entry if inverse else size * entry
+            if collateral > _UNIT_MIXUP_FACTOR * value:
+                sheet, cell = book.table_cell("positions", "collateral", row)
+                unit = "coin" if inverse else "quote currency"
+                book.add(sheet, cell,
+                         f"isolated collateral {collateral:g} is more than "
+                         f"{_UNIT_MIXUP_FACTOR:g}x the position's value {value:.6g} ({unit}): "
+                         "a size or collateral in the wrong unit",
+                         "the size in base units (USD for inverse contracts) and the margin "
+                         f"in {unit}")
+        if mark and entry:
+            ratio = max(mark / entry, entry / mark)
+            if ratio >= MARK_WARNING_FACTOR:
+                sheet, cell = book.table_cell("positions", "mark_price", row)
+                what = f"mark price {mark:g} is {ratio:,.0f}x away from the entry {entry:g}"
+                if ratio >= MARK_REFUSAL_FACTOR:
+                    book.add(sheet, cell, what, "the current mark price of this contract")
+                else:
+                    book.warn(sheet, cell, what + ": a typo?",
+                              "the current mark price of this contract")
+        symbol = record.get("symbol")
+        if mark and not is_blank(symbol):
+            marks.setdefault(name_key(symbol), []).append(
+                (row, name_key(record.get("exchange") or ""), mark))
+    for rows in marks.values():
+        if len(rows) < 2:
+            continue
+        ordered = sorted(m for _, _, m in rows)
+        median = ordered[len(ordered) // 2]
+        other_row, other_venue = next((r, v) for r, v, m in rows if m == median)
+        for row, venue, mark in rows:
+            ratio = max(mark / median, median / mark)
+            if ratio < SAME_SYMBOL_FACTOR:
+                continue
+            sheet, cell = book.table_cell("positions", "mark_price", row)
+            what = (f"mark price {mark:g} is {ratio:,.0f}x the mark {median:g} of the same "
+                    f"symbol in row {other_row}")
+            if venue == other_venue:  # one venue marks a symbol once: a typo
+                book.add(sheet, cell, what, "one mark price per symbol and venue")
+            else:
+                book.warn(sheet, cell, what + " (another venue): a typo?",
+                          "marks of one symbol close to each other")
 
 
 def name_key(value: Any) -> str:

@@ -81,6 +81,8 @@ def parse_reference(text: str) -> Reference | None:
     """``'Positions & Margin'!$F$11:$F$260`` -> Reference; None for anything else."""
     from openpyxl.utils import column_index_from_string
 
+    if len(text) > 300:
+        return None
     match = _REF.match(text.strip())
     if match is None:
         return None
@@ -88,6 +90,9 @@ def parse_reference(text: str) -> Reference | None:
     c1, r1 = column_index_from_string(match.group(3)), int(match.group(4))
     c2 = column_index_from_string(match.group(5)) if match.group(5) else c1
     r2 = int(match.group(6)) if match.group(6) else r1
+    # Row 0, a row past 1,048,576 or a column past XFD is no cell: not a reference.
+    if min(r1, r2, c1, c2) < 1 or max(r1, r2) > 1_048_576 or max(c1, c2) > 16_384:
+        return None
     return Reference(sheet, min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2))
 
 

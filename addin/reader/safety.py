@@ -18,9 +18,14 @@ archive itself, before parsing:
 
 from __future__ import annotations
 
+import errno
+import html
+import os
 import re
+import stat
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -67,21 +72,51 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
+def _file_reason(exc: OSError) -> str:
+    reasons = {errno.EACCES: "cannot be read (permission denied)",
+               errno.EPERM: "cannot be read (permission denied)",
+               errno.ELOOP: "is a symbolic link that loops",
+               errno.ENAMETOOLONG: "has a name too long for this system",
+               errno.ENOENT: "no such file", errno.ENOTDIR: "no such file",
+               errno.EISDIR: "is a folder, not a workbook"}
+    return reasons.get(exc.errno or 0, f"cannot be read ({exc.strerror or exc})")
+
+
 def open_package(path: Path, limits: Limits = DEFAULT_LIMITS) -> zipfile.ZipFile:
-    """Open ``path`` as a zip after checking it is an .xlsx within ``limits``."""
-    name = path.name
+    """Open ``path`` as a zip after checking it is a regular .xlsx file within ``limits``.
+
+    The file's type and size are checked before a byte is read: a FIFO, a device or a folder is
+    refused (reading a FIFO would wait forever, /dev/zero never ends)."""
+    name = path.name or str(path)
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            magic = handle.read(8)
-    except FileNotFoundError:
-        raise WorkbookError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NotAWorkbookError(f"{name}: is a folder, not a workbook") from None
+        status = path.stat()
+    except OSError as exc:
+        shown = str(path) if exc.errno in (errno.ENOENT, errno.ENOTDIR) else name[:200]
+        error = NotAWorkbookError if exc.errno == errno.EISDIR else WorkbookError
+        raise error(f"{shown}: {_file_reason(exc)}") from None
+    except ValueError:  # a NUL in the name
+        raise WorkbookError(f"{name[:200]!r}: not a valid file name") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise NotAWorkbookError(f"{name}: is a folder, not a workbook")
+    if not stat.S_ISREG(status.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else
+                "a device" if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode)
+                else "a socket" if stat.S_ISSOCK(status.st_mode) else "not a regular file")
+        raise NotAWorkbookError(f"{name}: is {kind}, not a workbook file")
+    size = status.st_size
     if size > limits.max_file_bytes:
         raise HostileFileError(
             f"{name}: file is {_size(size)}, larger than the {_size(limits.max_file_bytes)} "
             "this reader accepts")
+    try:
+        # O_NONBLOCK: should the file be swapped for a FIFO after the check, open does not wait.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise NotAWorkbookError(f"{name}: not a regular file, not a workbook")
+            magic = handle.read(8)
+    except OSError as exc:
+        raise WorkbookError(f"{name}: {_file_reason(exc)}") from None
     if magic.startswith(OLE_MAGIC):
         raise NotAWorkbookError(
             f"{name}: a legacy .xls or password-protected workbook; save it as an unprotected "
@@ -90,7 +125,7 @@ def open_package(path: Path, limits: Limits = DEFAULT_LIMITS) -> zipfile.ZipFile
         raise NotAWorkbookError(f"{name}: not an .xlsx workbook (not a zip archive)")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise NotAWorkbookError(f"{name}: not an .xlsx workbook (broken zip: {exc})") from None
     try:
         check_members(archive, name, limits)
@@ -109,6 +144,14 @@ def check_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> None:
     total = 0
     for info in infos:
         total += info.file_size
+        if info.flag_bits & 0x1:
+            raise NotAWorkbookError(
+                f"{name}: part {info.filename} is encrypted; save the workbook without a "
+                "password first")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise NotAWorkbookError(
+                f"{name}: part {info.filename} uses a compression spreadsheets do not write "
+                f"(method {info.compress_type}); save it again from the spreadsheet")
         if info.file_size > limits.max_member_bytes:
             raise HostileFileError(
                 f"{name}: member {info.filename} expands to {_size(info.file_size)}, more than "
@@ -217,8 +260,16 @@ _LONG_TAG = re.compile(_PREFIX + rb"(?:c|row)(?=[\s/>])[^>]{%d}" % (TAG_MAX + 1)
 # XML allows either quote and spaces around "=" (XML 1.0 section 3.1, production Eq); a reader
 # that only knew r="..." could be walked past with r = 'XFD1048576'.
 _R = rb"""\br\s{0,64}=\s{0,64}["']"""
-_CELL_REF = re.compile(_PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Za-z]{1,3})([0-9]{1,7})[\"']")
-_ROW_REF = re.compile(_PREFIX + rb"row\s" + _ATTRS + _R + rb"([0-9]{1,7})[\"']")
+_CELL_REF = re.compile(_PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Za-z]{1,3})([1-9][0-9]{0,6})[\"']")
+_ROW_REF = re.compile(_PREFIX + rb"row\s" + _ATTRS + _R + rb"([1-9][0-9]{0,6})[\"']")
+# A reference written any other way (leading zeros, eight digits, four letters, junk) is one a
+# dense reader may still place somewhere far away: refused, never skipped by the size scan.
+_BAD_CELL_REF = re.compile(
+    _PREFIX + rb"c\s" + _ATTRS + _R + rb"(?![A-Za-z]{1,3}[1-9][0-9]{0,6}[\"'])([^\"'<>]{0,24})")
+_BAD_ROW_REF = re.compile(
+    _PREFIX + rb"row\s" + _ATTRS + _R + rb"(?![1-9][0-9]{0,6}[\"'])([^\"'<>]{0,24})")
+#: Excel's grid (and LibreOffice's since 7.4): 1,048,576 rows, columns A to XFD.
+MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
 # Cells and rows without an r attribute take the next position (ECMA-376 Part 1, 18.3.1.4 and
 # 18.3.1.73), so they extend a sheet as far as referenced ones do.
 _CELL_NO_REF = re.compile(_PREFIX + rb"c(?=[\s/>])(?!" + _ATTRS + _R + rb")")
@@ -229,6 +280,9 @@ _CELL_TAG = re.compile(_PREFIX + rb"c(?=[\s/>])")
 _FORMULA_CELL = re.compile(
     _PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Z]{1,3}[0-9]{1,7})[\"']" + _ATTRS
     + rb"(?<!/)>\s{0,64}" + _PREFIX + rb"f[\s/>]")
+_FORMULA_TEXT = re.compile(
+    _PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Z]{1,3}[0-9]{1,7})[\"']" + _ATTRS
+    + rb"(?<!/)>\s{0,64}" + _PREFIX + rb"f(?:\s" + _ATTRS + rb")?>([^<]{0,512})<")
 _DIMENSION = re.compile(
     _PREFIX + rb"dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
 
@@ -240,6 +294,9 @@ class SheetScan:
     max_row: int
     max_column: int
     formula_cells: frozenset[str]  # cell references, e.g. "W12"
+    #: The text of each formula that could be read (without "="); "" for a shared formula's
+    #: followers and formulas too long to show.
+    formula_texts: Mapping[str, str] = field(default_factory=dict)
 
     def has_formula(self, row: int, column: int) -> bool:
         return f"{get_column_letter(column)}{row}" in self.formula_cells
@@ -270,11 +327,24 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
         raise HostileFileError(
             f"{name}: sheet {sheet_title!r} has a cell or row tag longer than {TAG_MAX:,} "
             f"characters (at byte {long_tag.start():,}), which no spreadsheet writes")
+    for pattern, what in ((_BAD_CELL_REF, "cell"), (_BAD_ROW_REF, "row")):
+        bad = pattern.search(data)
+        if bad is not None:
+            shown = bad.group(1).decode("ascii", "replace")
+            raise HostileFileError(
+                f"{name}: sheet {sheet_title!r} ({member}) has the {what} reference {shown!r}, "
+                "which is no cell of a spreadsheet (leading zeros, too many digits or letters)")
     refs = _CELL_REF.findall(data)
     letters = {col.upper() for col, _ in refs}
     numbers = {row for _, row in refs} | set(_ROW_REF.findall(data))
     max_col = max((_column_number(c) for c in letters), default=0)
-    max_row = max((int(r) for r in numbers), default=0) + len(_ROW_NO_REF.findall(data))
+    max_row = max((int(r) for r in numbers), default=0)
+    if max_row > MAX_ROWS or max_col > MAX_COLUMNS:
+        where = f"row {max_row:,}" if max_row > MAX_ROWS else f"column {max_col:,}"
+        raise HostileFileError(
+            f"{name}: sheet {sheet_title!r} ({member}) has a cell in {where}, beyond the "
+            f"{MAX_ROWS:,} rows x {MAX_COLUMNS:,} columns (A to XFD) of a spreadsheet")
+    max_row += len(_ROW_NO_REF.findall(data))
     if _CELL_NO_REF.search(data) is not None:
         # Rare (Excel, LibreOffice and openpyxl always write r): bound the implicit columns by
         # the most cells any one row holds.
@@ -286,4 +356,31 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
             f"{name}: sheet {sheet_title!r} spans {max_row:,} rows x {max_col:,} columns, more "
             f"than {limits.max_cells:,} cells")
     formulas = frozenset(ref.decode() for ref in _FORMULA_CELL.findall(data))
-    return SheetScan(max_row, max_col, formulas)
+    texts = {ref.decode(): html.unescape(text.decode("utf-8", "replace"))
+             for ref, text in _FORMULA_TEXT.findall(data)} if formulas else {}
+    return SheetScan(max_row, max_col, formulas, texts)
+
+
+_SST_COUNTS = re.compile(rb"""\b(uniqueCount)\s{0,64}=\s{0,64}["']\s*([0-9]{1,30})""")
+_SST_ROOT = re.compile(_PREFIX + rb"sst\b([^>]{0,4096})>")
+
+
+def check_shared_strings(archive: zipfile.ZipFile, name: str) -> None:
+    """Refuse a shared-string table that declares more strings than its part can hold: a
+    reader sizes its table from ``uniqueCount`` before reading a string (4,000,000,000 there
+    makes one allocate far more memory than the machine has)."""
+    for info in archive.infolist():
+        if not info.filename.lower().endswith("sharedstrings.xml"):
+            continue
+        with archive.open(info) as stream:
+            head = stream.read(8192)
+        root = _SST_ROOT.search(head)
+        if root is None:
+            continue
+        # The smallest string entry, "<si/>", takes 5 bytes.
+        most = info.file_size // 5 + 1
+        for attribute, number in _SST_COUNTS.findall(root.group(1)):
+            if int(number) > most:
+                raise HostileFileError(
+                    f"{name}: {info.filename} declares {attribute.decode()} {int(number):,} "
+                    f"strings, more than its {_size(info.file_size)} can hold")
