@@ -24,6 +24,22 @@ def _install(args: argparse.Namespace) -> int:
     return 0 if report.installed else 1
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from addin.calc.formulas import convert_workbook
+
+    source: Path = args.workbook
+    target: Path = args.output or source.with_name(f"{source.stem}-{args.to}{source.suffix}")
+    if not source.is_file():
+        print(f"perprisk addin convert: {source} not found", file=sys.stderr)
+        return 1
+    if target.resolve() == source.resolve():
+        print("perprisk addin convert: give another --output than the workbook", file=sys.stderr)
+        return 1
+    count = convert_workbook(source, target, to=args.to)
+    print(f"wrote {target} ({count} formulas rewritten for {args.to})")
+    return 0
+
+
 def _file(args: argparse.Namespace) -> int:
     from addin.excel.addin_file import write_addin
 
@@ -43,7 +59,9 @@ def _reference(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``addin`` command group to the ``perprisk`` parser."""
-    group = subparsers.add_parser("addin", help="Excel cell functions (xlwings add-in)")
+    group = subparsers.add_parser(
+        "addin", help="cell functions: Excel (xlwings add-in) and LibreOffice Calc (PerpRisk.oxt)"
+    )
     commands = group.add_subparsers(dest="addin_command", metavar="ACTION", required=True)
 
     install = commands.add_parser(
@@ -74,6 +92,24 @@ def register(subparsers: Any) -> None:
         help="with --libreoffice: this LibreOffice user folder instead of your own",
     )
     install.set_defaults(func=_install)
+
+    convert = commands.add_parser(
+        "convert",
+        help="rewrite a workbook's PERP_ formulas for LibreOffice Calc or for Excel",
+        description="LibreOffice stores add-in functions under a long name "
+        "(ORG.PERPRISK.CALC.PERPRISK.PERP_...) and reads only that; Excel uses PERP_... "
+        "This writes a copy of a .xlsx/.xlsm/.ods with the formulas named for the other program.",
+    )
+    convert.add_argument("workbook", type=Path, help=".xlsx, .xlsm or .ods file")
+    convert.add_argument(
+        "--for", dest="to", choices=("libreoffice", "excel"), required=True,
+        help="the program that will open the copy",
+    )
+    convert.add_argument(
+        "--output", "-o", type=Path, default=None,
+        help="where to write the copy (default: NAME-libreoffice.xlsx / NAME-excel.xlsx)",
+    )
+    convert.set_defaults(func=_convert)
 
     addin_file = commands.add_parser(
         "file", help="write PerpRisk.xlam, xlwings' add-in template with perprisk's settings"

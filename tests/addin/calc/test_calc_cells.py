@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from addin.calc.formulas import convert_workbook
 from addin.calc.oxt import programmatic_name
 from addin.excel import udfs
 from addin.excel.errors import cell_message
@@ -134,9 +135,41 @@ def _formula_step(case: Case) -> dict[str, Any]:
     return {"do": "formula", "cell": case.target, "formula": case.formula}
 
 
+EXCEL_FORMULAS = {
+    "A1": "=PERP_NOTIONAL(0.5,60000)",
+    "A2": '=PERP_LIQ_PRICE("long",60000,0.5,3000,"binance",,0.004)',
+    "A3": '=LEN("PERP_NOTIONAL(")',
+}
+
+
+def _excel_workbook(path: Path) -> Path:
+    """A workbook as Excel stores PERP_ formulas (written by openpyxl), with an array formula."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    book = Workbook()
+    sheet = book.active
+    for address, formula in EXCEL_FORMULAS.items():
+        sheet[address] = formula
+    for address, value in {"B4": 0.5, "B5": 2.0, "C4": 60_000.0, "C5": 3_000.0}.items():
+        sheet[address] = value
+    sheet["A4"] = ArrayFormula("A4:A5", "=PERP_NOTIONAL(B4:B5,C4:C5)")
+    book.save(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def results(calc_session: CalcSession) -> dict[str, Any]:
     root = calc_session.root
+    from_excel = _excel_workbook(root / "from-excel.xlsx")
+    assert convert_workbook(from_excel, root / "for-calc.xlsx", to="libreoffice") == 3
+    for key, path in (("excel as is", from_excel), ("converted", root / "for-calc.xlsx")):
+        calc_session.add(
+            {"do": "open", "path": str(path)},
+            {"do": "recalc"},
+            {"do": "read", "range": "A1:A5", "key": key},
+            {"do": "close"},
+        )
     reads = [{"do": "read", "range": c.target, "key": c.key} for c in CASES]
     calc_session.add(
         {"do": "new"},
@@ -209,3 +242,34 @@ def test_saved_xlsx_stores_the_programmatic_name(calc_session: CalcSession,
     sheet = zipfile.ZipFile(Path(calc_session.root) / "saved.xlsx").read(
         "xl/worksheets/sheet1.xml").decode("utf-8")
     assert f"<f aca=\"false\">{programmatic_name('PERP_NOTIONAL')}(0.5,60000)</f>" in sheet
+
+
+def test_excel_workbook_needs_converting_for_calc(results: dict[str, Any]) -> None:
+    """Calc reads PERP_ formulas from an Excel file only once they carry its programmatic name
+    (``perprisk addin convert --for libreoffice``); string literals are left alone."""
+    as_is = results["excel as is"]
+    assert as_is[0][0]["text"] == "#NAME?" and as_is[0][0]["error"]
+    converted = [row[0] for row in results["converted"]]
+    assert not any(cell["error"] for cell in converted)
+    expected = [
+        margin.notional(0.5, 60_000.0),
+        liquidation.liquidation_price("long", 60_000.0, 0.5, 3_000.0, exchange="binance",
+                                      maintenance_margin_rate=0.004),
+        len("PERP_NOTIONAL("),
+        margin.notional(0.5, 60_000.0),
+        margin.notional(2.0, 3_000.0),
+    ]
+    for cell, value in zip(converted, expected, strict=True):
+        assert _matches(cell, value), (converted, expected)
+
+
+def test_calc_workbook_converts_back_for_excel(calc_session: CalcSession,
+                                              results: dict[str, Any], tmp_path: Path) -> None:
+    import zipfile
+
+    target = tmp_path / "for-excel.xlsx"
+    assert convert_workbook(Path(calc_session.root) / "saved.xlsx", target, to="excel") > 0
+    sheet = zipfile.ZipFile(target).read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "ORG.PERPRISK" not in sheet
+    assert '<f aca="false">PERP_NOTIONAL(0.5,60000)</f>' in sheet
+    assert 'PERP_LIQ_PRICE(B20:B24,C20:C24,D20:D24,E20:E24,"bybit",,0.005)' in sheet
