@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,32 +73,35 @@ class CalcSession:
         return self.results
 
 
-@pytest.fixture(scope="session")
-def calc_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """The add-in installed into a private profile; (root folder, soffice -env options)."""
+def install_into(root: Path, python_paths: list[str] | None = None) -> list[str]:
+    """Install the add-in into a private profile under ``root``; the soffice -env options."""
     if shutil.which("soffice") is None or shutil.which("unopkg") is None:
         pytest.skip("LibreOffice (soffice, unopkg) missing: run scripts/install-system-deps.sh")
-    root = tmp_path_factory.mktemp("calc")
     profile = root / "profile"
     env = [f"-env:UserInstallation={profile.as_uri()}"]
     extra: list[str] = []
     as_root = os.geteuid() == 0
     if as_root:
         extra = [f"-env:UNO_SHARED_PACKAGES_CACHE={(root / 'shared' / 'cache').as_uri()}"]
-    report = install_libreoffice(shared=as_root, profile=profile, extra_env=extra)
+    report = install_libreoffice(
+        shared=as_root, profile=profile, extra_env=extra, python_paths=python_paths
+    )
     assert report.installed, report.text()
-    return root, env + extra
+    return env + extra
 
 
-@pytest.fixture(scope="session")
-def calc_session(calc_install: tuple[Path, list[str]]) -> CalcSession:
+def session_for(root: Path, options: list[str]) -> CalcSession:
     python = libreoffice_python()
     if python is None:
         pytest.skip("LibreOffice's Python cannot import uno: install python3-uno")
-    root, options = calc_install
     soffice = [shutil.which("soffice") or "soffice", "--headless", "--invisible", "--norestore",
                "--nologo", "--nodefault", *options]
     return CalcSession(root, soffice, python)
 
 
-Collector = Callable[[CalcSession], None]
+@pytest.fixture(scope="session")
+def calc_session(tmp_path_factory: pytest.TempPathFactory) -> CalcSession:
+    """The add-in installed as ``perprisk addin install --libreoffice`` does, and a session."""
+    root = tmp_path_factory.mktemp("calc")
+    return session_for(root, install_into(root))
+

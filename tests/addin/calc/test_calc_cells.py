@@ -23,7 +23,7 @@ from addin.calc.oxt import programmatic_name
 from addin.excel import udfs
 from addin.excel.errors import cell_message
 from riskfuncs import RiskInputError, discipline, liquidation, margin, tiers
-from tests.addin.calc.conftest import CalcSession
+from tests.addin.calc.conftest import CalcSession, install_into, session_for
 
 pytestmark = pytest.mark.libreoffice
 
@@ -273,3 +273,18 @@ def test_calc_workbook_converts_back_for_excel(calc_session: CalcSession,
     assert "ORG.PERPRISK" not in sheet
     assert '<f aca="false">PERP_NOTIONAL(0.5,60000)</f>' in sheet
     assert 'PERP_LIQ_PRICE(B20:B24,C20:C24,D20:D24,E20:E24,"bybit",,0.005)' in sheet
+
+
+def test_without_numpy_every_cell_says_what_to_do(tmp_path: Path) -> None:
+    """Installed with no folders for LibreOffice's Python: a one-line hint, not Err:."""
+    session = session_for(tmp_path, install_into(tmp_path, python_paths=[]))
+    session.add(
+        {"do": "new"},
+        {"do": "formula", "cell": "A1", "formula": "=PERP_NOTIONAL(0.5;60000)"},
+        {"do": "recalc"},
+        {"do": "read", "range": "A1", "key": "hint"},
+    )
+    cell = session.run()["hint"][0][0]
+    assert not cell["error"] and cell["result"] == "text"
+    assert cell["text"].startswith("perprisk cannot run in LibreOffice's Python")
+    assert cell["text"].endswith("run perprisk addin install --libreoffice")

@@ -231,3 +231,39 @@ def test_calc_gets_what_excel_shows(excel: Excel, name: str, arguments: list[Any
     in_excel = excel.call(name, *(_excel_argument(a) for a in arguments))
     in_calc = host.call(name, tuple(_calc_argument(a) for a in arguments))
     assert _grid(in_calc) == _grid(in_excel)
+
+
+def test_cli_routes_libreoffice_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from addin.cli import main
+
+    seen: dict[str, Any] = {}
+
+    def fake(**options: Any) -> install.CalcInstallReport:
+        seen.update(options)
+        return install.CalcInstallReport(True, ["installed"])
+
+    monkeypatch.setattr(install, "install_libreoffice", fake)
+    profile = tmp_path / "profile"
+    assert main(["addin", "install", "--libreoffice", "--shared", "--profile", str(profile)]) == 0
+    assert seen == {"shared": True, "profile": profile}
+    assert capsys.readouterr().out == "installed\n"
+
+
+def test_cli_convert_writes_a_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import Workbook, load_workbook
+
+    from addin.cli import main
+
+    book = Workbook()
+    book.active["A1"] = "=PERP_NOTIONAL(0.5,60000)*2"
+    book.save(tmp_path / "book.xlsx")
+    assert main(["addin", "convert", str(tmp_path / "book.xlsx"), "--for", "libreoffice"]) == 0
+    assert "1 formulas rewritten" in capsys.readouterr().out
+    converted = load_workbook(tmp_path / "book-libreoffice.xlsx").active["A1"].value
+    assert converted == "=ORG.PERPRISK.CALC.PERPRISK.PERP_NOTIONAL(0.5,60000)*2"
+    back = tmp_path / "back.xlsx"
+    assert main(["addin", "convert", str(tmp_path / "book-libreoffice.xlsx"), "--for", "excel",
+                 "-o", str(back)]) == 0
+    assert load_workbook(back).active["A1"].value == "=PERP_NOTIONAL(0.5,60000)*2"
+    assert main(["addin", "convert", str(back), "--for", "excel", "-o", str(back)]) == 1
