@@ -271,9 +271,13 @@ def wallet_of(rule: str, balance: Mapping[str, Any] | None, settle: str,
         for item in (result or {}).get("list") or ():
             for coin in item.get("coin") or () if isinstance(item, Mapping) else ():
                 if isinstance(coin, Mapping) and str(coin.get("coin", "")).upper() == settle:
+                    kind = str(item.get("accountType") or "").upper()
+                    unified = _bybit_unified_wallet(item, coin)
+                    if unified is not None:
+                        return unified, (f"Bybit UNIFIED margin balance (every collateral coin "
+                                         f"after its haircut) less perp uPnL, in {settle}")
                     wallet = _float(coin.get("walletBalance"))
                     if wallet is not None:
-                        kind = str(item.get("accountType") or "").upper()
                         return wallet, f"Bybit {kind or 'account'} {settle} walletBalance"
     if rule == "okx" and isinstance(info, Mapping):
         for item in info.get("data") or ():
@@ -304,6 +308,21 @@ def wallet_of(rule: str, balance: Mapping[str, Any] | None, settle: str,
             if value is not None:
                 return value - upnl, "Hyperliquid accountValue - cross unrealizedPnl"
     return None, ""
+
+
+def _bybit_unified_wallet(account: Mapping[str, Any], coin: Mapping[str, Any]) -> float | None:
+    """A Bybit Unified Trading Account's cross wallet in the settle coin: Bybit's own margin
+    balance (every collateral coin at its USD index price x collateral value ratio, plus perp
+    uPnL) less the perp uPnL, converted at the coin's USD price (usdValue / equity). The
+    workbook adds the positions' PnL itself. None when the payload lacks these totals."""
+    if str(account.get("accountType") or "").upper() != "UNIFIED":
+        return None
+    balance = _float(account.get("totalMarginBalance"))
+    upl = _float(account.get("totalPerpUPL"))
+    usd, equity = _float(coin.get("usdValue")), _float(coin.get("equity"))
+    if balance is None or upl is None or not usd or not equity:
+        return None
+    return (balance - upl) / (usd / equity)
 
 
 def _exchange_liquidation_price(raw: Mapping[str, Any], info: Mapping[str, Any],

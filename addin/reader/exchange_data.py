@@ -244,9 +244,15 @@ def _cross_wallet(values: dict[str, Any], sources: dict[str, str], raw: Mapping[
             f'"balances": {{"{account}": ...}} or fetch the account with perprisk fetch '
             "(its balance carries the wallet)")
     if rule == "bybit" and str(venue.account.get("type") or "").lower() == "unified":
-        note = (f"{venue.name}: Bybit unified account valued as one cross account of its {settle} "
-                "wallet; other coins held as collateral are not counted (their haircut "
-                "valuation is not modelled yet)")
+        if source.startswith("Bybit UNIFIED margin balance"):
+            note = (f"{venue.name}: Bybit unified account valued as one cross account in "
+                    f"{settle}: its margin balance counts every collateral coin after Bybit's "
+                    "haircut at today's prices; a fall of those coins themselves is not in the "
+                    "workbook's liquidation price (riskfuncs.account_margin has it)")
+        else:
+            note = (f"{venue.name}: Bybit unified account valued as one cross account of its "
+                    f"{settle} wallet only: the export has no margin balance, so other coins "
+                    "held as collateral are not counted")
         if note not in export.notes:
             export.notes.append(note)
     values["collateral"], sources["collateral"] = wallet, source

@@ -129,7 +129,7 @@ def test_a_venue_that_failed_is_red_never_all_clear(tmp_path: Path,
     text = capsys.readouterr().out
     assert "RED" in text.upper() and "gate: positions: cannot reach the exchange" in text
     empty = _export(tmp_path, {"okx": {"positions": []}}, "empty.json")
-    assert main(["report", str(empty)]) == 0
+    assert main(["report", str(empty)]) == 1  # an empty book is never a clean result
     assert "no open position" in capsys.readouterr().out
 
 

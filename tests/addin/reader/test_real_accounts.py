@@ -144,9 +144,28 @@ def test_bybit_unified_account_is_one_cross_account_and_says_so(fetched: Path) -
     assert bybit and all(p.values["margin_mode"] == "cross" for p in bybit)
     assert all("unified account" in p.sources["margin_mode"].lower() for p in bybit)
     usdt = next(p for p in bybit if p.values["symbol"] == "XRP/USDT:USDT")
-    assert usdt.values["collateral"] == 3.0  # the USDT walletBalance of the UNIFIED account
-    assert usdt.sources["collateral"] == "Bybit UNIFIED USDT walletBalance"
+    # Bybit's margin balance 3.00326056 USD less perp uPnL 0, at USDT's 3.00326056 / 3 USD.
+    assert usdt.values["collateral"] == pytest.approx(3.0, rel=1e-12)
+    assert usdt.sources["collateral"].startswith("Bybit UNIFIED margin balance")
     assert any("Bybit unified account valued as one cross account" in n for n in export.notes)
+
+
+def test_bybit_unified_wallet_counts_other_collateral_after_haircut() -> None:
+    from addin.reader.ccxt_positions import wallet_of
+
+    # 1 BTC held at 60,000 with a 0.98 collateral value ratio (58,800) and 4,500 USDT at
+    # 1.0001 USD: margin balance 63,300.45 USD with a perp uPnL of -500 USD.
+    balance = {"info": {"result": {"list": [{
+        "accountType": "UNIFIED", "totalMarginBalance": "62800.45", "totalPerpUPL": "-500",
+        "coin": [{"coin": "BTC", "walletBalance": "1", "equity": "1", "usdValue": "60000"},
+                 {"coin": "USDT", "walletBalance": "5000", "equity": "4500",
+                  "usdValue": "4500.45"}]}]}}}
+    wallet, source = wallet_of("bybit", balance, "USDT")
+    assert wallet == pytest.approx((62_800.45 + 500) / 1.0001, rel=1e-12)
+    assert source.startswith("Bybit UNIFIED margin balance")
+    # A classic (CONTRACT) account: the coin's own wallet.
+    balance["info"]["result"]["list"][0]["accountType"] = "CONTRACT"
+    assert wallet_of("bybit", balance, "USDT") == (5000.0, "Bybit CONTRACT USDT walletBalance")
 
 
 @pytest.mark.libreoffice
