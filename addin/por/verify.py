@@ -582,9 +582,10 @@ def verify_bitmex_liabilities(text: str, *, account: int, nonce: str | None = No
 
     ``nonce`` is the per-proof nonce BitMEX shows the user (hex); ``account_nonce`` the
     account's lifetime nonce, from which the per-proof one is derived. The leaf step finds the
-    leaves whose HMAC matches; each level then recomputes every parent of the whole published
-    tree (hash and sum), so a changed node anywhere fails at the level above it; the root
-    step recomputes the root. Amounts are satoshis, reported in BTC.
+    leaves whose HMAC matches; level N then recomputes every node of row N of the whole
+    published tree (hash and sum) from its children, so a changed node fails at its own level
+    and a changed leaf at level 1; the root step recomputes the root. Amounts are satoshis,
+    reported in BTC.
     """
     height, rows = read_bitmex_tree(text, source)
     if account < 0 or account >= 2 ** 64:
