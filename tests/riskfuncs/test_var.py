@@ -358,3 +358,25 @@ def test_expected_shortfall_is_at_least_var(r: np.ndarray, confidence: float, ru
         expected_shortfall(r, confidence=confidence, method="normal")
         >= parametric_var(r, confidence=confidence) - tol
     )
+
+
+def test_cornish_fisher_with_population_moments_is_performance_analytics() -> None:
+    # PerformanceAnalytics VaR(method="modified"): mu + sqrt(m2) * z_cf with population moments
+    # m_k = mean((r - mean)^k), written out here independently of riskfuncs.
+    r = np.array([0.031, -0.052, 0.012, -0.004, 0.027, -0.071, 0.018, 0.009, -0.015, 0.044])
+    centred = r - r.mean()
+    m2, m3, m4 = (float(np.mean(centred**k)) for k in (2, 3, 4))
+    skew, kurt = m3 / m2**1.5, m4 / m2**2 - 3
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.01)
+    zcf = (z + (z**2 - 1) * skew / 6 + (z**3 - 3 * z) * kurt / 24
+           - (2 * z**3 - 5 * z) * skew**2 / 36)
+    expected = -(r.mean() + zcf * np.sqrt(m2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = parametric_var(r, confidence=0.99, distribution="cornish_fisher", ddof=0)
+        sample = parametric_var(r, confidence=0.99, distribution="cornish_fisher")
+    assert got == pytest.approx(expected, rel=1e-13)
+    # The default (sample standard deviation) differs, as the docstring says.
+    assert sample / got - 1 == pytest.approx(np.sqrt(10 / 9) - 1, abs=0.02)
