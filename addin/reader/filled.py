@@ -244,8 +244,8 @@ def _sheet_rows(calamine: CalamineWorkbook, title: str, part: str, name: str) ->
         return calamine.get_sheet_by_name(title).to_python(skip_empty_area=False)
     except (CalamineError, ValueError, KeyError, IndexError) as exc:
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise WorkbookError(f"{name}: sheet {title!r} ({part}) cannot be read: {reason}"
-                            ) from None
+        raise WorkbookError(f"{name}: sheet {title!r} ({part}) is damaged and cannot be read "
+                            f"({reason})") from None
 
 
 def _resolve_template(tag: str | None, name: str) -> Template:

@@ -333,7 +333,7 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
             shown = bad.group(1).decode("ascii", "replace")
             raise HostileFileError(
                 f"{name}: sheet {sheet_title!r} ({member}) has the {what} reference {shown!r}, "
-                "which is no cell of a spreadsheet (leading zeros, too many digits or letters)")
+                "which no spreadsheet writes (leading zeros, too many digits or letters)")
     refs = _CELL_REF.findall(data)
     letters = {col.upper() for col, _ in refs}
     numbers = {row for _, row in refs} | set(_ROW_REF.findall(data))
