@@ -677,7 +677,8 @@ def scorecard_row(result: Verification, *, reserve_ratio: float | None = None,
     if days < 0:
         raise ValueError(f"attested_on must not be after today (got {attested_on.isoformat()})")
     row["days_since_attestation"] = days
-    row["proof_of_reserves"] = float(reserve_subscore(reserve_ratio, days))
+    # rounded to 6 places so a cell shows 0.5, not 0.4999999999999994
+    row["proof_of_reserves"] = round(float(reserve_subscore(reserve_ratio, days)), 6)
     return row
 
 
