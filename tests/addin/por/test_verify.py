@@ -312,3 +312,55 @@ def test_okx_v2_formats_are_refused_naming_okxs_tools() -> None:
 def test_unreadable_proof_names_the_file(text: str) -> None:
     with pytest.raises(ProofError, match=r"^x\.json: "):
         verify_proof(parse_proof(text, "x.json"), source="x.json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exhaustive: no single changed field of a valid proof passes
+
+
+def _bump_digit(text: str) -> str:
+    """Change the last digit of a number, or the last character of a hash, to another one."""
+    last = text[-1]
+    swapped = "1" if last == "0" else "0"
+    return text[:-1] + swapped
+
+
+def _fields(node: Json) -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = [(k,) for k in ("hash", "merkelLeaf", "nonce", "encryptUid")
+                                   if isinstance(node.get(k), str)]
+    keys += [("balances", coin) for coin in node.get("balances", {})]
+    return keys
+
+
+@pytest.mark.parametrize("sample", [OKX, BITGET], ids=["okx", "bitget"])
+def test_every_single_field_change_is_caught(sample: Path) -> None:
+    original = _load(sample)
+    nodes = [("self",), *(("path", i) for i in range(len(original["path"])))]
+    checked = 0
+    for where in nodes:
+        node: Any = original
+        for key in where:
+            node = node[key]
+        for field in _fields(node):
+            proof = copy.deepcopy(original)
+            target: Any = proof
+            for key in (*where, *field[:-1]):
+                target = target[key]
+            target[field[-1]] = _bump_digit(target[field[-1]])
+            try:
+                result = verify_proof(proof, source="t.json")
+            except ProofError:
+                continue
+            assert not result.valid, f"{where} {field} changed and still valid"
+            checked += 1
+    assert checked > 4 * len(original["path"])
+
+
+def test_every_single_line_change_of_the_bitmex_tree_is_caught() -> None:
+    text = BITMEX.read_text(encoding="utf-8")
+    for line in range(2, 17):
+        for change in (lambda d, v: (_bump_digit(d), v), lambda d, v: (d, v + 1)):
+            tampered = _bitmex_line(text, line, change)
+            result = verify_bitmex_liabilities(tampered, account=2,
+                                               account_nonce=BITMEX_NONCES[2])
+            assert not result.valid, f"line {line} changed and still valid"
