@@ -79,6 +79,7 @@ from riskfuncs.scenarios import (
     scenario_library,
     span_grid,
 )
+from riskfuncs.steps import LiquidationStep, liquidation_steps
 from riskfuncs.stress import StressResult, stress_test
 from riskfuncs.tiers import TierTable, as_tier_table, max_leverage, tier_for_notional
 from riskfuncs.var import (
@@ -112,6 +113,7 @@ __all__ = [
     "ExchangeRule",
     "GradeBand",
     "HybridAssessment",
+    "LiquidationStep",
     "RatingThresholds",
     "RiskFuncsError",
     "RiskInputError",
@@ -158,6 +160,7 @@ __all__ = [
     "liquidation_price",
     "liquidation_price_after_funding",
     "liquidation_probability",
+    "liquidation_steps",
     "loss_given_default_prior",
     "maintenance_margin",
     "margin_buffer",

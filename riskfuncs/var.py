@@ -232,8 +232,8 @@ def parametric_var(
 
         with :math:`S` the skewness and :math:`K` the excess kurtosis (moment estimators
         :math:`m_3/m_2^{3/2}` and :math:`m_4/m_2^2 - 3`). PerformanceAnalytics ``VaR(...,
-        method="modified")`` also takes :math:`\sigma` from the population moment
-        :math:`\sqrt{m_2}`: pass ``ddof=0`` to reproduce it exactly; the default ``ddof=1``
+        method="modified")`` also takes :math:`\\sigma` from the population moment
+        :math:`\\sqrt{m_2}`: pass ``ddof=0`` to reproduce it exactly; the default ``ddof=1``
         (Excel ``STDEV.S``) gives a slightly larger VaR on short histories (up to about 7% at
         10 observations).
 

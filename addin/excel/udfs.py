@@ -39,6 +39,7 @@ from riskfuncs import (
     var,
 )
 from riskfuncs import scenarios as scenario_models
+from riskfuncs import steps as steps_models
 from riskfuncs import tiers as tier_tables
 from riskfuncs import volatility as volatility_models
 
@@ -272,6 +273,7 @@ def PERP_MAX_LEVERAGE_FOR_MOVE(
 @xw.arg("fee_rate", ndim=2, doc=FEE_RATE)
 @xw.arg("other_maintenance_margin", ndim=2, doc=OTHER_MM)
 @xw.arg("other_unrealized_pnl", ndim=2, doc=OTHER_PNL)
+@xw.arg("margin_mode", doc='"isolated" (default) or "cross": a cross wallet may dwarf one position.')
 @shows_errors
 def PERP_LIQ_PRICE(
     side: Any,
@@ -287,6 +289,7 @@ def PERP_LIQ_PRICE(
     fee_rate: Any = None,
     other_maintenance_margin: Any = None,
     other_unrealized_pnl: Any = None,
+    margin_mode: Any = None,
 ) -> Any:
     """Liquidation price by the exchange's published rule, isolated or cross margin."""
     return cells.cells_out(
@@ -312,6 +315,7 @@ def PERP_LIQ_PRICE(
             other_unrealized_pnl=_or(
                 cells.optional_numbers("other_unrealized_pnl", other_unrealized_pnl)
             ),
+            margin_mode=cells.option("margin_mode", margin_mode, "isolated"),
         ),
         inf_text=UNREACHABLE,
     )
@@ -329,6 +333,11 @@ def PERP_EXCHANGE_RULE(venue: Any) -> Any:
         [liquidation.rule_for_venue(cells.option("venue", v, "")) for v in row] for row in grid
     ]
     return rules[0][0] if len(rules) == 1 and len(rules[0]) == 1 else rules
+
+
+def _one(name: str, value: Any) -> float | None:
+    """An optional one-cell number: omitted or empty is None."""
+    return None if cells.optional_numbers(name, value) is None else cells.number(name, value)
 
 
 def _or(value: float | np.ndarray | None, default: float = 0.0) -> Any:
@@ -648,6 +657,46 @@ def PERP_ACCOUNT_MARGIN(positions: Any, balances: Any, mode: Any, tiers: Any = N
                                      state.positions["account_liquidation_price"], strict=True)]
     return [[row[0], cells.cells_out(row[1]) if isinstance(row[1], float) else row[1]]
             for row in summary] + rows
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("side", doc=SIDE)
+@xw.arg("entry_price", doc=ENTRY)
+@xw.arg("quantity", doc=QUANTITY)
+@xw.arg("collateral", doc=COLLATERAL)
+@xw.arg("exchange", doc=EXCHANGE)
+@xw.arg("maintenance_margin_rate", doc=MMR)
+@xw.arg("tiers", pd.DataFrame, index=False, header=True, doc=TIERS)
+@xw.arg("max_leverage", doc=MAX_LEVERAGE)
+@xw.arg("fee_rate", doc=FEE_RATE)
+@xw.ret("raw")
+@shows_errors
+def PERP_LIQ_STEPS(
+    side: Any,
+    entry_price: Any,
+    quantity: Any,
+    collateral: Any,
+    exchange: Any = None,
+    maintenance_margin_rate: Any = None,
+    tiers: Any = None,
+    max_leverage: Any = None,
+    fee_rate: Any = None,
+) -> Any:
+    """The liquidation ladder: price, closed, remaining and what happens at each step."""
+    steps = steps_models.liquidation_steps(
+        cells.option("side", side, ""),
+        cells.number("entry_price", entry_price),
+        cells.number("quantity", quantity),
+        cells.number("collateral", collateral),
+        exchange=cells.option("exchange", exchange, "binance"),
+        maintenance_margin_rate=_one("maintenance_margin_rate", maintenance_margin_rate),
+        tiers=_tiers(tiers),
+        max_leverage=_one("max_leverage", max_leverage),
+        fee_rate=_one("fee_rate", fee_rate) or 0.0,
+    )
+    return [["price", "closed", "remaining", "what happens"]] + [
+        [cells.cells_out(s.price, inf_text=UNREACHABLE), s.closed, s.remaining, s.note]
+        for s in steps]
 
 
 # --- volatility -------------------------------------------------------------------------------

@@ -40,3 +40,24 @@ def test_account_margin_cells(excel: Excel) -> None:
     assert got[7][1] == pytest.approx(41_650 / 0.9955, rel=1e-12)
     bad = excel.call("PERP_ACCOUNT_MARGIN", Range(positions), Range(balances), "bitget_uta")
     assert isinstance(bad, str) and "mode must be one of" in bad and "\n" not in bad
+
+
+def test_liquidation_ladder_cells(excel: Excel) -> None:
+    from riskfuncs import liquidation_steps
+
+    got = excel.call("PERP_LIQ_STEPS", "long", 100_000.0, 2.0, 10_000.0, "hyperliquid", None,
+                     None, 40.0)
+    steps = liquidation_steps("long", 100_000, 2, 10_000, exchange="hyperliquid",
+                              max_leverage=40)
+    assert got[0] == ["price", "closed", "remaining", "what happens"]
+    assert [row[:3] for row in got[1:]] == [[s.price, s.closed, s.remaining] for s in steps]
+    bad = excel.call("PERP_LIQ_STEPS", "long", 100_000.0, 2.0, 10_000.0, "bybit", 0.005)
+    assert isinstance(bad, str) and "tiers" in bad and "\n" not in bad
+
+
+def test_liquidation_price_takes_the_margin_mode(excel: Excel) -> None:
+    # A cross wallet 2,000x one small position is no unit mix-up.
+    args = ("long", 100.0, 1.0, 200_000.0, "binance", None, 0.01)
+    assert "at most 1000x" in str(excel.call("PERP_LIQ_PRICE", *args))
+    assert excel.call("PERP_LIQ_PRICE", *args, None, None, None, None, None, None,
+                      "cross") == 0.0

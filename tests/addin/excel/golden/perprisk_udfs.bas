@@ -430,13 +430,13 @@ failed:
     PERP_LIQ_DISTANCE_SIGMAS = Err.Description
 End Function
 
-Function PERP_LIQ_PRICE(side, entry_price, quantity, collateral, Optional exchange, Optional contract, Optional maintenance_margin_rate, Optional maintenance_amount, Optional tiers, Optional max_leverage, Optional fee_rate, Optional other_maintenance_margin, Optional other_unrealized_pnl)
+Function PERP_LIQ_PRICE(side, entry_price, quantity, collateral, Optional exchange, Optional contract, Optional maintenance_margin_rate, Optional maintenance_amount, Optional tiers, Optional max_leverage, Optional fee_rate, Optional other_maintenance_margin, Optional other_unrealized_pnl, Optional margin_mode)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_LIQ_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_LIQ_PRICE", Array(side, entry_price, quantity, collateral, exchange, contract, maintenance_margin_rate, maintenance_amount, tiers, max_leverage, fee_rate, other_maintenance_margin, other_unrealized_pnl), ActiveWorkbook, Application.Caller)
+        PERP_LIQ_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_LIQ_PRICE", Array(side, entry_price, quantity, collateral, exchange, contract, maintenance_margin_rate, maintenance_amount, tiers, max_leverage, fee_rate, other_maintenance_margin, other_unrealized_pnl, margin_mode), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_LIQ_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_LIQ_PRICE", Array(side, entry_price, quantity, collateral, exchange, contract, maintenance_margin_rate, maintenance_amount, tiers, max_leverage, fee_rate, other_maintenance_margin, other_unrealized_pnl))
+        PERP_LIQ_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_LIQ_PRICE", Array(side, entry_price, quantity, collateral, exchange, contract, maintenance_margin_rate, maintenance_amount, tiers, max_leverage, fee_rate, other_maintenance_margin, other_unrealized_pnl, margin_mode))
         Exit Function
     #End If
 failed:
@@ -467,6 +467,19 @@ Function PERP_LIQ_PROBABILITY(mark_price, liquidation_price, volatility, horizon
     #End If
 failed:
     PERP_LIQ_PROBABILITY = Err.Description
+End Function
+
+Function PERP_LIQ_STEPS(side, entry_price, quantity, collateral, Optional exchange, Optional maintenance_margin_rate, Optional tiers, Optional max_leverage, Optional fee_rate)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_LIQ_STEPS = XLPy.CallUDF("addin.excel.udfs", "PERP_LIQ_STEPS", Array(side, entry_price, quantity, collateral, exchange, maintenance_margin_rate, tiers, max_leverage, fee_rate), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_LIQ_STEPS = XLPy.CallUDF("addin.excel.udfs", "PERP_LIQ_STEPS", Array(side, entry_price, quantity, collateral, exchange, maintenance_margin_rate, tiers, max_leverage, fee_rate))
+        Exit Function
+    #End If
+failed:
+    PERP_LIQ_STEPS = Err.Description
 End Function
 
 Function PERP_MAINT_MARGIN(quantity, price, Optional maintenance_margin_rate, Optional maintenance_amount, Optional tiers, Optional contract)
