@@ -2,6 +2,7 @@
 file and the LibreOffice Calc add-in (PerpRisk.oxt).
 
     python build.py [--out DIR] [--pdf] [--template ID]
+    python build.py --manual [--out FILE.pdf] [--paper a4|letter]   (the credit-risk manual)
 
 The same as ``perprisk build``; runs from a source checkout without installing.
 """
@@ -16,4 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from addin.workbook.commands import main
 
 if __name__ == "__main__":
+    if "--manual" in sys.argv[1:]:
+        from addin.manual.commands import main as manual_main
+
+        raise SystemExit(manual_main([a for a in sys.argv[1:] if a != "--manual"]))
     raise SystemExit(main())

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "addin.accounts.commands",
     "addin.watch.commands",
     "addin.por.commands",
+    "addin.manual.commands",
 )
 
 
