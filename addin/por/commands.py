@@ -111,14 +111,13 @@ def render(result: Verification, source: str, *, all_steps: bool = False) -> str
 
 
 def _scorecard(path: Path) -> list[dict[str, Any]]:
+    """The scorecard file ``perprisk fill --exchanges`` reads, read the way it reads it."""
+    from addin.reader.exchange_data import ExportError, load_exchanges
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProofError(f"{path.name}: cannot read the scorecard ({exc})") from None
-    rows = data.get("exchanges") if isinstance(data, dict) else data
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ProofError(f"{path.name}: expected {{\"exchanges\": [{{\"exchange\": ...}}]}}")
-    return rows
+        return load_exchanges(path)
+    except (OSError, ExportError) as exc:
+        raise ProofError(str(exc)) from None
 
 
 def run_verify(args: argparse.Namespace) -> int:

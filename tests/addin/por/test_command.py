@@ -147,3 +147,11 @@ def test_merge_appends_an_exchange_not_in_the_scorecard() -> None:
 def test_attested_after_today_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, str(OKX), "--attested", "2026-12-02", "--today", "2026-12-01")
     assert code == 2 and "merkle_proof_file.json: --attested 2026-12-02 is after today" in err
+
+
+def test_unreadable_scorecard_to_merge_exits_2(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    bad = tmp_path / "exchanges.json"
+    bad.write_text('{"exchanges": 3}', encoding="utf-8")
+    code, out, err = _run(capsys, str(OKX), "--json", "--merge", str(bad))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "exchanges.json: " in err
