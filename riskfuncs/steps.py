@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from riskfuncs._errors import RiskInputError
 from riskfuncs.liquidation import liquidation_price
 from riskfuncs.tiers import TierLike, as_tier_table
@@ -123,7 +125,7 @@ def liquidation_steps(
         table = as_tier_table(tiers)
         qty, margin = float(quantity), float(collateral)
         steps = []
-        k = int(table.index_for(qty * entry_price))
+        k = int(table.index_for(np.asarray(qty * entry_price)))
         while True:
             rate, amount = float(table.maintenance_margin_rates[k]), \
                 float(table.maintenance_amounts[k])

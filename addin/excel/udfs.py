@@ -273,7 +273,7 @@ def PERP_MAX_LEVERAGE_FOR_MOVE(
 @xw.arg("fee_rate", ndim=2, doc=FEE_RATE)
 @xw.arg("other_maintenance_margin", ndim=2, doc=OTHER_MM)
 @xw.arg("other_unrealized_pnl", ndim=2, doc=OTHER_PNL)
-@xw.arg("margin_mode", doc='"isolated" (default) or "cross": a cross wallet may dwarf one position.')
+@xw.arg("margin_mode", doc='"isolated" (default) or "cross" (a cross wallet may dwarf a position).')
 @shows_errors
 def PERP_LIQ_PRICE(
     side: Any,
