@@ -397,7 +397,8 @@ def _sizing(frame: pd.DataFrame) -> dict[str, Any]:
     return {**s, "quantity": quantity, "quantity_fees": with_fees, "leverage": leverage,
             "loss_at_stop": quantity * (s["entry"] - s["stop"]), "checks": checks,
             "report_count": len(report), "failed": failed, "limits": limits,
-            "stress_leverage": [{"move": m, "leverage": 1.0 / m} for m in STRESS_MOVES]}
+            "cap_move": 1.0 / limits.leverage_cap,
+            "cap_moves": [{"move": m, "leverage": 1.0 / m} for m in STRESS_MOVES]}
 
 
 def _exchanges() -> dict[str, dict[str, Any]]:
