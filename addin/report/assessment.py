@@ -70,6 +70,9 @@ class PositionResult:
     level: str
     reasons: tuple[str, ...]
     exchange_liquidation_price: float = math.nan  # what the exchange shows; NaN = none given
+    #: Margin above the initial margin at the leverage cap (the buffer rule's measure; for a
+    #: cross position, its account's); NaN when unknown.
+    cap_buffer: float = math.nan
 
     @property
     def liquidation_difference(self) -> float:
@@ -363,6 +366,7 @@ def assess(
         thresholds=thresholds_for(settings),
     ).positions
 
+    cap_buffers = buffer_at_cap(positions, margins, settings.leverage_cap)
     results: list[PositionResult] = []
     records = positions.to_dict("records")
     figures = margins.to_dict("records")
@@ -387,6 +391,7 @@ def assess(
             level=str(ratings[i]),
             reasons=tuple(r for r in str(reasons[i]).split("; ") if r),
             exchange_liquidation_price=float(p.get("exchangeLiquidationPrice", math.nan)),
+            cap_buffer=float(cap_buffers[i]),
         ))
     results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
     alerts = [Alert(r.level, r.label, "; ".join(r.reasons), r.row)
@@ -420,6 +425,7 @@ def assess(
                    message=str(r["message"]))
         for _, r in audit_table.iterrows()
     ]
+    audit = _buffer_at_cap(audit, positions, margins, distance, settings)
     unknown = max((r.positions_unknown for r in scenario_rows), default=0)
     if unknown:
         alerts.append(Alert(
@@ -454,6 +460,82 @@ def assess(
     return Assessment(source, template, generated, settings, totals, results, alerts,
                       scenario_rows, worst, counterparty, audit, notes,
                       probability_days=probability_days)
+
+
+def buffer_at_cap(positions: pd.DataFrame, margins: pd.DataFrame, cap: float) -> np.ndarray:
+    """Margin balance over the initial margin at the leverage ``cap``, minus 1, per row.
+
+    ``balance / (notional / cap) - 1``, in the position's own currency: 0 means the position
+    is exactly at the cap, 0.30 that it could lose 30% of its margin before reaching it. A
+    cross position gets its account's figure (the account's balance over all its positions'
+    notional). This is the measure of the buffer rule: "above maintenance" is not, because
+    maintenance is a sliver of the notional and a 45x position can sit 340% above it 1.7%
+    from liquidation.
+    """
+    notional = margins["notional"].to_numpy(dtype=float)
+    balance = margins["margin_balance"].to_numpy(dtype=float)
+    cross = (positions["marginMode"].astype(str).str.lower() == "cross").to_numpy()
+    if cross.any():
+        account = margins["account"].to_numpy()
+        frame = pd.DataFrame({"account": account[cross], "notional": notional[cross],
+                              "balance": balance[cross]})
+        grouped = frame.groupby("account", sort=False)
+        notional = notional.copy()
+        balance = balance.copy()
+        notional[cross] = grouped["notional"].transform("sum").to_numpy()
+        balance[cross] = grouped["balance"].transform("first").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        required = notional / cap
+        return np.where(required > 0, balance / required - 1.0, np.nan)
+
+
+def _buffer_at_cap(audit: list[AuditCheck], positions: pd.DataFrame, margins: pd.DataFrame,
+                   distance: np.ndarray, settings: Settings) -> list[AuditCheck]:
+    """The audit's margin-buffer checks measured against the initial margin at the leverage
+    cap (:func:`buffer_at_cap`), and failed for any position red on distance, whatever its
+    margin: a check may never pass what the alerts call red."""
+    cap, rule = settings.leverage_cap, settings.buffer_rule
+    buffers = buffer_at_cap(positions, margins, cap)
+    notional = margins["notional"].to_numpy(dtype=float)
+    cross = (positions["marginMode"].astype(str).str.lower() == "cross").to_numpy()
+    account = margins["account"].to_numpy()
+    scopes: dict[str, tuple[float, float, list[tuple[str, float]]]] = {}
+    for i, (exchange, symbol, side) in enumerate(zip(
+            positions["exchange"].astype(str), positions["symbol"].astype(str),
+            positions["side"].astype(str).str.lower(), strict=True)):
+        scope = f"{account[i]} cross account" if cross[i] else f"{exchange} {symbol} {side}"
+        required = (notional[cross & (account == account[i])].sum() if cross[i]
+                    else notional[i]) / cap
+        _, _, reds = scopes.setdefault(scope, (float(buffers[i]), float(required), []))
+        if distance[i] < settings.alert_distance:
+            reds.append((f"{symbol} {side}", float(distance[i])))
+    out: list[AuditCheck] = []
+    for check in audit:
+        if check.check != "margin_buffer" or check.scope not in scopes:
+            out.append(check)
+            continue
+        value, required, reds = scopes[check.scope]
+        text = f"the initial margin at your {cap:g}x cap"
+        passed: bool | None
+        if reds:
+            name, how_far = min(reds, key=lambda r: r[1])
+            passed = False
+            message = (f"{name} is {how_far:.1%} from liquidation (red): no margin buffer "
+                       "makes that safe; add margin or reduce the position")
+        elif not math.isfinite(value):
+            passed, message = None, check.message
+        elif value < rule:
+            passed = False
+            top_up = (rule - value) * required
+            where = f"{-value:.0%} below" if value < 0 else f"only {value:.0%} above"
+            message = (f"margin is {where} {text} (minimum {rule:.0%} above): add "
+                       f"{top_up:,.4g} margin or reduce the position")
+        else:
+            passed = True
+            shown = "more than 10 times" if value > 10 else f"{value:.0%} above"
+            message = f"margin is {shown} {text} (minimum {rule:.0%} above)"
+        out.append(AuditCheck(check.check, check.scope, passed, value, rule, message))
+    return out
 
 
 def _sort_distance(distance: float) -> float:

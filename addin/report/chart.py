@@ -125,7 +125,7 @@ def _figure(rows: int, title: str, subtitle: str) -> tuple[Figure, float]:
 def _axes(fig: Figure, top: float, rows: int) -> tuple[Axes, float]:
     height = fig.get_figheight()
     bottom = FOOTER_INCHES / height
-    ax = fig.add_axes((0.03, bottom, 0.80, top - bottom))
+    ax = fig.add_axes((0.03, bottom, 0.75, top - bottom))
     ax.set_ylim(max(rows, 1) - 0.5, -0.75)  # row 0 at the top, room for its label
     ax.set_yticks([])
     for side in ("top", "right", "left"):

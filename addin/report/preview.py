@@ -39,7 +39,8 @@ def email_html(book: Path) -> str:
             data = part.get_payload(decode=True)
             assert isinstance(data, bytes)
             uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-            html = html.replace(f"cid:{cid.strip('<>')}", uri)
+            # Whole attribute values: "cid:chart" must not also match "cid:chart-loss".
+            html = html.replace(f'"cid:{cid.strip("<>")}"', f'"{uri}"')
     return html
 
 

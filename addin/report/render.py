@@ -51,7 +51,8 @@ def percent(value: Any, digits: int = 1) -> str:
 
 
 def price(value: Any) -> str:
-    """A price with about six significant digits; "none" for 0 (no liquidation)."""
+    """A price to six significant digits, trailing zeros dropped down to two decimals:
+    61,850.00, 0.1612, 0.00001234 (never 0.00); "none" for 0 (no liquidation)."""
     if isinstance(value, float) and math.isinf(value):
         return "none"
     if not _finite(value):
@@ -59,8 +60,33 @@ def price(value: Any) -> str:
     if value == 0:
         return "none"
     magnitude = math.floor(math.log10(abs(value)))
-    decimals = max(0, min(8, 5 - magnitude))
-    return f"{value:,.{decimals}f}"
+    decimals = max(0, min(12, 5 - magnitude))
+    text = f"{value:,.{decimals}f}"
+    if decimals > 2:
+        text = text.rstrip("0")
+        whole, _, fraction = text.partition(".")
+        text = f"{whole}.{fraction.ljust(2, '0')}"
+    return text
+
+
+#: Currencies whose amounts are shown to the cent; any other (a coin) gets eight decimals.
+CASH_CURRENCIES = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE",
+                             "EUR", "GBP", "quote"})
+
+
+def amount(value: Any, currency: str) -> str:
+    """An amount in ``currency``: 1,234.56 in a dollar or other cash currency, eight decimals
+    in a coin (0.00270000 BTC, never 0.00)."""
+    digits = 2 if str(currency) in CASH_CURRENCIES else 8
+    return money(value, digits)
+
+
+def buffer(value: Any) -> str:
+    """A margin buffer as a percentage; past 1,000% it is shown as ">1,000%": at that size the
+    exact figure says nothing more."""
+    if _finite(value) and value > 10:
+        return ">1,000%"
+    return percent(value, 0)
 
 
 def times(value: Any) -> str:
@@ -85,7 +111,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(money=money, percent=percent, price=price, times=times)
+    env.filters.update(money=money, percent=percent, price=price, times=times, amount=amount,
+                       buffer=buffer)
     return env
 
 

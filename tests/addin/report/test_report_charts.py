@@ -70,10 +70,10 @@ def test_png_is_high_dpi_and_the_shown_width_is_at_most_half_its_pixels(demo: As
     html = render(demo, "html")
     for image in images.values():
         pixels = imread(io.BytesIO(image.png), format="png")
-        assert pixels.shape[1] >= 2 * 540  # shown at most 560 CSS pixels wide: about 2x
+        assert pixels.shape[1] >= 2 * 480  # shown at most 480 CSS pixels wide: 2x or more
         assert image.png[:8] == b"\x89PNG\r\n\x1a\n"
     assert html.count('<img src="data:image/png;base64,') == 3
-    assert 'max-width: 560px' in html and 'name="viewport"' in html
+    assert 'max-width: 480px' in html and 'name="viewport"' in html
 
 
 def test_distance_chart_draws_the_thresholds_and_the_most_urgent_first() -> None:
