@@ -1,11 +1,12 @@
 # Two entry points, both safe to run on a fresh machine:
 #   make demo   set up .venv, build every workbook into dist/ and write a filled demo with its report
 #   make test   set up .venv with the test tools and system packages, then run the whole suite
+# For the inner loop: make test-fast (no LibreOffice, no SMTP server; a minute or two).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test system-deps lint clean
+.PHONY: demo test test-fast setup setup-test system-deps lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ test: setup-test
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
+
+test-fast: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pytest -q -x -m "not libreoffice and not smtp" -p no:cacheprovider
 
 lint: setup-test
 	$(BIN)/python -m ruff check .
