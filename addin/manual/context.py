@@ -8,6 +8,7 @@ bundled sample data in ``templates/sample``); results are never written down by 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -49,7 +50,7 @@ class VenueInputs:
 
 
 VENUE_INPUTS: tuple[VenueInputs, ...] = (
-    VenueInputs("binance", "Binance USDⓈ-M", use_sample_tiers=True),
+    VenueInputs("binance", "Binance USDS-M", use_sample_tiers=True),
     VenueInputs("bybit", "Bybit", maintenance_margin_rate=0.005, fee_rate=0.00055),
     VenueInputs("okx", "OKX", maintenance_margin_rate=0.004, fee_rate=0.0005),
     VenueInputs("gate", "Gate", maintenance_margin_rate=0.005, fee_rate=0.00075),
@@ -106,6 +107,13 @@ CASE_DEFAULT_VENUE = "okx"
 CASE_DEFAULT_EVENT = "FTX 2022"
 CASE_DEFAULT_OF = "ftx"
 HEADLINE_SCENARIO = "BTC -30% 1h"
+#: The loss-given-default priors the diversification chapter lists, with their names in print.
+LGD_PRIORS: dict[str, Any] = {
+    "ftx": "FTX", "mt_gox": "Mt. Gox", "quadrigacx": "QuadrigaCX", "celsius": "Celsius",
+    "voyager": "Voyager", "bitfinex_2016": "Bitfinex hack", "opaque_offshore":
+    "an opaque offshore venue (prior)", "regulated_segregated": "a regulated venue with "
+    "segregated client assets (prior)",
+}
 
 SAMPLE_FILES = ("positions.json", "tiers.json", "ohlcv.json", "funding.json", "exchanges.json")
 
@@ -285,7 +293,8 @@ def _models(frame: pd.DataFrame, closes: np.ndarray, book: dict[str, Any]) -> di
         probabilities.append({"label": row["label"], "distance": row["distance_to_liquidation"],
                               "sigmas": sigmas, "probabilities": probs})
     return {
-        "observations": len(r), "first_close": float(closes[0]), "last_close": float(closes[-1]),
+        "observations": len(r), "closes": len(closes), "first_close": float(closes[0]),
+        "last_close": float(closes[-1]),
         "vol_cc": vol_cc, "vol_ewma": vol_ewma, "daily_ewma": daily_ewma,
         "confidence": VAR_CONFIDENCE, "var_hist": hist, "var_normal": normal,
         "var_cornish": cornish, "es_hist": es,
@@ -449,8 +458,8 @@ def _diversification(frame: pd.DataFrame, scorecard: dict[str, Any]) -> dict[str
         rows.append({"exchange": str(venue), "exposure": float(exposure),
                      "share": float(exposure) / total, "pd": pd_h, "lgd": lgd,
                      "expected_loss": _f(rf.expected_loss(float(exposure), pd_h, lgd))})
-    priors = [{"name": n, "lgd": rf.loss_given_default_prior(n)}
-              for n in ("ftx", "mt_gox", "quadrigacx", "celsius", "bitfinex_2016")]
+    priors = [{"name": label, "lgd": rf.loss_given_default_prior(n)}
+              for n, label in LGD_PRIORS.items()]
     return {"rows": rows, "total": total, "hhi": conc.hhi,
             "effective_venues": conc.effective_venues, "passed": check.passed,
             "reason": check.reason, "max_share": check.max_share,
@@ -474,6 +483,7 @@ def _funding(frame: pd.DataFrame, book: dict[str, Any]) -> dict[str, Any]:
         position["side"], p["entryPrice"], p["contracts"], p["collateral"], marks, rates,
         exchange=position["rule"], maintenance_margin_rate=p["maintenanceMarginRate"]))
     premiums = [{"premium": x, "rate": _f(rf.funding_rate(x))} for x in PREMIUM_EXAMPLES]
+    defaults = inspect.signature(rf.funding_rate).parameters
     spike = rf.get_scenario("Funding +0.3%/8h 3d")
     spike_result = rf.stress_test(frame, spike).by_scenario.iloc[0]
     return {"symbol": symbol, "label": position["label"], "intervals": len(log),
@@ -481,7 +491,9 @@ def _funding(frame: pd.DataFrame, book: dict[str, Any]) -> dict[str, Any]:
             "total": float(total[-1]), "average_rate": float(rates.mean()),
             "annualised": float(rates.mean()) * 3 * 365,
             "liquidation_now": position["liquidation_price"], "liquidation_after": after,
-            "premiums": premiums, "spike_name": spike.name, "spike_rate": spike.funding_rate,
+            "premiums": premiums, "interest": float(defaults["interest_rate"].default),
+            "clamp": float(defaults["clamp"].default), "spike_name": spike.name,
+            "spike_rate": spike.funding_rate,
             "spike_intervals": spike.funding_intervals,
             "spike_funding": _f(spike_result["funding"]),
             "spike_liquidated": int(_f(spike_result["positions_liquidated"]))}
@@ -617,7 +629,7 @@ def build_context(*, when: dt.datetime | None = None) -> ManualContext:
     stress = _stress(frame, book)
     scorecard = _scorecard(_exchanges())
     diversification = _diversification(frame, scorecard)
-    stamp = (when or dt.datetime.now(dt.UTC)).strftime("%d %B %Y")
+    stamp = (when or dt.datetime.now(dt.UTC)).strftime("%-d %B %Y")
     return ManualContext(
         version=__version__, built=stamp,
         example={"entry": EXAMPLE_ENTRY, "quantity": EXAMPLE_QUANTITY,

@@ -151,8 +151,10 @@ def render_html(ctx: ManualContext, *, paper: Paper = "a4") -> str:
         raise ManualError(f"paper must be a4 or letter (got {paper!r})")
     images = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii")
               for name, data in ctx.charts.items()}
-    return environment().get_template("manual.html.j2").render(
+    html = environment().get_template("manual.html.j2").render(
         m=ctx, paper=PAPERS[paper], charts=images)
+    # Binance writes "USDⓈ-M"; the print fonts have no circled S, and "USDS-M" is its plain form.
+    return html.replace("\u24c8", "S")
 
 
 def write_pdf(html: str, out: Path) -> Path:

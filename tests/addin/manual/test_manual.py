@@ -136,3 +136,15 @@ def test_every_number_is_formatted(built: Built) -> None:
     # No raw floats or template leftovers reach the page.
     assert not re.search(r"\d\.\d{7,}", text)
     assert "{{" not in text and "nan" not in text.split()
+
+
+def test_build_py_routes_manual(repo_root: Path, tmp_path: Path) -> None:
+    """``python build.py --manual`` reaches the manual's own arguments (refused early here: the
+    full build is the fixture's)."""
+    import sys
+
+    done = subprocess.run([sys.executable, str(repo_root / "build.py"), "--manual", "--out",
+                           str(tmp_path / "manual.txt")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert "--out must name a .pdf file" in done.stderr
