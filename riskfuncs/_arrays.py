@@ -8,7 +8,7 @@ the argument it failed on.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,24 +104,23 @@ _PLAIN_TYPES = frozenset({float, int, np.float64})
 SCALAR_FORM = OutputForm(scalar=True, index=None)
 
 
-def plain_floats(*values: Any) -> list[float] | None:
-    """The values as Python floats when every one is a plain number (``float``, ``int``,
-    ``numpy.float64``), else None: the scalar fast path, without array machinery."""
-    if _PLAIN_TYPES.issuperset(map(type, values)):
-        return list(map(float, values))
-    return None
+_FLOAT_TYPES = frozenset({float, np.float64})
 
 
-def broadcast_or_floats(**named: Any) -> tuple[OutputForm, list[Any]]:
-    """:func:`broadcast`, except that plain numbers come back as Python floats (scalar form).
+def broadcast_or_floats(
+    names: tuple[str, ...], values: tuple[Any, ...]
+) -> tuple[OutputForm, Sequence[Any]]:
+    """:func:`broadcast` of ``names`` = ``values``, except that plain numbers come back as
+    Python floats (scalar form): the scalar fast path, without array machinery.
 
     The arithmetic of the callers is written once for both: Python floats and ndarrays share
     the operators, and the checks below accept either.
     """
-    values = named.values()
+    if _FLOAT_TYPES.issuperset(map(type, values)):  # floats already (np.float64 is one)
+        return SCALAR_FORM, values
     if _PLAIN_TYPES.issuperset(map(type, values)):
         return SCALAR_FORM, list(map(float, values))
-    return broadcast(**named)
+    return broadcast(**dict(zip(names, values, strict=True)))
 
 
 def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
@@ -152,23 +151,38 @@ def require(
         )
 
 
-# Each check below lets a good Python float through at once (the scalar fast path); any other
-# value, or a bad float, goes through require(), which words every refusal.
+def constant_value(values: Any) -> Any:
+    """The one value of a float, of a 0-d array or of a broadcast constant (strides all 0);
+    None for any other array. Lets a check or a formula skip full-size passes over a scalar
+    broadcast to a book's length."""
+    if isinstance(values, float):
+        return values
+    if isinstance(values, np.ndarray) and values.size and not any(values.strides):
+        return values.flat[0]
+    return None
+
+
+# Each check below lets a good single value (a Python float on the scalar fast path, or a
+# scalar broadcast to a book) through at once; anything else goes through require(), which
+# words every refusal as before.
 
 
 def require_positive(name: str, values: FloatArray) -> None:
-    if not (isinstance(values, float) and values > 0):
+    one = constant_value(values)
+    if not (one is not None and one > 0):
         require(name, values, values > 0, "be > 0")
 
 
 def require_non_negative(name: str, values: FloatArray) -> None:
-    if not (isinstance(values, float) and values >= 0):
+    one = constant_value(values)
+    if not (one is not None and one >= 0):
         require(name, values, values >= 0, "be >= 0")
 
 
 def require_rate(name: str, values: FloatArray) -> None:
     """A maintenance or fee rate: a fraction in [0, 1) (0.5% is 0.005)."""
-    if not (isinstance(values, float) and 0 <= values < 1):
+    one = constant_value(values)
+    if not (one is not None and 0 <= one < 1):
         in_range = (values >= 0) & (values < 1)
         require(name, values, in_range, "be in [0, 1) as a fraction, 0.5% = 0.005")
 

@@ -25,6 +25,7 @@ so a loop of single positions gives the vectorised call's numbers exactly.
 
 from __future__ import annotations
 
+import contextlib
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from riskfuncs._arrays import (
     broadcast,
     broadcast_or_floats,
     choose,
+    constant_value,
     require,
     require_non_negative,
     require_positive,
@@ -287,14 +289,14 @@ def _solve_in_tiers(t: Any, sigma: Any, fee: Any, table: TierTable) -> Any:
     """Notional ``x`` solving ``x (1 - sigma (MMR_k + fee)) + sigma cum_k = t`` in its own tier."""
     if isinstance(t, float):  # the scalar fast path: the same tables, read with bisect
         breaks, offsets, slopes, caps = _tier_lines(table, fee).scalar
-        j = bisect_right(breaks, t)
+        row = bisect_right(breaks, t)
         if not sigma > 0:
-            j += len(breaks) + 1
-        inside = (t - offsets[j]) / slopes[j]
-        return inside if caps is None else min(inside, caps[j])
+            row += len(breaks) + 1
+        inside = (t - offsets[row]) / slopes[row]
+        return inside if caps is None else min(inside, caps[row])
     fee = np.broadcast_to(fee, t.shape)
     first_fee = float(fee.flat[0]) if fee.size else 0.0
-    if fee.size and not np.all(fee == first_fee):
+    if fee.size and constant_value(fee) is None and not np.all(fee == first_fee):
         # Rare: several fee rates in one call. Solve each rate's positions on their own.
         x = np.full(t.shape, np.nan)
         sigma = np.broadcast_to(sigma, t.shape)
@@ -303,8 +305,20 @@ def _solve_in_tiers(t: Any, sigma: Any, fee: Any, table: TierTable) -> Any:
             x[group] = _solve_in_tiers(t[group], sigma[group], np.asarray(fee_value), table)
         return x
     lines = _tier_lines(table, first_fee)
-    j = np.searchsorted(lines.breaks, t, side="right")
-    np.add(j, len(lines.breaks) + 1, out=j, where=~(sigma > 0))
+    # j = the number of breaks <= t, counted one break at a time: a few dozen fast passes over
+    # small integers beat a binary search per position (whose branches the data mispredicts).
+    # The two first breaks are -inf; a NaN target counts 2 and stays NaN.
+    # Counted in bytes (booleans viewed as uint8 add without casting) while the table is small.
+    small = 2 * len(lines.breaks) + 2 < 256
+    j: npt.NDArray[Any] = np.full(t.shape, 2, dtype=np.uint8 if small else np.intp)
+    at_or_above = np.empty(t.shape, dtype=bool)
+    ones = at_or_above.view(np.uint8) if small else at_or_above
+    for edge in lines.breaks[2:]:
+        np.greater_equal(t, edge, out=at_or_above)
+        np.add(j, ones, out=j)
+    np.greater(sigma, 0, out=at_or_above)
+    np.logical_not(at_or_above, out=at_or_above)  # the down rows (NaN sides too, harmlessly)
+    np.add(j, ones * np.asarray(len(lines.breaks) + 1, dtype=j.dtype), out=j)
     solved: FloatArray = np.subtract(t, lines.offsets[j])
     solved /= lines.slopes[j]
     if lines.caps is not None:
@@ -323,11 +337,24 @@ def _resolve_rates(
             raise RiskInputError(
                 "max_leverage is required on hyperliquid (maintenance = 1 / (2 x max leverage))"
             )
-        _, (lev,) = broadcast_or_floats(max_leverage=max_leverage)
+        _, (lev,) = broadcast_or_floats(("max_leverage",), (max_leverage,))
         require("max_leverage", lev, lev >= 1, "be >= 1")
         rate: FloatLike = 1.0 / (2.0 * lev)
         return rate
     return maintenance_margin_rate
+
+
+_ARGUMENTS = (
+    "side",
+    "entry_price",
+    "quantity",
+    "collateral",
+    "maintenance_margin_rate",
+    "maintenance_amount",
+    "fee_rate",
+    "other_maintenance_margin",
+    "other_unrealized_pnl",
+)
 
 
 def liquidation_price(
@@ -439,15 +466,9 @@ def liquidation_price(
     sign = side_sign(side)
     # Plain numbers in: Python floats through the same formulas (no arrays, same checks).
     form, (s, ep, qty, wb, rate_in, amount_in, fee, other_mm, other_pnl) = broadcast_or_floats(
-        side=sign,
-        entry_price=entry_price,
-        quantity=quantity,
-        collateral=collateral,
-        maintenance_margin_rate=rate_given,
-        maintenance_amount=maintenance_amount,
-        fee_rate=fee_rate,
-        other_maintenance_margin=other_maintenance_margin,
-        other_unrealized_pnl=other_unrealized_pnl,
+        _ARGUMENTS,
+        (sign, entry_price, quantity, collateral, rate_given, maintenance_amount, fee_rate,
+         other_maintenance_margin, other_unrealized_pnl),
     )
     require_positive("entry_price", ep)
     require_positive("quantity", qty)
@@ -471,13 +492,24 @@ def liquidation_price(
         rate, amount = maintenance_terms(entry_value, rate_in, amount_in, None)
         _require_rate_sum(rate, fee)
         target = entry_value - sigma * effective
-        # The denominator is > 0 (rate + fee < 1): no division by zero, scalar or not.
-        x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
+        with _quiet(target):  # the denominator is > 0 (rate + fee < 1)
+            x = (target - sigma * amount) / (1.0 - sigma * (rate + fee))
     else:
-        _require_rate_sum(table.maintenance_margin_rates.item(-1), fee)
+        _require_rate_sum(table.maintenance_margin_rates.item(-1), fee)  # the highest rate
         target = entry_value - sigma * effective
         x = _solve_in_tiers(target, sigma, fee, table)
     return form.wrap(_price_from_notional(x, qty, kind))
+
+
+_NO_ERRSTATE = contextlib.nullcontext()
+
+
+def _quiet(values: Any) -> contextlib.AbstractContextManager[Any]:
+    """numpy's errstate for arrays (inf - inf in a NaN row is not a warning); nothing for a
+    Python float, whose arithmetic never warns."""
+    if isinstance(values, float):
+        return _NO_ERRSTATE
+    return np.errstate(divide="ignore", invalid="ignore")
 
 
 _AMOUNTS_CACHE: dict[int, tuple[TierTable, TierTable]] = {}
@@ -497,6 +529,8 @@ def _without_amounts(table: TierTable) -> TierTable:
 
 def _effective_collateral(collateral: Any, other_mm: Any, other_pnl: Any) -> Any:
     """Collateral less the other positions' maintenance margin plus their uPnL (cross)."""
+    if isinstance(other_mm, float) and other_mm == 0 and other_pnl == 0:
+        return collateral  # the scalar fast path, isolated
     if _is_zero(other_mm) and _is_zero(other_pnl):  # isolated: no full-size temporaries
         return collateral
     return collateral - other_mm + other_pnl
@@ -506,21 +540,14 @@ def _is_zero(values: Any) -> bool:
     """True when every value is 0 (cheap for a scalar or a broadcast constant)."""
     if isinstance(values, float):
         return values == 0
-    probe = _constant(values)
+    probe = constant_value(values)
     return bool(probe == 0) if probe is not None else not np.any(values)
-
-
-def _constant(values: Any) -> Any:
-    """The one value of a float or of a broadcast constant (strides all 0), else None."""
-    if isinstance(values, float):
-        return values
-    if values.size and not any(values.strides):
-        return values.flat[0]
-    return None
 
 
 def _require_rate_sum(rate: Any, fee: Any) -> None:
     if isinstance(rate, float) and isinstance(fee, float):
+        if rate + fee < 1:
+            return
         require("maintenance_margin_rate + fee_rate", rate + fee, rate + fee < 1, "be < 1")
         return
     if np.max(rate) + np.max(fee) < 1:  # the common case, without a full-size temporary
@@ -552,7 +579,7 @@ def _check_units(
     """Refuse collateral that only makes sense in the other contract type's unit."""
     if isinstance(collateral, float) and not collateral > _UNIT_MIXUP_FACTOR * entry_value:
         return  # the scalar fast path, and the usual answer
-    mm, pnl = _constant(other_mm), _constant(other_pnl)
+    mm, pnl = constant_value(other_mm), constant_value(other_pnl)
     one_mode = isinstance(cross, bool | np.bool_)
     if (mm is not None and mm != 0) or (pnl is not None and pnl != 0) or (one_mode and cross):
         return  # every position shares a cross wallet: nothing to check

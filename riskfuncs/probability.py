@@ -10,7 +10,7 @@ book of a million positions is one call.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -165,31 +165,33 @@ def normal_cdf(x: Any) -> Any:
     return np.where(x <= 0, tail, 1.0 - tail)
 
 
+_POSITION = ("side", "mark_price", "liquidation_price", "volatility", "horizon")
+_POSITION_DRIFT_CHECKS = (*_POSITION, "drift", "checks")
+
+
 def _position(
     side: SideLike,
     mark_price: FloatLike,
     liquidation_price: FloatLike,
     volatility: FloatLike,
     horizon: FloatLike,
+    more: tuple[FloatLike, ...] = (),
+    names: tuple[str, ...] = _POSITION,
     fast: bool = False,
-    **more: FloatLike,
-) -> tuple[Any, list[Any]]:
+) -> tuple[Any, Sequence[Any]]:
     """Broadcast and check a position; return the side sign, the log distance to liquidation
-    (> 0 = not reached), volatility, horizon and the other arguments.
+    (> 0 = not reached), volatility, horizon and the other arguments (``more``, named after
+    the position's five in ``names``).
 
     The distance is ln(MP/LP) for a long and ln(LP/MP) for a short; an unreachable liquidation
     price (0 for a long, +inf for a short) gives +inf. With ``fast``, plain numbers come back
     as Python floats (the scalar fast path) after the same checks.
     """
-    convert = broadcast_or_floats if fast else broadcast
-    form, arrays = convert(
-        side=side_sign(side),
-        mark_price=mark_price,
-        liquidation_price=liquidation_price,
-        volatility=volatility,
-        horizon=horizon,
-        **more,
-    )
+    values = (side_sign(side), mark_price, liquidation_price, volatility, horizon, *more)
+    if fast:
+        form, arrays = broadcast_or_floats(names, values)
+    else:
+        form, arrays = broadcast(**dict(zip(names, values, strict=True)))
     sign, mark, liquidation, sigma, years = arrays[:5]
     require_positive("mark_price", mark)
     require_non_negative("liquidation_price", liquidation)
@@ -410,9 +412,9 @@ def liquidation_probability(
         liquidation_price,
         volatility,
         horizon,
+        (drift, math.nan if checks is None else checks),
+        _POSITION_DRIFT_CHECKS,
         fast=mode != "monte_carlo",
-        drift=drift,
-        checks=np.nan if checks is None else checks,
     )
     require_finite("drift", mu)
     if checks is not None:
@@ -433,7 +435,7 @@ def liquidation_probability(
     if isinstance(probability, float):
         if checks is not None and looks != looks:
             return math.nan
-        return probability
+        return float(probability)
     probability = np.where(distance <= 0, 1.0, probability)
     probability = np.where(np.isposinf(distance), 0.0, probability)
     if checks is not None:

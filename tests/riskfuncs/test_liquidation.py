@@ -553,3 +553,27 @@ def test_scalar_refusals_are_worded_as_the_vector_path_words_them(
     with pytest.raises(RiskInputError) as vector:
         liquidation_price(**as_arrays)  # type: ignore[arg-type]
     assert str(scalar.value) == str(vector.value)
+
+
+def test_a_long_tier_table_and_missing_values_in_the_tier_search() -> None:
+    # 80 tiers: the vectorised search counts in wide integers past 127 breaks.
+    floors = [0.0, *np.geomspace(1e3, 1e10, 79).tolist()]
+    tiers = [
+        {"minNotional": lo, "maxNotional": hi, "maintenanceMarginRate": 0.004 + 0.006 * k}
+        for k, (lo, hi) in enumerate(zip(floors, [*floors[1:], None], strict=True))
+    ]
+    table = as_tier_table(tiers)
+    rng = np.random.default_rng(3)
+    n = 400
+    side = rng.choice(["long", "short"], n).astype(object)
+    side[:3] = None
+    entry = rng.uniform(1, 1e5, n)
+    entry[5] = np.nan
+    qty = rng.lognormal(0, 3, n)
+    collateral = qty * entry / rng.uniform(1, 20, n)
+    vector = liquidation_price(side, entry, qty, collateral, tiers=table)
+    loop = [liquidation_price(*p, tiers=table)
+            for p in zip(side, entry, qty, collateral, strict=True)]
+    np.testing.assert_array_equal(vector, loop)
+    assert np.isnan(vector[:3]).all() and np.isnan(vector[5])
+    assert np.isfinite(vector[6:]).all()
