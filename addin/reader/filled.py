@@ -634,7 +634,8 @@ def _check_sizes(book: FilledWorkbook, positions: pd.DataFrame) -> None:
             ratio = max(mark / entry, entry / mark)
             if ratio >= MARK_WARNING_FACTOR:
                 sheet, cell = book.table_cell("positions", "mark_price", row)
-                what = f"mark price {mark:g} is {ratio:,.0f}x away from the entry {entry:g}"
+                times = f"{ratio:,.0f}" if ratio < 1e6 else f"{ratio:.1e}"
+                what = f"mark price {mark:g} is {times}x away from the entry {entry:g}"
                 if ratio >= MARK_REFUSAL_FACTOR:
                     book.add(sheet, cell, what, "the current mark price of this contract")
                 else:

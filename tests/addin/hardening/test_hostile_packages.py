@@ -89,6 +89,12 @@ def _missing_part(path: Path) -> Path:
     return path
 
 
+def _empty_zip(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w"):
+        pass
+    return path
+
+
 SHARED = ('<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
           'spreadsheetml/2006/main" count="{n}" uniqueCount="{n}"><si><t>x</t></si></sst>')
 
@@ -119,7 +125,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
             '<row r="1"><c r="A1" t="s"><v>99</v></c></row>')}), "xlsx"),
     "garbage-workbook-xml": (lambda p: make_book(p, {"xl/workbook.xml": "<workbook><<"}),
                              "workbook.xml"),
-    "empty-zip": (lambda p: (zipfile.ZipFile(p, "w").close(), p)[1], "not an"),
+    "empty-zip": (_empty_zip, "not an"),
 }
 
 
