@@ -64,6 +64,7 @@ class CellFunction:
     category: str
     arguments: tuple[Argument, ...]
     returns: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # xw.func's (volatile, ...)
 
     @property
     def idl_arguments(self) -> tuple[str, ...]:
@@ -93,13 +94,13 @@ class _Recorder:
     """Stands in for ``xw.func``/``xw.arg``/``xw.ret`` and keeps every option they are given."""
 
     def __init__(self) -> None:
-        self.categories: dict[Callable[..., Any], str] = {}
+        self.options: dict[Callable[..., Any], dict[str, Any]] = {}
         self.arguments: dict[Callable[..., Any], dict[str, dict[str, Any]]] = {}
         self.returns: dict[Callable[..., Any], dict[str, Any]] = {}
 
     def func(self, f: Any = None, **options: Any) -> Any:
         def mark(g: Callable[..., Any]) -> Callable[..., Any]:
-            self.categories[g] = str(options.get("category", "xlwings"))
+            self.options[g] = dict(options)
             return g
 
         return mark if f is None else mark(f)
@@ -138,12 +139,14 @@ class _Recorder:
                     options,
                 )
             )
+        options = self.options.get(f, {})
         return CellFunction(
             name=f.__name__,
             description=inspect.getdoc(f) or "",
-            category=self.categories.get(f, "xlwings"),
+            category=str(options.get("category", "xlwings")),
             arguments=tuple(arguments),
             returns=self.returns.get(f, {}),
+            options=options,
         )
 
 

@@ -4,9 +4,10 @@ xlwings ships ``quickstart_addin.xlam``: the xlwings VBA (the COM-server start-u
 ``ImportPythonUDFs``/``ImportPythonUDFsToAddin``) plus a hidden settings sheet ``_myaddin.conf``
 that stays inactive until renamed. This module copies that template and edits the OOXML parts
 directly (openpyxl refuses add-ins): the settings sheet is activated as ``myaddin.conf`` and
-filled with the UDF module and, when known, the Python interpreter. The VBA project is copied
-byte for byte; the function wrappers are added in Excel (ImportPythonUDFsToAddin), because no
-open VBA-project writer exists to do it outside Excel.
+filled with the UDF module and, when known, the Python interpreter. The VBA project is written
+from source (:mod:`addin.excel.addin_project`): xlwings' add-in module plus one wrapper per PERP_
+function, so the add-in is ready without Excel's "Import Functions". ``ready=False`` keeps the
+template's project byte for byte instead (then the wrappers are imported in Excel).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import xlwings
+
+from addin.excel.addin_project import ready_vba_project
 
 __all__ = ["ADDIN_NAME", "TEMPLATE", "UDF_MODULES", "addin_settings", "write_addin"]
 
@@ -71,6 +74,7 @@ def write_addin(
     interpreter: str | None = None,
     pythonpath: str | None = None,
     template: Path = TEMPLATE,
+    ready: bool = True,
 ) -> Path:
     """Write ``PerpRisk.xlam`` into ``out_dir`` and return its path.
 
@@ -83,12 +87,16 @@ def write_addin(
         installed. Left empty, xlwings starts ``pythonw`` from the PATH.
     pythonpath : str, optional
         Extra folders for Python's import path (``;``-separated).
+    ready : bool
+        Write the VBA project with the function wrappers (default); False keeps the template's.
     """
     target = Path(out_dir) / ADDIN_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     settings = addin_settings(interpreter, pythonpath)
     with zipfile.ZipFile(template) as source:
         labels = _shared_strings(source.read("xl/sharedStrings.xml").decode("utf-8"))
+        # Read before writing: writestr() updates the shared ZipInfo records it is given.
+        project = ready_vba_project(source) if ready else None
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
             for item in source.infolist():
                 data = source.read(item.filename)
@@ -102,5 +110,7 @@ def write_addin(
                     data = xml.encode("utf-8")
                 elif item.filename == "xl/worksheets/sheet1.xml":
                     data = _fill_settings(data.decode("utf-8"), labels, settings).encode("utf-8")
+                elif item.filename == "xl/vbaProject.bin" and project is not None:
+                    data = project
                 out.writestr(item, data)
     return target

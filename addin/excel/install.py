@@ -6,8 +6,8 @@ the command
 1. registers the UDF module and this Python in the xlwings user config
    (``%USERPROFILE%\\.xlwings\\xlwings.conf``, keys ``UDF MODULES`` and ``INTERPRETER_WIN``), which
    the xlwings ribbon's "Import Functions" reads, keeping any other modules already listed;
-2. writes ``PerpRisk.xlam`` (see :mod:`addin.excel.addin_file`) configured for this Python, for
-   teams that prefer one add-in file to per-workbook imports.
+2. writes ``PerpRisk.xlam`` (see :mod:`addin.excel.addin_file`) configured for this Python, with
+   every function's VBA wrapper already inside (no "Import Functions" needed).
 
 On macOS and Linux nothing is installed: the command says what works there instead.
 """
@@ -118,16 +118,16 @@ def install(
             f"  in {config}",
             f"Wrote the add-in {xlam}",
             "",
-            "Next, in Excel (once):",
+            f"Next, in Excel (once): load {ADDIN_NAME} (File > Options > Add-ins > Excel Add-ins >",
+            "  Go > Browse). It already holds every PERP_ function: type =PERP_ in any cell.",
+            "  After upgrading perprisk, run `perprisk addin install` again.",
+            "",
+            "If the add-in does not load, or to keep the functions inside one workbook instead:",
             "  1. File > Options > Trust Center > Trust Center Settings > Macro Settings:",
             "     tick 'Trust access to the VBA project object model'.",
             "  2. If the xlwings tab is missing: run `xlwings addin install` and restart Excel.",
             "  3. Open your workbook, save it as .xlsm, then xlwings tab > Import Functions.",
             "     The PERP_ functions appear under Formulas > Insert Function > PerpRisk.",
-            f"Or, to keep the functions in one add-in instead of each workbook: load {ADDIN_NAME}",
-            "  (File > Options > Add-ins > Excel Add-ins > Go > Browse), press Alt+F11, select",
-            f"  VBAProject ({ADDIN_NAME}), type ImportPythonUDFsToAddin in the Immediate window,",
-            "  press Enter, then Ctrl+S to save the add-in.",
-            "After upgrading perprisk, click Import Functions again.",
+            "  After upgrading perprisk, click Import Functions again.",
         ],
     )
