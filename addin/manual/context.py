@@ -26,6 +26,7 @@ from addin.reader.exchange_data import load_export, load_funding, load_ohlcv, lo
 from addin.report.assessment import positions_frame
 from addin.watch.levels import Thresholds, level_for
 from addin.workbook import layout
+from riskfuncs.counterparty import LgdPrior
 
 # ----------------------------------------------------------------------------------------------
 # Inputs of the worked examples (results are computed from these).
@@ -108,7 +109,7 @@ CASE_DEFAULT_EVENT = "FTX 2022"
 CASE_DEFAULT_OF = "ftx"
 HEADLINE_SCENARIO = "BTC -30% 1h"
 #: The loss-given-default priors the diversification chapter lists, with their names in print.
-LGD_PRIORS: dict[str, Any] = {
+LGD_PRIORS: dict[LgdPrior, str] = {
     "ftx": "FTX", "mt_gox": "Mt. Gox", "quadrigacx": "QuadrigaCX", "celsius": "Celsius",
     "voyager": "Voyager", "bitfinex_2016": "Bitfinex hack", "opaque_offshore":
     "an opaque offshore venue (prior)", "regulated_segregated": "a regulated venue with "
@@ -293,6 +294,10 @@ def _models(frame: pd.DataFrame, closes: np.ndarray, book: dict[str, Any]) -> di
         probabilities.append({"label": row["label"], "distance": row["distance_to_liquidation"],
                               "sigmas": sigmas, "probabilities": probs})
     return {
+        "lam": float(inspect.signature(rf.ewma_volatility).parameters["lam"].default),
+        "periods_per_year": float(
+            inspect.signature(rf.ewma_volatility).parameters["periods_per_year"].default),
+        "tail": 1.0 - VAR_CONFIDENCE,
         "observations": len(r), "closes": len(closes), "first_close": float(closes[0]),
         "last_close": float(closes[-1]),
         "vol_cc": vol_cc, "vol_ewma": vol_ewma, "daily_ewma": daily_ewma,

@@ -152,7 +152,7 @@ def render_html(ctx: ManualContext, *, paper: Paper = "a4") -> str:
     images = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii")
               for name, data in ctx.charts.items()}
     html = environment().get_template("manual.html.j2").render(
-        m=ctx, paper=PAPERS[paper], charts=images)
+        m=ctx, paper=PAPERS[paper], paper_label=PAPERS[paper].capitalize(), charts=images)
     # Binance writes "USDⓈ-M"; the print fonts have no circled S, and "USDS-M" is its plain form.
     return html.replace("\u24c8", "S")
 

@@ -148,3 +148,24 @@ def test_build_py_routes_manual(repo_root: Path, tmp_path: Path) -> None:
                           timeout=120)
     assert done.returncode == 2
     assert "--out must name a .pdf file" in done.stderr
+
+
+def test_margin_and_sizing_figures_are_riskfuncs(built: Built) -> None:
+    import pandas as pd
+
+    from addin.manual.render import lev, num
+
+    text = _text(built.a4)
+    state = rf.account_margin(pd.DataFrame(C.UNIFIED_BOOK), C.UNIFIED_BALANCES,
+                              mode=C.UNIFIED_MODE, collateral_tiers=C.UNIFIED_HAIRCUTS)
+    for liq in state.positions["account_liquidation_price"]:
+        assert price(liq) in text
+    assert f"equity is {money(state.equity, 2)} USD" in text
+    okx = rf.collateral_value(C.COLLATERAL_BTC, C.COLLATERAL_BTC_PRICE, list(C.OKX_BTC_DISCOUNT))
+    assert f"counts as {money(okx)} USD" in text
+    survive = rf.max_leverage_for_move(0.30, side="long", maintenance_margin_rate=C.BUFFER_MMR,
+                                       buffer=0.30)
+    assert lev(survive) in text
+    s = C.SIZING
+    size = rf.position_size(s["equity"], s["risk_fraction"], s["entry"], s["stop"], side="long")
+    assert f"the size is {num(size, 4)} BTC" in text
