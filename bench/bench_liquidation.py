@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.timing import best_of, best_per_item
+from bench.timing import best_of_each, best_per_item
 from riskfuncs import as_tier_table, liquidation_price
 from riskfuncs.tiers import TierTable
 from tests.riskfuncs.test_liquidation import BTCUSDT_TIERS
@@ -121,8 +121,7 @@ def main(n: int = 1_000_000, sample: int = 20_000) -> None:
         s = np.where(side == "long", 1.0, -1.0)
         return (collateral - s * qty * entry) / (qty * (0.004 - s))
 
-    t_vec = best_of(5, vectorised)
-    t_np = best_of(5, numpy_floor)
+    t_np, t_vec = best_of_each(7, numpy_floor, vectorised)
     inputs = sum(a.nbytes for a in data.values())
     peak_vec = peak_memory(vectorised)
     peak_np = peak_memory(numpy_floor)

@@ -31,3 +31,15 @@ def best_per_item(
         part = items[start : start + chunk]
         total += best_of(repeats, lambda part=part: work(part))  # type: ignore[misc]
     return total / max(len(items), 1)
+
+
+def best_of_each(repeats: int, *works: Callable[[], object]) -> list[float]:
+    """Seconds taken by the fastest call of each of ``works``, the calls taken in turn (one of
+    each per round), so that a busy spell of the machine weighs on all of them alike."""
+    best = [float("inf")] * len(works)
+    for _ in range(repeats):
+        for i, work in enumerate(works):
+            start = time.perf_counter()
+            work()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best

@@ -8,6 +8,7 @@ the argument it failed on.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,10 @@ def require(
         if not ok and values == values:
             raise RiskInputError(f"{name} must {rule} (got {format_value(values)})")
         return
-    bad = ~np.asarray(ok) & ~np.isnan(values)
+    ok = np.asarray(ok)
+    if ok.all():  # the usual case: one pass over the booleans
+        return
+    bad = ~ok & ~np.isnan(values)
     if np.any(bad):
         raise RiskInputError(
             f"{name} must {rule} ({_where(values, np.broadcast_to(bad, values.shape))})"
@@ -235,8 +239,8 @@ def side_sign(value: Any, name: str = "side") -> Any:
 
 def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
     # Exact matches first: the common case stays a couple of vectorised comparisons.
-    is_long = np.asarray(raw == "long", dtype=bool)
-    is_short = np.asarray(raw == "short", dtype=bool)
+    is_long = _equals_word(raw, "long")
+    is_short = _equals_word(raw, "short")
     signs: FloatArray = np.asarray(np.subtract(is_long, is_short, dtype=float))
     rest = ~(is_long | is_short)
     if np.any(rest):
@@ -244,6 +248,26 @@ def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
         for position in zip(*np.nonzero(rest), strict=True) if raw.ndim else [()]:
             signs[position] = _word_sign(name, raw[position])
     return signs
+
+
+def _equals_word(raw: npt.NDArray[Any], word: str) -> npt.NDArray[np.bool_]:
+    """``raw == word``; for a contiguous array of native unicode strings, compared one
+    character column at a time as integers (about twice as fast as numpy's string loop)."""
+    width = raw.dtype.itemsize // 4
+    if raw.dtype.kind != "U" or raw.ndim == 0 or not raw.flags.c_contiguous or (
+        raw.dtype.byteorder not in "=|" and raw.dtype.byteorder != _NATIVE
+    ):
+        return np.asarray(raw == word, dtype=bool)
+    if len(word) > width:
+        return np.zeros(raw.shape, dtype=bool)
+    codes = raw.view(np.uint32).reshape((*raw.shape, width))
+    mask: npt.NDArray[np.bool_] = codes[..., 0] == ord(word[0])
+    for column in range(1, width):
+        mask &= codes[..., column] == (ord(word[column]) if column < len(word) else 0)
+    return mask
+
+
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 def _word_sign(name: str, word: Any) -> float:
