@@ -7,7 +7,9 @@ Modules, all from text (no Excel involved):
 * ``Dictionary``: the class that module uses (``xlwings/addin/Dictionary.cls``);
 * ``xlwings_udfs``: one VBA wrapper per ``PERP_`` function, generated from the declarations in
   :mod:`addin.excel.udfs` exactly as xlwings' "Import Functions" would write it;
-* the workbook's and each sheet's (empty) document module, named by the package's code names.
+* the workbook's document module (``ThisWorkbook``), whose ``Workbook_Open`` gives the Insert
+  Function wizard every description, category and argument help, and each sheet's (empty)
+  document module, named by the package's code names.
 
 See :mod:`addin.excel.vba_project` for the file format.
 """
@@ -22,9 +24,9 @@ import xlwings
 
 from addin.calc import spec
 from addin.excel import vba_project
-from addin.excel.vba_project import Module, WrappedFunction
+from addin.excel.vba_project import Module, WrappedFunction, vba_string
 
-__all__ = ["PROJECT_NAME", "addin_modules", "ready_vba_project", "udf_wrappers"]
+__all__ = ["PROJECT_NAME", "addin_modules", "ready_vba_project", "udf_wrappers", "wizard_texts"]
 
 PROJECT_NAME = "PerpRisk"
 XLWINGS_DIR = Path(xlwings.__file__).resolve().parent
@@ -44,6 +46,37 @@ def udf_wrappers() -> str:
         for f in spec.functions()
     ]
     return vba_project.udf_module_source(functions, spec.UDF_MODULE, add_in=True)
+
+
+def wizard_texts() -> list[str]:
+    """ThisWorkbook code that gives the Insert Function wizard each function's description,
+    category and argument help when the add-in opens: the ``Application.MacroOptions`` calls
+    xlwings' "Import Functions" makes (texts cut to 255 characters, as there)."""
+    lines = [
+        "Private Sub Workbook_Open()",
+        "    ' Function Wizard texts for the PERP_ functions, as Import Functions sets them.",
+        "    On Error Resume Next",
+    ]
+    functions = spec.functions()
+    lines += [f"    Describe_{f.name}" for f in functions]
+    lines.append("End Sub")
+    for function in functions:
+        macro = f"\"'\" & ThisWorkbook.Name & \"'!{function.name}\""
+        call = [
+            f"Private Sub Describe_{function.name}()",
+            f"    Application.MacroOptions Macro:={macro}, _",
+            f"        Description:={vba_string(function.description[:255])}, _",
+        ]
+        docs = [vba_string(a.doc[:255]) for a in function.arguments]
+        if docs:
+            call.append(f"        Category:={vba_string(function.category)}, _")
+            call.append("        ArgumentDescriptions:=Array( _")
+            call += [f"            {doc}, _" for doc in docs[:-1]]
+            call.append(f"            {docs[-1]})")
+        else:
+            call.append(f"        Category:={vba_string(function.category)}")
+        lines += ["", *call, "End Sub"]
+    return lines
 
 
 def _code_names(package: zipfile.ZipFile) -> tuple[str, list[str]]:
@@ -66,7 +99,9 @@ def addin_modules(package: zipfile.ZipFile) -> list[Module]:
         Module(
             workbook,
             "document",
-            vba_project.document_module_source(workbook, vba_project.WORKBOOK_BASE),
+            vba_project.document_module_source(
+                workbook, vba_project.WORKBOOK_BASE, wizard_texts()
+            ),
         ),
         *(
             Module(s, "document", vba_project.document_module_source(s, vba_project.WORKSHEET_BASE))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ __all__ = [
     "encrypt_project_data",
     "udf_module_source",
     "vba_project",
+    "vba_string",
 ]
 
 #: ``VB_Base`` of a class module (the VBE adds it when a .cls file is imported).
@@ -158,8 +160,8 @@ def _join(lines: Sequence[str]) -> str:
     return CRLF.join(lines) + CRLF
 
 
-def document_module_source(name: str, base: str) -> str:
-    """The source of a workbook or worksheet document module with no code."""
+def document_module_source(name: str, base: str, code: Sequence[str] = ()) -> str:
+    """The source of a workbook or worksheet document module, with ``code`` lines if any."""
     return _join(
         [
             f'Attribute VB_Name = "{name}"',
@@ -170,8 +172,20 @@ def document_module_source(name: str, base: str) -> str:
             "Attribute VB_Exposed = True",
             "Attribute VB_TemplateDerived = False",
             "Attribute VB_Customizable = True",
+            *code,
         ]
     )
+
+
+def vba_string(text: str) -> str:
+    """A VBA string literal for ``text`` (one line; characters outside the code page folded).
+
+    >>> vba_string('say "hi" to USDⓈ-M')
+    '"say ""hi"" to USDS-M"'
+    """
+    folded = unicodedata.normalize("NFKC", " ".join(text.split()))
+    plain = folded.encode(ENCODING, errors="replace").decode(ENCODING)
+    return '"' + plain.replace('"', '""') + '"'
 
 
 def class_module_source(exported: str) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
+import types
 import zipfile
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def test_modules_equal_the_xlwings_template_project(xlam: Path) -> None:
     ours = _modules(xlam)
     assert ours["xlwings"] == template["xlwings"]
     assert ours["Dictionary"].lower() == template["Dictionary"].lower()
-    assert ours["ThisWorkbook"] == template["ThisWorkbook"]
+    assert ours["ThisWorkbook"].startswith(template["ThisWorkbook"])  # plus Workbook_Open
     assert ours["Sheet2"] == template["Sheet2"]
     assert "Module1" in template and "Module1" not in ours
 
@@ -143,3 +145,51 @@ def test_compound_file_is_read_by_olefile() -> None:
     for path, data in streams.items():
         assert ole.openstream(path).read() == data
     assert sorted("/".join(p) for p in ole.listdir()) == sorted(streams)
+
+
+_STRING = r'"((?:[^"]|"")*)"'
+
+
+def _wizard_calls(source: str) -> dict[str, dict[str, object]]:
+    """The MacroOptions texts in the ThisWorkbook source, per function."""
+    calls: dict[str, dict[str, object]] = {}
+    for block in re.findall(r"Private Sub Describe_(\w+)\(\)\n(.*?)\nEnd Sub", source, re.S):
+        name, body = block
+        description = re.search(r"Description:=" + _STRING, body)
+        category = re.search(r"Category:=" + _STRING, body)
+        assert description is not None and category is not None
+        arguments = body.split("ArgumentDescriptions:=Array(", 1)
+        docs = re.findall(r"^\s+" + _STRING, arguments[1], re.M) if len(arguments) > 1 else []
+        calls[name] = {
+            "Description": description.group(1).replace('""', '"'),
+            "Category": category.group(1),
+            "ArgumentDescriptions": [d.replace('""', '"') for d in docs] or None,
+        }
+    return calls
+
+
+def test_wizard_texts_are_what_import_functions_sets(
+    xlam: Path, xlwings_udfs: types.ModuleType, udf_module: types.ModuleType
+) -> None:
+    """Workbook_Open calls MacroOptions with the texts xlwings' import_udfs passes."""
+    from tests.addin.excel.test_udf_declarations import RecordingWorkbook
+
+    workbook = RecordingWorkbook("PerpRisk.xlam")
+    xlwings_udfs.import_udfs("addin.excel.udfs", workbook)
+    ours = _wizard_calls(_modules(xlam)["ThisWorkbook"])
+    assert "Private Sub Workbook_Open()" in _modules(xlam)["ThisWorkbook"]
+
+    def plain(text: object) -> object:
+        return " ".join(str(text).split()) if isinstance(text, str) else text
+
+    expected = {
+        macro.split("!", 1)[1]: {
+            "Description": plain(options["Description"]),
+            "Category": options["Category"],
+            "ArgumentDescriptions": None
+            if options["ArgumentDescriptions"] is None
+            else [plain(d) for d in options["ArgumentDescriptions"]],
+        }
+        for macro, options in workbook.macro_options.items()
+    }
+    assert ours == expected
