@@ -17,7 +17,10 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import FormulaRule
+from openpyxl.formatting.rule import Rule as ConditionalRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.differential import DifferentialStyle
+from openpyxl.styles.numbers import NumberFormat
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -378,6 +381,29 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
             stopIfTrue=True))
         ws.conditional_formatting.add(rng, FormulaRule(
             formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
+        _coin_amounts(ws, t)
+
+
+#: Positions columns holding an amount in the settlement currency: the coin, for inverse rows.
+COIN_AMOUNT_COLUMNS = ("collateral", "maintenance_amount", "notional", "initial_margin",
+                       "maintenance_margin", "unrealized_pnl", "margin_balance")
+
+
+def _coin_amounts(ws: Worksheet, t: Table) -> None:
+    """Eight decimals for the amounts of coin-margined rows (0.0027 BTC never reads 0.00); a
+    number format only, so the alert fills of the same cells still apply."""
+    contract = f"${t.column_letter('contract')}{t.first_row}"
+    style = DifferentialStyle(numFmt=NumberFormat(numFmtId=COIN_FORMAT_ID,
+                                                  formatCode=layout.COIN_FORMAT))
+    for key in COIN_AMOUNT_COLUMNS:
+        letter = t.column_letter(key)
+        rule = ConditionalRule(type="expression", dxf=style,
+                    formula=[f'LOWER(TRIM({contract}))="inverse"'])
+        ws.conditional_formatting.add(f"{letter}{t.first_row}:{letter}{t.last_row}", rule)
+
+
+#: Id of the coin number format in the conditional styles (custom formats start at 164).
+COIN_FORMAT_ID = 190
 
 
 def _add_charts(wb: Workbook, keys: Sequence[str]) -> None:

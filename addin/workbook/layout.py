@@ -55,6 +55,16 @@ from riskfuncs.venues import VENUE_RULES
 #: 3: any venue name; Rule, Exchange liq. price and vs exchange columns on Positions.
 LAYOUT_VERSION = 3
 
+#: Prices to the digits their size needs: 61,850.00, 146.90, 78.6195, 0.1612, 0.00001234
+#: (never 0.00 for a PEPE-sized price). Prices are never negative.
+PRICE_FORMAT = "[>=1000]#,##0.00;[>=1]#,##0.00##;0.00########"
+#: Amounts in the quote currency; a coin-margined (inverse) row shows them with eight
+#: decimals through a conditional format (COIN_FORMAT), so 0.0027 BTC never reads 0.00.
+AMOUNT_FORMAT = "#,##0.00"
+COIN_FORMAT = "#,##0.00000000"
+#: Sizes: whole lots with separators, up to eight decimals for fractions of a coin.
+SIZE_FORMAT = "#,##0.########"
+
 #: Hidden workbook-scope defined name whose value is ``"<template id>@<version>"``.
 TEMPLATE_ID_NAME = "PerpRisk_Template"
 #: Very hidden sheet: ``template`` / ``version`` / ``generator`` in A1:A3, their values in B1:B3.
@@ -444,11 +454,14 @@ POSITIONS = Sheet(
                     help="linear (USDT-margined) or inverse (coin-margined). Blank = linear."),
             _choice("side", "Side", SIDES, required=True, width=8,
                     help="long or short."),
-            _num("size", "Size", minimum=0, exclusive_minimum=True, required=True, fmt="#,##0.####",
+            _num("size", "Size", minimum=0, exclusive_minimum=True, required=True,
+                 fmt=SIZE_FORMAT,
                  help="Base units (linear) or USD size (inverse)."),
-            _num("entry_price", "Entry price", minimum=0, exclusive_minimum=True, required=True,
+            _num("entry_price", "Entry price", fmt=PRICE_FORMAT, minimum=0,
+                 exclusive_minimum=True, required=True,
                  help="Average entry price, quote currency per coin (USD for inverse)."),
-            _num("mark_price", "Mark price", minimum=0, exclusive_minimum=True, required=True,
+            _num("mark_price", "Mark price", fmt=PRICE_FORMAT, minimum=0,
+                 exclusive_minimum=True, required=True,
                  help="Exchange mark price now: liquidation is triggered by the mark price."),
             _num("collateral", "Collateral", minimum=0, required=True,
                  help="Isolated margin, or the cross wallet balance (quote; coin if inverse)."),
@@ -469,11 +482,11 @@ POSITIONS = Sheet(
                  help="Closing taker fee added to the maintenance rate; blank = 0."),
             _num("max_leverage", "Max leverage", minimum=1, fmt="0", width=9,
                  help="hyperliquid without MMR: the market's max leverage (MMR = 1/(2 x max))."),
-            _num("stop_price", "Stop-loss", minimum=0, exclusive_minimum=True,
+            _num("stop_price", "Stop-loss", fmt=PRICE_FORMAT, minimum=0, exclusive_minimum=True,
                  help="Stop-loss price, blank if none. It should fire before the liquidation "
                       "price, on the losing side of the mark."),
-            _num("exchange_liquidation_price", "Exchange liq. price", minimum=0,
-                 exclusive_minimum=True,
+            _num("exchange_liquidation_price", "Exchange liq. price", fmt=PRICE_FORMAT,
+                 minimum=0, exclusive_minimum=True,
                  help="The liquidation price the exchange shows for this position, blank if "
                       "none: compared with the computed one in 'vs exchange'."),
             _out("rule", "Rule", width=9,
@@ -488,7 +501,7 @@ POSITIONS = Sheet(
             _out("unrealized_pnl", "Unrealised PnL"),
             _out("margin_balance", "Margin balance",
                  help="Collateral + PnL (cross: the account's wallet + all its PnL)."),
-            _out("liquidation_price", "Liq. price",
+            _out("liquidation_price", "Liq. price", fmt=PRICE_FORMAT,
                  help="Price at which the exchange liquidates; 0 = never (long)."),
             _out("distance_to_liquidation", "Distance", fmt="0.00%",
                  help="Adverse move (fraction of mark) to liquidation."),
@@ -742,7 +755,7 @@ VOLATILITY = Sheet(
     tables=(
         Table("history", "Price history (oldest first)", "Hist", (
             _date("date", "Date", help="One row per day, oldest first, no gaps."),
-            _num("price", "Close", minimum=0, exclusive_minimum=True, fmt="#,##0.####",
+            _num("price", "Close", minimum=0, exclusive_minimum=True, fmt=PRICE_FORMAT,
                  help="Closing price of the day."),
             _out("return", "Return", fmt="0.000%"),
             _out("ewma_variance", "EWMA variance", fmt="0.00000000", width=14),
@@ -753,8 +766,8 @@ VOLATILITY = Sheet(
         Table("probability", "Liquidation probability per position", "Prob", (
             _out("symbol", "Symbol", width=18),
             _out("side", "Side", width=8),
-            _out("mark_price", "Mark price"),
-            _out("liquidation_price", "Liq. price"),
+            _out("mark_price", "Mark price", fmt=PRICE_FORMAT),
+            _out("liquidation_price", "Liq. price", fmt=PRICE_FORMAT),
             _pct("volatility", "Volatility override", maximum=20, exclusive_minimum=True,
                  fmt="0.0%", width=12,
                  help="Annual volatility of this asset; blank = the EWMA volatility above."),
@@ -848,7 +861,7 @@ FUNDING = Sheet(
             _pct("rate", "Rate", minimum=-0.5, maximum=0.5, fmt="0.0000%",
                  help="Funding rate of the interval (0.01% = 0.0001); longs pay when positive."),
             _num("mark_price", "Mark price", minimum=0, exclusive_minimum=True,
-                 help="Mark price at the funding time."),
+                 fmt=PRICE_FORMAT, help="Mark price at the funding time."),
             _out("payment", "Payment"),
             _out("cumulative", "Cumulative"),
             _out("linear_unit", "Per unit (linear)", hidden=True, fmt="0.000000"),
@@ -859,8 +872,8 @@ FUNDING = Sheet(
             _out("side", "Side", width=8),
             _out("paid", "Funding received"),
             _out("collateral_after", "Collateral after"),
-            _out("liquidation_price_now", "Liq. price now"),
-            _out("liquidation_price", "Liq. price after"),
+            _out("liquidation_price_now", "Liq. price now", fmt=PRICE_FORMAT),
+            _out("liquidation_price", "Liq. price after", fmt=PRICE_FORMAT),
             _out("effective_balance", "Balance", hidden=True),
             _out("target", "Target", hidden=True),
             _out("liquidation_tier", "Tier", hidden=True, fmt="0"),

@@ -1,0 +1,76 @@
+"""Number formats that fit the magnitude: prices to their significant digits, coin amounts to
+eight decimals, in the blank template and in what LibreOffice prints."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from addin.workbook import builder, layout, recalc
+from tests.addin.report.workbooks import book_from_positions
+
+PRICES = ("entry_price", "mark_price", "stop_price", "exchange_liquidation_price",
+          "liquidation_price")
+
+
+def test_price_size_and_coin_formats_in_the_template() -> None:
+    wb = builder.build_workbook(layout.TEMPLATES["credit-risk-assessment"])
+    ws = wb[layout.POSITIONS.title]
+    t = layout.POSITIONS.table("positions")
+    for key in PRICES:
+        cell = ws[f"{t.column_letter(key)}{t.first_row}"]
+        assert cell.number_format == layout.PRICE_FORMAT, key
+    assert ws[f"{t.column_letter('size')}{t.first_row}"].number_format == layout.SIZE_FORMAT
+    coin: dict[str, Any] = {}
+    for cf in ws.conditional_formatting:
+        for rule in cf.rules:
+            if rule.dxf is not None and rule.dxf.numFmt is not None:
+                coin[str(cf.sqref)] = rule
+    contract = f"${t.column_letter('contract')}{t.first_row}"
+    for key in builder.COIN_AMOUNT_COLUMNS:
+        letter = t.column_letter(key)
+        rule = coin[f"{letter}{t.first_row}:{letter}{t.last_row}"]
+        assert rule.dxf.numFmt.formatCode == layout.COIN_FORMAT
+        assert rule.formula == [f'LOWER(TRIM({contract}))="inverse"']
+
+
+PEPE = {"exchange": "binance", "symbol": "PEPE/USDT:USDT", "side": "long",
+        "contracts": 1e9, "contractSize": 1.0, "entryPrice": 0.00001200,
+        "markPrice": 0.00001234, "collateral": 4000.0, "marginMode": "isolated",
+        "maintenanceMarginRate": 0.01, "leverage": 3.0}
+COIN = {"exchange": "okx", "symbol": "BTC/USD:BTC", "side": "long", "contracts": 200.0,
+        "contractSize": 1.0, "entryPrice": 60500.0, "markPrice": 61850.0,
+        "collateral": 0.0027, "marginMode": "isolated", "maintenanceMarginRate": 0.005,
+        "leverage": 2.0}
+DOGE = {"exchange": "bybit", "symbol": "DOGE/USDT:USDT", "side": "short",
+        "contracts": 1000.0, "contractSize": 1.0, "entryPrice": 0.1612,
+        "markPrice": 0.1588, "collateral": 60.0, "marginMode": "isolated",
+        "maintenanceMarginRate": 0.005, "leverage": 3.0}
+
+
+@pytest.mark.libreoffice
+def test_printed_prices_and_coin_amounts_keep_their_digits(tmp_path: Path) -> None:
+    """What LibreOffice prints: PEPE at 0.00001234 (not 0.00), DOGE at 0.1612 (not 0.16), a
+    0.0027 BTC collateral as 0.00270000 (not 0.00)."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("needs poppler-utils (pdftotext)")
+    try:
+        recalc.soffice_path()
+    except recalc.LibreOfficeError as exc:
+        pytest.skip(str(exc))
+    book = book_from_positions(tmp_path / "formats.xlsx", [PEPE, COIN, DOGE])
+    pdf = recalc.render_pdf([book], tmp_path / "pdf")[0]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    # The Positions & Margin row (it names the contract), not the dashboard's summary.
+    rows = {symbol: next(line for line in text.splitlines()
+                         if symbol in line and ("linear" in line or "inverse" in line))
+            for symbol in ("PEPE/USDT:USDT", "BTC/USD:BTC", "DOGE/USDT:USDT")}
+    assert "0.00001234" in rows["PEPE/USDT:USDT"] and "0.000012 " in rows["PEPE/USDT:USDT"]
+    assert " 0.1612 " in rows["DOGE/USDT:USDT"] and " 0.1588 " in rows["DOGE/USDT:USDT"]
+    assert "0.00270000" in rows["BTC/USD:BTC"] and "61,850.00" in rows["BTC/USD:BTC"]
+    assert " 0.00 " not in rows["PEPE/USDT:USDT"] + rows["BTC/USD:BTC"]
