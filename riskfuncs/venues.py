@@ -18,9 +18,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["RULES", "VENUE_RULES", "known_venue", "rule_for_venue", "venue_key", "venue_name"]
+__all__ = [
+    "RULES", "VENUE_RULES", "Symbol", "known_venue", "parse_symbol", "rule_for_venue",
+    "venue_key", "venue_name",
+]
 
 #: Rule sets, in the order they are listed to users.
 RULES: tuple[str, ...] = (
@@ -73,3 +77,91 @@ def venue_name(venue: object) -> str:
     key = venue_key(venue)
     rule = VENUE_RULES.get(key)
     return rule if rule is not None and rule != "generic" else key
+
+
+#: Quote currencies recognised at the end of an exchange symbol without separators
+#: (``BTCUSDT``), longest first so that ``USDC`` wins over ``USD``. TUSD is left out: BitMEX's
+#: ``XBTUSD`` would read as XB against TUSD.
+_QUOTES: tuple[str, ...] = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD1", "DAI", "USD",
+                            "EUR", "BTC", "ETH")
+#: Exchange spellings of coins (BitMEX writes bitcoin XBT).
+_COIN_ALIASES: Mapping[str, str] = MappingProxyType({"XBT": "BTC"})
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A market as a symbol names it: base, quote and settle currencies, expiry, contract type.
+
+    ``contract`` is "inverse" when the market settles in its base currency, else "linear";
+    ``expiry`` is the dated future's ``YYMMDD`` (None for a perpetual).
+    """
+
+    base: str
+    quote: str
+    settle: str
+    expiry: str | None = None
+
+    @property
+    def contract(self) -> str:
+        return "inverse" if self.settle == self.base else "linear"
+
+    @property
+    def unified(self) -> str:
+        """The ccxt unified symbol (``BTC/USDT:USDT``, ``ETH/USD:ETH-210430``)."""
+        tail = f"-{self.expiry}" if self.expiry else ""
+        return f"{self.base}/{self.quote}:{self.settle}{tail}"
+
+
+def parse_symbol(symbol: object, contract: str | None = None) -> Symbol:
+    """Base, quote, settle and expiry of a market symbol, however the venue writes it.
+
+    Accepts ccxt unified symbols (``BTC/USDT:USDT``, ``BTC/USD:BTC``, dated
+    ``BTC/USDT:USDT-240628``), spot-style pairs (``BTC/USDT``: settle in the quote, or in the
+    base for ``contract="inverse"``), exchange ids without separators (``BTCUSDT``, BitMEX
+    ``XBTUSD``: a USD-quoted market without a settle is inverse), OKX instrument ids
+    (``BTC-USDT-SWAP``, ``BTC-USD-SWAP``, ``ETH-USD-210430``) and Binance COIN-M ids
+    (``BTCUSD_PERP``, ``BTCUSD_240628``).
+
+    Examples
+    --------
+    >>> parse_symbol("BTC/USDT:USDT-240628")
+    Symbol(base='BTC', quote='USDT', settle='USDT', expiry='240628')
+    >>> parse_symbol("BTCUSDT").unified, parse_symbol("XBTUSD").unified
+    ('BTC/USDT:USDT', 'BTC/USD:BTC')
+    >>> parse_symbol("BTC-USD-SWAP").contract, parse_symbol("BTCUSD_PERP").contract
+    ('inverse', 'inverse')
+    """
+    text = str(symbol if symbol is not None else "").strip().upper()
+    if not text:
+        raise ValueError("symbol is empty; expected e.g. BTC/USDT:USDT")
+    if "/" in text:
+        pair, _, rest = text.partition(":")
+        base, _, quote = pair.partition("/")
+        settle, _, expiry = rest.partition("-")
+        if not settle:
+            settle = base if contract == "inverse" else quote
+        return _symbol(base, quote, settle, expiry or None, text)
+    if "-" in text:  # OKX: BASE-QUOTE-SWAP or BASE-QUOTE-YYMMDD
+        parts = text.split("-")
+        if len(parts) >= 2:
+            base, quote = parts[0], parts[1]
+            dated = parts[2] if len(parts) > 2 and parts[2].isdigit() else None
+            settle = base if quote == "USD" else quote
+            return _symbol(base, quote, settle, dated, text)
+    pair, _, suffix = text.partition("_")  # Binance COIN-M: BTCUSD_PERP, BTCUSD_240628
+    for quote in _QUOTES:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            base = pair[: -len(quote)]
+            inverse = contract == "inverse" or (contract is None and quote == "USD")
+            return _symbol(base, quote, base if inverse else quote,
+                           suffix if suffix.isdigit() else None, text)
+    raise ValueError(f"symbol {symbol!r} names no market perprisk can read; expected e.g. "
+                     "BTC/USDT:USDT, BTCUSDT or BTC-USDT-SWAP")
+
+
+def _symbol(base: str, quote: str, settle: str, expiry: str | None, text: str) -> Symbol:
+    base, quote, settle = (_COIN_ALIASES.get(c, c) for c in (base, quote, settle))
+    if not (base and quote and settle):
+        raise ValueError(f"symbol {text!r} must name a base and a quote currency, e.g. "
+                         "BTC/USDT:USDT")
+    return Symbol(base, quote, settle, expiry)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskfuncs.margin import unrealized_pnl
-from riskfuncs.venues import rule_for_venue, venue_name
+from riskfuncs.venues import parse_symbol, rule_for_venue, venue_name
 
 __all__ = [
     "CcxtPosition", "ExportError", "Market", "parse_position", "read_number", "wallet_of",
@@ -58,17 +58,16 @@ class Market:
 
     @classmethod
     def from_symbol(cls, symbol: str, contract: str | None = None) -> Market:
-        """The market as far as a ccxt unified symbol tells (``BTC/USDT:USDT``,
-        ``BTC/USD:BTC``, ``ETH/USD:ETH-210430``)."""
-        pair, _, rest = symbol.partition(":")
-        base, _, quote = pair.partition("/")
-        settle, _, expiry = rest.partition("-")
-        base, quote, settle = base.upper(), quote.upper(), settle.upper()
-        if contract is None:
-            contract = "inverse" if settle and settle == base else "linear"
-        if not settle:
-            settle = base if contract == "inverse" else quote
-        return cls(symbol, base, quote, settle, contract, expiry=expiry or None)
+        """The market as far as a symbol tells (:func:`riskfuncs.venues.parse_symbol`: ccxt
+        unified ``BTC/USDT:USDT``, ``BTC/USD:BTC``, ``ETH/USD:ETH-210430``, and exchange ids
+        such as ``BTCUSDT`` or ``BTC-USDT-SWAP``)."""
+        try:
+            parsed = parse_symbol(symbol, contract)
+        except ValueError as exc:
+            raise ExportError(str(exc)) from None
+        kind = contract if contract in ("linear", "inverse") else parsed.contract
+        return cls(symbol, parsed.base, parsed.quote, parsed.settle, kind,
+                   expiry=parsed.expiry)
 
     @classmethod
     def from_ccxt(cls, market: Mapping[str, Any]) -> Market:
@@ -379,7 +378,10 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
         if kind not in ("linear", "inverse"):
             flags = {str(raw.get(k, "")).lower() for k in ("inverse",)}
             kind = "inverse" if flags & {"true", "1"} else ""
-        market = Market.from_symbol(symbol, kind or None)
+        try:
+            market = Market.from_symbol(symbol, kind or None)
+        except ExportError as exc:
+            raise ExportError(f"{where}: {exc}") from None
     if market.expiry:
         notes.append(f"{where}: {symbol} is a dated future (expiry {market.expiry}): it pays no "
                      "funding; its margin and liquidation are valued like a perpetual's")
