@@ -84,11 +84,14 @@ def libreoffice_python_version(unopkg: str | None) -> tuple[int, int] | None:
     """The Python version LibreOffice embeds, read from its Python bridge library if possible."""
     if unopkg is None:
         return None
-    program = Path(unopkg).resolve().parent
+    # unopkg may be a wrapper script outside the program folder (Debian: /usr/bin/unopkg).
+    programs = [Path(unopkg).resolve().parent, *(Path(p) for p in oxt.PROGRAM_DIRS)]
+    programs += [p.parent / "Frameworks" for p in programs]  # macOS bundle
     candidates = [
-        *program.glob("libpyuno*"),
-        *program.glob("pyuno*"),
-        *program.parent.glob("Frameworks/libpyuno*"),
+        library
+        for program in programs
+        for pattern in ("libpyuno*", "pyuno*")
+        for library in program.glob(pattern)
     ]
     for library in candidates:
         try:

@@ -60,7 +60,8 @@ class CalcSession:
             job = self.root / "job.json"
             out = self.root / "results.json"
             job.write_text(
-                json.dumps({"pipe": f"perprisk_calc_{os.getpid()}", "soffice": self.soffice,
+                json.dumps({"pipe": f"perprisk_calc_{os.getpid()}_{self.root.name}",
+                            "soffice": self.soffice,
                             "steps": self.steps}),
                 encoding="utf-8",
             )

@@ -267,3 +267,15 @@ def test_cli_convert_writes_a_copy(tmp_path: Path, capsys: pytest.CaptureFixture
                  "-o", str(back)]) == 0
     assert load_workbook(back).active["A1"].value == "=PERP_NOTIONAL(0.5,60000)*2"
     assert main(["addin", "convert", str(back), "--for", "excel", "-o", str(back)]) == 1
+
+
+def test_libreoffice_python_version_is_read_from_its_bridge() -> None:
+    bridge = Path("/usr/lib/libreoffice/program/libpyuno.so")
+    if not bridge.is_file():
+        pytest.skip("no LibreOffice Python bridge here")
+    import re as regex
+
+    found = regex.search(rb"libpython3\.(\d+)", bridge.read_bytes())
+    assert found is not None
+    unopkg = install.find_unopkg() or "/usr/bin/unopkg"
+    assert install.libreoffice_python_version(unopkg) == (3, int(found.group(1)))
