@@ -48,16 +48,28 @@ class VenueInputs:
     fee_rate: float = 0.0
     max_leverage: float | None = None
     use_sample_tiers: bool = False
+    #: how the venue's fees enter, in a trader's words
+    fees: str = "none"
+    #: the stablecoin the example's margin is in
+    settle: str = "USDT"
 
 
 VENUE_INPUTS: tuple[VenueInputs, ...] = (
-    VenueInputs("binance", "Binance USDS-M", use_sample_tiers=True),
-    VenueInputs("bybit", "Bybit", maintenance_margin_rate=0.005, fee_rate=0.00055),
-    VenueInputs("okx", "OKX", maintenance_margin_rate=0.004, fee_rate=0.0005),
-    VenueInputs("gate", "Gate", maintenance_margin_rate=0.005, fee_rate=0.00075),
-    VenueInputs("hyperliquid", "Hyperliquid", max_leverage=40.0),
-    VenueInputs("dydx", "dYdX v4", maintenance_margin_rate=0.03),
-    VenueInputs("bitmex", "BitMEX", maintenance_margin_rate=0.005, fee_rate=0.00075),
+    VenueInputs("binance", "Binance USDS-M", use_sample_tiers=True,
+                fees="none in the published formula"),
+    VenueInputs("bybit", "Bybit", maintenance_margin_rate=0.005, fee_rate=0.00055,
+                fees="the fee to close (the taker rate on the position's value at the "
+                     "bankruptcy price) is kept back from the margin"),
+    VenueInputs("okx", "OKX", maintenance_margin_rate=0.004, fee_rate=0.0005,
+                fees="the taker fee to close at the liquidation price is added to the "
+                     "requirement"),
+    VenueInputs("gate", "Gate", maintenance_margin_rate=0.005, fee_rate=0.00075,
+                fees="the taker fee is added to the maintenance rate"),
+    VenueInputs("hyperliquid", "Hyperliquid", max_leverage=40.0, settle="USDC"),
+    VenueInputs("dydx", "dYdX v4", maintenance_margin_rate=0.03, settle="USDC"),
+    VenueInputs("bitmex", "BitMEX", maintenance_margin_rate=0.005, fee_rate=0.00075,
+                fees="the exit taker fee (and any funding charged) is added to the "
+                     "maintenance rate"),
 )
 
 #: Margin and collateral chapter: one position at a maintenance rate, the buffer rule applied.
@@ -128,6 +140,7 @@ class VenueExample:
 
     venue: str
     title: str
+    settle: str
     basis: str
     fees: str
     source: str
@@ -226,7 +239,8 @@ def _venue_examples(sample_tiers: Mapping[str, Sequence[Mapping[str, Any]]]
         else:
             rate = float(spec.maintenance_margin_rate or 0.0)
         out.append(VenueExample(
-            venue=spec.venue, title=spec.title, basis=rule.maintenance_basis, fees=rule.fees,
+            venue=spec.venue, title=spec.title, settle=spec.settle,
+            basis=rule.maintenance_basis, fees=spec.fees,
             source=rule.source, maintenance_margin_rate=rate, fee_rate=spec.fee_rate,
             max_leverage=spec.max_leverage, tiered="tiers" in kwargs, tier=tier,
             liquidation_notional=value,
