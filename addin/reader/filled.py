@@ -13,6 +13,7 @@ The file is opened read-only and never written.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -37,6 +38,7 @@ from addin.reader.safety import (
     check_all_xml,
     check_shared_strings,
     open_package,
+    shared_string_sizes,
     sheet_cells,
 )
 from addin.workbook import layout
@@ -219,7 +221,7 @@ class _Grid:
 
 
 def _template_tag(info: PackageInfo, calamine: CalamineWorkbook, archive: zipfile.ZipFile,
-                  name: str, limits: Limits) -> str | None:
+                  name: str, limits: Limits, shared: list[int]) -> str | None:
     text = info.names.get(layout.TEMPLATE_ID_NAME)
     if text is not None:
         tag = string_constant(text)
@@ -228,7 +230,7 @@ def _template_tag(info: PackageInfo, calamine: CalamineWorkbook, archive: zipfil
     entry = info.sheets.get(layout.META_SHEET)
     if entry is not None:
         # the same extent check as every other sheet before the dense read
-        sheet_cells(archive, entry.part, name, layout.META_SHEET, limits)
+        sheet_cells(archive, entry.part, name, layout.META_SHEET, limits, shared)
         rows = _sheet_rows(calamine, layout.META_SHEET, entry.part, name)
         grid = _Grid(rows)
         ident, version = grid.get(1, 2), grid.get(2, 2)
@@ -236,6 +238,15 @@ def _template_tag(info: PackageInfo, calamine: CalamineWorkbook, archive: zipfil
             number = int(version) if isinstance(version, float | int) else version
             return f"{ident}@{number}"
     return None
+
+
+def _sheet_limits(sheet: Sheet, limits: Limits) -> Limits:
+    """``limits``, with room for twice the sheet's own tables when they are larger."""
+    rows = max((t.last_row for t in sheet.tables), default=0)
+    columns = max((len(t.columns) for t in sheet.tables), default=0)
+    if 2 * rows * columns <= limits.max_cells:
+        return limits
+    return dataclasses.replace(limits, max_cells=2 * rows * columns)
 
 
 def _sheet_rows(calamine: CalamineWorkbook, title: str, part: str, name: str) -> list[list[Any]]:
@@ -291,6 +302,7 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
     with open_package(path, limits) as archive:
         check_all_xml(archive, name, limits)
         check_shared_strings(archive, name)
+        shared = shared_string_sizes(archive)
         info = read_package(archive, name)
         scans: dict[str, SheetScan] = {}
         try:
@@ -299,7 +311,7 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
             raise WorkbookError(f"{name}: cannot be read as a workbook ({exc})") from None
         try:
             template = _resolve_template(
-                _template_tag(info, calamine, archive, name, limits), name)
+                _template_tag(info, calamine, archive, name, limits, shared), name)
             book = FilledWorkbook(path=path, template=template)
             for key in layout.sheet_closure(template.sheets):
                 sheet = layout.SHEETS[key]
@@ -313,7 +325,8 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
                 if entry.part not in archive.NameToInfo:
                     raise WorkbookError(f"{name}: the sheet {sheet.title!r} points to the part "
                                         f"{entry.part or '(none)'}, which is not in the file")
-                scans[key] = sheet_cells(archive, entry.part, name, sheet.title, limits)
+                scans[key] = sheet_cells(archive, entry.part, name, sheet.title,
+                                         _sheet_limits(sheet, limits), shared)
                 rows = _sheet_rows(calamine, sheet.title, entry.part, name)
                 _read_sheet(book, sheet, _Grid(rows), scans[key], info)
         finally:

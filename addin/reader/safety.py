@@ -24,7 +24,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -49,7 +49,12 @@ class NotAWorkbookError(WorkbookError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what the reader accepts. The defaults fit a book of 100,000+ positions."""
+    """Bounds on what the reader accepts.
+
+    ``max_cells`` bounds the rows x columns a sheet may span (a dense reader allocates every
+    cell of that span): 2,000,000 is 40 times the largest sheet of a template and keeps the
+    worst accepted sheet to about a hundred MB. The reader raises it for a sheet whose template
+    tables are larger (a custom template with more rows)."""
 
     max_file_bytes: int = 256 * 2**20
     max_members: int = 5_000
@@ -58,7 +63,9 @@ class Limits:
     max_ratio: float = 250.0
     ratio_floor_bytes: int = 2**20  # below this size a high ratio is harmless
     max_prolog_bytes: int = 64 * 2**10
-    max_cells: int = 20_000_000
+    max_cells: int = 2_000_000
+    #: Text a sheet's shared-string cells expand to (each cell gets its own copy when read).
+    max_text_bytes: int = 64 * 2**20
 
 
 DEFAULT_LIMITS = Limits()
@@ -262,6 +269,8 @@ _LONG_TAG = re.compile(_PREFIX + rb"(?:c|row)(?=[\s/>])[^>]{%d}" % (TAG_MAX + 1)
 _R = rb"""\br\s{0,64}=\s{0,64}["']"""
 _CELL_REF = re.compile(_PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Za-z]{1,3})([1-9][0-9]{0,6})[\"']")
 _ROW_REF = re.compile(_PREFIX + rb"row\s" + _ATTRS + _R + rb"([1-9][0-9]{0,6})[\"']")
+_EMPTY_ROW = re.compile(_PREFIX + rb"row\s" + _ATTRS + _R + rb"([1-9][0-9]{0,6})[\"']" + _ATTRS
+                        + rb"(?:/>|(?<!/)>\s{0,64}</(?:[A-Za-z_][\w.-]*:)?row>)")
 # A reference written any other way (leading zeros, eight digits, four letters, junk) is one a
 # dense reader may still place somewhere far away: refused, never skipped by the size scan.
 _BAD_CELL_REF = re.compile(
@@ -307,7 +316,8 @@ def _column_number(letters: bytes) -> int:
 
 
 def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: str,
-                limits: Limits = DEFAULT_LIMITS) -> SheetScan:
+                limits: Limits = DEFAULT_LIMITS,
+                shared: Sequence[int] | None = None) -> SheetScan:
     """Scan one sheet's XML for its real extent and formula cells; refuse enormous sheets.
 
     The regular expressions run in C over the raw bytes; Python only sees the distinct column
@@ -336,7 +346,9 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
                 "which no spreadsheet writes (leading zeros, too many digits or letters)")
     refs = _CELL_REF.findall(data)
     letters = {col.upper() for col, _ in refs}
-    numbers = {row for _, row in refs} | set(_ROW_REF.findall(data))
+    # A row without cells (<row r="1048576"/>, a height set far down) adds nothing to read.
+    empty = set(_EMPTY_ROW.findall(data))
+    numbers = {row for _, row in refs} | (set(_ROW_REF.findall(data)) - empty)
     max_col = max((_column_number(c) for c in letters), default=0)
     max_row = max((int(r) for r in numbers), default=0)
     if max_row > MAX_ROWS or max_col > MAX_COLUMNS:
@@ -355,6 +367,8 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
         raise HostileFileError(
             f"{name}: sheet {sheet_title!r} spans {max_row:,} rows x {max_col:,} columns, more "
             f"than {limits.max_cells:,} cells")
+    if shared:
+        _check_shared_text(data, shared, name, sheet_title, member, limits)
     formulas = frozenset(ref.decode() for ref in _FORMULA_CELL.findall(data))
     texts = {ref.decode(): html.unescape(text.decode("utf-8", "replace"))
              for ref, text in _FORMULA_TEXT.findall(data)} if formulas else {}
@@ -384,3 +398,36 @@ def check_shared_strings(archive: zipfile.ZipFile, name: str) -> None:
                 raise HostileFileError(
                     f"{name}: {info.filename} declares {attribute.decode()} {int(number):,} "
                     f"strings, more than its {_size(info.file_size)} can hold")
+
+
+_SI_START = re.compile(_PREFIX + rb"si(?=[\s/>])")
+_SHARED_CELL = re.compile(
+    _PREFIX + rb"c\s[^>]{0,%d}?\bt\s{0,64}=\s{0,64}[\"']s[\"'][^>]{0,%d}?(?<!/)>\s{0,64}"
+    % (TAG_MAX, TAG_MAX) + _PREFIX + rb"v>\s{0,64}([0-9]{1,12})")
+
+
+def shared_string_sizes(archive: zipfile.ZipFile) -> list[int]:
+    """The size in bytes of each entry of the shared-string table (an upper bound on its text),
+    in index order; empty without a table."""
+    member = next((i for i in archive.infolist()
+                   if i.filename.lower().endswith("sharedstrings.xml")), None)
+    if member is None:
+        return []
+    data = archive.read(member)
+    starts = [m.start() for m in _SI_START.finditer(data)]
+    return [b - a for a, b in pairwise([*starts, len(data)])]
+
+
+def _check_shared_text(data: bytes, shared: Sequence[int], name: str, sheet_title: str,
+                       member: str, limits: Limits) -> None:
+    """Refuse a sheet whose shared-string cells would expand past ``max_text_bytes``: a
+    reader gives every cell its own copy, so one long string used by many cells is a bomb."""
+    indices = _SHARED_CELL.findall(data)
+    if len(indices) * max(shared) <= limits.max_text_bytes:
+        return
+    count = len(shared)
+    total = sum(shared[i] for i in map(int, indices) if i < count)
+    if total > limits.max_text_bytes:
+        raise HostileFileError(
+            f"{name}: sheet {sheet_title!r} ({member}) repeats shared text that expands to "
+            f"{_size(total)}, more than {_size(limits.max_text_bytes)}")

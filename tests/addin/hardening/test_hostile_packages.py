@@ -98,6 +98,14 @@ def _empty_zip(path: Path) -> Path:
 SHARED = ('<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
           'spreadsheetml/2006/main" count="{n}" uniqueCount="{n}"><si><t>x</t></si></sst>')
 
+def _shared_text_bomb(path: Path) -> Path:
+    """A 130 KB file: 40,000 cells that all show one 32,767-character shared string."""
+    text = SHARED.format(n=1).replace("<t>x</t>", "<t>" + "x" * 32_767 + "</t>")
+    rows = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>0</v></c><c r="B{r}" t="s"><v>0</v>'
+                   "</c></row>" for r in range(1, 20_001))
+    return make_book(path, {STRINGS: text, SHEET: sheet_xml(rows)})
+
+
 #: name -> (how the file is made, what the one line must say)
 CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "leading-zeros": (_cells('<row r="1"><c r="A0001048576"><v>1</v></c></row>'),
@@ -126,6 +134,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "garbage-workbook-xml": (lambda p: make_book(p, {"xl/workbook.xml": "<workbook><<"}),
                              "workbook.xml"),
     "empty-zip": (_empty_zip, "not an"),
+    "shared-text-bomb": (_shared_text_bomb, "repeats shared text that expands to 1.2 GiB"),
 }
 
 
@@ -195,3 +204,11 @@ def test_each_hostile_file_is_one_line_and_exit_1(hostile: dict[str, Path], comm
         assert "Traceback" not in text, (name, text[-2000:])
         assert len(text.splitlines()) == 1, (name, text)
         assert path.name[:60] in text and expected[name] in text, (name, text)
+
+
+def test_a_stray_empty_row_at_the_bottom_is_harmless(tmp_path: Path) -> None:
+    from addin.reader import read_filled_workbook
+
+    cells = ROW.format(r=1, c="A") + '<row r="1048576" ht="20" customHeight="1"/>'
+    book = read_filled_workbook(make_book(tmp_path / "stray.xlsx", {SHEET: sheet_xml(cells)}))
+    assert book.template.id
