@@ -8,26 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from addin._commands import err as _err
+from addin._commands import positive as _positive
 from addin._resources import templates_dir
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    """An argparse type: a number of ``kind`` above zero, else a usage error."""
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
-        return value
-    return parse
 
 
 def register(subparsers: Any) -> None:

@@ -15,25 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from addin._commands import err as _err
+from addin._commands import positive as _positive
+
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 #: First wait (seconds) before retrying a rate-limited call; doubled each time, capped at 8 s.
 RETRY_BACKOFF = 1.0
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
-        return value
-    return parse
 
 
 def register(subparsers: Any) -> None:

@@ -247,8 +247,8 @@ def _cross_wallet(values: dict[str, Any], sources: dict[str, str], raw: Mapping[
         if source.startswith("Bybit UNIFIED margin balance"):
             note = (f"{venue.name}: Bybit unified account valued as one cross account in "
                     f"{settle}: its margin balance counts every collateral coin after Bybit's "
-                    "haircut at today's prices; a fall of those coins themselves is not in the "
-                    "workbook's liquidation price (riskfuncs.account_margin has it)")
+                    "haircut at today's prices; a fall of those coins themselves is left out "
+                    "of the workbook's liquidation price (riskfuncs.account_margin has it)")
         else:
             note = (f"{venue.name}: Bybit unified account valued as one cross account of its "
                     f"{settle} wallet only: the export has no margin balance, so other coins "

@@ -21,17 +21,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from addin._commands import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from addin._commands import err as _err
 from addin.watch.channels import Channel, ChannelError, Email, parse_webhook
 from addin.watch.levels import Observation, Thresholds, transitions
 from addin.watch.state import State
-
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
 
 
 def default_state_path(environ: dict[str, str] | None = None) -> Path:
