@@ -134,6 +134,36 @@ def main(n: int = 1_000_000, sample: int = 20_000) -> None:
     print(f"    perprisk scalar, scaled     {t_scalar * n * 1e3:9.1f} ms   "
           f"x{t_scalar * n / t_vec:5.0f} the vectorised call")
 
+    portfolio_bench(n, t_vec)
+
+
+def portfolio_bench(n: int, t_tiered: float) -> None:
+    """portfolio_margin on a book with cross accounts (bench_stress's book: three venues, three
+    assets, a fifth of the positions cross), next to liquidation_price on the same rows."""
+    from bench.bench_stress import make_book
+    from riskfuncs import portfolio_margin
+
+    positions = make_book(n)
+    side = positions["side"].to_numpy(dtype=str)
+    entry, qty = positions["entryPrice"].to_numpy(), positions["contracts"].to_numpy()
+    collateral = positions["collateral"].to_numpy()
+    rate = positions["maintenanceMarginRate"].to_numpy()
+    modes = positions["marginMode"].to_numpy(dtype=str)
+
+    def book_call() -> object:
+        return portfolio_margin(positions)
+
+    def same_rows() -> object:
+        return liquidation_price(side, entry, qty, collateral, maintenance_margin_rate=rate,
+                                 margin_mode=modes)
+
+    t_book, t_rows = best_of_each(3, book_call, same_rows)
+    print(f"  portfolio_margin, {n:,} positions with cross accounts (3 venues, 3 assets)")
+    print(f"    liquidation_price, same rows{t_rows * 1e3:9.1f} ms")
+    print(f"    portfolio_margin            {t_book * 1e3:9.1f} ms   x{t_book / t_rows:4.1f} the "
+          f"same rows, x{t_book / t_tiered:4.1f} the tiered call above (target < 2x)")
+    print(f"    peak traced memory          {peak_memory(book_call) / 2**20:9.1f} MB")
+
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -239,8 +239,8 @@ def side_sign(value: Any, name: str = "side") -> Any:
 
 def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
     # Exact matches first: the common case stays a couple of vectorised comparisons.
-    is_long = _equals_word(raw, "long")
-    is_short = _equals_word(raw, "short")
+    is_long = equals_word(raw, "long")
+    is_short = equals_word(raw, "short")
     signs: FloatArray = np.asarray(np.subtract(is_long, is_short, dtype=float))
     rest = ~(is_long | is_short)
     if np.any(rest):
@@ -250,7 +250,7 @@ def _signs_from_words(name: str, raw: npt.NDArray[Any]) -> FloatArray:
     return signs
 
 
-def _equals_word(raw: npt.NDArray[Any], word: str) -> npt.NDArray[np.bool_]:
+def equals_word(raw: npt.NDArray[Any], word: str) -> npt.NDArray[np.bool_]:
     """``raw == word``; for a contiguous array of native unicode strings, compared one
     character column at a time as integers (about twice as fast as numpy's string loop)."""
     width = raw.dtype.itemsize // 4

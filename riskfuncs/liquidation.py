@@ -42,6 +42,7 @@ from riskfuncs._arrays import (
     broadcast_or_floats,
     choose,
     constant_value,
+    equals_word,
     require,
     require_non_negative,
     require_positive,
@@ -562,6 +563,10 @@ def _cross_mask(margin_mode: MarginModeLike) -> Any:
         if margin_mode == "isolated":
             return False
         return choose("margin_mode", margin_mode, ("isolated", "cross")) == "cross"
+    if isinstance(margin_mode, np.ndarray) and margin_mode.dtype.kind == "U":
+        cross = equals_word(margin_mode, "cross")
+        if (cross | equals_word(margin_mode, "isolated")).all():  # the usual words only
+            return cross
     modes = np.asarray(margin_mode, dtype=object)
     for mode in np.unique(modes.astype(str)):
         choose("margin_mode", mode, ("isolated", "cross"))

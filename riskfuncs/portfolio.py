@@ -80,7 +80,39 @@ def account_of(exchange: str, symbol: str, contract: str) -> str:
     return f"{exchange}:{settle.upper()}"
 
 
-def _normalise(positions: pd.DataFrame) -> pd.DataFrame:
+def _codes(*columns: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Each row's combination of ``columns`` as a code (0, 1, ... in order of first appearance)
+    and the first row of each code, so that work on text is done once per distinct value."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, uniques = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
+        if size * len(uniques) >= 2**62:  # keep the mixed-radix key inside int64
+            key = pd.factorize(key)[0]
+            size = int(key.max()) + 1
+        key = key * len(uniques) + codes
+        size *= max(len(uniques), 1)
+    key = pd.factorize(key)[0] if len(columns) > 1 else key
+    first = np.empty(int(key.max()) + 1 if len(key) else 0, dtype=np.intp)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)
+    return key.astype(np.intp), first
+
+
+def _refuse_unknown(
+    frame: pd.DataFrame, column: str, values: pd.Series, codes: Any, allowed: tuple[str, ...]
+) -> None:
+    """Refuse the first row whose (distinct) value is not allowed, naming the row."""
+    unknown = ~values.isin(allowed).to_numpy()
+    if unknown.any():
+        row = frame.index[int(np.argmax(unknown[codes]))]
+        choose(f"{column} (row {row})", frame.at[row, column], allowed)
+
+
+def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    """The book with defaults filled, text lower-cased and numbers as floats; and its venue
+    combinations (exchange, symbol, contract type, rule): one row each in the returned table,
+    with each position's row number in it. Text is read once per distinct value, not per row.
+    """
     if not isinstance(positions, pd.DataFrame):
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
     frame = positions.copy()
@@ -91,25 +123,27 @@ def _normalise(positions: pd.DataFrame) -> pd.DataFrame:
             if default is None:
                 raise RiskInputError(f"positions must have a {column} column")
             frame[column] = default
-    for column in ("exchange", "marginMode", "contractType"):
-        frame[column] = frame[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
-    frame["symbol"] = frame["symbol"].fillna("").astype(str)
-    if "rule" in frame:
-        frame["rule"] = frame["rule"].fillna("").astype(str).str.lower()
-        fallback = frame["exchange"].map(rule_for_venue)
-        frame["rule"] = frame["rule"].where(frame["rule"] != "", fallback)
+    text = [c for c in ("exchange", "symbol", "contractType", "rule") if c in frame]
+    given = [c for c in text if c in positions] or text[:1]  # the others hold one default
+    combo, first = _codes(*(frame[c].to_numpy(dtype=object) for c in given))
+    venues = frame[text].iloc[first].reset_index(drop=True)
+    for column in ("exchange", "contractType"):
+        venues[column] = venues[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
+    venues["symbol"] = venues["symbol"].fillna("").astype(str)
+    venue_rule = venues["exchange"].map(rule_for_venue)
+    if "rule" in venues:
+        venues["rule"] = venues["rule"].fillna("").astype(str).str.lower()
+        venues["rule"] = venues["rule"].where(venues["rule"] != "", venue_rule)
     else:
-        frame["rule"] = frame["exchange"].map(rule_for_venue)
-    for column in ("rule", "marginMode", "contractType"):
-        allowed = {
-            "rule": EXCHANGES,
-            "marginMode": ("isolated", "cross"),
-            "contractType": CONTRACTS,
-        }[column]
-        unknown = ~frame[column].isin(allowed)
-        if unknown.any():
-            row = frame.index[int(np.argmax(unknown.to_numpy()))]
-            choose(f"{column} (row {row})", frame.at[row, column], tuple(allowed))
+        venues["rule"] = venue_rule
+    for column in ("exchange", "symbol", "contractType", "rule"):
+        frame[column] = venues[column].to_numpy()[combo]
+    modes, mode_first = _codes(frame["marginMode"].to_numpy(dtype=object))
+    mode_words = frame["marginMode"].iloc[mode_first].fillna("isolated").astype(str).str.lower()
+    frame["marginMode"] = mode_words.to_numpy()[modes]
+    _refuse_unknown(frame, "rule", venues["rule"], combo, EXCHANGES)
+    _refuse_unknown(frame, "marginMode", mode_words, modes, ("isolated", "cross"))
+    _refuse_unknown(frame, "contractType", venues["contractType"], combo, CONTRACTS)
     for column in (
         "contracts",
         "contractSize",
@@ -129,35 +163,40 @@ def _normalise(positions: pd.DataFrame) -> pd.DataFrame:
     frame["contractSize"] = frame["contractSize"].fillna(1.0)
     frame["maintenanceAmount"] = frame["maintenanceAmount"].fillna(0.0)
     frame["feeRate"] = frame["feeRate"].fillna(0.0)
-    return frame
+    return frame, combo, venues
 
 
 def _cross_terms(
     frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray,
-    fee: FloatArray | None = None,
+    fee: FloatArray | None = None, accounts: tuple[Any, Any] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Per row: the others' requirement (maintenance margin plus closing fee at the mark, as
     OKX's "MMR + liquidation cost" counts every position of the account) and uPnL in the shared
     wallet, the account's maintenance margin and the account balance."""
-    accounts = frame["account"].to_numpy()
-    keys, inverse = np.unique(accounts, return_inverse=True)
+    if accounts is None:
+        inverse, first = _codes(frame["account"].to_numpy())
+        accounts = (inverse, frame["account"].to_numpy()[first])
+    inverse, keys = accounts
     fee = np.zeros(len(mm)) if fee is None else fee
     # A cross member with missing data makes its whole account unknown (NaN), not zero.
     account_mm = np.bincount(inverse, weights=np.where(cross, mm, 0.0), minlength=len(keys))
     account_fee = np.bincount(inverse, weights=np.where(cross, fee, 0.0), minlength=len(keys))
     account_pnl = np.bincount(inverse, weights=np.where(cross, upnl, 0.0), minlength=len(keys))
     collateral = frame["collateral"].to_numpy()
-    wallet = np.full(len(keys), np.nan)
-    for key_index in np.unique(inverse[cross]):
-        members = cross & (inverse == key_index)
-        values = collateral[members]
-        if not np.allclose(values, values[0], rtol=1e-12, equal_nan=True):
-            rows = frame.index[members][:2].tolist()
-            raise RiskInputError(
-                f"collateral of cross positions on {keys[key_index]} must be the one wallet "
-                f"balance (rows {rows[0]} and {rows[1]} differ)"
-            )
-        wallet[key_index] = values[0]
+    # The wallet is the first cross member's collateral; every member must repeat it.
+    members = np.flatnonzero(cross)
+    first_member = np.full(len(keys), -1, dtype=np.intp)
+    first_member[inverse[members][::-1]] = members[::-1]
+    wallet = np.where(first_member >= 0, collateral[first_member], np.nan)
+    same = np.isclose(collateral[members], wallet[inverse[members]], rtol=1e-12, equal_nan=True)
+    if not same.all():
+        differing = np.unique(inverse[members[~same]])
+        key_index = differing[np.argmin(keys[differing].astype(str))]  # first in key order
+        rows = frame.index[cross & (inverse == key_index)][:2].tolist()
+        raise RiskInputError(
+            f"collateral of cross positions on {keys[key_index]} must be the one wallet "
+            f"balance (rows {rows[0]} and {rows[1]} differ)"
+        )
     other_mm = np.where(cross, account_mm[inverse] - mm + account_fee[inverse] - fee, 0.0)
     other_pnl = np.where(cross, account_pnl[inverse] - upnl, 0.0)
     balance: FloatArray = wallet[inverse] + account_pnl[inverse]
@@ -215,16 +254,24 @@ def portfolio_margin(
     0          1000.0           54216.87
     1         -1000.0            3283.58
     """
-    frame = _normalise(positions)
-    tier_map, tier_labels = resolve_tier_tables(frame["exchange"], frame["symbol"], tiers)
-    sign = np.asarray(side_sign(frame["side"].to_numpy(dtype=object)), dtype=float)
+    frame, combo, venues = _normalise(positions)
+    # Per venue combination (few), then per position by its combination's number.
+    tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
+    tier_labels = venue_labels[combo]
+    venue_accounts = [
+        account_of(e, s, c)
+        for e, s, c in zip(venues["exchange"], venues["symbol"], venues["contractType"],
+                           strict=True)
+    ]
+    account_codes, account_first = _codes(venue_accounts)
+    frame["account"] = np.asarray(venue_accounts, dtype=object)[combo]
+    accounts = (account_codes[combo], np.asarray(venue_accounts, dtype=object)[account_first])
+    side_codes, side_words = pd.factorize(frame["side"].to_numpy(dtype=object))
+    sign = np.asarray(side_sign(np.asarray(side_words, dtype=object)), dtype=float)
+    sign = np.where(side_codes >= 0, sign[side_codes], np.nan)  # a missing side: NaN
     qty = frame["contracts"].to_numpy() * frame["contractSize"].to_numpy()
     entry = frame["entryPrice"].to_numpy()
     mark = frame["markPrice"].to_numpy()
-    frame["account"] = [
-        account_of(e, s, c)
-        for e, s, c in zip(frame["exchange"], frame["symbol"], frame["contractType"], strict=True)
-    ]
     cross = (frame["marginMode"] == "cross").to_numpy()
     has_tiers = tier_labels != ""
     missing_rate = (
@@ -242,7 +289,7 @@ def portfolio_margin(
     value = np.full(len(frame), np.nan)
     mm = np.full(len(frame), np.nan)
     upnl = np.full(len(frame), np.nan)
-    groups = _groups(frame, tier_labels)
+    groups = _groups(frame, combo, venues, venue_labels)
     for rows, kind, exchange, symbol in groups:
         value[rows] = notional_of(qty[rows], mark[rows], kind)
         upnl[rows] = pnl_of(sign[rows], entry[rows], mark[rows], qty[rows], kind)
@@ -254,7 +301,7 @@ def portfolio_margin(
         )
     closing_fee = frame["feeRate"].to_numpy(dtype=float) * value
     other_mm, other_pnl, account_mm, account_balance = _cross_terms(
-        frame, mm, upnl, cross, closing_fee)
+        frame, mm, upnl, cross, closing_fee, accounts)
 
     collateral = frame["collateral"].to_numpy()
     liq = np.full(len(frame), np.nan)
@@ -312,20 +359,20 @@ def portfolio_margin(
     return result
 
 
-def _groups(frame: pd.DataFrame, tier_labels: Any) -> list[tuple[Any, str, str, str | None]]:
+def _groups(
+    frame: pd.DataFrame, combo: Any, venues: pd.DataFrame, venue_labels: Any
+) -> list[tuple[Any, str, str, str | None]]:
     """Row groups that share a contract type, an exchange rule and (if tiered) a tier table."""
-    tier_symbol = tier_labels
-    keys = pd.DataFrame(
-        {
-            "contract": frame["contractType"].to_numpy(),
-            "exchange": frame["rule"].to_numpy(),
-            "symbol": tier_symbol,
-        }
-    )
+    contracts, rules = venues["contractType"].to_numpy(), venues["rule"].to_numpy()
+    venue_group, first = _codes(contracts, rules, venue_labels)
+    codes = venue_group[combo]
+    order = np.argsort(codes, kind="stable")  # rows of each group, in the book's order
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
     groups = []
-    for key, rows in keys.groupby(["contract", "exchange", "symbol"], sort=False).indices.items():
-        kind, exchange, symbol = (str(part) for part in key)  # type: ignore[attr-defined]
-        groups.append((rows, kind, exchange, symbol or None))
+    for rows in np.split(order, bounds) if len(order) else []:
+        venue = first[codes[rows[0]]]
+        label = str(venue_labels[venue])
+        groups.append((rows, str(contracts[venue]), str(rules[venue]), label or None))
     return groups
 
 

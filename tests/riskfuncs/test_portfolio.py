@@ -173,3 +173,41 @@ def test_a_cross_account_requirement_counts_every_position_closing_fee() -> None
     assert result["liquidation_price"].iloc[0] == pytest.approx(41_650 / 0.9955, rel=1e-12)
     # Only the own fee counted (the former rule) would give 41,687.59.
     assert abs(result["liquidation_price"].iloc[0] - 41_687.59) > 150
+
+
+def test_text_is_read_per_distinct_value_with_the_same_answers() -> None:
+    """A large book repeats few venues: the result equals the book's rows valued one by one,
+    whatever the case and spacing of the words, and a bad word is named at its first row."""
+    book = _book()
+    big = pd.concat([book] * 50, ignore_index=True)
+    big["exchange"] = np.where(np.arange(len(big)) % 2 == 0, big["exchange"],
+                               big["exchange"].str.upper())
+    big["marginMode"] = np.where(np.arange(len(big)) % 3 == 0, big["marginMode"].str.title(),
+                                 big["marginMode"])
+    tiers = {"BTC/USDT:USDT": BTCUSDT_TIERS}
+    whole = portfolio_margin(big, tiers=tiers)
+    alone = portfolio_margin(book, tiers=tiers)
+    expected = pd.concat([alone] * 50, ignore_index=True)
+    # Cross accounts span the copies: 50 times the positions share one wallet, so only the
+    # isolated rows are comparable one by one.
+    isolated = (big["marginMode"].str.lower() == "isolated").to_numpy()
+    pd.testing.assert_frame_equal(whole[isolated], expected[isolated])
+    assert set(whole["account"]) == set(alone["account"])
+    bad = big.assign(contractType=["linear"] * 7 + ["perpetual"] + ["linear"] * (len(big) - 8))
+    with pytest.raises(RiskInputError, match=r"^contractType \(row 7\) must be one of"):
+        portfolio_margin(bad, tiers=tiers)
+    bad = big.assign(marginMode=["cross"] * 11 + ["portfolio"] * (len(big) - 11))
+    with pytest.raises(RiskInputError, match=r"^marginMode \(row 11\) must be one of"):
+        portfolio_margin(bad, tiers=tiers)
+
+
+def test_the_first_differing_cross_account_is_named() -> None:
+    book = pd.DataFrame({
+        "exchange": ["okx", "binance", "okx", "binance"], "symbol": ["BTC/USDT:USDT"] * 4,
+        "side": ["long"] * 4, "contracts": [1.0] * 4, "entryPrice": [60_000.0] * 4,
+        "markPrice": [60_000.0] * 4, "collateral": [10_000.0, 20_000.0, 11_000.0, 21_000.0],
+        "marginMode": ["cross"] * 4, "maintenanceMarginRate": [0.005] * 4,
+    }, index=["a", "b", "c", "d"])
+    # Both accounts differ; the message names the first account in key order and its rows.
+    with pytest.raises(RiskInputError, match=r"on binance:USDT must be .* \(rows b and d differ"):
+        portfolio_margin(book)
