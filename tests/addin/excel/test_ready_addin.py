@@ -14,12 +14,16 @@ import os
 import re
 import struct
 import types
+import warnings
 import zipfile
 from pathlib import Path
 
 import olefile
 import pytest
-from oletools.olevba import VBA_Parser, decompress_stream
+
+with warnings.catch_warnings():  # oletools 0.60 uses pyparsing names deprecated since 3.0
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from oletools.olevba import VBA_Parser, decompress_stream
 
 from addin.excel import addin_project, vba_project
 from addin.excel.addin_file import TEMPLATE, write_addin
