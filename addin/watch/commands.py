@@ -67,6 +67,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--cooldown", type=float, default=600.0, metavar="SECONDS",
                         help="the same alert for the same position at most once in this time "
                              "(default 600)")
+    parser.add_argument("--funding-limit", type=float, default=0.001, metavar="RATE",
+                        help="amber when the latest funding rate charges a position more than "
+                             "this per interval (default 0.001 = 0.1%%)")
+    parser.add_argument("--venue-limit", type=float, default=0.5, metavar="FRACTION",
+                        help="amber when one venue holds more than this share of the equity on "
+                             "exchanges (default 0.5)")
+    parser.add_argument("--summary-at", metavar="HH:MM",
+                        help="also send a daily summary at this UTC time (the first tick after "
+                             "it)")
     parser.add_argument("--state", type=Path, metavar="FILE",
                         help="state file (default ~/.local/state/perprisk/watch.sqlite)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="API key file, as for fetch")
@@ -111,6 +120,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     try:
         thresholds.check()
         channels = _channels(args)
+        summary_at = (dt.time.fromisoformat(args.summary_at) if args.summary_at else None)
     except (ValueError, MailError) as exc:
         _err(f"perprisk watch: {exc}")
         return EXIT_USAGE
@@ -128,7 +138,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                              timeout=args.timeout, days=30, attempts=2, backoff=1.0)
     state = State(args.state or default_state_path())
     watch = Watch(venues, credentials, settings, thresholds, channels, state,
-                  quiet=args.quiet)
+                  quiet=args.quiet, funding_limit=args.funding_limit,
+                  venue_limit=args.venue_limit, summary_at=summary_at)
     try:
         if args.once:
             return watch.tick()
@@ -143,15 +154,33 @@ def cmd_watch(args: argparse.Namespace) -> int:
         state.close()
 
 
+def _stop_check(key: str, label: str, p: Any) -> Observation:
+    """Amber when the stop-loss would fire only past the liquidation price (or is missing a
+    side): the stop cannot save the position."""
+    import math
+
+    stop, liq, side = p.stop_price, p.liquidation_price, p.side
+    beyond = (not math.isnan(stop) and liq > 0 and math.isfinite(liq)
+              and ((side == "long" and stop <= liq) or (side == "short" and stop >= liq)))
+    return Observation(f"{key}|stop", f"stop-loss of {label}", None,
+                       f"stop {stop:,.6g} is past the liquidation price {liq:,.6g}: "
+                       "the exchange liquidates first" if beyond else "stop before liquidation",
+                       forced="amber" if beyond else "green")
+
+
 class Watch:
     """One watch: each :meth:`tick` fetches, assesses, records what changed and delivers."""
 
     def __init__(self, venues: Sequence[str], credentials: Any, settings: Any,
                  thresholds: Thresholds, channels: Sequence[Channel], state: State, *,
-                 quiet: bool = False, clock: Callable[[], dt.datetime] | None = None) -> None:
+                 quiet: bool = False, clock: Callable[[], dt.datetime] | None = None,
+                 funding_limit: float = 0.001, venue_limit: float = 0.5,
+                 summary_at: dt.time | None = None) -> None:
         self.venues, self.credentials, self.settings = list(venues), credentials, settings
         self.thresholds, self.channels, self.state = thresholds, list(channels), state
         self.quiet = quiet
+        self.funding_limit, self.venue_limit = funding_limit, venue_limit
+        self.summary_at = summary_at
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def observe(self) -> list[Observation]:
@@ -183,11 +212,69 @@ class Watch:
                                                  str(exc).splitlines()[0], forced="red"))
                 return observations
         for p in assessment.positions:
+            name = f"{p.symbol} {p.side} ({p.exchange})"
+            key = f"{p.exchange}|{p.symbol}|{p.side}"
             observations.append(Observation(
-                f"{p.exchange}|{p.symbol}|{p.side}", f"{p.symbol} {p.side} ({p.exchange})",
-                float(p.distance_to_liquidation),
+                key, name, float(p.distance_to_liquidation),
                 f"mark {p.mark_price:,.6g}, liquidation {p.liquidation_price:,.6g}"))
+            observations.append(_stop_check(key, name, p))
+        observations += self._funding(export, assessment.positions)
+        observations += self._venue_shares(export)
         return observations
+
+    def _funding(self, export: dict[str, Any], positions: Sequence[Any]) -> list[Observation]:
+        """Amber where the latest funding rate charges a position more than the limit."""
+        from riskfuncs.venues import venue_name
+
+        latest: dict[tuple[str, str], float] = {}
+        for venue, part in (export.get("venues") or {}).items():
+            for symbol, rows in (part.get("funding") or {}).items():
+                rates = [r for r in rows or () if isinstance(r, dict)
+                         and isinstance(r.get("fundingRate"), int | float)]
+                if rates:
+                    newest = max(rates, key=lambda r: r.get("timestamp") or 0)
+                    latest[(venue_name(venue), symbol)] = float(newest["fundingRate"])
+        out = []
+        for p in positions:
+            rate = latest.get((p.exchange, p.symbol))
+            if rate is None:
+                continue
+            charged = rate if p.side == "long" else -rate  # longs pay a positive rate
+            level = "amber" if charged > self.funding_limit else "green"
+            out.append(Observation(
+                f"{p.exchange}|{p.symbol}|{p.side}|funding", f"funding on {p.symbol} {p.side} "
+                f"({p.exchange})", None, f"latest rate {rate:+.4%} per interval, "
+                f"{'against' if charged > 0 else 'for'} the position (limit "
+                f"{self.funding_limit:.3%})", forced=level))
+        return out
+
+    def _venue_shares(self, export: dict[str, Any]) -> list[Observation]:
+        """Amber where one venue holds more than the limit of the equity on exchanges."""
+        from addin.reader.exchange_data import ExportError, load_export
+        from addin.report.assessment import positions_frame
+        from riskfuncs import exposure_by_exchange
+
+        with tempfile.TemporaryDirectory(prefix="perprisk-watch-") as folder:
+            path = Path(folder) / "export.json"
+            path.write_text(json.dumps(export), encoding="utf-8")
+            try:
+                loaded = load_export(path)
+            except ExportError:
+                return []
+        if len({p.values["exchange"] for p in loaded.positions}) < 2:
+            return []  # one venue: its share is the whole book by construction
+        import pandas as pd
+
+        table = pd.DataFrame([p.values for p in loaded.positions])  # noqa: PD011 - dicts
+        exposure = exposure_by_exchange(positions_frame(table))
+        total = float(exposure.sum())
+        if not total > 0:
+            return []
+        return [Observation(f"share|{venue}", f"exposure on {venue}", None,
+                            f"{value / total:.0%} of the equity on exchanges (limit "
+                            f"{self.venue_limit:.0%})",
+                            forced="amber" if value / total > self.venue_limit else "green")
+                for venue, value in exposure.items()]
 
     def tick(self) -> int:
         now = self.clock()
@@ -196,11 +283,33 @@ class Watch:
                                      self.state.last_sent(), self.thresholds, now.timestamp())
         # Positions not seen this tick (closed, or their venue not read) keep their last level.
         self.state.record(levels, events, [c.name for c in self.channels], now)
+        self.summarise(now, observations, levels)
         undelivered = self.deliver(now)
         if not self.quiet:
             self.show(now, observations, levels)
         failed_venue = any(o.forced == "red" for o in observations)
         return EXIT_PROBLEMS if undelivered or failed_venue else EXIT_OK
+
+    def summarise(self, now: dt.datetime, observations: Sequence[Observation],
+                  levels: dict[str, str]) -> None:
+        """Queue the daily summary once the day's summary time has passed."""
+        if self.summary_at is None or now.time().replace(tzinfo=None) < self.summary_at:
+            return
+        day = now.date().isoformat()
+        if not self.state.summary_due(day):
+            return
+        from addin.watch.levels import RANK, Event
+
+        counts = {level: sum(1 for o in observations if levels.get(o.key) == level)
+                  for level in ("red", "amber", "green")}
+        worst = max((levels.get(o.key, "green") for o in observations),
+                    key=lambda level: RANK[level], default="green")
+        urgent = [f"{levels[o.key]} {o.label}" for o in observations
+                  if levels.get(o.key) in ("red", "amber")]
+        text = (f"{counts['red']} red, {counts['amber']} amber, {counts['green']} green"
+                + (": " + "; ".join(urgent) if urgent else ": nothing needs attention"))
+        event = Event(f"summary|{day}", f"daily summary {day}", worst, "", text)
+        self.state.record_summary(day, event, [c.name for c in self.channels], now)
 
     def deliver(self, now: dt.datetime) -> int:
         """Send every waiting event; returns how many are still waiting."""

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     level TEXT NOT NULL, event TEXT NOT NULL, created TEXT NOT NULL, created_ts REAL NOT NULL,
     sent TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent, id);
+CREATE TABLE IF NOT EXISTS summaries (day TEXT PRIMARY KEY, created TEXT NOT NULL);
 """
 
 
@@ -89,6 +90,24 @@ class State:
                     db.execute("INSERT INTO outbox (channel, key, level, event, created, "
                                "created_ts) VALUES (?, ?, ?, ?, ?, ?)",
                                (channel, event.key, event.level, body, stamp, now.timestamp()))
+
+    def summary_due(self, day: str) -> bool:
+        return self._db.execute("SELECT 1 FROM summaries WHERE day = ?", (day,)).fetchone() is None
+
+    def record_summary(self, day: str, event: Event, channels: Sequence[str],
+                       now: dt.datetime) -> None:
+        """The day's summary, queued once per day whatever the restarts."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM summaries WHERE day = ?", (day,)).fetchone():
+                return
+            db.execute("INSERT INTO summaries (day, created) VALUES (?, ?)",
+                       (day, now.isoformat(timespec="seconds")))
+            body = json.dumps(event.__dict__)
+            for channel in channels:
+                db.execute("INSERT INTO outbox (channel, key, level, event, created, "
+                           "created_ts) VALUES (?, ?, ?, ?, ?, ?)",
+                           (channel, event.key, event.level, body,
+                            now.isoformat(timespec="seconds"), now.timestamp()))
 
     def pending(self) -> list[Pending]:
         rows = self._db.execute("SELECT id, channel, event, attempts FROM outbox WHERE sent IS "

@@ -219,3 +219,61 @@ def test_slack_telegram_and_email_channels(
         assert b"Subject: perprisk RED: BTC/USDT:USDT long (binance)" in envelope.content
     finally:
         smtp.controller.stop()
+
+
+def test_a_funding_spike_against_the_position_is_an_alert(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path) -> None:
+    route = next(r for r in replay_server.routes if r.file == "binanceusdm/fundingRate.json")
+    original = json.dumps(route.response)
+    try:
+        state = tmp_path / "watch.sqlite"
+        position["markPrice"] = f"{_mark_for(0.30):.8f}"  # far from liquidation: green
+        assert _tick(replay_server, receiver, state) == 0
+        assert receiver.bodies == []  # the recorded rates (last +0.01%) charge the long little
+        route.response[-1]["fundingRate"] = "0.00300000"  # 0.3% per interval, longs pay
+        assert _tick(replay_server, receiver, state) == 0
+        (alert,) = receiver.bodies
+        assert alert["key"] == "binance|BTC/USDT:USDT|long|funding"
+        assert alert["level"] == "amber" and "+0.3000% per interval, against" in alert["text"]
+    finally:
+        route.response = json.loads(original)
+
+
+def test_stop_beyond_liquidation_and_venue_share_checks() -> None:
+    from types import SimpleNamespace
+
+    from addin.watch.commands import Watch, _stop_check
+
+    long = SimpleNamespace(stop_price=5_900.0, liquidation_price=5_930.78, side="long")
+    assert _stop_check("k", "BTC long", long).forced == "amber"
+    long.stop_price = 6_000.0
+    assert _stop_check("k", "BTC long", long).forced == "green"
+    short = SimpleNamespace(stop_price=3_300.0, liquidation_price=3_200.0, side="short")
+    assert _stop_check("k", "ETH short", short).forced == "amber"
+    watch = Watch([], {}, None, Thresholds(), [], None, venue_limit=0.5)  # type: ignore[arg-type]
+
+    def venue(margin: float) -> dict[str, Any]:
+        return {"positions": [{"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 1.0,
+                               "entryPrice": 60_000.0, "markPrice": 60_000.0,
+                               "positionMargin": margin, "marginMode": "isolated",
+                               "maintenanceMarginPercentage": 0.005}]}
+    shares = watch._venue_shares({"perprisk_export": 1, "venues": {
+        "binanceusdm": venue(7_000.0), "bybit": venue(3_000.0)}})
+    by_key = {o.key: o for o in shares}
+    assert by_key["share|binance"].forced == "amber" and "70%" in by_key["share|binance"].detail
+    assert by_key["share|bybit"].forced == "green"
+
+
+def test_a_daily_summary_goes_out_once_a_day(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path) -> None:
+    state = tmp_path / "watch.sqlite"
+    position["markPrice"] = f"{_mark_for(0.15):.8f}"
+    for _ in range(2):  # two ticks after the summary time: one summary
+        _tick(replay_server, receiver, state, "--summary-at", "00:00")
+    summaries = [b for b in receiver.bodies if b["key"].startswith("summary|")]
+    assert len(summaries) == 1
+    assert summaries[0]["level"] == "amber"
+    assert summaries[0]["text"].startswith("0 red, 1 amber")
+    assert "amber BTC/USDT:USDT long (binance)" in summaries[0]["text"]
