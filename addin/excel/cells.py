@@ -47,6 +47,7 @@ __all__ = [
     "per_series_out",
     "rows_out",
     "series",
+    "setting",
     "sides",
     "table",
     "texts",
@@ -143,11 +144,35 @@ def number(name: str, value: Any) -> float:
     return result
 
 
+#: Arguments that are one setting of the whole calculation wherever a function takes them (a
+#: decay factor, a limit, the periods in a year): a range there is refused with a message
+#: rather than reaching a formula that expects one number.
+SETTINGS = frozenset({
+    "extreme_multiple", "horizon_days", "lam", "leverage_cap", "max_age_days", "max_share",
+    "max_venue_share", "minimum", "minimum_margin_buffer", "periods_per_year", "ratio",
+    "target_ratio", "volatility_scan_range",
+})
+
+
 def optional_numbers(name: str, value: Any) -> float | FloatArray | None:
-    """Like :func:`numbers`, but an omitted argument or one empty cell stays None."""
+    """Like :func:`numbers`, but an omitted argument or one empty cell stays None.
+
+    An argument named in :data:`SETTINGS` must be one cell."""
     if value is None or (isinstance(value, list) and _grid(value) == [[None]]):
         return None
+    if name in SETTINGS:
+        return setting(name, value)
     return numbers(name, value)
+
+
+def setting(name: str, value: Any) -> float | None:
+    """A one-cell number that sets the whole calculation; None when omitted or empty."""
+    grid = _grid(value)
+    if len(grid) != 1 or len(grid[0]) != 1:
+        count = sum(len(row) for row in grid)
+        raise RiskInputError(f"{name} must be a single cell (got a range of {count} cells)")
+    result = _to_float(name, grid[0][0])
+    return None if math.isnan(result) else result
 
 
 def _shape(array: FloatArray) -> str:
@@ -163,8 +188,15 @@ def texts(name: str, value: Any) -> Any:
 
 
 def sides(value: Any) -> Any:
-    """Sides as riskfuncs takes them: words or +1/-1; empty cells stay missing."""
+    """Sides as riskfuncs takes them: words or +1/-1; empty cells stay missing.
+
+    TRUE and FALSE are refused: Excel hands them over as booleans, which Python counts as 1
+    and 0, so TRUE would silently read as a long."""
     grid = _grid(value)
+    for row in grid:
+        for v in row:
+            if isinstance(v, bool):
+                raise RiskInputError(f"side must be long or short (got {_describe(v)})")
     cleaned = [[float(v) if isinstance(v, decimal.Decimal) else v for v in row] for row in grid]
     return texts("side", cleaned)
 
@@ -207,14 +239,30 @@ def flag(name: str, value: Any, default: bool) -> bool:
     raise RiskInputError(f"{name} must be TRUE or FALSE (got {_describe(cell)})")
 
 
+#: Largest counts a cell function accepts: more simulated paths take minutes and gigabytes for
+#: a figure that no longer moves (the error of a Monte Carlo quantile falls as 1/sqrt(paths)).
+MAX_COUNTS = {"paths": 1_000_000, "checks": 1_000_000}
+
+
 def whole(name: str, value: Any, default: int | None) -> int | None:
-    """A whole-number argument (a count, a seed); empty means the default."""
+    """A whole-number argument (a count, a seed); empty means the default.
+
+    Counts in :data:`MAX_COUNTS` are capped; a seed is 0 or more."""
     cell = _single(name, value)
     if cell is None:
         return default
+    if isinstance(cell, bool):
+        raise RiskInputError(f"{name} must be a whole number (got {_describe(cell)})")
     number_value = _to_float(name, cell)
     if not math.isfinite(number_value) or number_value != int(number_value):
         raise RiskInputError(f"{name} must be a whole number (got {_describe(cell)})")
+    most = MAX_COUNTS.get(name)
+    if most is not None and number_value > most:
+        raise RiskInputError(
+            f"{name} must be at most {most:,} (got {number_value:g}): more take minutes and "
+            "gigabytes without changing the figure")
+    if name == "seed" and number_value < 0:
+        raise RiskInputError(f"seed must be 0 or more (got {number_value:g})")
     return int(number_value)
 
 
@@ -281,6 +329,8 @@ def per_series_out(result: Any, names: list[str] | None) -> Any:
 def path_out(result: Any, names: list[str] | None) -> Any:
     """A series per asset (periods x assets), under the names when there are several assets."""
     values = np.asarray(result, dtype=float)
+    if values.size == 0:
+        raise RiskInputError("the history must hold at least two rows (one row gives no result)")
     rows = cells_out(values.reshape(len(values), -1))
     columns = 1 if values.ndim == 1 else values.shape[1]
     return [list(names), *rows] if names and columns > 1 and len(names) == columns else rows
