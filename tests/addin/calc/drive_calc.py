@@ -15,6 +15,7 @@ Steps (``sheet`` is the sheet index, addresses are A1 style):
 * ``{"do": "recalc"}``: hard recalculation (``calculateAll``);
 * ``{"do": "read", "range": "A1:C3", "key": "name"}``: per cell value, text, formula, error code;
 * ``{"do": "save", "path": ..., "filter": "calc8" | "Calc Office Open XML"}``;
+* ``{"do": "functions", "prefix": "PERP_", "key": "name"}``: the Function Wizard's entries;
 * ``{"do": "close"}``.
 """
 
@@ -67,6 +68,25 @@ def _cell_record(cell):
     }
 
 
+def _functions(context, prefix):
+    """What the Function Wizard lists for functions whose name starts with ``prefix``."""
+    descriptions = context.ServiceManager.createInstanceWithContext(
+        "com.sun.star.sheet.FunctionDescriptions", context
+    )
+    found = {}
+    for index in range(descriptions.getCount()):
+        entry = {p.Name: p.Value for p in descriptions.getByIndex(index)}
+        if entry["Name"].startswith(prefix):
+            found[entry["Name"]] = {
+                "description": entry["Description"],
+                "arguments": [
+                    {"name": a.Name, "description": a.Description, "optional": a.IsOptional}
+                    for a in entry.get("Arguments") or ()
+                ],
+            }
+    return found
+
+
 def run(job):
     pipe = job["pipe"]
     command = [*job["soffice"], f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"]
@@ -93,6 +113,8 @@ def run(job):
                 document = None
             elif action == "recalc":
                 document.calculateAll()
+            elif action == "functions":
+                results[step["key"]] = _functions(context, step["prefix"])
             elif action == "save":
                 url = uno.systemPathToFileUrl(os.path.abspath(step["path"]))
                 document.storeToURL(url, (_property("FilterName", step["filter"]),))

@@ -177,6 +177,7 @@ def results(calc_session: CalcSession) -> dict[str, Any]:
         *(_formula_step(c) for c in CASES),
         {"do": "recalc"},
         *reads,
+        {"do": "functions", "prefix": "PERP_", "key": "wizard"},
         {"do": "save", "path": str(root / "saved.ods"), "filter": "calc8"},
         {"do": "save", "path": str(root / "saved.xlsx"), "filter": "Calc Office Open XML"},
         {"do": "close"},
@@ -288,3 +289,17 @@ def test_without_numpy_every_cell_says_what_to_do(tmp_path: Path) -> None:
     assert not cell["error"] and cell["result"] == "text"
     assert cell["text"].startswith("perprisk cannot run in LibreOffice's Python")
     assert cell["text"].endswith("run perprisk addin install --libreoffice")
+
+
+def test_function_wizard_lists_every_function_with_its_help(results: dict[str, Any]) -> None:
+    """Calc's own function list (the Function Wizard's) shows the Excel names and help texts."""
+    from addin.calc import spec
+
+    wizard = results["wizard"]
+    assert sorted(wizard) == sorted(f.name for f in spec.functions())
+    for function in spec.functions():
+        shown = wizard[function.name]
+        assert shown["description"] == function.summary
+        assert [a["name"] for a in shown["arguments"]] == [a.name for a in function.arguments]
+        for argument, listed in zip(function.arguments, shown["arguments"], strict=True):
+            assert listed["description"].endswith(" ".join(argument.doc.split()))
