@@ -670,7 +670,8 @@ def _put(ws: Worksheet, row: int, col: int, value: Any, rule: Rule, where: str) 
         return
     text = value if isinstance(value, str) else str(value)
     if _CONTROL.search(text):
-        raise ExportError(f"{where}: {text[:40]!r} holds a control character; expected plain "
+        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", where)
+        raise ExportError(f"{shown}: {text[:40]!r} holds a control character; expected plain "
                           "text")
     cell.value = text
     cell.data_type = "s"

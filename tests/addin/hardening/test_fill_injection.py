@@ -162,3 +162,10 @@ def test_truncated_history_is_reported(tmp_path: Path, blank: Workbook) -> None:
         warnings.simplefilter("error")  # what fits is written without a note
         data.fill_market_data(wb, loaded.positions, prices=("BTC/USDT:USDT", bars[:400]),
                               funding=("BTC/USDT:USDT", funding[:270]))
+
+
+def test_control_characters_are_refused_and_never_echoed(tmp_path: Path) -> None:
+    loaded = export(tmp_path, [position(symbol="BTC/USDT:USDT\x1b[31m")])
+    with pytest.raises(ExportError, match="control character") as caught:
+        data.fill_workbook(TEMPLATE, loaded.positions)
+    assert "\x1b" not in str(caught.value)
