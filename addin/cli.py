@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "addin.workbook.commands",
     "addin.accounts.commands",
     "addin.watch.commands",
+    "addin.scale.commands",
     "addin.por.commands",
     "addin.manual.commands",
 )

@@ -1,0 +1,1 @@
+"""Books beyond one machine: ``perprisk margin`` and ``perprisk stress`` over Parquet, on Dask."""

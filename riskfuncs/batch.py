@@ -1,0 +1,103 @@
+"""Books beyond one machine: one pure DataFrame-in, DataFrame-out function per batch.
+
+:func:`batch` takes a positions table (ccxt column names, as :func:`portfolio_margin`) and
+returns one row of results per position, with the same index, so it plugs into any engine that
+hands pandas batches to a function: Dask ``map_partitions``, Spark ``applyInPandas``, Ray and
+Polars ``map_batches``. Cross-margined positions share a wallet, so the positions of one account
+must be in the same batch: group or shuffle on :func:`account_key` first (a batch that holds
+only part of an account gives that account's figures as if the rest did not exist).
+
+Examples
+--------
+>>> import pandas as pd
+>>> book = pd.DataFrame({"exchange": ["bybit"] * 2, "symbol": ["BTC/USDT:USDT", "ETH/USDT:USDT"],
+...                      "side": ["long", "short"], "contracts": [1.0, 10.0],
+...                      "entryPrice": [60_000.0, 3_000.0], "markPrice": [60_000.0, 3_000.0],
+...                      "collateral": [20_000.0, 20_000.0], "marginMode": ["cross"] * 2,
+...                      "maintenanceMarginRate": [0.005, 0.01]})
+>>> account_key(book).tolist()
+['bybit:USDT', 'bybit:USDT']
+>>> batch(book)["liquidation_price"].round(2).tolist()
+[40600.0, 4940.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskfuncs.portfolio import POSITION_COLUMNS, account_of, portfolio_margin
+from riskfuncs.scenarios import Scenario
+from riskfuncs.stress import stress_test
+from riskfuncs.tiers import TierMap
+
+__all__ = ["account_key", "batch"]
+
+
+def account_key(positions: pd.DataFrame) -> pd.Series:
+    """The partition key that keeps each margin account whole: ``exchange:SETTLE``.
+
+    Every position of a cross account has its account's key; isolated positions get the same
+    key as their venue's cross account, which only makes groups a little coarser.
+    """
+    exchange = positions.get("exchange", pd.Series(POSITION_COLUMNS["exchange"],
+                                                   index=positions.index))
+    contract = positions.get("contractType", pd.Series("linear", index=positions.index))
+    keys = [account_of(str(e).strip().lower(), str(s), str(c).strip().lower() or "linear")
+            for e, s, c in zip(exchange.fillna("generic"), positions["symbol"].fillna(""),
+                               contract.fillna("linear"), strict=True)]
+    return pd.Series(keys, index=positions.index, name="account", dtype=object)
+
+
+def batch(
+    positions: pd.DataFrame,
+    *,
+    tiers: TierMap | None = None,
+    scenarios: Scenario | str | Sequence[Scenario | str] | None = None,
+) -> pd.DataFrame:
+    """Margin, liquidation and (optionally) stress results for every position of a batch.
+
+    Parameters
+    ----------
+    positions : DataFrame
+        As :func:`portfolio_margin` takes it; each account whole (see :func:`account_key`).
+    tiers : mapping, optional
+        Tier tables by symbol or ``(exchange, symbol)``.
+    scenarios : Scenario, library name or a sequence of them, optional
+        Adds, per scenario, the position's PnL (``pnl: <name>``, settlement currency) and
+        whether its margin account is liquidated (``liquidated: <name>``).
+
+    Returns
+    -------
+    DataFrame
+        :data:`riskfuncs.portfolio.RESULT_COLUMNS`, then the stress columns; same index as
+        ``positions``. An empty batch gives an empty frame with those columns.
+    """
+    if len(positions) == 0:
+        return _empty(scenarios)
+    result = portfolio_margin(positions, tiers=tiers)
+    if scenarios is None:
+        return result
+    stressed = stress_test(positions, scenarios, tiers=tiers)
+    liquidated = (stressed.account_balance < stressed.account_requirement)[
+        stressed.account_of_position]
+    columns: dict[str, np.ndarray] = {}
+    for j, scenario in enumerate(stressed.scenarios):
+        columns[f"pnl: {scenario.name}"] = stressed.pnl[:, j]
+        columns[f"liquidated: {scenario.name}"] = liquidated[:, j]
+    return pd.concat([result, pd.DataFrame(columns, index=result.index)], axis=1)
+
+
+def _empty(scenarios: Scenario | str | Sequence[Scenario | str] | None) -> pd.DataFrame:
+    from riskfuncs.portfolio import RESULT_COLUMNS
+    from riskfuncs.scenarios import get_scenario
+
+    columns = list(RESULT_COLUMNS)
+    if scenarios is not None:
+        items = [scenarios] if isinstance(scenarios, Scenario | str) else list(scenarios)
+        for item in items:
+            name = item.name if isinstance(item, Scenario) else get_scenario(item).name
+            columns += [f"pnl: {name}", f"liquidated: {name}"]
+    return pd.DataFrame(columns=columns)
