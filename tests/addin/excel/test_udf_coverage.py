@@ -24,6 +24,9 @@ NOT_CELL_FUNCTIONS = {
     "volatility.require_periods_per_year": "input check used inside the volatility functions",
     "probability.normal_cdf": "numeric helper; Excel has NORM.S.DIST",
     "probability.log_normal_cdf": "numeric helper; Excel has NORM.S.DIST and LN",
+    "batch.batch": "a whole-book batch for cluster engines; PERP_PORTFOLIO and PERP_STRESS are "
+                   "its cell forms",
+    "batch.account_key": "the partition key for cluster engines (PERP_PORTFOLIO's account column)",
     "accounts.conversion_rates": "index x (1 - bid buffer) is one multiplication in a cell",
     "venues.known_venue": 'PERP_EXCHANGE_RULE answers it: "generic" for a venue without a rule',
     "venues.venue_key": "spelling normaliser (trim, lower case) used inside PERP_EXCHANGE_RULE",
