@@ -30,6 +30,7 @@ NOT_CELL_FUNCTIONS = {
     "accounts.conversion_rates": "index x (1 - bid buffer) is one multiplication in a cell",
     "venues.known_venue": 'PERP_EXCHANGE_RULE answers it: "generic" for a venue without a rule',
     "venues.venue_key": "spelling normaliser (trim, lower case) used inside PERP_EXCHANGE_RULE",
+    "venues.parse_symbol": "symbol reader used by every book function; a cell's symbol is text",
     "venues.venue_name": "a cell already holds the venue name the trader typed",
 }
 
