@@ -7,12 +7,14 @@ shows the rule it used beside the venue name, which is kept as given.
 
 Examples
 --------
->>> rule_for_venue("binanceusdm"), rule_for_venue("Gate.io"), rule_for_venue("bitget")
+>>> rule_for_venue("binanceusdm"), rule_for_venue("Gate.io"), rule_for_venue("deribit")
 ('binance', 'gate', 'generic')
->>> known_venue("okex5"), known_venue("kraken")
+>>> rule_for_venue("krakenfutures"), venue_name("krakenfutures")
+('binance', 'kraken')
+>>> known_venue("okex5"), known_venue("deribit")
 (True, False)
->>> venue_name("binanceusdm"), venue_name(" Bitget ")
-('binance', 'bitget')
+>>> venue_name("binanceusdm"), venue_name(" Deribit ")
+('binance', 'deribit')
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 __all__ = [
-    "RULES", "VENUE_RULES", "Symbol", "known_venue", "parse_symbol", "rule_for_venue",
-    "venue_key", "venue_name",
+    "RULES", "VENUES", "VENUE_ALIASES", "VENUE_RULES", "Symbol", "known_venue", "parse_symbol",
+    "rule_for_venue", "venue_key", "venue_name",
 ]
 
 #: Rule sets, in the order they are listed to users.
@@ -31,9 +33,23 @@ RULES: tuple[str, ...] = (
     "binance", "bybit", "okx", "gate", "hyperliquid", "dydx", "bitmex", "generic",
 )
 
-#: Venue names and ccxt ids (lower case) of the venues whose published rule is implemented.
-VENUE_RULES: Mapping[str, str] = MappingProxyType({
-    **{rule: rule for rule in RULES},
+#: Venues (lower case) and the rule set that reproduces their published formula. The venues
+#: that give a rule its name value with it; the others follow their own published pages, which
+#: tests/reference/venue_rules.json cites with what each one shares with that rule and where it
+#: differs (e.g. Bitget has added an unpublished offset since 2025-09).
+VENUES: Mapping[str, str] = MappingProxyType({
+    **{rule: rule for rule in RULES if rule != "generic"},
+    "phemex": "gate",  # USDT-M isolated: taker fee added to the rate at the liquidation price
+    "bitget": "gate",  # isolated: [margin - Q EP s] / [Q (MMR + taker - s)]
+    "bingx": "gate",  # (MM + closing fee) / (margin + uPnL) at 100%
+    "kucoin": "gate",  # current page: fee added to the rate at the liquidation price
+    "kraken": "binance",  # maintenance margin at the liquidation price, no fee
+    "mexc": "bybit",  # worked example: maintenance margin on entry value
+    "htx": "okx",  # whole position at its rate (adjustment factor / leverage), no amount
+})
+
+#: Other spellings and ccxt ids of those venues.
+VENUE_ALIASES: Mapping[str, str] = MappingProxyType({
     # Binance: ccxt ids of the USD-M and COIN-M futures classes, and common spellings.
     "binanceusdm": "binance", "binancecoinm": "binance", "binancefutures": "binance",
     # OKX: ccxt's former id and spellings of the v5 API.
@@ -42,6 +58,13 @@ VENUE_RULES: Mapping[str, str] = MappingProxyType({
     "gateio": "gate", "gate.io": "gate",
     # dYdX: the v4 chain.
     "dydxv4": "dydx", "dydx4": "dydx",
+    "kucoinfutures": "kucoin", "krakenfutures": "kraken", "huobi": "htx",
+})
+
+#: Every spelling (venue name or ccxt id, lower case) with the rule set that values it.
+VENUE_RULES: Mapping[str, str] = MappingProxyType({
+    "generic": "generic", **VENUES,
+    **{alias: VENUES[venue] for alias, venue in VENUE_ALIASES.items()},
 })
 
 
@@ -51,8 +74,8 @@ def venue_key(venue: object) -> str:
 
 
 def known_venue(venue: object) -> bool:
-    """True when the venue has a published rule of its own (not the generic one)."""
-    return venue_key(venue) in VENUE_RULES and venue_key(venue) != "generic"
+    """True when the venue's published rule is implemented (not valued generically)."""
+    return venue_name(venue) in VENUES
 
 
 def rule_for_venue(venue: object) -> str:
@@ -64,10 +87,10 @@ def rule_for_venue(venue: object) -> str:
 
     Examples
     --------
-    >>> rule_for_venue("binanceusdm"), rule_for_venue("Bybit"), rule_for_venue("kraken")
+    >>> rule_for_venue("binanceusdm"), rule_for_venue("Bybit"), rule_for_venue("deribit")
     ('binance', 'bybit', 'generic')
     """
-    return VENUE_RULES.get(venue_key(venue), "generic")
+    return VENUES.get(venue_name(venue), "generic")
 
 
 def venue_name(venue: object) -> str:
@@ -75,8 +98,7 @@ def venue_name(venue: object) -> str:
     ``binancecoinm`` are both Binance, one counterparty), any other name as given, lower case.
     """
     key = venue_key(venue)
-    rule = VENUE_RULES.get(key)
-    return rule if rule is not None and rule != "generic" else key
+    return VENUE_ALIASES.get(key, key)
 
 
 #: Quote currencies recognised at the end of an exchange symbol without separators

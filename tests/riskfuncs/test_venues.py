@@ -10,13 +10,41 @@ from riskfuncs.venues import known_venue, parse_symbol, rule_for_venue, venue_na
 @pytest.mark.parametrize(("venue", "rule"), [
     ("binanceusdm", "binance"), ("binancecoinm", "binance"), ("binancefutures", "binance"),
     ("okx5", "okx"), ("okex5", "okx"), ("okex", "okx"), ("gate.io", "gate"), ("gateio", "gate"),
-    ("dydx4", "dydx"), ("dydxv4", "dydx"), (" Bybit ", "bybit"), ("bitget", "generic"),
-    ("kraken", "generic"),
+    ("dydx4", "dydx"), ("dydxv4", "dydx"), (" Bybit ", "bybit"), ("deribit", "generic"),
+    ("coinbaseinternational", "generic"),
 ])
 def test_one_alias_table_for_every_reader(venue: str, rule: str) -> None:
     assert rule_for_venue(venue) == rule
     assert known_venue(venue) == (rule != "generic")
     assert venue_name(venue) == (rule if rule != "generic" else venue.strip().lower())
+
+
+@pytest.mark.parametrize(("venue", "name", "rule"), [
+    ("phemex", "phemex", "gate"), ("bitget", "bitget", "gate"), ("bingx", "bingx", "gate"),
+    ("kucoinfutures", "kucoin", "gate"), ("krakenfutures", "kraken", "binance"),
+    ("mexc", "mexc", "bybit"), ("huobi", "htx", "okx"),
+])
+def test_venues_valued_with_the_rule_their_published_formula_shares(
+        venue: str, name: str, rule: str) -> None:
+    # tests/reference/venue_rules.json: each venue's page and what it shares with the rule;
+    # tests/reference/exchange_examples.csv checks their worked examples with that rule.
+    assert (venue_name(venue), rule_for_venue(venue), known_venue(venue)) == (name, rule, True)
+
+
+def test_the_registry_matches_the_researched_venue_rules() -> None:
+    import json
+    from pathlib import Path
+
+    from riskfuncs.venues import VENUES
+
+    data = json.loads((Path(__file__).parents[1] / "reference" / "venue_rules.json").read_text())
+    for entry in data:
+        shape = entry["rule_shape"]
+        venue = entry["venue"].replace(" ", "")
+        if shape is None or shape == "generic":
+            assert venue_name(venue) not in VENUES, venue
+        else:
+            assert VENUES[venue] == shape, venue
 
 
 @pytest.mark.parametrize(("symbol", "base", "quote", "settle", "expiry", "contract"), [

@@ -77,25 +77,25 @@ def test_flat_positions_are_skipped_and_listed_stop_zero_is_no_stop(
 def test_a_venue_without_a_rule_keeps_its_name_everywhere(tmp_path: Path) -> None:
     path = tmp_path / "positions.json"
     path.write_text(json.dumps({"positions": [
-        {"exchange": "Bitget", "symbol": "BTC/USDT:USDT", "side": "long", "contracts": 1,
+        {"exchange": "Deribit", "symbol": "BTC/USDT:USDT", "side": "long", "contracts": 1,
          "entryPrice": 60_000, "markPrice": 60_000, "positionMargin": 6000,
          "marginMode": "isolated", "maintenanceMarginPercentage": 0.004}]}))
     exchanges = tmp_path / "exchanges.json"
-    exchanges.write_text(json.dumps({"exchanges": [{"exchange": "bitget", "audit": 0.5,
+    exchanges.write_text(json.dumps({"exchanges": [{"exchange": "deribit", "audit": 0.5,
                                                     "loss_given_default": 0.6}]}))
     out = tmp_path / "book.xlsx"
     assert main(["fill", "--positions", str(path), "--exchanges", str(exchanges), "--out",
                  str(out)]) == 0
     ws = load_workbook(out)[layout.POSITIONS.title]
     table = layout.POSITIONS.table("positions")
-    assert ws.cell(table.first_row, table.column_index("exchange")).value == "bitget"
+    assert ws.cell(table.first_row, table.column_index("exchange")).value == "deribit"
     outcome = assess_file(out)
     assert outcome.assessment is not None
-    assert outcome.assessment.positions[0].exchange == "bitget"
+    assert outcome.assessment.positions[0].exchange == "deribit"
     assert outcome.assessment.scorecard is not None
-    (bitget,) = outcome.assessment.scorecard.exchanges
-    # The scorecard row named bitget meets the bitget position's exposure (equity 6,000).
-    assert bitget.exchange == "bitget" and bitget.exposure == pytest.approx(6000, rel=1e-12)
+    (deribit,) = outcome.assessment.scorecard.exchanges
+    # The scorecard row named deribit meets the deribit position's exposure (equity 6,000).
+    assert deribit.exchange == "deribit" and deribit.exposure == pytest.approx(6000, rel=1e-12)
 
 
 def test_more_positions_than_a_workbook_holds(tmp_path: Path,
