@@ -86,7 +86,10 @@ def _codes(*columns: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     key = np.zeros(len(columns[0]), dtype=np.int64)
     size = 1
     for column in columns:
-        codes, uniques = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
+        if isinstance(column, pd.Series):  # its own factorize (dictionary encoding for Arrow)
+            codes, uniques = column.factorize(use_na_sentinel=False)
+        else:
+            codes, uniques = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
         if size * len(uniques) >= 2**62:  # keep the mixed-radix key inside int64
             key = pd.factorize(key)[0]
             size = int(key.max()) + 1
@@ -104,14 +107,15 @@ def _refuse_unknown(
     """Refuse the first row whose (distinct) value is not allowed, naming the row."""
     unknown = ~values.isin(allowed).to_numpy()
     if unknown.any():
-        row = frame.index[int(np.argmax(unknown[codes]))]
-        choose(f"{column} (row {row})", frame.at[row, column], allowed)
+        position = int(np.argmax(unknown[codes]))
+        choose(f"{column} (row {frame.index[position]})", values.iloc[codes[position]], allowed)
 
 
-def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
-    """The book with defaults filled, text lower-cased and numbers as floats; and its venue
-    combinations (exchange, symbol, contract type, rule): one row each in the returned table,
-    with each position's row number in it. Text is read once per distinct value, not per row.
+def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame, BoolArray]:
+    """The book with defaults filled and numbers as floats; its venue combinations (exchange,
+    symbol, contract type and rule, lower-cased where they are words): one row each in the
+    returned table, with each position's row number in it; and where positions are cross.
+    Text is read once per distinct value, never per row, and not written back to the book.
     """
     if not isinstance(positions, pd.DataFrame):
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
@@ -125,7 +129,7 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
             frame[column] = default
     text = [c for c in ("exchange", "symbol", "contractType", "rule") if c in frame]
     given = [c for c in text if c in positions] or text[:1]  # the others hold one default
-    combo, first = _codes(*(frame[c].to_numpy(dtype=object) for c in given))
+    combo, first = _codes(*(frame[c] for c in given))
     venues = frame[text].iloc[first].reset_index(drop=True)
     for column in ("exchange", "contractType"):
         venues[column] = venues[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
@@ -136,11 +140,9 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
         venues["rule"] = venues["rule"].where(venues["rule"] != "", venue_rule)
     else:
         venues["rule"] = venue_rule
-    for column in ("exchange", "symbol", "contractType", "rule"):
-        frame[column] = venues[column].to_numpy()[combo]
-    modes, mode_first = _codes(frame["marginMode"].to_numpy(dtype=object))
+    modes, mode_first = _codes(frame["marginMode"])
     mode_words = frame["marginMode"].iloc[mode_first].fillna("isolated").astype(str).str.lower()
-    frame["marginMode"] = mode_words.to_numpy()[modes]
+    cross = (mode_words == "cross").to_numpy()[modes]
     _refuse_unknown(frame, "rule", venues["rule"], combo, EXCHANGES)
     _refuse_unknown(frame, "marginMode", mode_words, modes, ("isolated", "cross"))
     _refuse_unknown(frame, "contractType", venues["contractType"], combo, CONTRACTS)
@@ -163,19 +165,17 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
     frame["contractSize"] = frame["contractSize"].fillna(1.0)
     frame["maintenanceAmount"] = frame["maintenanceAmount"].fillna(0.0)
     frame["feeRate"] = frame["feeRate"].fillna(0.0)
-    return frame, combo, venues
+    return frame, combo, venues, cross
 
 
 def _cross_terms(
     frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray,
-    fee: FloatArray | None = None, accounts: tuple[Any, Any] | None = None,
+    fee: FloatArray | None, accounts: tuple[Any, Any],
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Per row: the others' requirement (maintenance margin plus closing fee at the mark, as
     OKX's "MMR + liquidation cost" counts every position of the account) and uPnL in the shared
-    wallet, the account's maintenance margin and the account balance."""
-    if accounts is None:
-        inverse, first = _codes(frame["account"].to_numpy())
-        accounts = (inverse, frame["account"].to_numpy()[first])
+    wallet, the account's maintenance margin and the account balance. ``accounts``: each
+    row's account number and the account keys."""
     inverse, keys = accounts
     fee = np.zeros(len(mm)) if fee is None else fee
     # A cross member with missing data makes its whole account unknown (NaN), not zero.
@@ -254,7 +254,7 @@ def portfolio_margin(
     0          1000.0           54216.87
     1         -1000.0            3283.58
     """
-    frame, combo, venues = _normalise(positions)
+    frame, combo, venues, cross = _normalise(positions)
     # Per venue combination (few), then per position by its combination's number.
     tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
     tier_labels = venue_labels[combo]
@@ -264,26 +264,26 @@ def portfolio_margin(
                            strict=True)
     ]
     account_codes, account_first = _codes(venue_accounts)
-    frame["account"] = np.asarray(venue_accounts, dtype=object)[combo]
+    account_rows = _rows_of(venue_accounts, combo)
     accounts = (account_codes[combo], np.asarray(venue_accounts, dtype=object)[account_first])
-    side_codes, side_words = pd.factorize(frame["side"].to_numpy(dtype=object))
+    side_codes, side_words = frame["side"].factorize()
     sign = np.asarray(side_sign(np.asarray(side_words, dtype=object)), dtype=float)
     sign = np.where(side_codes >= 0, sign[side_codes], np.nan)  # a missing side: NaN
     qty = frame["contracts"].to_numpy() * frame["contractSize"].to_numpy()
     entry = frame["entryPrice"].to_numpy()
     mark = frame["markPrice"].to_numpy()
-    cross = (frame["marginMode"] == "cross").to_numpy()
     has_tiers = tier_labels != ""
+    hyperliquid = (venues["rule"] == "hyperliquid").to_numpy()[combo]
     missing_rate = (
         ~has_tiers
         & frame["maintenanceMarginRate"].isna().to_numpy()
-        & ~((frame["rule"] == "hyperliquid") & frame["maxLeverage"].notna()).to_numpy()
+        & ~(hyperliquid & frame["maxLeverage"].notna().to_numpy())
     )
     if missing_rate.any():
-        row = frame.index[int(np.argmax(missing_rate))]
+        position = int(np.argmax(missing_rate))
         raise RiskInputError(
-            f"positions row {row} needs maintenanceMarginRate or tiers "
-            f"for {frame.at[row, 'symbol']!r}"
+            f"positions row {frame.index[position]} needs maintenanceMarginRate or tiers "
+            f"for {venues['symbol'].iloc[combo[position]]!r}"
         )
 
     value = np.full(len(frame), np.nan)
@@ -340,8 +340,8 @@ def portfolio_margin(
         distance = sign * (mark - liq) / mark
     result = pd.DataFrame(
         {
-            "account": frame["account"].to_numpy(),
-            "rule": frame["rule"].to_numpy(),
+            "account": account_rows,
+            "rule": _rows_of(venues["rule"], combo),
             "quantity": qty,
             "notional": value,
             "initial_margin": initial,
@@ -357,6 +357,12 @@ def portfolio_margin(
         index=positions.index,
     )
     return result
+
+
+def _rows_of(values: Any, codes: Any) -> Any:
+    """Per-position text from per-combination text: ``values[codes]``, as the text column a
+    DataFrame would infer from it (without converting a million strings)."""
+    return pd.Series(np.asarray(values, dtype=object)).array.take(codes)
 
 
 def _groups(
