@@ -51,7 +51,8 @@ def keys_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, dict[
     for name in list(__import__("os").environ):
         if name.startswith("PERPRISK_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    # Beside the test's folder, not in it: libraries (matplotlib) create their config there.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path.parent / f"{tmp_path.name}-config"))
     for venue, keys in FAKE_KEYS.items():
         for suffix, value in keys.items():
             monkeypatch.setenv(f"PERPRISK_{venue.upper()}_{suffix}", value)

@@ -9,12 +9,8 @@ from typing import Any
 
 import pytest
 
-from addin import reporting_commands
 from tests.addin.fetch.conftest import VENUES, assert_no_secret
 from tests.addin.fetch.replay_server import ReplayServer, closed_port
-
-pytestmark = pytest.mark.skipif(not hasattr(reporting_commands, "fill_from_export"),
-                                reason="perprisk fill cannot read a fetch export yet")
 
 
 def workbook_bytes(path: Path) -> bytes:

@@ -123,7 +123,8 @@ def keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("PERPRISK_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    # Beside the test's folder, not in it: libraries (matplotlib) create their config there.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path.parent / f"{tmp_path.name}-config"))
     for suffix, value in FAKE_KEYS["binanceusdm"].items():
         monkeypatch.setenv(f"PERPRISK_BINANCEUSDM_{suffix}", value)
 
