@@ -193,6 +193,8 @@ def _rule_for(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
     if isinstance(exchange, str) and isinstance(contract, str):
         found = _RULE_CACHE.get((exchange, contract))
         if found is None:
+            if len(_RULE_CACHE) >= 256:  # spellings of real venues only, but keep it small
+                _RULE_CACHE.clear()
             found = _RULE_CACHE[exchange, contract] = _find_rule(exchange, contract)
         return found
     return _find_rule(exchange, contract)
@@ -439,6 +441,11 @@ def liquidation_price(
     inverse: :math:`LP = N (MMR + s) / (W + cum + s N / EP)`. Entry-value basis (Bybit, BitMEX):
     :math:`LP = EP - s (W - MM_e) / Q` with :math:`MM_e = Q EP\\,MMR - cum`; inverse
     :math:`LP = N / (N/EP + s (W - MM_e))`.
+
+    Plain numbers in (``float``, ``int``, ``numpy.float64``) take a scalar fast path: the same
+    formulas and checks on Python floats, a few microseconds a call with a ``TierTable``
+    (validate a ccxt tier list once with :func:`as_tier_table` when calling in a loop). A loop
+    of single positions gives exactly the vectorised call's numbers.
 
     Examples
     --------

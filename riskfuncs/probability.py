@@ -4,7 +4,8 @@ The mark price follows geometric Brownian motion, :math:`dS = \\mu S\\,dt + \\si
 ``volatility`` :math:`\\sigma` a fraction per year and ``horizon`` :math:`T` in years (one day is
 ``1 / 365``, one hour ``1 / 8760``). A long is liquidated when the price falls to the liquidation
 price, a short when it rises to it. All position arguments broadcast like numpy ufuncs, so a
-book of a million positions is one call.
+book of a million positions is one call; plain numbers take a scalar fast path (the same
+formulas on Python floats with ``math``'s functions, the same checks and messages).
 """
 
 from __future__ import annotations
