@@ -49,14 +49,16 @@ def formula_cells(path: Path) -> list[str]:
             if name.startswith("xl/worksheets/"):
                 text = archive.read(name).decode()
                 found += [f"{name}:{m}" for m in re.findall(
-                    r'<c r="([A-Z]+\d+)"[^>]*>\s*<f>[^<]*(?:HYPERLINK|cmd|1\+1|2\+3|SUM\(A1)',
+                    r'(?i)<c r="([A-Z]+\d+)"[^>]*>\s*<f>[^<]*(?:HYPERLINK|cmd|1\+1|2\+3|SUM\(A1)',
                     text)]
     return found
 
 
 def test_export_text_is_written_as_text_never_a_formula(tmp_path: Path) -> None:
-    loaded = export(tmp_path, [position(symbol=text, contracts=1.0 + i)
+    # The venue is kept as the export names it (lower case): any text reaches the workbook.
+    loaded = export(tmp_path, [position(exchange=text, contracts=1.0 + i)
                                for i, text in enumerate(HOSTILE)])
+    venues = [p.values["exchange"] for p in loaded.positions]
     wb = data.fill_workbook(TEMPLATE, loaded.positions)
     text = HOSTILE[1]
     data.fill_market_data(wb, loaded.positions,
@@ -68,12 +70,13 @@ def test_export_text_is_written_as_text_never_a_formula(tmp_path: Path) -> None:
     assert formula_cells(out) == []
     written = load_workbook(out)
     book = read_filled_workbook(out)
-    for i, text in enumerate(HOSTILE):
-        sheet, address = cell("symbol", i)
+    for i, venue in enumerate(venues):
+        assert venue[:1] == HOSTILE[i][:1]
+        sheet, address = cell("exchange", i)
         assert written[sheet][address].data_type == "s"
-        assert written[sheet][address].value == text
+        assert written[sheet][address].value == venue
         assert written[sheet][address].quotePrefix  # shown as typed, never evaluated on edit
-    assert list(book.tables["positions"]["symbol"]) == HOSTILE
+    assert list(book.tables["positions"]["exchange"]) == venues
     assert not any("holds a formula" in p.what for p in book.problems)
 
 
