@@ -21,12 +21,14 @@ import sys
 import time
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from python_calamine import CalamineError, CalamineWorkbook
 
 from addin.reader.package import PackageInfo, parse_reference, read_package, string_constant
@@ -203,8 +205,17 @@ def convert(value: Any, rule: Rule) -> tuple[Any, str | None]:
 class _Grid:
     """Values of one sheet from calamine, addressed 1-based."""
 
-    def __init__(self, rows: list[list[Any]]) -> None:
+    def __init__(self, rows: list[list[Any]], errors: Mapping[str, str] | None = None) -> None:
         self.rows = rows
+        # Error cells arrive empty: put the error back, so that it is named, not "empty".
+        for ref, error in (errors or {}).items():
+            column, row = coordinate_from_string(ref)
+            col = column_index_from_string(column)
+            if 0 < row <= len(rows):
+                line = rows[row - 1]
+                if col > len(line):
+                    line.extend([None] * (col - len(line)))
+                line[col - 1] = error
 
     def column(self, col: int, first: int, last: int) -> list[Any]:
         """Values of rows ``first``..``last`` of one column (None past the sheet's end)."""
@@ -328,7 +339,7 @@ def _read(path: Path, limits: Limits) -> FilledWorkbook:
                 scans[key] = sheet_cells(archive, entry.part, name, sheet.title,
                                          _sheet_limits(sheet, limits), shared)
                 rows = _sheet_rows(calamine, sheet.title, entry.part, name)
-                _read_sheet(book, sheet, _Grid(rows), scans[key], info)
+                _read_sheet(book, sheet, _Grid(rows, scans[key].error_cells), scans[key], info)
         finally:
             calamine.close()
     _cross_checks(book)

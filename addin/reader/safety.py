@@ -292,6 +292,11 @@ _FORMULA_CELL = re.compile(
 _FORMULA_TEXT = re.compile(
     _PREFIX + rb"c\s" + _ATTRS + _R + rb"([A-Z]{1,3}[0-9]{1,7})[\"']" + _ATTRS
     + rb"(?<!/)>\s{0,64}" + _PREFIX + rb"f(?:\s" + _ATTRS + rb")?>([^<]{0,512})<")
+_ERROR_CELL = re.compile(
+    _PREFIX + rb"c\s(?=[^>]{0,%d}?\bt\s{0,64}=\s{0,64}[\"']e[\"'])" % TAG_MAX + _ATTRS + _R
+    + rb"([A-Z]{1,3}[0-9]{1,7})[\"']" + _ATTRS + rb"(?<!/)>(?:\s{0,64}" + _PREFIX
+    + rb"f[^>]{0,%d}>[^<]{0,4096}</(?:[A-Za-z_][\w.-]*:)?f>)?\s{0,64}" % TAG_MAX
+    + _PREFIX + rb"v>([^<]{0,32})<")
 _DIMENSION = re.compile(
     _PREFIX + rb"dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
 
@@ -306,6 +311,9 @@ class SheetScan:
     #: The text of each formula that could be read (without "="); "" for a shared formula's
     #: followers and formulas too long to show.
     formula_texts: Mapping[str, str] = field(default_factory=dict)
+    #: Cells holding an error value (t="e"), with the error shown (#DIV/0!, #N/A, ...): a dense
+    #: reader gives them as empty.
+    error_cells: Mapping[str, str] = field(default_factory=dict)
 
     def has_formula(self, row: int, column: int) -> bool:
         return f"{get_column_letter(column)}{row}" in self.formula_cells
@@ -372,7 +380,9 @@ def sheet_cells(archive: zipfile.ZipFile, member: str, name: str, sheet_title: s
     formulas = frozenset(ref.decode() for ref in _FORMULA_CELL.findall(data))
     texts = {ref.decode(): html.unescape(text.decode("utf-8", "replace"))
              for ref, text in _FORMULA_TEXT.findall(data)} if formulas else {}
-    return SheetScan(max_row, max_col, formulas, texts)
+    errors = {ref.decode(): value.decode("utf-8", "replace").strip() or "#VALUE!"
+              for ref, value in _ERROR_CELL.findall(data)}
+    return SheetScan(max_row, max_col, formulas, texts, errors)
 
 
 _SST_COUNTS = re.compile(rb"""\b(uniqueCount)\s{0,64}=\s{0,64}["']\s*([0-9]{1,30})""")

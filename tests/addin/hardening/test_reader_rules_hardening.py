@@ -125,6 +125,8 @@ def edited(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     edits[cell("mark_price", 4)] = 1e308  # row 15 OKX inverse
     edits[cell("collateral", 5)] = 1e9  # row 16 hyperliquid isolated: a unit mix-up
     edits[cell("mark_price", 6)] = 318.0  # row 17, a copy of row 16: a digit lost
+    edits[cell("leverage", 5)] = "#DIV/0!"  # an error cell (openpyxl writes t="e")
+    edits[(layout.POSITIONS.title, layout.POSITIONS.field_cell("alert_distance"))] = "#N/A"
     folder = tmp_path_factory.mktemp("edited")
     return _edited(sample, folder / "edited.xlsx", edits,
                    copy_row=(POSITIONS.first_row + 5, POSITIONS.first_row + 6))
@@ -156,3 +158,10 @@ def test_implausible_marks_are_named_by_cell(edited: Path) -> None:
     assert "10x the mark 3180 of the same symbol in row 16" in problems[cell("mark_price", 6)[1]]
     assert "10x away from the entry" in warnings[cell("mark_price", 3)[1]]
     assert "x away from the entry" in problems[cell("mark_price", 4)[1]]
+
+
+def test_error_cells_are_named_never_read_as_empty(edited: Path) -> None:
+    book = read_filled_workbook(edited)
+    problems = {p.cell: p.what for p in book.problems}
+    assert "shows the error #DIV/0!" in problems[cell("leverage", 5)[1]]
+    assert "shows the error #N/A" in problems[layout.POSITIONS.field_cell("alert_distance")]
