@@ -34,8 +34,9 @@ from addin.workbook.texts import load_texts
 FONT = "Calibri"
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-ALERT_FILL = PatternFill("solid", fgColor="FFC7CE")
-WARN_FILL = PatternFill("solid", fgColor="FFEB9C")
+# Alert fills are never the inputs' pale yellow: red is rose, amber a clear orange.
+ALERT_FILL = PatternFill("solid", fgColor="FF9C9C")
+WARN_FILL = PatternFill("solid", fgColor="FFC46B")
 GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
 THIN = Side(style="thin", color="BFBFBF")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -376,9 +377,9 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         alert = f"${t.column_letter('alert')}{t.first_row}"
         texts = load_texts()["alerts"]
         red = [texts["liquidated"], texts["near_liquidation"]]
+        red_words = ",".join(f'{alert}="{word}"' for word in (*red, *layout.PROBLEMS))
         ws.conditional_formatting.add(rng, FormulaRule(
-            formula=[f'OR({alert}="{red[0]}",{alert}="{red[1]}")'], fill=ALERT_FILL,
-            stopIfTrue=True))
+            formula=[f"OR({red_words})"], fill=ALERT_FILL, stopIfTrue=True))
         ws.conditional_formatting.add(rng, FormulaRule(
             formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
         _coin_amounts(ws, t)
@@ -510,3 +511,58 @@ def record_file(out_dir: Path, path: Path) -> None:
     manifest = read_manifest(out_dir)
     manifest[path.name] = _digest(path)
     write_manifest(out_dir, manifest)
+
+
+# --------------------------------------------------------------------------------------------
+# Print areas of a filled workbook
+
+def fit_print_areas(wb: Workbook) -> None:
+    """Print what is filled, not the empty capacity: each sheet prints its fields and, for each
+    table, the header and the rows down to the last filled one (an empty table its header
+    only); a table with one row per position (probabilities, funding) prints the positions'
+    rows. A sheet with tables stacked below an empty capacity prints them as separate ranges.
+
+    The blank template prints each table whole; a filled six-position book printed that way
+    is some sixty pages, most of them empty rows. Call this on a filled workbook before it is
+    saved. The Dashboard (one page with its charts) and hidden sheets are left as they are.
+    """
+    positions = _filled_rows(wb, layout.POSITIONS, layout.POSITIONS.table("positions")) \
+        if layout.POSITIONS.title in wb.sheetnames else 0
+    for sheet in layout.ALL_SHEETS:
+        if sheet.title not in wb.sheetnames or sheet.charts or sheet.hidden or not sheet.tables:
+            continue
+        ws = wb[sheet.title]
+        area = ws.print_area
+        if not area:
+            continue
+        last_cell = str(area).split("!")[-1].replace("$", "").partition(":")[2]
+        column = "".join(ch for ch in last_cell if ch.isalpha())
+        spans: list[tuple[int, int]] = []
+        start = 1
+        for table in sheet.tables:
+            if table.rows == layout.POSITION_ROWS and sheet is not layout.POSITIONS:
+                filled = positions  # one row per position, whatever its own inputs
+            else:
+                filled = _filled_rows(wb, sheet, table)
+            end = table.header_row + max(filled, 1)
+            if spans and table.header_row - 1 > spans[-1][1] + 2:  # an empty stretch between
+                spans.append((table.header_row - 1, end))  # its title row, then the table
+            elif spans:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        ws.print_area = [f"A{first}:{column}{last}" for first, last in spans]
+
+
+def _filled_rows(wb: Workbook, sheet: Sheet, table: Table) -> int:
+    """Rows of ``table`` down to the last one holding a value that is not a formula (an input
+    or a prefilled text); 0 when none does."""
+    ws = wb[sheet.title]
+    letters = [table.column_letter(c.key) for c in table.columns]
+    for row in range(table.last_row, table.first_row - 1, -1):
+        for letter in letters:
+            value = ws[f"{letter}{row}"].value
+            if value not in (None, "") and not (isinstance(value, str)
+                                                and value.startswith("=")):
+                return row - table.header_row
+    return 0

@@ -244,8 +244,9 @@ def positions_table(ctx: Context) -> dict[str, str]:
         ),
         "account_pnl": f'IF({cross},SUMIFS({c.name("unrealized_pnl")},{same_account}),{pnl})',
         "stop_check": (
-            f'IF({stop}="","missing",IF(NOT({stop_before}),"beyond",'
-            f'IF({stop_loss_side},"ok","wrong side")))'
+            f'IF({stop}="","missing",IF(AND(ISTEXT({lp}),{lp}<>"none"),"unknown",'
+            f'IF(NOT({stop_before}),"beyond",'
+            f'IF({stop_loss_side},"ok","wrong side"))))'
         ),
         "exposure_usd": (
             f'IF({c("account_lead")}=1,MAX(0,{c("collateral")}+{c("account_pnl")})*'
@@ -257,7 +258,8 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'IF({inverse},{c("size")}/{c("entry_price")},{c("size")}*{c("entry_price")})'
         ),
         "tier_start": (
-            f'IF({c("tier_key")}="",0,MATCH({c("tier_key")},{TIER_TABLE.name_of("table")},0))'
+            f'IF({c("tier_key")}="",0,IFERROR(MATCH({c("tier_key")},'
+            f'{TIER_TABLE.name_of("table")},0),0))'
         ),
         "tier_count": (
             f'IF({c("tier_key")}="",0,COUNTIF({TIER_TABLE.name_of("table")},{c("tier_key")}))'
@@ -276,14 +278,36 @@ def positions_table(ctx: Context) -> dict[str, str]:
         "closing_fee": f'N({c("fee_rate")})*{c("notional")}',
         "effective_balance": (
             f'{c("collateral")}+IF({cross},'
-            f'-(SUMIFS({c.name("maintenance_margin")},{same_account})-{mm})'
+            f'-(SUMIFS({c.name("maintenance_margin")},{same_account})-N({mm}))'
             f'-(SUMIFS({c.name("closing_fee")},{same_account})-{c("closing_fee")})'
             f'+(SUMIFS({c.name("unrealized_pnl")},{same_account})-{pnl}),0)'
         ),
     }
     f.update(_solver(c, c, f'N({c("fee_rate")})'))
+    # No silent zero: a row whose maintenance rate is blank, typed as text, or whose tier
+    # table does not exist shows the problem in its figures and its Alert, and a cross row
+    # shows that one of its account's rows has one (their shared requirement is unknown).
+    mmr, max_leverage = c("maintenance_margin_rate"), c("max_leverage")
+    f["input_problem"] = (
+        f'IF({count}>0,"",IF({c("tier_key")}<>"","{layout.PROBLEM_TIER_MISSING}",'
+        f'IF(AND({c("rule")}="hyperliquid",{mmr}=""),'
+        f'IF(ISNUMBER({max_leverage}),"","{layout.PROBLEM_MMR_MISSING}"),'
+        f'IF({mmr}="","{layout.PROBLEM_MMR_MISSING}",'
+        f'IF(ISNUMBER({mmr}),"","{layout.PROBLEM_MMR_TEXT}")))))'
+    )
+    f["problem_flag"] = f'IF({c("input_problem")}="",0,1)'
+    f["problem"] = (
+        f'IF({c("input_problem")}<>"",{c("input_problem")},'
+        f'IF(AND({cross},SUMIFS({c.name("problem_flag")},{same_account})>0),'
+        f'"{layout.PROBLEM_ACCOUNT}",""))'
+    )
+    problem = c("problem")
+    for key in ("maintenance_margin", "requirement", "liquidation_price",
+                "distance_to_liquidation", "margin_ratio", "margin_buffer", "alert"):
+        f[key] = f'IF({problem}<>"",{problem},{f[key]})'
     dist, near = c("distance_to_liquidation"), c("closeness")
-    f["closeness"] = f'IF({dist}="none","",IF({dist}="reached",0,MAX(0,{dist})))'
+    # Only a number ranks: "none" and a problem text are never "closest at 0".
+    f["closeness"] = f'IF(ISNUMBER({dist}),MAX(0,{dist}),IF({dist}="reached",0,""))'
     # Rank = nearer rows + equal rows above + 1: a permutation, so ties never repeat a row.
     f["closeness_rank"] = (
         f'IF({near}="","",SUMPRODUCT(--({c.name("closeness")}<{near}))+'
@@ -582,19 +606,21 @@ def probability_table(ctx: Context) -> dict[str, str]:
         # A liquidation price of 0 (linear) or none (inverse) cannot be reached from one side
         # and is already passed from the other (a cross wallet below its requirement).
         "log_distance": (
+            f'IF(AND(ISTEXT({lp}),{lp}<>"none"),{lp},'
             f'IF({lp}="none",IF({side}=1,"reached","unreachable"),'
             f'IF({lp}=0,IF({side}=1,"unreachable","reached"),'
-            f"{side}*(LN({mark})-LN({lp}))))"
+            f"{side}*(LN({mark})-LN({lp})))))"
         ),
         # No price history and no override: no volatility, so "n/a" rather than #VALUE!.
         "distance_sigmas": (
             f'IF(ISTEXT({d}),{d},IF({d}=0,0,IF(ISNUMBER({sigma}),{d}/{scale},"n/a")))'
         ),
         "probability": (
-            f'IF({d}="unreachable",0,IF({d}="reached",1,IF(NOT(ISNUMBER({sigma})),"n/a",'
+            f'IF({d}="unreachable",0,IF({d}="reached",1,IF(ISTEXT({d}),{d},'
+            f'IF(NOT(ISNUMBER({sigma})),"n/a",'
             f"MIN(1,MAX(0,"
             f"_xlfn.NORM.S.DIST((-{d}+{m}*{years})/{scale},TRUE)+EXP(2*{m}*{d}/{sigma}^2)*"
-            f"_xlfn.NORM.S.DIST((-{d}-{m}*{years})/{scale},TRUE))))))"
+            f"_xlfn.NORM.S.DIST((-{d}-{m}*{years})/{scale},TRUE)))))))"
         ),
     }
     return {k: f'=IF({_pos("size")}="","",{v})' for k, v in body.items()}
@@ -705,6 +731,9 @@ def funding_after_table(ctx: Context) -> dict[str, str]:
         "effective_balance": c("collateral_after"),
     }
     body.update(_solver(_pos, c, f'N({_pos("fee_rate")})'))
+    # A row whose maintenance cannot be known shows its problem, never a price from zero.
+    body["liquidation_price"] = (f'IF({_pos("problem")}<>"",{_pos("problem")},'
+                                 f'{body["liquidation_price"]})')
     skip = f'OR({_pos("size")}="",{_pos("symbol")}<>Fund_Symbol)'
     return {k: f'=IF({skip},"",{v})' for k, v in body.items()}
 

@@ -48,12 +48,23 @@ from openpyxl.utils import get_column_letter
 
 from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.venues import VENUE_RULES
+from riskfuncs.venues import VENUES as VENUE_TABLE
 
 #: Bump when an input moves, is renamed or changes meaning, or a computed column or table is
 #: added (the reader checks every formula column); the reader refuses unknown versions.
 #: 2: closest-to-liquidation ranking on the Dashboard, scenario labels.
 #: 3: any venue name; Rule, Exchange liq. price and vs exchange columns on Positions.
-LAYOUT_VERSION = 3
+#: 4: input problems on Positions (a missing or textual MMR, an unknown tier table) shown in
+#:    the row instead of a computed zero maintenance; the Dashboard is the first sheet.
+LAYOUT_VERSION = 4
+
+#: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
+#: Alert cells, when its maintenance margin cannot be known: never a computed zero.
+PROBLEM_MMR_MISSING = "MMR MISSING"
+PROBLEM_MMR_TEXT = "MMR NOT A NUMBER"
+PROBLEM_TIER_MISSING = "TIER TABLE NOT FOUND"
+PROBLEM_ACCOUNT = "MMR MISSING IN ACCOUNT"
+PROBLEMS = (PROBLEM_MMR_MISSING, PROBLEM_MMR_TEXT, PROBLEM_TIER_MISSING, PROBLEM_ACCOUNT)
 
 #: Prices to the digits their size needs: 61,850.00, 146.90, 78.6195, 0.1612, 0.00001234
 #: (never 0.00 for a PEPE-sized price). Prices are never negative.
@@ -81,7 +92,7 @@ FIRST_FIELD_ROW = 4
 EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_RULES)
 #: Venues offered in the Exchange drop-downs: those with a published rule. Any other venue name
 #: is accepted too (its positions are valued with the generic rule, shown in the Rule column).
-VENUES: tuple[str, ...] = tuple(name for name in EXCHANGES if name != "generic")
+VENUES: tuple[str, ...] = tuple(VENUE_TABLE)
 #: Venue names and ccxt ids the workbook maps to a rule (riskfuncs.venues.VENUE_RULES).
 VENUE_RULE_MAP: tuple[tuple[str, str], ...] = tuple(sorted(VENUE_RULES.items()))
 #: Exchanges whose maintenance margin is evaluated at the entry value (the others: at the
@@ -552,6 +563,13 @@ POSITIONS = Sheet(
                  help="Distance floored at 0 (reached or past = 0); blank if never reachable."),
             _out("closeness_rank", "Closeness rank", hidden=True, fmt="0",
                  help="1 = nearest to liquidation; ties in table order, so no rank repeats."),
+            # Hidden helpers of the input problems (layout.PROBLEMS).
+            _out("input_problem", "Input problem", hidden=True,
+                 help="MMR MISSING, MMR NOT A NUMBER or TIER TABLE NOT FOUND; blank if none."),
+            _out("problem_flag", "Problem flag", hidden=True, fmt="0",
+                 help="1 where the row has an input problem."),
+            _out("problem", "Problem", hidden=True,
+                 help="The row's input problem, or for a cross row one of its account's."),
         ), POSITION_ROWS),
     ),
     requires=("tiers",),
@@ -957,15 +975,17 @@ DASHBOARD = Sheet(
         Chart("closest", "Closest to liquidation", ("dashboard", "closest", "position"),
               ("dashboard", "closest", "distance"), "E4", "fraction of mark", "0%",
               top_down=True),
-        Chart("stress", "PnL per stress scenario (USD)", ("stress", "scenarios", "label"),
-              ("stress", "scenarios", "pnl"), "E23", "USD"),
+        # The loss the worst-case figure quotes: haircuts and venue defaults included.
+        Chart("stress", "Loss per stress scenario (USD)", ("stress", "scenarios", "label"),
+              ("stress", "scenarios", "loss"), "E23", "USD, + = loss"),
         Chart("exposure", "Exposure per exchange (USD)", ("scorecard", "exchanges", "exchange"),
               ("scorecard", "exchanges", "exposure"), "E42", "USD"),
     ),
     requires=("positions", "stress", "volatility", "scorecard", "audit"),
 )
 
-ALL_SHEETS: tuple[Sheet, ...] = (INSTRUCTIONS, DASHBOARD, POSITIONS, STRESS, SCORECARD,
+#: Book order: the Dashboard first, so it is the sheet that opens and the first printed page.
+ALL_SHEETS: tuple[Sheet, ...] = (DASHBOARD, INSTRUCTIONS, POSITIONS, STRESS, SCORECARD,
                                  VOLATILITY, FUNDING, AUDIT, TIERS, STRESS_GRID)
 SHEETS: dict[str, Sheet] = {s.key: s for s in ALL_SHEETS}
 

@@ -1,0 +1,88 @@
+"""No silent zero: a blank or textual maintenance rate, or a tier table that does not exist,
+shows in its row (figures and Alert) as the problem it is, recalculated in LibreOffice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from addin.workbook import layout, recalc
+from tests.addin.report.workbooks import book_from_positions
+
+pytestmark = pytest.mark.libreoffice
+
+ROW = {"exchange": "binance", "side": "long", "contracts": 1.0, "contractSize": 1.0,
+       "entryPrice": 60000.0, "markPrice": 61000.0, "collateral": 10000.0,
+       "marginMode": "isolated", "maintenanceMarginRate": 0.004, "leverage": 5.0}
+SHOWN = ("maintenance_margin", "liquidation_price", "distance_to_liquidation",
+         "margin_ratio", "margin_buffer", "alert")
+
+
+@pytest.fixture(scope="module")
+def recalculated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, layout.Table]:
+    try:
+        recalc.soffice_path()
+    except recalc.LibreOfficeError as exc:
+        pytest.skip(str(exc))
+    tmp = tmp_path_factory.mktemp("problems")
+    rows = [
+        {**ROW, "symbol": "BTC/USDT:USDT"},  # 0: fine
+        {**ROW, "symbol": "ETH/USDT:USDT"},  # 1: MMR cleared
+        {**ROW, "symbol": "SOL/USDT:USDT"},  # 2: MMR typed as text
+        {**ROW, "symbol": "DOGE/USDT:USDT"},  # 3: misspelt tier table
+        {**ROW, "exchange": "bybit", "symbol": "XRP/USDT:USDT", "marginMode": "cross"},  # 4
+        {**ROW, "exchange": "bybit", "symbol": "ADA/USDT:USDT", "marginMode": "cross"},  # 5
+    ]
+    path = book_from_positions(tmp / "problems.xlsx", rows)
+    wb = load_workbook(path)
+    ws = wb[layout.POSITIONS.title]
+    t = layout.POSITIONS.table("positions")
+
+    def at(key: str, i: int) -> str:
+        return f"{t.column_letter(key)}{t.first_row + i}"
+
+    ws[at("maintenance_margin_rate", 1)] = None
+    ws[at("maintenance_margin_rate", 2)] = "0.5%"
+    ws[at("maintenance_margin_rate", 3)] = None
+    ws[at("tier_table", 3)] = "binance-doge-typo"
+    ws[at("maintenance_margin_rate", 4)] = None  # the cross account's sibling (5) is unknown too
+    wb.save(path)
+    out = recalc.recalculate([path], tmp / "out")[0]
+    return load_workbook(out, data_only=True)[layout.POSITIONS.title], t
+
+
+def _row(ws: Any, t: layout.Table, i: int) -> dict[str, Any]:
+    return {key: ws[f"{t.column_letter(key)}{t.first_row + i}"].value for key in SHOWN}
+
+
+@pytest.mark.parametrize(("index", "problem"), [
+    (1, layout.PROBLEM_MMR_MISSING), (2, layout.PROBLEM_MMR_TEXT),
+    (3, layout.PROBLEM_TIER_MISSING), (4, layout.PROBLEM_MMR_MISSING),
+    (5, layout.PROBLEM_ACCOUNT),
+])
+def test_the_row_shows_its_problem_not_a_zero_maintenance(
+        recalculated: tuple[Any, layout.Table], index: int, problem: str) -> None:
+    ws, t = recalculated
+    assert _row(ws, t, index) == dict.fromkeys(SHOWN, problem)
+
+
+def test_a_complete_row_is_computed_and_no_cell_is_an_error(
+        recalculated: tuple[Any, layout.Table]) -> None:
+    ws, t = recalculated
+    fine = _row(ws, t, 0)
+    assert fine["maintenance_margin"] == pytest.approx(61000.0 * 0.004)
+    assert isinstance(fine["liquidation_price"], float) and fine["liquidation_price"] > 0
+    errors = [cell.coordinate for row in ws.iter_rows() for cell in row
+              if isinstance(cell.value, str) and cell.value.startswith(("#", "Err:"))]
+    assert errors == []
+
+
+def test_the_dashboard_counts_problem_rows_as_alerts(
+        recalculated: tuple[Any, layout.Table]) -> None:
+    ws, _ = recalculated
+    dash = ws.parent[layout.DASHBOARD.title]
+    names = ws.parent.defined_names
+    target = names["Dash_Alerts"].attr_text.split("!")[1].replace("$", "")
+    assert dash[target].value >= 5
