@@ -42,7 +42,8 @@ clean:
 	rm -rf $(VENV) dist build *.egg-info
 
 # Not part of `test`: needs Chromium. Writes the demo report and email, their screenshots at
-# desktop and 390-pixel phone width, and each chart, into dist/render.
+# desktop and 390-pixel phone width, each chart and the first printed pages of the demo
+# workbook (LibreOffice, poppler) into dist/render.
 .PHONY: render
 render: setup
 	$(BIN)/python -m addin.report.preview dist/render

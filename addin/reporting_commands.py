@@ -483,6 +483,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
                           exchanges=data.load_exchanges(sample / "exchanges.json"),
                           funding=data.load_funding(sample / "funding.json"))
+    from addin.workbook.builder import fit_print_areas
+
+    fit_print_areas(wb)  # a six-position book prints in a few pages, not sixty
     try:
         out.mkdir(parents=True, exist_ok=True)
         wb.save(book_path)

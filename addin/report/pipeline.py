@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 from dataclasses import dataclass
@@ -59,6 +60,15 @@ def _asset_exposure(frame: pd.DataFrame, asset: str) -> float:
     return float(np.nansum(np.where(base == asset.upper(), sign * value, 0.0)))
 
 
+def _asset_value(frame: pd.DataFrame, asset: str) -> float:
+    """Gross USD value of the positions on ``asset`` (longs and shorts alike)."""
+    base = frame["symbol"].str.partition("/")[0].str.upper()
+    inverse = frame["contractType"].str.lower() == "inverse"
+    quantity = frame["contracts"] * frame["contractSize"]
+    value = np.where(inverse, quantity, quantity * frame["markPrice"])
+    return float(np.nansum(np.where(base == asset.upper(), np.abs(value), 0.0)))
+
+
 def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Assessment:
     """The full assessment from a validated workbook's inputs.
 
@@ -90,6 +100,10 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
         drift=float(vol_settings.get("drift") or 0.0),
         source=book.path.name, template=book.template.tag, now=now,
     )
+    if market is not None:
+        # The VaR is of one asset's price history: say how much of the book that is.
+        market = dataclasses.replace(market, covered_value=_asset_value(frame, asset),
+                                     book_value=assessment.totals.value_usd)
     assessment.market = market
     exposures = exposure_by_exchange(frame) if len(frame) else pd.Series(dtype=float)
     assessment.scorecard = sections.scorecard_of(book, exposures)

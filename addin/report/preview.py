@@ -2,8 +2,10 @@
 
 ``python -m addin.report.preview DIR`` writes the demo workbook and report into ``DIR``, the
 email's HTML with its inline images resolved, and a screenshot of each at desktop width and at
-a 390-pixel phone width (``*-desktop.png``, ``*-phone.png``), trimmed of the blank page below.
-Needs Chromium (``PERPRISK_CHROMIUM``, default ``/usr/bin/chromium``).
+a 390-pixel phone width (``*-desktop.png``, ``*-phone.png``), trimmed of the blank page below,
+each chart alone (``chart-*.png``) and the workbook's first printed pages
+(``demo-assessment-page-*.png``). Needs Chromium (``PERPRISK_CHROMIUM``, default
+``/usr/bin/chromium``), LibreOffice and poppler-utils.
 """
 
 from __future__ import annotations
@@ -91,7 +93,20 @@ def main(argv: list[str] | None = None) -> int:
             target = out / f"{page.stem}-{view}.png"
             screenshot(page, target, width)
             print(f"wrote {target}")
+    for target in workbook_pages(book, out):
+        print(f"wrote {target}")
     return 0
+
+
+def workbook_pages(book: Path, out: Path, pages: int = 3) -> list[Path]:
+    """The first printed pages of ``book`` as PNG (LibreOffice, then poppler's pdftoppm)."""
+    from addin.workbook.recalc import render_pdf
+
+    pdf = render_pdf([book], out)[0]
+    prefix = out / f"{book.stem}-page"
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", str(pages), str(pdf),
+                    str(prefix)], check=True, capture_output=True, timeout=120)
+    return sorted(out.glob(f"{prefix.name}-*.png"))
 
 
 if __name__ == "__main__":

@@ -201,6 +201,17 @@ class MarketRisk:
     var_usd: float
     es_usd: float
     probability_days: float
+    #: Gross USD value of the positions on ``asset`` and of the whole book: the VaR covers
+    #: the first only (set by the pipeline; NaN when unknown).
+    covered_value: float = math.nan
+    book_value: float = math.nan
+
+    @property
+    def coverage(self) -> float:
+        """Share of the book's gross value the VaR covers (NaN when unknown)."""
+        if not (self.book_value > 0):
+            return math.nan
+        return self.covered_value / self.book_value
 
 
 def market_risk_of(book: FilledWorkbook, default_exposure: float) -> MarketRisk | None:

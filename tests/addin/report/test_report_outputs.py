@@ -103,3 +103,13 @@ def test_demo_never_overwrites_a_workbook_it_did_not_write(tmp_path: Path) -> No
     book.write_bytes(b"someone else's file")
     assert main(["demo", "--out", str(tmp_path)]) == 1
     assert book.read_bytes() == b"someone else's file"
+
+
+def test_var_says_what_it_covers(demo_dir: Path) -> None:
+    """The demo's VaR is of BTC's price history: 69,480 of a 209,300 USD book."""
+    text = (demo_dir / "demo-report.txt").read_text()
+    assert "covers BTC: 69,480 of a 209,300 USD book (33%)" in text
+    html = (demo_dir / "demo-report.html").read_text()
+    assert "covers BTC: 69,480 of a 209,300 USD book (33%)" in html
+    data = json.loads((demo_dir / "demo-report.json").read_text())
+    assert data["market"]["covered_value"] == pytest.approx(69480.0)
