@@ -624,6 +624,10 @@ MARK_WARNING_FACTOR, MARK_REFUSAL_FACTOR = 10.0, 1000.0
 SAME_SYMBOL_FACTOR = 5.0
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}" if ratio < 1e6 else f"{ratio:.1e}"
+
+
 def _number_or_none(value: Any) -> float | None:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -658,8 +662,7 @@ def _check_sizes(book: FilledWorkbook, positions: pd.DataFrame) -> None:
             ratio = max(mark / entry, entry / mark)
             if ratio >= MARK_WARNING_FACTOR:
                 sheet, cell = book.table_cell("positions", "mark_price", row)
-                times = f"{ratio:,.0f}" if ratio < 1e6 else f"{ratio:.1e}"
-                what = f"mark price {mark:g} is {times}x away from the entry {entry:g}"
+                what = f"mark price {mark:g} is {_times(ratio)}x away from the entry {entry:g}"
                 if ratio >= MARK_REFUSAL_FACTOR:
                     book.add(sheet, cell, what, "the current mark price of this contract")
                 else:
@@ -669,6 +672,7 @@ def _check_sizes(book: FilledWorkbook, positions: pd.DataFrame) -> None:
         if mark and not is_blank(symbol):
             marks.setdefault(name_key(symbol), []).append(
                 (row, name_key(record.get("exchange") or ""), mark))
+    _check_marks_against_history(book, marks)
     for rows in marks.values():
         if len(rows) < 2:
             continue
@@ -680,13 +684,40 @@ def _check_sizes(book: FilledWorkbook, positions: pd.DataFrame) -> None:
             if ratio < SAME_SYMBOL_FACTOR:
                 continue
             sheet, cell = book.table_cell("positions", "mark_price", row)
-            what = (f"mark price {mark:g} is {ratio:,.0f}x the mark {median:g} of the same "
+            what = (f"mark price {mark:g} is {_times(ratio)}x the mark {median:g} of the same "
                     f"symbol in row {other_row}")
             if venue == other_venue:  # one venue marks a symbol once: a typo
                 book.add(sheet, cell, what, "one mark price per symbol and venue")
             else:
                 book.warn(sheet, cell, what + " (another venue): a typo?",
                           "marks of one symbol close to each other")
+
+
+def _check_marks_against_history(book: FilledWorkbook,
+                                 marks: dict[str, list[tuple[int, str, float]]]) -> None:
+    """A mark far from the last price of the Volatility sheet's history of the same coin."""
+    history = book.tables.get("history")
+    asset = book.fields.get("volatility", {}).get("asset")
+    if history is None or "price" not in history or is_blank(asset):
+        return
+    prices = [p for p in (_number_or_none(v) for v in history["price"]) if p]
+    if not prices:
+        return
+    last = prices[-1]
+    row_of_last = int(history.index[[bool(_number_or_none(v)) for v in history["price"]]][-1])
+    coin = name_key(asset)
+    for symbol, rows in marks.items():
+        if symbol.partition("/")[0].strip() != coin:
+            continue
+        for row, _, mark in rows:
+            ratio = max(mark / last, last / mark)
+            if ratio >= SAME_SYMBOL_FACTOR:
+                sheet, cell = book.table_cell("positions", "mark_price", row)
+                title = layout.SHEETS["volatility"].title
+                book.warn(sheet, cell,
+                          f"mark price {mark:g} is {_times(ratio)}x the last {asset} price "
+                          f"{last:g} of the price history ({title} row {row_of_last}): a typo?",
+                          "a mark close to the coin's recent prices")
 
 
 def name_key(value: Any) -> str:

@@ -158,6 +158,9 @@ def test_implausible_marks_are_named_by_cell(edited: Path) -> None:
     assert "10x the mark 3180 of the same symbol in row 16" in problems[cell("mark_price", 6)[1]]
     assert "10x away from the entry" in warnings[cell("mark_price", 3)[1]]
     assert "x away from the entry" in problems[cell("mark_price", 4)[1]]
+    # the OKX BTC row is also far from the last BTC price of the Volatility sheet's history
+    history = [w for w in book.warnings if "of the price history" in w.what]
+    assert [w.cell for w in history] == [cell("mark_price", 4)[1]], book.warnings
 
 
 def test_error_cells_are_named_never_read_as_empty(edited: Path) -> None:
