@@ -95,10 +95,10 @@ def test_isolated_rows_equal_single_calls() -> None:
 
 
 def test_venues_map_to_rules_and_the_rule_is_reported() -> None:
-    book = _book().assign(exchange=["binanceusdm"] * 3 + ["bybit", "hyperliquid", "kraken"])
+    book = _book().assign(exchange=["binanceusdm"] * 3 + ["bybit", "hyperliquid", "deribit"])
     result = portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
     assert result["rule"].tolist() == ["binance"] * 3 + ["bybit", "hyperliquid", "generic"]
-    # Kraken has no rule of its own: the generic rule equals Binance's for this inverse row.
+    # Deribit is valued generically: the generic rule equals Binance's for this inverse row.
     reference = portfolio_margin(_book(), tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
     assert result.loc["pos5", "liquidation_price"] == reference.loc["pos5", "liquidation_price"]
 

@@ -297,9 +297,9 @@ def test_exchange_rule_for_a_venue(excel: Excel) -> None:
     assert excel.call("PERP_EXCHANGE_RULE", "binanceusdm") == liquidation.rule_for_venue(
         "binanceusdm"
     )
-    assert excel.call("PERP_EXCHANGE_RULE", Range([["Bybit"], ["kraken"]])) == [
+    assert excel.call("PERP_EXCHANGE_RULE", Range([["Bybit"], ["deribit"]])) == [
         [liquidation.rule_for_venue("Bybit")],
-        [liquidation.rule_for_venue("kraken")],
+        [liquidation.rule_for_venue("deribit")],
     ]
 
 
@@ -314,9 +314,9 @@ def test_bad_values_show_the_riskfuncs_line(excel: Excel) -> None:
 
 
 def test_unknown_options_list_the_allowed_values(excel: Excel) -> None:
-    got = one_line(excel.call("PERP_LIQ_PRICE", "long", 1.0, 1.0, 1.0, "kraken", MISSING, 0.004))
+    got = one_line(excel.call("PERP_LIQ_PRICE", "long", 1.0, 1.0, 1.0, "deribit", MISSING, 0.004))
     assert got.startswith("exchange must be one of binance, ")
-    assert got.endswith("(got 'kraken')")
+    assert got.endswith("(got 'deribit')")
     got = one_line(excel.call("PERP_NOTIONAL", 1.0, 1.0, "perpetual"))
     assert got == "contract must be one of linear, inverse (got 'perpetual')"
     got = one_line(excel.call("PERP_UNREALIZED_PNL", "up", 1.0, 2.0, 1.0))
