@@ -124,13 +124,22 @@ def broadcast_or_floats(
     return broadcast(**dict(zip(names, values, strict=True)))
 
 
-def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
+def _first_bad(values: FloatArray, bad: npt.NDArray[np.bool_]
+               ) -> tuple[int | tuple[int, ...] | None, Any]:
+    """Where the first bad element is (None for a scalar) and its value."""
     position = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
-    value = format_value(values[position] if values.ndim else values)
+    value = values[position] if values.ndim else values
     if not position:
-        return f"got {value}"
+        return None, value
     where = int(position[0]) if len(position) == 1 else tuple(int(p) for p in position)
-    return f"got {value} at position {where}"
+    return where, value
+
+
+def _where(values: FloatArray, bad: npt.NDArray[np.bool_]) -> str:
+    where, value = _first_bad(values, bad)
+    if where is None:
+        return f"got {format_value(value)}"
+    return f"got {format_value(value)} at position {where}"
 
 
 def require(
@@ -143,16 +152,19 @@ def require(
     """
     if isinstance(values, float):
         if not ok and values == values:
-            raise RiskInputError(f"{name} must {rule} (got {format_value(values)})")
+            raise RiskInputError(f"{name} must {rule} (got {format_value(values)})",
+                                 argument=name, value=values, rule=rule)
         return
     ok = np.asarray(ok)
     if ok.all():  # the usual case: one pass over the booleans
         return
     bad = ~ok & ~np.isnan(values)
     if np.any(bad):
-        raise RiskInputError(
-            f"{name} must {rule} ({_where(values, np.broadcast_to(bad, values.shape))})"
-        )
+        bad = np.broadcast_to(bad, values.shape)
+        position, value = _first_bad(values, bad)
+        raise RiskInputError(f"{name} must {rule} ({_where(values, bad)})", argument=name,
+                             position=position, value=value.item() if hasattr(value, "item")
+                             else value, rule=rule)
 
 
 def constant_value(values: Any) -> Any:
@@ -205,7 +217,8 @@ def choose(name: str, value: Any, allowed: tuple[str, ...]) -> str:
         normalised = value.strip().lower()
         if normalised in allowed:
             return normalised
-    raise RiskInputError(f"{name} must be one of {', '.join(allowed)} (got {format_value(value)})")
+    raise RiskInputError(f"{name} must be one of {', '.join(allowed)} (got {format_value(value)})",
+                         argument=name, value=value, rule=f"be one of {', '.join(allowed)}")
 
 
 _SIDE_WORDS = {"long": 1.0, "buy": 1.0, "short": -1.0, "sell": -1.0}

@@ -8,14 +8,15 @@ the others' maintenance margin and unrealised PnL, as Binance's cross formula do
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from riskfuncs._arrays import FloatArray, choose, side_sign
+from riskfuncs._arrays import FloatArray, choose, format_value, side_sign
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange
 from riskfuncs.liquidation import EXCHANGE_RULES, EXCHANGES, liquidation_price, rule_for_venue
@@ -293,12 +294,13 @@ def portfolio_margin(
     for rows, kind, exchange, symbol in groups:
         value[rows] = notional_of(qty[rows], mark[rows], kind)
         upnl[rows] = pnl_of(sign[rows], entry[rows], mark[rows], qty[rows], kind)
-        mm[rows] = maintenance_margin(
-            qty[rows],
-            mark[rows],
-            contract=kind,  # type: ignore[arg-type]
-            **_rate_arguments(frame, rows, tier_map, symbol, exchange),
-        )
+        with _rows_named(frame, rows):
+            mm[rows] = maintenance_margin(
+                qty[rows],
+                mark[rows],
+                contract=kind,  # type: ignore[arg-type]
+                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
+            )
     closing_fee = frame["feeRate"].to_numpy(dtype=float) * value
     other_mm, other_pnl, account_mm, account_balance = _cross_terms(
         frame, mm, upnl, cross, closing_fee, accounts)
@@ -306,19 +308,20 @@ def portfolio_margin(
     collateral = frame["collateral"].to_numpy()
     liq = np.full(len(frame), np.nan)
     for rows, kind, exchange, symbol in groups:
-        liq[rows] = liquidation_price(
-            sign[rows],
-            entry[rows],
-            qty[rows],
-            collateral[rows],
-            exchange=cast(Exchange, exchange),
-            contract=cast(Contract, kind),
-            fee_rate=frame["feeRate"].to_numpy()[rows],
-            other_maintenance_margin=other_mm[rows],
-            other_unrealized_pnl=other_pnl[rows],
-            margin_mode=np.where(cross[rows], "cross", "isolated"),
-            **_rate_arguments(frame, rows, tier_map, symbol, exchange),
-        )
+        with _rows_named(frame, rows):
+            liq[rows] = liquidation_price(
+                sign[rows],
+                entry[rows],
+                qty[rows],
+                collateral[rows],
+                exchange=cast(Exchange, exchange),
+                contract=cast(Contract, kind),
+                fee_rate=frame["feeRate"].to_numpy()[rows],
+                other_maintenance_margin=other_mm[rows],
+                other_unrealized_pnl=other_pnl[rows],
+                margin_mode=np.where(cross[rows], "cross", "isolated"),
+                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
+            )
 
     balance = np.where(cross, account_balance, collateral + upnl)
     requirement = np.where(cross, account_mm, mm)
@@ -380,6 +383,32 @@ def _groups(
         label = str(venue_labels[venue])
         groups.append((rows, str(contracts[venue]), str(rules[venue]), label or None))
     return groups
+
+
+#: Argument names of the per-group calls, as the positions table names its columns.
+_COLUMN_OF = {"entry_price": "entryPrice", "quantity": "contracts", "collateral": "collateral",
+              "maintenance_margin_rate": "maintenanceMarginRate",
+              "maintenance_amount": "maintenanceAmount", "fee_rate": "feeRate",
+              "max_leverage": "maxLeverage", "price": "markPrice", "side": "side"}
+
+
+@contextmanager
+def _rows_named(frame: pd.DataFrame, rows: Any) -> Iterator[None]:
+    """Re-raise a refusal of a per-group call with the book's row label and column name:
+    the group's element ``position`` is row ``frame.index[rows][position]``."""
+    try:
+        yield
+    except RiskInputError as exc:
+        if not isinstance(exc.position, int):
+            raise
+        where = int(np.arange(len(frame))[rows][exc.position])
+        label = frame.index[where]
+        column = _COLUMN_OF.get(str(exc.argument), str(exc.argument))
+        rule = exc.rule or "be valid"
+        raise RiskInputError(
+            f"{column} (row {label}) must {rule} (got {format_value(exc.value)})",
+            argument=column, position=where, value=exc.value,
+            rule=exc.rule) from None
 
 
 def _rate_arguments(

@@ -182,7 +182,31 @@ def assess_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,
     try:
         return Outcome(book, assess_book(book, now=now))
     except RiskInputError as exc:
-        raise WorkbookError(f"{book.path.name}: {str(exc).splitlines()[0]}") from None
+        raise WorkbookError(f"{book.path.name}: {_where(book, exc)}") from None
+
+
+#: ccxt column names of the positions frame (report.assessment.positions_frame) and the
+#: workbook columns they come from.
+_POSITION_KEYS = {"entryPrice": "entry_price", "markPrice": "mark_price", "contracts": "size",
+                  "collateral": "collateral", "maintenanceMarginRate": "maintenance_margin_rate",
+                  "maintenanceAmount": "maintenance_amount", "leverage": "leverage",
+                  "feeRate": "fee_rate", "maxLeverage": "max_leverage", "side": "side"}
+
+
+def _where(book: FilledWorkbook, exc: RiskInputError) -> str:
+    """The refusal's first line, led by the sheet and cell when riskfuncs says which position
+    and argument it refused (its structured fields), so no check is repeated here."""
+    text = str(exc).splitlines()[0]
+    key = _POSITION_KEYS.get(str(exc.argument))
+    table = book.tables.get("positions")
+    if key is None or not isinstance(exc.position, int) or table is None \
+            or not 0 <= exc.position < len(table):
+        return text
+    try:
+        sheet, cell = book.table_cell("positions", key, int(table.index[exc.position]))
+    except (KeyError, TypeError, ValueError):
+        return text
+    return f"{sheet}!{cell}: {text}"
 
 
 def assess_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS,

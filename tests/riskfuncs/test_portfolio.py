@@ -211,3 +211,14 @@ def test_the_first_differing_cross_account_is_named() -> None:
     # Both accounts differ; the message names the first account in key order and its rows.
     with pytest.raises(RiskInputError, match=r"on binance:USDT must be .* \(rows b and d differ"):
         portfolio_margin(book)
+
+
+def test_a_refusal_names_the_book_row_and_column_as_fields() -> None:
+    book = _book()
+    book.loc["pos4", "collateral"] = -5.0  # an isolated row with a negative margin
+    with pytest.raises(RiskInputError) as info:
+        portfolio_margin(book, tiers={"BTC/USDT:USDT": BTCUSDT_TIERS})
+    exc = info.value
+    assert str(exc) == "collateral (row pos4) must be >= 0 (got -5)"
+    assert (exc.argument, exc.position, exc.value, exc.rule) == (
+        "collateral", list(book.index).index("pos4"), -5.0, "be >= 0")
