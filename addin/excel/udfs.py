@@ -456,8 +456,8 @@ def PERP_FUNDING_PAYMENT(
 @xw.func(category=CATEGORY)
 @xw.arg("side", doc='"long" or "short".')
 @xw.arg("quantity", doc=QUANTITY)
-@xw.arg("mark_prices", ndim=1, doc="Mark price at each funding time (one column or row).")
-@xw.arg("rates", ndim=1, doc="Funding rate of each interval, fraction, same length as mark_prices.")
+@xw.arg("mark_prices", ndim=2, doc="Mark price at each funding time (one column or row).")
+@xw.arg("rates", ndim=2, doc="Funding rate of each interval, fraction, same length as mark_prices.")
 @xw.arg("contract", doc=CONTRACT)
 @shows_errors
 def PERP_CUMULATIVE_FUNDING(
@@ -480,8 +480,8 @@ def PERP_CUMULATIVE_FUNDING(
 @xw.arg("entry_price", doc=ENTRY)
 @xw.arg("quantity", doc=QUANTITY)
 @xw.arg("collateral", doc="Isolated margin: quote currency for linear, coin for inverse.")
-@xw.arg("mark_prices", ndim=1, doc="Mark price at each funding time (one column or row).")
-@xw.arg("rates", ndim=1, doc="Funding rate of each interval, fraction, same length as mark_prices.")
+@xw.arg("mark_prices", ndim=2, doc="Mark price at each funding time (one column or row).")
+@xw.arg("rates", ndim=2, doc="Funding rate of each interval, fraction, same length as mark_prices.")
 @xw.arg("exchange", doc=EXCHANGE)
 @xw.arg("contract", doc=CONTRACT)
 @xw.arg("maintenance_margin_rate", doc=MMR)
@@ -825,7 +825,8 @@ def PERP_GARMAN_KLASS_VOLATILITY(
 
 
 def _confidence(value: Any) -> float:
-    return _or(cells.optional_numbers("confidence", value), 0.99)  # type: ignore[no-any-return]
+    one = _one("confidence", value)
+    return 0.99 if one is None else one
 
 
 @xw.func(category=CATEGORY)
@@ -1467,7 +1468,7 @@ def PERP_CHECK_LEVERAGE(leverage: Any, cap: Any = None) -> Any:
     """Leverage discipline check: passed, value, limit and what to do; spills one row per value."""
     return _checks_out(
         discipline.check_leverage(
-            cells.numbers("leverage", leverage), cap=_or(cells.optional_numbers("cap", cap), 5.0)
+            cells.numbers("leverage", leverage), cap=_or(_one("cap", cap), 5.0)
         )
     )
 

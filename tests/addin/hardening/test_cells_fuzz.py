@@ -26,18 +26,6 @@ FUNCTIONS: dict[str, list[str]] = {
     if name.startswith("PERP_") and hasattr(func, "__xlfunc__")
 }
 
-#: Arguments whose range handling lives in the function declarations (addin/excel/udfs.py),
-#: not in the cell conversion: a multi-cell range there still fails. Each is pinned by a
-#: strict xfail below, so the day it is fixed the list must shrink.
-KNOWN: dict[tuple[str, str], str] = {
-    ("PERP_CHECK_LEVERAGE", "cap"): "unexpected error",
-    ("PERP_PRICE_SCAN_RANGE", "confidence"): "unexpected error",
-    ("PERP_CUMULATIVE_FUNDING", "mark_prices"): "xlwings ndim=1 traceback",
-    ("PERP_CUMULATIVE_FUNDING", "rates"): "xlwings ndim=1 traceback",
-    ("PERP_LIQ_PRICE_AFTER_FUNDING", "mark_prices"): "xlwings ndim=1 traceback",
-    ("PERP_LIQ_PRICE_AFTER_FUNDING", "rates"): "xlwings ndim=1 traceback",
-}
-
 WORDS = ["long", "short", "linear", "inverse", "isolated", "cross", "binance", "bybit", "okx",
          "hyperliquid", "simple", "log", "normal", "bootstrap", "abc", " ", "TRUE", "1e9",
          "=1+1", "\u202e", "minNotional"]
@@ -100,10 +88,7 @@ def test_cell_functions_return_numbers_arrays_or_one_line(data: st.DataObject) -
     params = FUNCTIONS[name]
     args = []
     for param in params:
-        value = data.draw(argument, label=param)
-        if (name, param) in KNOWN and _is_range(value):
-            value = MISSING
-        args.append(value)
+        args.append(data.draw(argument, label=param))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy overflow, short-history notes
         result = EXCEL.call(name, *args)
@@ -111,15 +96,20 @@ def test_cell_functions_return_numbers_arrays_or_one_line(data: st.DataObject) -
     assert wrong is None, f"{name}: {wrong}: {str(result)[:300]!r}"
 
 
-@pytest.mark.parametrize(("name", "param"), sorted(KNOWN))
-@pytest.mark.xfail(strict=True, reason="fixed in the function declaration, not the conversion")
-def test_known_range_arguments_still_fail(name: str, param: str) -> None:
+@pytest.mark.parametrize(("name", "param"), [
+    ("PERP_CHECK_LEVERAGE", "cap"), ("PERP_PRICE_SCAN_RANGE", "confidence"),
+    ("PERP_CUMULATIVE_FUNDING", "mark_prices"), ("PERP_CUMULATIVE_FUNDING", "rates"),
+    ("PERP_LIQ_PRICE_AFTER_FUNDING", "mark_prices"), ("PERP_LIQ_PRICE_AFTER_FUNDING", "rates"),
+])
+def test_a_range_where_one_value_or_one_column_is_expected_is_one_line(name: str,
+                                                                        param: str) -> None:
     args: list[Any] = [1.0] * len(FUNCTIONS[name])
     args[FUNCTIONS[name].index(param)] = Range([[0.5, 0.6], [0.7, 0.8]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = EXCEL.call(name, *args)
     assert _acceptable(name, result) is None, result
+    assert isinstance(result, str) and param in result, result
 
 
 # --- the specific cases, each on its own -------------------------------------------------------
