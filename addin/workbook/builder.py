@@ -383,6 +383,19 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         ws.conditional_formatting.add(rng, FormulaRule(
             formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
         _coin_amounts(ws, t)
+    if "dashboard" in keys:  # the closest-to-liquidation rows carry their alert's colour too
+        t = layout.DASHBOARD.table("closest")
+        ws = wb[layout.DASHBOARD.title]
+        rng = f"A{t.first_row}:{get_column_letter(_last_visible_column(layout.DASHBOARD))}" \
+              f"{t.last_row}"
+        alert = f"${t.column_letter('alert')}{t.first_row}"
+        texts = load_texts()["alerts"]
+        red_words = ",".join(f'{alert}="{word}"' for word in (
+            texts["liquidated"], texts["near_liquidation"], *layout.PROBLEMS))
+        ws.conditional_formatting.add(rng, FormulaRule(
+            formula=[f"OR({red_words})"], fill=ALERT_FILL, stopIfTrue=True))
+        ws.conditional_formatting.add(rng, FormulaRule(
+            formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
 
 
 #: Positions columns holding an amount in the settlement currency: the coin, for inverse rows.

@@ -83,3 +83,15 @@ def test_print_areas_end_at_the_filled_rows(tmp_path: Path) -> None:
     assert area.endswith(f"${t.first_row + 5}"), area  # six positions
     blank = builder.build_workbook(layout.TEMPLATES["credit-risk-assessment"])
     assert str(blank[layout.POSITIONS.title].print_area).endswith(f"${t.last_row}")
+
+
+def test_dashboard_closest_rows_carry_their_alert_colour() -> None:
+    wb = builder.build_workbook(layout.TEMPLATES["credit-risk-assessment"])
+    t = layout.DASHBOARD.table("closest")
+    rules = {str(cf.sqref): [r for r in cf.rules]
+             for cf in wb[layout.DASHBOARD.title].conditional_formatting}
+    chosen = rules[f"A{t.first_row}:C{t.last_row}"]
+    assert [r.dxf.fill.fgColor.rgb[-6:] for r in chosen] == [
+        str(builder.ALERT_FILL.fgColor.rgb)[-6:], str(builder.WARN_FILL.fgColor.rgb)[-6:]]
+    assert "NEAR LIQUIDATION" in chosen[0].formula[0]
+    assert layout.PROBLEM_MMR_MISSING in chosen[0].formula[0]
