@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         else:
             rows = len(book.tables.get("positions", ()))
             print(f"{path}: OK ({book.template.tag}, {rows} position(s))")
+        for warning in book.warnings:
+            # Plausible but worth a look (a mark far from entry): named, not a problem.
+            print(f"  warning: {warning}")
     return status
 
 
@@ -171,6 +175,7 @@ def fill_from_export(
     """
     from addin.reader.exchange_data import (
         ExportError,
+        ExportNote,
         fill_market_data,
         fill_workbook,
         load_exchanges,
@@ -198,17 +203,21 @@ def fill_from_export(
         export = load_export(export_path, default_exchange=default_exchange,
                              tiers=load_tiers(tiers) if tiers else None)
         for note in export.notes:
-            _err(f"note: {note}")
+            _err(f"note: {_printable(note)}")
         for skipped in export.skipped:
-            _err(f"skipped: {skipped}")
+            _err(f"skipped: {_printable(skipped)}")
         wb = fill_workbook(chosen, export.positions, export.tiers)
-        fill_market_data(
-            wb, export.positions,
-            prices=load_ohlcv(prices) if prices else export.prices,
-            exchanges=load_exchanges(exchanges) if exchanges else None,
-            funding=load_funding(funding) if funding else export.funding)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ExportNote)
+            fill_market_data(
+                wb, export.positions,
+                prices=load_ohlcv(prices) if prices else export.prices,
+                exchanges=load_exchanges(exchanges) if exchanges else None,
+                funding=load_funding(funding) if funding else export.funding)
+        for caught_note in caught:
+            _err(f"note: {_printable(str(caught_note.message))}")
     except ExportError as exc:
-        _err(str(exc))
+        _err(_printable(str(exc)))
         return EXIT_PROBLEMS
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +245,13 @@ def fill_from_export(
         _print_problems(out, problems)
         return EXIT_PROBLEMS
     return status
+
+
+def _printable(text: str) -> str:
+    """Text from an export as the terminal may show it: control and bidi-override characters
+    escaped (a venue or symbol name is the export's, not ours)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def _print_problems(path: Path, problems: Sequence[Any]) -> None:

@@ -141,3 +141,32 @@ def test_an_export_without_its_exchange_is_refused_not_valued_generically(
     with pytest.raises(ExportError, match="pass --exchange"):
         load_export(path)
     assert load_export(path, default_exchange="gateio").positions[0].values["exchange"] == "gate"
+
+
+def test_fill_and_check_say_their_notes_and_warnings_as_lines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    position = {"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 1,
+                "entryPrice": 60_000, "markPrice": 60_000, "positionMargin": 6000,
+                "marginMode": "isolated", "maintenanceMarginPercentage": 0.004}
+    hostile = _export(tmp_path, {"bit\x1bmex\u202e": {"positions": [position]}}, "bad.json")
+    assert main(["fill", "--positions", str(hostile), "--out", str(tmp_path / "x.xlsx")]) == 1
+    err = capsys.readouterr().err
+    # The venue's control and bidi characters are shown escaped, never sent to the terminal.
+    assert "\x1b" not in err and "\u202e" not in err and "bit\\x1bmex\\u202e" in err
+    path = _export(tmp_path, {"bybit": {"positions": [position]}})
+    bars = tmp_path / "ohlcv.json"
+    bars.write_text(json.dumps({"BTC/USDT:USDT": [
+        [1_600_000_000_000 + i * 86_400_000, 1, 1, 1, 60_000 + i, 1] for i in range(500)]}))
+    out = tmp_path / "book.xlsx"
+    main(["fill", "--positions", str(path), "--prices", str(bars), "--out", str(out)])
+    err = capsys.readouterr().err
+    # Truncated market data is a note line, not a Python warning.
+    assert "note: " in err and "400" in err and "Warning" not in err
+    # check prints the reader's warnings under the file (a mark far from entry).
+    far = _export(tmp_path, {"bybit": {"positions": [dict(position, markPrice=700_000)]}},
+                  "far.json")
+    book = tmp_path / "far.xlsx"
+    main(["fill", "--positions", str(far), "--out", str(book)])
+    capsys.readouterr()
+    main(["check", str(book)])
+    assert "  warning: " in capsys.readouterr().out
