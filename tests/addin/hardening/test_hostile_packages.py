@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.addin.report.test_reader_hostile import (
+from tests.addin.reader.test_reader_hostile import (
     SHEET,
     STRINGS,
     make_book,
