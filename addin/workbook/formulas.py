@@ -750,6 +750,8 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
     p = POS_TABLE.name_of
     n = f"COUNT({p('size')})"
     texts = load_texts()["alerts"]
+    red = (f'(COUNTIF({p("distance_to_liquidation")},"<"&Set_AlertDistance)+'
+           f'COUNTIF({p("distance_to_liquidation")},"reached"))')
     checks = {
         "leverage": (
             f'IF({n}=0,"N/A",IF(COUNTIF({p("effective_leverage")},">"&Set_LeverageCap)+'
@@ -757,11 +759,14 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
             f'IF({n}=0,"","highest "&TEXT(MAX({p("effective_leverage")}),"0.0")&"x, cap "&'
             f'Set_LeverageCap&"x")',
         ),
+        # Never a pass for a position red on distance (a 45x position sits 340% above its
+        # maintenance 1.7% from liquidation) nor for one whose maintenance is unknown.
         "buffer": (
-            f'IF({n}=0,"N/A",IF(COUNTIF({p("margin_buffer")},"<"&Set_BufferRule)=0,'
-            f'"PASS","FAIL"))',
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("margin_buffer")},"<"&Set_BufferRule)+{red}+'
+            f'SUM({p("problem_flag")})=0,"PASS","FAIL"))',
             f'IF({n}=0,"",COUNTIF({p("margin_buffer")},"<"&Set_BufferRule)&'
-            f'" position(s) below "&TEXT(Set_BufferRule,"0%"))',
+            f'" position(s) below "&TEXT(Set_BufferRule,"0%")&IF({red}>0,", "&{red}&'
+            f'" red on distance",""))',
         ),
         "distance": (
             f'IF({n}=0,"N/A",IF(COUNTIF({p("distance_to_liquidation")},"<"&Set_AlertDistance)'

@@ -86,3 +86,17 @@ def test_the_dashboard_counts_problem_rows_as_alerts(
     names = ws.parent.defined_names
     target = names["Dash_Alerts"].attr_text.split("!")[1].replace("$", "")
     assert dash[target].value >= 5
+
+
+def test_the_audit_buffer_check_does_not_pass_unknown_maintenance(
+        recalculated: tuple[Any, layout.Table]) -> None:
+    """The complete rows sit far above their maintenance; the book still fails the buffer
+    check while some row's maintenance is unknown."""
+    from addin.workbook.texts import load_texts
+
+    ws, _ = recalculated
+    audit = ws.parent[layout.AUDIT.title]
+    t = layout.AUDIT.table("checks")
+    ids = [item["id"] for item in load_texts()["audit"]]
+    status = audit[f"{t.column_letter('status')}{t.first_row + ids.index('buffer')}"].value
+    assert status == "FAIL"
