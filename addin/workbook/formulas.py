@@ -888,8 +888,9 @@ def closest_table(ctx: Context) -> dict[str, str]:
     """The positions nearest to liquidation, nearest first, through Pos_ClosenessRank."""
     c = Row(NEAR)
     p = POS_TABLE.name_of
-    letter = NEAR.column_letter("row")
-    k = f"ROWS({letter}${NEAR.first_row}:{letter}{{r}})"
+    # The k-th row of the table, from the row number alone: ROWS() over a range ending in
+    # this very cell read as a cycle to an engine that follows references literally.
+    k = f"(ROW()-{NEAR.first_row - 1})"
     row = c("row")
     return {
         "row": f'=IF({k}>COUNT({p("closeness_rank")}),"",MATCH({k},{p("closeness_rank")},0))',

@@ -95,3 +95,19 @@ def test_dashboard_closest_rows_carry_their_alert_colour() -> None:
         str(builder.ALERT_FILL.fgColor.rgb)[-6:], str(builder.WARN_FILL.fgColor.rgb)[-6:]]
     assert "NEAR LIQUIDATION" in chosen[0].formula[0]
     assert layout.PROBLEM_MMR_MISSING in chosen[0].formula[0]
+
+
+def test_closest_block_never_refers_to_its_own_cells() -> None:
+    """Plainly acyclic: no formula of the closest-to-liquidation table names a cell of the
+    table's helper column (it once did, inside ROWS(D$22:D22), which a second engine read as
+    a cycle)."""
+    import re
+
+    wb = builder.build_workbook(layout.TEMPLATES["credit-risk-assessment"])
+    ws = wb[layout.DASHBOARD.title]
+    t = layout.DASHBOARD.table("closest")
+    own = t.column_letter("row")
+    for row in range(t.first_row, t.last_row + 1):
+        formula = str(ws[f"{own}{row}"].value)
+        assert not re.search(rf"\$?{own}\$?\d", formula), formula
+        assert f"ROW()-{t.first_row - 1}" in formula
