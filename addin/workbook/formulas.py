@@ -301,6 +301,9 @@ def positions_table(ctx: Context) -> dict[str, str]:
         f'IF(AND({cross},SUMIFS({c.name("problem_flag")},{same_account})>0),'
         f'"{layout.PROBLEM_ACCOUNT}",""))'
     )
+    f["venue_exposure"] = (
+        f'SUMIFS({c.name("exposure_usd")},{c.name("exchange")},{c("exchange")})'
+    )
     problem = c("problem")
     for key in ("maintenance_margin", "requirement", "liquidation_price",
                 "distance_to_liquidation", "margin_ratio", "margin_buffer", "alert"):
@@ -669,13 +672,17 @@ def weights_table(ctx: Context) -> dict[str, str]:
 
 
 def scorecard_fields(ctx: Context) -> dict[str, str]:
-    share = EXCH.name_of("share")
+    exposure, venue = POS_TABLE.name_of("exposure_usd"), POS_TABLE.name_of("venue_exposure")
     return {
         "total_exposure": f"=SUM({POS_TABLE.name_of('exposure_usd')})",
         "expected_loss": f"=SUM({EXCH.name_of('expected_loss')})",
-        "hhi": f'=IF(COUNT({share})=0,"n/a",SUMSQ({share}))',
+        # Over every venue held, listed on the scorecard or not (the shares are of all
+        # exposure): sum over venues of E_v^2 = sum over rows of e_i * E_venue(i).
+        "hhi": (f'=IF(N(Score_TotalExposure)>0,SUMPRODUCT({exposure},{venue})/'
+                'Score_TotalExposure^2,"n/a")'),
         "effective_venues": '=IF(ISNUMBER(Score_Hhi),1/Score_Hhi,"n/a")',
-        "largest_share": f'=IF(COUNT({share})=0,"n/a",MAX({share}))',
+        "largest_share": (f'=IF(N(Score_TotalExposure)>0,MAX({venue})/Score_TotalExposure,'
+                          '"n/a")'),
     }
 
 

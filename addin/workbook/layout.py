@@ -55,7 +55,8 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #: 2: closest-to-liquidation ranking on the Dashboard, scenario labels.
 #: 3: any venue name; Rule, Exchange liq. price and vs exchange columns on Positions.
 #: 4: input problems on Positions (a missing or textual MMR, an unknown tier table) shown in
-#:    the row instead of a computed zero maintenance; the Dashboard is the first sheet.
+#:    the row instead of a computed zero maintenance; the Dashboard is the first sheet; the
+#:    Scorecard's concentration over every venue held (venue exposure helper).
 LAYOUT_VERSION = 4
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
@@ -570,6 +571,9 @@ POSITIONS = Sheet(
                  help="1 where the row has an input problem."),
             _out("problem", "Problem", hidden=True,
                  help="The row's input problem, or for a cross row one of its account's."),
+            _out("venue_exposure", "Venue exposure (USD)", hidden=True,
+                 help="Exposure of this row's exchange, all its accounts: the Scorecard's "
+                      "concentration counts every venue, listed there or not."),
         ), POSITION_ROWS),
     ),
     requires=("tiers",),
