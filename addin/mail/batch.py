@@ -50,9 +50,17 @@ class BatchResult:
             f"sent {len(self.sent)}, already sent earlier {len(self.skipped)}, "
             f"failed {len(self.failed)}"
         ]
-        lines += [f"  FAILED {shown(label)}: {why}" for label, why in self.failed]
+        lines += [f"  FAILED {shown(label)}: {_without_name(label, why)}"
+                  for label, why in self.failed]
         lines += [f"  NOTE {shown(label)}: {why}" for label, why in self.notes]
         return "\n".join(lines)
+
+
+def _without_name(label: str, why: str) -> str:
+    """A reason that starts with the file's own name (the reader's messages do) without it:
+    the summary line names the file already."""
+    name = label.replace("\\", "/").rsplit("/", 1)[-1]
+    return why[len(name) + 2:] if why.startswith(f"{name}: ") else why
 
 
 def shown(label: str) -> str:
