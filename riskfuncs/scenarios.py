@@ -427,7 +427,12 @@ def get_scenario(name: str) -> Scenario:
     raise RiskInputError(f"scenario must be one of {names} (got {format_value(name)})")
 
 
-def exchange_default_scenario(exchange: str, *, loss_given_default: float = 0.75) -> Scenario:
+#: Loss given default of a venue failure when none is given (the FTX-like case).
+DEFAULT_EXCHANGE_LGD = 0.75
+
+
+def exchange_default_scenario(exchange: str, *,
+                              loss_given_default: float = DEFAULT_EXCHANGE_LGD) -> Scenario:
     """A venue failure: equity held at ``exchange`` is lost at ``loss_given_default``.
 
     Prices do not move. Priors from past failures (fraction of the claim lost): QuadrigaCX about

@@ -36,10 +36,14 @@ PathResult: TypeAlias = "FloatArray | pd.Series[float] | pd.DataFrame"
 ReturnKind = Literal["simple", "log"]
 EwmaStart = Literal["backcast", "sample", "first"]
 
+#: RiskMetrics' decay factor for daily data (J.P. Morgan/Reuters, *RiskMetrics Technical
+#: Document*, 1996): the default ``lam`` everywhere perprisk computes an EWMA volatility.
+RISKMETRICS_LAMBDA = 0.94
 #: Weight decay and length of the backcast that starts the EWMA recursion, as in the ``arch``
 #: package (``VolatilityProcess.backcast``): a 0.94-weighted mean of the first 75 squared returns.
-_BACKCAST_DECAY = 0.94
-_BACKCAST_LENGTH = 75
+BACKCAST_DECAY = 0.94
+BACKCAST_LENGTH = 75
+_BACKCAST_DECAY, _BACKCAST_LENGTH = BACKCAST_DECAY, BACKCAST_LENGTH
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,7 @@ def _ewma_variances(values: FloatArray, lam: float, start: EwmaStart | float) ->
 def ewma_volatility(
     returns: HistoryLike,
     *,
-    lam: float = 0.94,
+    lam: float = RISKMETRICS_LAMBDA,
     periods_per_year: float = 365,
     start: EwmaStart | float = "backcast",
     axis: int = 0,
@@ -330,7 +334,7 @@ def ewma_volatility(
 def ewma_volatility_path(
     returns: HistoryLike,
     *,
-    lam: float = 0.94,
+    lam: float = RISKMETRICS_LAMBDA,
     periods_per_year: float = 365,
     start: EwmaStart | float = "backcast",
     axis: int = 0,

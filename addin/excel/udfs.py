@@ -42,6 +42,9 @@ from riskfuncs import scenarios as scenario_models
 from riskfuncs import steps as steps_models
 from riskfuncs import tiers as tier_tables
 from riskfuncs import volatility as volatility_models
+from riskfuncs.discipline import LEVERAGE_CAP, MINIMUM_MARGIN_BUFFER
+from riskfuncs.scenarios import DEFAULT_EXCHANGE_LGD
+from riskfuncs.volatility import RISKMETRICS_LAMBDA
 
 CATEGORY = "PerpRisk"
 
@@ -237,7 +240,8 @@ def PERP_LIQ_DISTANCE(side: Any, mark_price: Any, liquidation_price: Any) -> Any
 @xw.arg("move", ndim=2, doc="Adverse price move to survive, fraction (0.30 = 30% against you).")
 @xw.arg("side", ndim=2, doc=SIDE)
 @xw.arg("maintenance_margin_rate", ndim=2, doc="Maintenance margin rate, fraction (0.5% = 0.005).")
-@xw.arg("buffer", ndim=2, doc="Margin left above maintenance after the move. Default 0.30.")
+@xw.arg("buffer", ndim=2, doc="Margin left above maintenance after the move. Default "
+                             f"{MINIMUM_MARGIN_BUFFER:.2f}.")
 @xw.arg("contract", doc=CONTRACT)
 @shows_errors
 def PERP_MAX_LEVERAGE_FOR_MOVE(
@@ -252,7 +256,7 @@ def PERP_MAX_LEVERAGE_FOR_MOVE(
             maintenance_margin_rate=cells.numbers(
                 "maintenance_margin_rate", maintenance_margin_rate
             ),
-            buffer=0.30 if buffer_value is None else buffer_value,
+            buffer=MINIMUM_MARGIN_BUFFER if buffer_value is None else buffer_value,
             contract=cells.option("contract", contract, "linear"),
         ),
         inf_text="no limit",
@@ -746,7 +750,8 @@ def PERP_VOLATILITY(returns: Any, periods_per_year: Any = None) -> Any:
 
 @xw.func(category=CATEGORY)
 @xw.arg("returns", ndim=2, doc=RETURNS)
-@xw.arg("lam", doc="Decay factor in (0, 1): 0.94 for daily data (default, RiskMetrics).")
+@xw.arg("lam", doc=f"Decay factor in (0, 1): {RISKMETRICS_LAMBDA} for daily data (default, "
+                   "RiskMetrics).")
 @xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
 @shows_errors
 def PERP_EWMA_VOLATILITY(returns: Any, lam: Any = None, periods_per_year: Any = None) -> Any:
@@ -755,7 +760,7 @@ def PERP_EWMA_VOLATILITY(returns: Any, lam: Any = None, periods_per_year: Any = 
     return cells.per_series_out(
         volatility_models.ewma_volatility(
             values,
-            lam=_or(cells.optional_numbers("lam", lam), 0.94),
+            lam=_or(cells.optional_numbers("lam", lam), RISKMETRICS_LAMBDA),
             periods_per_year=_periods(periods_per_year),
         ),
         names,
@@ -764,7 +769,8 @@ def PERP_EWMA_VOLATILITY(returns: Any, lam: Any = None, periods_per_year: Any = 
 
 @xw.func(category=CATEGORY)
 @xw.arg("returns", ndim=2, doc=RETURNS)
-@xw.arg("lam", doc="Decay factor in (0, 1): 0.94 for daily data (default, RiskMetrics).")
+@xw.arg("lam", doc=f"Decay factor in (0, 1): {RISKMETRICS_LAMBDA} for daily data (default, "
+                   "RiskMetrics).")
 @xw.arg("periods_per_year", doc=PERIODS_PER_YEAR)
 @shows_errors
 def PERP_EWMA_VOLATILITY_PATH(returns: Any, lam: Any = None, periods_per_year: Any = None) -> Any:
@@ -773,7 +779,7 @@ def PERP_EWMA_VOLATILITY_PATH(returns: Any, lam: Any = None, periods_per_year: A
     return cells.path_out(
         volatility_models.ewma_volatility_path(
             values,
-            lam=_or(cells.optional_numbers("lam", lam), 0.94),
+            lam=_or(cells.optional_numbers("lam", lam), RISKMETRICS_LAMBDA),
             periods_per_year=_periods(periods_per_year),
         ),
         names,
@@ -1052,7 +1058,7 @@ def _scenario_lgd(word: str) -> float:
 def _named_scenario(name: str) -> scenario_models.Scenario:
     words = name.split()
     if len(words) in (2, 3) and words[0].lower() == "default":
-        lgd = _scenario_lgd(words[2]) if len(words) == 3 else 0.75
+        lgd = _scenario_lgd(words[2]) if len(words) == 3 else DEFAULT_EXCHANGE_LGD
         return scenario_models.exchange_default_scenario(words[1], loss_given_default=lgd)
     return scenario_models.get_scenario(name)
 
@@ -1461,14 +1467,14 @@ def _checks_out(table: pd.DataFrame) -> Any:
 
 @xw.func(category=CATEGORY)
 @xw.arg("leverage", ndim=2, doc="Effective leverage: notional / margin balance.")
-@xw.arg("cap", doc="Highest leverage allowed. Default 5.")
+@xw.arg("cap", doc=f"Highest leverage allowed. Default {LEVERAGE_CAP:g}.")
 @xw.ret(index=False, header=True)
 @shows_errors
 def PERP_CHECK_LEVERAGE(leverage: Any, cap: Any = None) -> Any:
     """Leverage discipline check: passed, value, limit and what to do; spills one row per value."""
     return _checks_out(
         discipline.check_leverage(
-            cells.numbers("leverage", leverage), cap=_or(_one("cap", cap), 5.0)
+            cells.numbers("leverage", leverage), cap=_or(_one("cap", cap), LEVERAGE_CAP)
         )
     )
 
@@ -1572,7 +1578,7 @@ def PERP_DISCIPLINE_REPORT(
 ) -> Any:
     """Every discipline check on a book of positions, one row per check; spills a table."""
     limits = discipline.DisciplineLimits(
-        leverage_cap=_or(cells.optional_numbers("leverage_cap", leverage_cap), 5.0),
+        leverage_cap=_or(cells.optional_numbers("leverage_cap", leverage_cap), LEVERAGE_CAP),
         minimum_margin_buffer=_or(
             cells.optional_numbers("minimum_margin_buffer", minimum_margin_buffer), 0.30
         ),
