@@ -45,5 +45,5 @@ clean:
 # desktop and 390-pixel phone width, each chart and the first printed pages of the demo
 # workbook (LibreOffice, poppler) into dist/render.
 .PHONY: render
-render: setup
+render: $(BIN)/python
 	$(BIN)/python -m addin.report.preview dist/render
