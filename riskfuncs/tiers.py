@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from riskfuncs._arrays import FloatArray, broadcast, format_value, require_non_negative
+from riskfuncs._arrays import FloatArray, broadcast, format_value, require, require_non_negative
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import FloatLike
 
@@ -363,6 +363,7 @@ def tier_for_notional(notional: FloatLike, tiers: TierLike) -> Any:
     table = as_tier_table(tiers)
     form, (values,) = broadcast(notional=notional)
     require_non_negative("notional", values)
+    _require_within(values, table)
     number = (table.index_for(np.nan_to_num(values)) + 1).astype(float)
     return form.wrap(np.where(np.isnan(values), np.nan, number))
 
@@ -389,8 +390,18 @@ def max_leverage(notional: FloatLike, tiers: TierLike) -> Any:
     table = as_tier_table(tiers)
     form, (values,) = broadcast(notional=notional)
     require_non_negative("notional", values)
+    _require_within(values, table)
     leverage = table.max_leverages[table.index_for(np.nan_to_num(values))]
     return form.wrap(np.where(np.isnan(values), np.nan, leverage))
+
+
+def _require_within(values: FloatArray, table: TierTable) -> None:
+    """A lookup past a table's last finite cap names no tier: the exchange takes no position
+    that large, so saying the last tier's rate would be a guess."""
+    cap = float(table.caps[-1])
+    if np.isfinite(cap):
+        require("notional", values, ~(values > cap),
+                f"be at most the last tier's cap {cap:,.0f} (the table ends there)")
 
 
 def check_tier_units(table: TierTable, contract: str) -> None:

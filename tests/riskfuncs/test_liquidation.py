@@ -577,3 +577,20 @@ def test_a_long_tier_table_and_missing_values_in_the_tier_search() -> None:
     np.testing.assert_array_equal(vector, loop)
     assert np.isnan(vector[:3]).all() and np.isnan(vector[5])
     assert np.isfinite(vector[6:]).all()
+
+
+def test_a_lookup_past_the_last_tier_cap_is_refused_not_guessed() -> None:
+    from riskfuncs import max_leverage, tier_for_notional
+
+    capped = [{"minNotional": 0, "maxNotional": 50_000, "maintenanceMarginRate": 0.004,
+               "maxLeverage": 125},
+              {"minNotional": 50_000, "maxNotional": 600_000, "maintenanceMarginRate": 0.005,
+               "maxLeverage": 100}]
+    assert tier_for_notional(600_000, capped) == 2.0
+    with pytest.raises(RiskInputError, match=r"notional must be at most the last tier's cap "
+                                             r"600,000 .*\(got 700000\)"):
+        tier_for_notional(700_000, capped)
+    with pytest.raises(RiskInputError, match="last tier's cap"):
+        max_leverage([100.0, 1e9], capped)
+    open_ended = [dict(capped[0]), dict(capped[1], maxNotional=None)]
+    assert tier_for_notional(1e12, open_ended) == 2.0
