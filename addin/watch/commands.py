@@ -70,6 +70,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--funding-limit", type=float, default=0.001, metavar="RATE",
                         help="amber when the latest funding rate charges a position more than "
                              "this per interval (default 0.001 = 0.1%%)")
+    parser.add_argument("--probability-limit", type=float, default=0.05, metavar="FRACTION",
+                        help="amber when the chance of touching the liquidation price within a "
+                             "day, from the daily closes' EWMA volatility, is above this "
+                             "(default 0.05)")
     parser.add_argument("--venue-limit", type=float, default=0.5, metavar="FRACTION",
                         help="amber when one venue holds more than this share of the equity on "
                              "exchanges (default 0.5)")
@@ -139,7 +143,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     state = State(args.state or default_state_path())
     watch = Watch(venues, credentials, settings, thresholds, channels, state,
                   quiet=args.quiet, funding_limit=args.funding_limit,
-                  venue_limit=args.venue_limit, summary_at=summary_at)
+                  venue_limit=args.venue_limit, summary_at=summary_at,
+                  probability_limit=args.probability_limit)
     try:
         if args.once:
             return watch.tick()
@@ -175,12 +180,13 @@ class Watch:
                  thresholds: Thresholds, channels: Sequence[Channel], state: State, *,
                  quiet: bool = False, clock: Callable[[], dt.datetime] | None = None,
                  funding_limit: float = 0.001, venue_limit: float = 0.5,
-                 summary_at: dt.time | None = None) -> None:
+                 summary_at: dt.time | None = None, probability_limit: float = 0.05) -> None:
         self.venues, self.credentials, self.settings = list(venues), credentials, settings
         self.thresholds, self.channels, self.state = thresholds, list(channels), state
         self.quiet = quiet
         self.funding_limit, self.venue_limit = funding_limit, venue_limit
         self.summary_at = summary_at
+        self.probability_limit = probability_limit
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def observe(self) -> list[Observation]:
@@ -219,6 +225,7 @@ class Watch:
                 f"mark {p.mark_price:,.6g}, liquidation {p.liquidation_price:,.6g}"))
             observations.append(_stop_check(key, name, p))
         observations += self._funding(export, assessment.positions)
+        observations += self._probabilities(export, assessment.positions)
         observations += self._venue_shares(export)
         return observations
 
@@ -246,6 +253,42 @@ class Watch:
                 f"({p.exchange})", None, f"latest rate {rate:+.4%} per interval, "
                 f"{'against' if charged > 0 else 'for'} the position (limit "
                 f"{self.funding_limit:.3%})", forced=level))
+        return out
+
+    def _probabilities(self, export: dict[str, Any], positions: Sequence[Any]
+                       ) -> list[Observation]:
+        """Amber where the one-day chance of touching the liquidation price is above the
+        limit, with the EWMA volatility of the symbol's recent daily closes (fetch pulls
+        them); nothing where fewer than ten closes are there (no figure, no verdict)."""
+        import math
+
+        import numpy as np
+
+        from riskfuncs import ewma_volatility, liquidation_probability
+        from riskfuncs.venues import venue_name
+
+        closes: dict[tuple[str, str], list[float]] = {}
+        for venue, part in (export.get("venues") or {}).items():
+            for symbol, bars in (part.get("ohlcv") or {}).items():
+                values = [float(b[4]) for b in bars or () if isinstance(b, list) and len(b) > 4
+                          and isinstance(b[4], int | float) and b[4] > 0]
+                closes[(venue_name(venue), symbol)] = values
+        out = []
+        for p in positions:
+            series = closes.get((p.exchange, p.symbol), [])
+            if len(series) < 10 or not (p.liquidation_price > 0
+                                        and math.isfinite(p.liquidation_price)):
+                continue
+            returns = np.diff(np.log(np.asarray(series)))
+            vol = float(np.asarray(ewma_volatility(returns, periods_per_year=365), dtype=float))
+            chance = float(np.asarray(liquidation_probability(
+                p.mark_price, p.liquidation_price, vol, 1 / 365, side=p.side), dtype=float))
+            out.append(Observation(
+                f"{p.exchange}|{p.symbol}|{p.side}|probability",
+                f"liquidation chance of {p.symbol} {p.side} ({p.exchange})", None,
+                f"{chance:.1%} within a day at {vol:.0%} a year (limit "
+                f"{self.probability_limit:.0%})",
+                forced="amber" if chance > self.probability_limit else "green"))
         return out
 
     def _venue_shares(self, export: dict[str, Any]) -> list[Observation]:

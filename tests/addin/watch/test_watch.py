@@ -278,3 +278,69 @@ def test_a_daily_summary_goes_out_once_a_day(
     assert summaries[0]["level"] == "amber"
     assert summaries[0]["text"].startswith("0 red, 1 amber")
     assert "amber BTC/USDT:USDT long (binance)" in summaries[0]["text"]
+
+
+def test_a_high_chance_of_liquidation_within_a_day_is_an_alert(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path) -> None:
+    route = next(r for r in replay_server.routes if r.file == "binanceusdm/klines.json")
+    original = json.dumps(route.response)
+    try:
+        state = tmp_path / "watch.sqlite"
+        position["markPrice"] = f"{_mark_for(0.25):.8f}"  # 25% from liquidation: green
+        assert _tick(replay_server, receiver, state) == 0
+        assert receiver.bodies == []  # one recorded close: no volatility, no verdict
+        # 60 daily closes swinging 25% a day: about 480% a year, so 25% can go in a day.
+        day = 86_400_000
+        route.response = [[1_700_000_000_000 + i * day, "1", "1", "1",
+                           f"{6_000 * (1.25 if i % 2 else 1.0):.2f}", "1", 0, "0", 1, "0", "0",
+                           "0"] for i in range(60)]
+        assert _tick(replay_server, receiver, state) == 0
+        (alert,) = receiver.bodies
+        assert alert["key"] == "binance|BTC/USDT:USDT|long|probability"
+        assert alert["level"] == "amber" and "within a day" in alert["text"]
+    finally:
+        route.response = json.loads(original)
+
+
+def test_kill_9_mid_delivery_then_restart_sends_one_alert_id(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    state = tmp_path / "watch.sqlite"
+    position["markPrice"] = f"{_mark_for(0.05):.8f}"  # red
+    arrived = threading.Event()
+    release = threading.Event()
+    handler_class = receiver.server.RequestHandlerClass
+    original_post = handler_class.do_POST  # type: ignore[attr-defined]
+
+    def slow_post(self: Any) -> None:
+        arrived.set()
+        release.wait(10)  # hold the answer: the watch is killed while it waits
+        original_post(self)
+
+    handler_class.do_POST = slow_post  # type: ignore[attr-defined]
+    argv = ["watch", "--once", "--quiet", "--exchange", "binanceusdm", "--timeout", "5",
+            "--api-base", replay_server.url, "--webhook", receiver.url, "--state", str(state)]
+    code = f"import sys; from addin.cli import main; sys.exit(main({argv!r}))"
+    child = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
+    try:
+        assert arrived.wait(60), "the watch never posted"
+        child.send_signal(signal.SIGKILL)  # kill -9 with the alert in flight
+        child.wait(10)
+    finally:
+        release.set()
+        child.kill()
+    time.sleep(0.2)
+    handler_class.do_POST = original_post  # type: ignore[attr-defined]
+    # The first POST was answered after the kill: the receiver may or may not have it. A
+    # restart re-sends what was not marked sent, with the same id; a third run sends nothing.
+    assert _tick(replay_server, receiver, state) == 0
+    assert _tick(replay_server, receiver, state) == 0
+    ids = [b["id"] for b in receiver.bodies]
+    assert 1 <= len(ids) <= 2 and len(set(ids)) == 1, ids
+    assert receiver.bodies[-1]["level"] == "red"
