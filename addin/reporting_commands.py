@@ -219,6 +219,9 @@ def fill_from_export(
     except ExportError as exc:
         _err(_printable(str(exc)))
         return EXIT_PROBLEMS
+    from addin.workbook.builder import fit_print_areas
+
+    fit_print_areas(wb)  # print the filled rows, not the empty capacity
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         wb.save(out)
