@@ -609,10 +609,14 @@ def risk_audit(
                                          minimum=limits.minimum_margin_buffer, scope=scope))
     stop_inputs = (side, entry_price, liquidation_price)
     if any(value is not None for value in (*stop_inputs, stop_price)):
-        if any(value is None for value in stop_inputs):
+        missing = [name for name, value in zip(("side", "entry_price", "liquidation_price"),
+                                               stop_inputs, strict=True) if value is None]
+        if missing:
+            # Named by the first missing argument, so a cell can point at it.
             raise RiskInputError(
-                "side, entry_price and liquidation_price must be given for the stop-loss check"
-            )
+                f"{missing[0]} is required for the stop-loss check (side, entry_price and "
+                "liquidation_price go together)", argument=missing[0],
+                rule="be given with the other stop-loss inputs")
         parts.append(check_stop_loss(
             side, entry_price,  # type: ignore[arg-type]
             np.nan if stop_price is None else stop_price,

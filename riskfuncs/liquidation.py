@@ -56,12 +56,21 @@ from riskfuncs.tiers import TierLike, TierTable
 from riskfuncs.venues import RULES, VENUE_RULES, rule_for_venue, venue_key
 
 __all__ = [
+    "ALREADY_LIQUIDATED",
     "EXCHANGE_RULES",
+    "NEVER_LIQUIDATED",
     "ExchangeRule",
     "bankruptcy_price",
     "liquidation_price",
     "rule_for_venue",
 ]
+
+#: The one word every reader (workbook, report, cell functions) shows for a liquidation price or
+#: distance that no price reaches (a long whose collateral covers the fall to zero, a short
+#: that can rise forever): riskfuncs returns 0.0 (linear long) or inf for it.
+NEVER_LIQUIDATED = "never"
+#: The word for a position already at or past its liquidation price.
+ALREADY_LIQUIDATED = "reached"
 
 MaintenanceBasis = Literal["liquidation", "entry"]
 MarginModeLike = Literal["isolated", "cross"] | Sequence[str] | npt.NDArray[Any] | pd.Series

@@ -167,7 +167,7 @@ Insert Function wizard.
 - **Optional arguments** (in brackets below) may be omitted or left as an empty cell.
 - **Missing data**: an empty or error cell (#N/A) in market data gives an empty result cell
   (an empty *text*, so `ISBLANK` is FALSE).
-- **Unreachable results**: a price that no move reaches shows the text `unreachable` (for
+- **Unreachable results**: a price that no move reaches shows the text `never` (for
   example the liquidation price of an inverse short with enough collateral); a limit that does not
   bind shows `no limit`.
 - **Errors**: a bad input shows one line of text naming the argument and the rule, e.g.

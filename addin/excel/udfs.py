@@ -43,6 +43,7 @@ from riskfuncs import steps as steps_models
 from riskfuncs import tiers as tier_tables
 from riskfuncs import volatility as volatility_models
 from riskfuncs.discipline import LEVERAGE_CAP, MINIMUM_MARGIN_BUFFER
+from riskfuncs.liquidation import NEVER_LIQUIDATED
 from riskfuncs.scenarios import DEFAULT_EXCHANGE_LGD
 from riskfuncs.volatility import RISKMETRICS_LAMBDA
 
@@ -80,7 +81,7 @@ FEE_RATE = (
 )
 OTHER_MM = "Cross only: maintenance margin of the other positions sharing the wallet. Default 0."
 OTHER_PNL = "Cross only: unrealised PnL of the other positions sharing the wallet. Default 0."
-UNREACHABLE = "unreachable"
+UNREACHABLE = NEVER_LIQUIDATED  # the one word for "no price liquidates it"
 NOTIONAL = "Position value in the tier table's unit (quote for linear, coin for inverse)."
 
 

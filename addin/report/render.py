@@ -23,6 +23,7 @@ from addin.report import chart
 from addin.report.assessment import Assessment
 from addin.report.chart import DistanceBar, LossBar
 from riskfuncs.discipline import DisciplineLimits
+from riskfuncs.liquidation import NEVER_LIQUIDATED
 
 Format = Literal["text", "html", "json"]
 FORMATS: tuple[Format, ...] = ("text", "html", "json")
@@ -44,7 +45,7 @@ def money(value: Any, digits: int = 2) -> str:
 def percent(value: Any, digits: int = 1) -> str:
     """4.2%; "never" for an unreachable liquidation, "n/a" when missing."""
     if isinstance(value, float) and math.isinf(value):
-        return "never"
+        return NEVER_LIQUIDATED
     if not _finite(value):
         return "n/a"
     return f"{value * 100:.{digits}f}%"
@@ -52,13 +53,13 @@ def percent(value: Any, digits: int = 1) -> str:
 
 def price(value: Any) -> str:
     """A price to six significant digits, trailing zeros dropped down to two decimals:
-    61,850.00, 0.1612, 0.00001234 (never 0.00); "none" for 0 (no liquidation)."""
+    61,850.00, 0.1612, 0.00001234 (never 0.00); "never" for 0 or inf (no price liquidates)."""
     if isinstance(value, float) and math.isinf(value):
-        return "none"
+        return NEVER_LIQUIDATED
     if not _finite(value):
         return "n/a"
     if value == 0:
-        return "none"
+        return NEVER_LIQUIDATED
     magnitude = math.floor(math.log10(abs(value)))
     decimals = max(0, min(12, 5 - magnitude))
     text = f"{value:,.{decimals}f}"

@@ -24,6 +24,8 @@ from openpyxl.utils import FORMULAE
 from addin.workbook import layout
 from addin.workbook.layout import SPAN_PREFIX, Sheet, Table
 from addin.workbook.texts import load_texts
+from riskfuncs.liquidation import ALREADY_LIQUIDATED as REACHED
+from riskfuncs.liquidation import NEVER_LIQUIDATED as NEVER
 
 # Functions LibreOffice 7.4 cannot compute (measured); they must never appear in a template.
 LO74_MISSING = frozenset({
@@ -147,7 +149,7 @@ def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
             f"IF(AND({count}>0,{k}<{count}),MIN({solved},{_tier_at(start, cap, k)}),{solved}))"
         ),
         "liquidation_price": (
-            f'IF({x}<=0,IF({src("contract")}="inverse","none",0),'
+            f'IF({x}<=0,IF({src("contract")}="inverse","{NEVER}",0),'
             f'IF({src("contract")}="inverse",{size}/{x},{x}/{size}))'
         ),
     }
@@ -189,8 +191,8 @@ def positions_table(ctx: Context) -> dict[str, str]:
     same_account = f'{c.name("account")},{c("account")},{c.name("margin_mode")},"cross"'
     stop = c("stop_price")
     # riskfuncs.discipline.check_stop_loss (against the mark): the stop fires before the
-    # liquidation price and on the losing side of the mark. An inverse "none" price is +inf.
-    stop_before = (f'IF({lp}="none",{side}=-1,{side}*({stop}-{lp})>0)')
+    # liquidation price and on the losing side of the mark. An inverse "never" price is +inf.
+    stop_before = (f'IF({lp}="{NEVER}",{side}=-1,{side}*({stop}-{lp})>0)')
     stop_loss_side = f"{side}*({mark}-{stop})>0"
 
     f = {
@@ -215,7 +217,7 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'{pnl})'
         ),
         "distance_to_liquidation": (
-            f'IF({lp}="none",IF({side}=1,"reached","none"),{side}*({mark}-{lp})/{mark})'
+            f'IF({lp}="{NEVER}",IF({side}=1,"{REACHED}","{NEVER}"),{side}*({mark}-{lp})/{mark})'
         ),
         "requirement": f'IF({cross},SUMIFS({c.name("maintenance_margin")},{same_account}),{mm})',
         "margin_ratio": f'IF({balance}>0,{c("requirement")}/{balance},"no balance")',
@@ -244,7 +246,7 @@ def positions_table(ctx: Context) -> dict[str, str]:
         ),
         "account_pnl": f'IF({cross},SUMIFS({c.name("unrealized_pnl")},{same_account}),{pnl})',
         "stop_check": (
-            f'IF({stop}="","missing",IF(AND(ISTEXT({lp}),{lp}<>"none"),"unknown",'
+            f'IF({stop}="","missing",IF(AND(ISTEXT({lp}),{lp}<>"{NEVER}"),"unknown",'
             f'IF(NOT({stop_before}),"beyond",'
             f'IF({stop_loss_side},"ok","wrong side"))))'
         ),
@@ -309,8 +311,8 @@ def positions_table(ctx: Context) -> dict[str, str]:
                 "distance_to_liquidation", "margin_ratio", "margin_buffer", "alert"):
         f[key] = f'IF({problem}<>"",{problem},{f[key]})'
     dist, near = c("distance_to_liquidation"), c("closeness")
-    # Only a number ranks: "none" and a problem text are never "closest at 0".
-    f["closeness"] = f'IF(ISNUMBER({dist}),MAX(0,{dist}),IF({dist}="reached",0,""))'
+    # Only a number ranks: "never" and a problem text are never "closest at 0".
+    f["closeness"] = f'IF(ISNUMBER({dist}),MAX(0,{dist}),IF({dist}="{REACHED}",0,""))'
     # Rank = nearer rows + equal rows above + 1: a permutation, so ties never repeat a row.
     f["closeness_rank"] = (
         f'IF({near}="","",SUMPRODUCT(--({c.name("closeness")}<{near}))+'
@@ -337,8 +339,8 @@ def _alert(c: Row) -> str:
     texts = load_texts()["alerts"]
     dist, buf, lev = c("distance_to_liquidation"), c("margin_buffer"), c("effective_leverage")
     return (
-        f'IF(OR({dist}="reached",AND({dist}<>"none",N({dist})<=0)),"{texts["liquidated"]}",'
-        f'IF(AND({dist}<>"none",N({dist})<Set_AlertDistance),"{texts["near_liquidation"]}",'
+        f'IF(OR({dist}="{REACHED}",AND({dist}<>"{NEVER}",N({dist})<=0)),"{texts["liquidated"]}",'
+        f'IF(AND({dist}<>"{NEVER}",N({dist})<Set_AlertDistance),"{texts["near_liquidation"]}",'
         f'IF(AND(ISNUMBER({buf}),N({buf})<Set_BufferRule),"{texts["buffer"]}",'
         f'IF(OR(ISTEXT({lev}),N({lev})>Set_LeverageCap),"{texts["leverage"]}",'
         f'IF({c("stop_check")}="beyond","{texts["stop"]}","{texts["ok"]}")))))'
@@ -609,9 +611,9 @@ def probability_table(ctx: Context) -> dict[str, str]:
         # A liquidation price of 0 (linear) or none (inverse) cannot be reached from one side
         # and is already passed from the other (a cross wallet below its requirement).
         "log_distance": (
-            f'IF(AND(ISTEXT({lp}),{lp}<>"none"),{lp},'
-            f'IF({lp}="none",IF({side}=1,"reached","unreachable"),'
-            f'IF({lp}=0,IF({side}=1,"unreachable","reached"),'
+            f'IF(AND(ISTEXT({lp}),{lp}<>"{NEVER}"),{lp},'
+            f'IF({lp}="{NEVER}",IF({side}=1,"{REACHED}","{NEVER}"),'
+            f'IF({lp}=0,IF({side}=1,"{NEVER}","{REACHED}"),'
             f"{side}*(LN({mark})-LN({lp})))))"
         ),
         # No price history and no override: no volatility, so "n/a" rather than #VALUE!.
@@ -619,7 +621,7 @@ def probability_table(ctx: Context) -> dict[str, str]:
             f'IF(ISTEXT({d}),{d},IF({d}=0,0,IF(ISNUMBER({sigma}),{d}/{scale},"n/a")))'
         ),
         "probability": (
-            f'IF({d}="unreachable",0,IF({d}="reached",1,IF(ISTEXT({d}),{d},'
+            f'IF({d}="{NEVER}",0,IF({d}="{REACHED}",1,IF(ISTEXT({d}),{d},'
             f'IF(NOT(ISNUMBER({sigma})),"n/a",'
             f"MIN(1,MAX(0,"
             f"_xlfn.NORM.S.DIST((-{d}+{m}*{years})/{scale},TRUE)+EXP(2*{m}*{d}/{sigma}^2)*"
@@ -758,7 +760,7 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
     n = f"COUNT({p('size')})"
     texts = load_texts()["alerts"]
     red = (f'(COUNTIF({p("distance_to_liquidation")},"<"&Set_AlertDistance)+'
-           f'COUNTIF({p("distance_to_liquidation")},"reached"))')
+           f'COUNTIF({p("distance_to_liquidation")},"{REACHED}"))')
     checks = {
         "leverage": (
             f'IF({n}=0,"N/A",IF(COUNTIF({p("effective_leverage")},">"&Set_LeverageCap)+'
@@ -777,7 +779,7 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
         ),
         "distance": (
             f'IF({n}=0,"N/A",IF(COUNTIF({p("distance_to_liquidation")},"<"&Set_AlertDistance)'
-            f'+COUNTIF({p("distance_to_liquidation")},"reached")=0,"PASS","FAIL"))',
+            f'+COUNTIF({p("distance_to_liquidation")},"{REACHED}")=0,"PASS","FAIL"))',
             f'IF({n}=0,"","closest "&TEXT(MIN({p("distance_to_liquidation")}),"0.0%"))',
         ),
         "stops": (

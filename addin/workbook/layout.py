@@ -57,7 +57,8 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #: 4: input problems on Positions (a missing or textual MMR, an unknown tier table) shown in
 #:    the row instead of a computed zero maintenance; the Dashboard is the first sheet; the
 #:    Scorecard's concentration over every venue held (venue exposure helper).
-LAYOUT_VERSION = 4
+#: 5: "never" for a liquidation price or distance no price reaches (was "none"/"unreachable").
+LAYOUT_VERSION = 5
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
 #: Alert cells, when its maintenance margin cannot be known: never a computed zero.
@@ -514,7 +515,8 @@ POSITIONS = Sheet(
             _out("margin_balance", "Margin balance",
                  help="Collateral + PnL (cross: the account's wallet + all its PnL)."),
             _out("liquidation_price", "Liq. price", fmt=PRICE_FORMAT,
-                 help="Price at which the exchange liquidates; 0 = never (long)."),
+                 help="Price at which the exchange liquidates; \"never\" (0 for a linear "
+                      "long) when no price does."),
             _out("distance_to_liquidation", "Distance", fmt="0.00%",
                  help="Adverse move (fraction of mark) to liquidation."),
             _out("liquidation_difference", "vs exchange", fmt="0.00%", width=9,

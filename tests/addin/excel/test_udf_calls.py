@@ -47,7 +47,7 @@ def table_cells(frame: pd.DataFrame) -> list[list[Any]]:
     """A portfolio result as PERP_PORTFOLIO writes it (without the header row)."""
     unreachable = {"liquidation_price", "distance_to_liquidation"}
     return [
-        [cell(v, "unreachable" if name in unreachable else "inf") for name, v in row.items()]
+        [cell(v, "never" if name in unreachable else "inf") for name, v in row.items()]
         for _, row in frame.iterrows()
     ]
 
@@ -251,7 +251,7 @@ def test_unreachable_liquidation_shows_text(excel: Excel) -> None:
     )
     assert math.isinf(expected)
     got = excel.call("PERP_LIQ_PRICE", "short", 60_000.0, 10_000.0, 0.4, MISSING, "inverse", 0.005)
-    assert got == "unreachable"
+    assert got == "never"
     # A fully collateralised long: riskfuncs gives 0.0, shown as the number 0.
     assert excel.call("PERP_LIQ_PRICE", "long", 100.0, 1.0, 100.0, MISSING, MISSING, 0.005) == 0.0
 

@@ -123,7 +123,7 @@ def test_liquidation_probability(excel: Excel) -> None:
     assert excel.call("PERP_LIQ_DISTANCE_SIGMAS", *args, "long") == (
         probability.liquidation_distance_sigmas(*args, side="long")
     )
-    assert excel.call("PERP_LIQ_DISTANCE_SIGMAS", 100.0, 0.0, 0.6, 1.0, "long") == "unreachable"
+    assert excel.call("PERP_LIQ_DISTANCE_SIGMAS", 100.0, 0.0, 0.6, 1.0, "long") == "never"
 
 
 # --- stress and scenarios ---------------------------------------------------------------------

@@ -151,7 +151,7 @@ POSITION_COLUMNS = {  # workbook column -> riskfuncs.portfolio_margin column
     "account": "account",
 }
 INFINITE_TEXT: dict[str, str | tuple[str, str]] = {
-                 "liquidation_price": "none", "distance_to_liquidation": ("none", "reached"),
+                 "liquidation_price": "never", "distance_to_liquidation": ("never", "reached"),
                  "margin_ratio": "no balance", "margin_buffer": "no requirement",
                  "effective_leverage": "no balance"}
 
@@ -422,7 +422,7 @@ def test_liquidation_probabilities_match_riskfuncs(recalculated: dict[str, Fille
            if not math.isclose(g, e, rel_tol=REL, abs_tol=1e-15)]
     assert not bad, [(got[i], probability[i]) for i in bad[:5]]
     agree(column(filled, "volatility", "probability", "distance_sigmas", n), sigmas,
-          "sigmas", infinite=("unreachable", "reached"))
+          "sigmas", infinite=("never", "reached"))
     assert 0 < sum(p > 0.01 for p in probability) < n  # both tails of the book are exercised
 
 
