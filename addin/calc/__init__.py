@@ -1,6 +1,6 @@
 """The PERP_ cell functions in LibreOffice Calc (the ``PerpRisk.oxt`` extension).
 
-* :mod:`addin.calc.spec` reads the Excel declarations (:mod:`addin.excel.udfs`): names, arguments,
+* :mod:`addin.excel.spec` reads the Excel declarations (:mod:`addin.excel.udfs`): names, arguments,
   help texts and xlwings conversion options, so every host is derived from one place;
 * :mod:`addin.calc.oxt` builds the extension: IDL compiled with the LibreOffice SDK's
   ``unoidl-write``, ``CalcAddIns.xcu`` (Function Wizard texts, Excel compatibility names), and

@@ -25,7 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from addin.calc import oxt, spec
+from addin.calc import oxt
+from addin.excel import spec
 
 __all__ = ["Target", "convert_workbook", "for_excel", "for_libreoffice"]
 

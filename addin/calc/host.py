@@ -34,7 +34,7 @@ import pandas as pd
 from xlwings import conversion
 from xlwings.conversion.framework import ConversionContext
 
-from addin.calc import spec
+from addin.excel import spec
 from addin.excel.errors import cell_message
 
 __all__ = ["Grid", "call", "cell_arguments", "result_grid"]

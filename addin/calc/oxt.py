@@ -31,7 +31,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from addin import __version__
-from addin.calc import spec
+from addin.excel import spec
 
 __all__ = [
     "IDENTIFIER",

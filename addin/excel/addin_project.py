@@ -22,8 +22,7 @@ from pathlib import Path
 
 import xlwings
 
-from addin.calc import spec
-from addin.excel import vba_project
+from addin.excel import spec, vba_project
 from addin.excel.vba_project import Module, WrappedFunction, vba_string
 
 __all__ = ["PROJECT_NAME", "addin_modules", "ready_vba_project", "udf_wrappers", "wizard_texts"]

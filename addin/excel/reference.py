@@ -12,13 +12,10 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import xlwings
 
 __all__ = ["ArgumentInfo", "FunctionInfo", "functions", "render_markdown", "udf_functions"]
 
@@ -69,73 +66,14 @@ def udf_functions(module: types.ModuleType) -> list[FunctionInfo]:
     return [_from_xlfunc(f.__xlfunc__) for f in _defined_order(module)]  # type: ignore[attr-defined]
 
 
-class _Recorder:
-    """Stands in for xw.func/xw.arg/xw.ret, keeping what the function wizard would get."""
-
-    def __init__(self) -> None:
-        self.categories: dict[Callable[..., Any], str] = {}
-        self.docs: dict[Callable[..., Any], dict[str, str]] = {}
-
-    def func(self, f: Any = None, **options: Any) -> Any:
-        def mark(g: Callable[..., Any]) -> Callable[..., Any]:
-            self.categories[g] = str(options.get("category", "xlwings"))
-            return g
-
-        return mark if f is None else mark(f)
-
-    def arg(self, name: str, convert: Any = None, **options: Any) -> Any:
-        def mark(g: Callable[..., Any]) -> Callable[..., Any]:
-            if "doc" in options:
-                self.docs.setdefault(g, {})[name] = options["doc"]
-            return g
-
-        return mark
-
-    def ret(self, convert: Any = None, **options: Any) -> Any:
-        return lambda g: g
-
-    def info(self, f: Callable[..., Any]) -> FunctionInfo:
-        parameters = inspect.signature(f).parameters.values()
-        docs = self.docs.get(f, {})
-        return FunctionInfo(
-            name=f.__name__,
-            description=f.__doc__ or "",
-            category=self.categories.get(f, "xlwings"),
-            arguments=tuple(
-                ArgumentInfo(
-                    p.name,
-                    docs.get(p.name, f"Positional argument {position + 1}"),
-                    p.default is not inspect.Parameter.empty,
-                )
-                for position, p in enumerate(parameters)
-            ),
-        )
-
-
-@contextmanager
-def _recording_decorators(recorder: _Recorder) -> Iterator[None]:
-    saved = {name: getattr(xlwings, name) for name in ("func", "arg", "ret")}
-    for name in saved:
-        setattr(xlwings, name, getattr(recorder, name))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(xlwings, name, value)
-
-
 def _recorded_functions() -> list[FunctionInfo]:
-    spec = importlib.util.find_spec(UDF_MODULE)
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(UDF_MODULE)
-    private = importlib.util.spec_from_file_location("_perprisk_udf_declarations", spec.origin)
-    if private is None or private.loader is None:
-        raise ModuleNotFoundError(UDF_MODULE)
-    module = importlib.util.module_from_spec(private)
-    recorder = _Recorder()
-    with _recording_decorators(recorder):
-        private.loader.exec_module(module)
-    return [recorder.info(f) for f in _defined_order(module)]
+    """The wizard's view of the declarations, read by :mod:`addin.excel.spec` (the one record
+    of the PERP_ declarations every host is built from) where xlwings keeps no metadata."""
+    from addin.excel import spec
+
+    return [FunctionInfo(f.name, f.description, f.category,
+                         tuple(ArgumentInfo(a.name, a.doc, a.optional) for a in f.arguments))
+            for f in spec.functions()]
 
 
 def functions() -> list[FunctionInfo]:

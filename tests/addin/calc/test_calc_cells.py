@@ -293,7 +293,7 @@ def test_without_numpy_every_cell_says_what_to_do(tmp_path: Path) -> None:
 
 def test_function_wizard_lists_every_function_with_its_help(results: dict[str, Any]) -> None:
     """Calc's own function list (the Function Wizard's) shows the Excel names and help texts."""
-    from addin.calc import spec
+    from addin.excel import spec
 
     wizard = results["wizard"]
     assert sorted(wizard) == sorted(f.name for f in spec.functions())

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from addin.calc import host, install, oxt, spec
-from addin.excel import reference
+from addin.calc import host, install, oxt
+from addin.excel import reference, spec
 from addin.workbook.commands import write_oxt_file
 from tests.addin.excel.excel_side import MISSING, Excel, Range
 from tests.addin.excel.win32_standins import load_windows_udf_stack

@@ -4,7 +4,8 @@
 arguments (Python signature), its help texts (``@xw.arg(..., doc=...)``, first docstring line) and
 how xlwings converts each argument (``ndim=2``, ``pd.DataFrame`` with a header row, ...). This
 module reads those declarations by running the module's decorators with a recorder, on any
-platform, so the LibreOffice add-in is derived from them and nothing is retyped per function.
+platform, so the LibreOffice add-in, the ready .xlam and the reference page are derived from
+them and nothing is retyped per function.
 
 Examples
 --------
@@ -130,7 +131,7 @@ class _Recorder:
         arguments = []
         for position, parameter in enumerate(inspect.signature(f).parameters.values()):
             options = dict(declared.get(parameter.name, {}))
-            doc = str(options.pop("doc", f"Argument {position + 1}"))
+            doc = str(options.pop("doc", f"Positional argument {position + 1}"))
             arguments.append(
                 Argument(
                     parameter.name,
