@@ -134,9 +134,6 @@ def read_number(value: Any, where: str, name: str, *, required: bool = False) ->
     return number
 
 
-_number = read_number
-
-
 def _info(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     info = raw.get("info")
     if not isinstance(info, Mapping):
@@ -347,7 +344,7 @@ def _maintenance_rate(raw: Mapping[str, Any], info: Mapping[str, Any], rule: str
         if mm and value:
             return mm / value, "Bybit positionMM / positionValue"
     for key in ("maintenanceMarginPercentage", "maintenanceMarginRate"):
-        rate = _number(raw.get(key), where, key)
+        rate = read_number(raw.get(key), where, key)
         if rate is not None:
             return rate, f"ccxt {key} (derived by ccxt; give tiers for the exact rate)"
     return None, ""
@@ -368,7 +365,7 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
     symbol = str(raw.get("symbol") or "").strip()
     if not symbol:
         raise ExportError(f"{where}: symbol is missing; expected e.g. BTC/USDT:USDT")
-    contracts = _number(raw.get("contracts"), where, "contracts", required=True)
+    contracts = read_number(raw.get("contracts"), where, "contracts", required=True)
     assert contracts is not None
     if contracts == 0:
         return None
@@ -386,7 +383,7 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
         notes.append(f"{where}: {symbol} is a dated future (expiry {market.expiry}): it pays no "
                      "funding; its margin and liquidation are valued like a perpetual's")
     size_field = raw.get("contractSize")
-    contract_size = _number(size_field, where, "contractSize")
+    contract_size = read_number(size_field, where, "contractSize")
     if contract_size is None and not (
             size_field is None or (isinstance(size_field, str) and not size_field.strip())):
         # NaN: a size the export gives but that is no number is never replaced by 1.
@@ -400,11 +397,11 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
     values: dict[str, Any] = {
         "exchange": venue_name(venue), "symbol": symbol, "contract": market.contract, "side": side,
         "size": abs(contracts) * contract_size,
-        "entry_price": _number(raw.get("entryPrice"), where, "entryPrice", required=True),
-        "mark_price": _number(raw.get("markPrice"), where, "markPrice"),
+        "entry_price": read_number(raw.get("entryPrice"), where, "entryPrice", required=True),
+        "mark_price": read_number(raw.get("markPrice"), where, "markPrice"),
         "margin_mode": mode,
         # Gate reports leverage 0 for a cross position: no leverage setting, not zero.
-        "leverage": _number(raw.get("leverage"), where, "leverage") or None,
+        "leverage": read_number(raw.get("leverage"), where, "leverage") or None,
         "stop_price": _stop(raw, where),
         "exchange_liquidation_price": _exchange_liquidation_price(raw, info, rule),
     }
@@ -444,8 +441,8 @@ def parse_position(raw: Mapping[str, Any], *, venue: str, where: str,
             values["maintenance_margin_rate"] = None
             sources["maintenance_margin_rate"] = "Hyperliquid 1 / (2 x maxLeverage)"
     else:
-        values["max_leverage"] = _number(raw.get("maxLeverage"), where, "maxLeverage")
-    given_fee = _number(raw.get("feeRate"), where, "feeRate")
+        values["max_leverage"] = read_number(raw.get("maxLeverage"), where, "maxLeverage")
+    given_fee = read_number(raw.get("feeRate"), where, "feeRate")
     if given_fee is not None:
         values["fee_rate"], sources["fee_rate"] = given_fee, "export feeRate"
     elif fee_rate is not None:
@@ -459,7 +456,7 @@ def _stop(raw: Mapping[str, Any], where: str) -> float | None:
         value = raw.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        number = _number(value, where, key)
+        number = read_number(value, where, key)
         if number is None or number == 0:
             return None
         if number < 0:

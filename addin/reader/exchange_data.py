@@ -100,16 +100,8 @@ class Export:
     funding: tuple[str, list[dict[str, Any]]] | None = None
 
 
-def normalise_exchange(name: str) -> str:
-    """The rule set of a venue (kept for callers of the former name)."""
-    return rule_for_venue(name)
-
-
 def _settle(symbol: str, contract: str) -> str:
     return Market.from_symbol(symbol, contract).settle
-
-
-_number = read_number
 
 
 @dataclass
@@ -227,11 +219,11 @@ def _cross_wallet(values: dict[str, Any], sources: dict[str, str], raw: Mapping[
     if wallet is None:
         wallet, source = wallet_of(rule, venue.balance, settle, venue.account)
     if wallet is None:
-        wallet = _number(raw.get("walletBalance"), where, "walletBalance")
+        wallet = read_number(raw.get("walletBalance"), where, "walletBalance")
         source = "export walletBalance"
     if wallet is None and not isinstance(raw.get("info"), Mapping):
         # A hand-written export: every cross row of the account carries its wallet.
-        wallet = _number(raw.get("collateral"), where, "collateral")
+        wallet = read_number(raw.get("collateral"), where, "collateral")
         source = "collateral of the account's cross rows"
         note = (f"no wallet balance for the cross account {account}; its positions' collateral "
                 f'is used as the wallet (give "balances": {{"{account}": ...}})')
@@ -265,9 +257,9 @@ def _use_tiers(values: dict[str, Any], sources: dict[str, str],
         raise ExportError(f"{where}: tiers of {values['symbol']} must be a list of ccxt "
                           "leverage tiers")
     if rule == "okx":
-        contracts = _number(raw.get("contracts"), where, "contracts", required=True) or 0.0
+        contracts = read_number(raw.get("contracts"), where, "contracts", required=True) or 0.0
         tier = tier_for_contracts(table, contracts, where)
-        values["maintenance_margin_rate"] = _number(tier.get("maintenanceMarginRate"), where,
+        values["maintenance_margin_rate"] = read_number(tier.get("maintenanceMarginRate"), where,
                                                     "tier maintenanceMarginRate", required=True)
         values["maintenance_amount"] = 0.0
         sources["maintenance_margin_rate"] = (
@@ -300,7 +292,7 @@ def _read_venues(path: Path, default_exchange: str | None
         given = data.get("balances") or {}
         if not isinstance(given, dict):
             raise ExportError(f'{path.name}: "balances" must map "exchange:SETTLE" to a number')
-        balances = {_account_key(str(k)): _number(v, path.name, f"balances {k}", required=True)
+        balances = {_account_key(str(k)): read_number(v, path.name, f"balances {k}", required=True)
                     or 0.0 for k, v in given.items()}
         data = data["positions"]
     if isinstance(data, dict):
@@ -504,8 +496,8 @@ def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]])
     rows = iter(free)
     for name, items in tiers.items():
         where = f"tier table {name}"
-        ordered = sorted(items, key=lambda t: _number(t.get("minNotional"), where, "minNotional",
-                                                      required=True) or 0.0)
+        ordered = sorted(items, key=lambda t: read_number(
+            t.get("minNotional"), where, "minNotional", required=True) or 0.0)
         for n, tier in enumerate(ordered, start=1):
             target = next(rows, None)
             if target is None:
@@ -520,13 +512,13 @@ def _write_tiers(wb: Workbook, tiers: Mapping[str, Sequence[Mapping[str, Any]]])
             at = f"{where} tier {n}"
             values = {
                 "table": name, "tier": n,
-                "min_notional": _number(tier.get("minNotional"), at, "minNotional",
+                "min_notional": read_number(tier.get("minNotional"), at, "minNotional",
                                         required=True),
-                "max_notional": _number(tier.get("maxNotional"), at, "maxNotional"),
-                "maintenance_margin_rate": _number(tier.get("maintenanceMarginRate"), at,
+                "max_notional": read_number(tier.get("maxNotional"), at, "maxNotional"),
+                "maintenance_margin_rate": read_number(tier.get("maintenanceMarginRate"), at,
                                                    "maintenanceMarginRate", required=True),
-                "maintenance_amount": _number(amount, at, "maintenance amount"),
-                "max_leverage": _number(tier.get("maxLeverage"), at, "maxLeverage"),
+                "maintenance_amount": read_number(amount, at, "maintenance amount"),
+                "max_leverage": read_number(tier.get("maxLeverage"), at, "maxLeverage"),
             }
             for key, value in values.items():
                 if value is not None:
@@ -559,8 +551,8 @@ def _bars(rows: Sequence[Any], where: str) -> list[tuple[dt.datetime, float]]:
         if not isinstance(bar, list | tuple) or len(bar) < 5:
             raise ExportError(f"{where} bar {i}: expected [timestamp, open, high, low, "
                               "close, volume]")
-        stamp = _number(bar[0], f"{where} bar {i}", "timestamp", required=True) or 0.0
-        close = _number(bar[4], f"{where} bar {i}", "close", required=True)
+        stamp = read_number(bar[0], f"{where} bar {i}", "timestamp", required=True) or 0.0
+        close = read_number(bar[4], f"{where} bar {i}", "close", required=True)
         out.append((_when(stamp, f"{where} bar {i}"), float(close or 0.0)))
     return sorted(out)
 
@@ -594,11 +586,11 @@ def _funding_rows(rows: Sequence[Any], where: str) -> list[dict[str, Any]]:
         at = f"{where} {i}"
         if not isinstance(item, Mapping):
             raise ExportError(f"{at}: expected a ccxt funding-rate record")
-        stamp = _number(item.get("timestamp"), at, "timestamp", required=True) or 0.0
+        stamp = read_number(item.get("timestamp"), at, "timestamp", required=True) or 0.0
         out.append({
             "time": _when(stamp, at),
-            "rate": _number(item.get("fundingRate"), at, "fundingRate", required=True),
-            "mark_price": _number(item.get("markPrice"), at, "markPrice"),
+            "rate": read_number(item.get("fundingRate"), at, "fundingRate", required=True),
+            "mark_price": read_number(item.get("markPrice"), at, "markPrice"),
         })
     return sorted(out, key=lambda r: r["time"])
 
