@@ -159,6 +159,41 @@ def cmd_watch(args: argparse.Namespace) -> int:
         state.close()
 
 
+def _account_ratio(venue: str, info: Any) -> float | None:
+    """Maintenance / margin balance of a whole account from the exchange's raw balance:
+    Bybit's Account MM Rate, Binance's totalMaintMargin / totalMarginBalance, the inverse of
+    OKX's margin ratio. None where the payload has no such figure (an isolated-only account)."""
+    from riskfuncs.venues import rule_for_venue
+
+    def number(value: Any) -> float | None:
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            return None
+        return result if result == result else None
+
+    if not isinstance(info, dict):
+        return None
+    rule = rule_for_venue(venue)
+    if rule == "bybit":
+        result = info.get("result") if isinstance(info.get("result"), dict) else info
+        for item in (result or {}).get("list") or ():
+            rate = number(item.get("accountMMRate")) if isinstance(item, dict) else None
+            if rate is not None:
+                return rate
+    if rule == "binance":
+        maintenance = number(info.get("totalMaintMargin"))
+        balance = number(info.get("totalMarginBalance"))
+        if maintenance is not None and balance:
+            return maintenance / balance
+    if rule == "okx":
+        for item in info.get("data") or ():
+            ratio = number(item.get("mgnRatio")) if isinstance(item, dict) else None
+            if ratio:
+                return 1.0 / ratio
+    return None
+
+
 def _stop_check(key: str, label: str, p: Any) -> Observation:
     """Amber when the stop-loss would fire only past the liquidation price (or is missing a
     side): the stop cannot save the position."""
@@ -226,6 +261,7 @@ class Watch:
             observations.append(_stop_check(key, name, p))
         observations += self._funding(export, assessment.positions)
         observations += self._probabilities(export, assessment.positions)
+        observations += self._account_ratios(export)
         observations += self._venue_shares(export)
         return observations
 
@@ -289,6 +325,22 @@ class Watch:
                 f"{chance:.1%} within a day at {vol:.0%} a year (limit "
                 f"{self.probability_limit:.0%})",
                 forced="amber" if chance > self.probability_limit else "green"))
+        return out
+
+    def _account_ratios(self, export: dict[str, Any]) -> list[Observation]:
+        """The account's own maintenance ratio, as the exchange reports it for a cross or
+        unified account (maintenance / margin balance; liquidation at 100%): amber from
+        50%, red from 80%."""
+        out = []
+        for venue, part in (export.get("venues") or {}).items():
+            ratio = _account_ratio(venue, (part.get("balance") or {}).get("info"))
+            if ratio is None:
+                continue
+            level = "red" if ratio >= 0.8 else "amber" if ratio >= 0.5 else "green"
+            out.append(Observation(
+                f"account|{venue}", f"{venue} account", None,
+                f"maintenance at {ratio:.0%} of the margin balance (liquidation at 100%; amber "
+                "from 50%, red from 80%)", forced=level))
         return out
 
     def _venue_shares(self, export: dict[str, Any]) -> list[Observation]:

@@ -344,3 +344,38 @@ def test_kill_9_mid_delivery_then_restart_sends_one_alert_id(
     ids = [b["id"] for b in receiver.bodies]
     assert 1 <= len(ids) <= 2 and len(set(ids)) == 1, ids
     assert receiver.bodies[-1]["level"] == "red"
+
+
+def test_the_account_maintenance_ratio_the_exchange_reports_is_an_alert(
+        replay_server: ReplayServer, receiver: Receiver, keys: None, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for suffix, value in FAKE_KEYS["bybit"].items():
+        monkeypatch.setenv(f"PERPRISK_BYBIT_{suffix}", value)
+    route = next(r for r in replay_server.routes if r.file == "bybit/wallet_balance.json")
+    original = json.dumps(route.response)
+    state = tmp_path / "watch.sqlite"
+
+    def tick() -> int:
+        return main(["watch", "--once", "--quiet", "--exchange", "bybit", "--timeout", "5",
+                     "--api-base", replay_server.url, "--webhook", receiver.url,
+                     "--state", str(state), "--cooldown", "0"])
+
+    try:
+        tick()  # the recorded unified account: Account MM Rate 0
+        assert not [b for b in receiver.bodies if b["key"] == "account|bybit"]
+        route.response["result"]["list"][0]["accountMMRate"] = "0.85"
+        tick()
+        (alert,) = [b for b in receiver.bodies if b["key"] == "account|bybit"]
+        assert alert["level"] == "red" and "maintenance at 85% of the margin balance" in (
+            alert["text"])
+    finally:
+        route.response = json.loads(original)
+
+
+def test_account_ratios_from_each_venue_s_payload() -> None:
+    from addin.watch.commands import _account_ratio
+
+    assert _account_ratio("binanceusdm", {"totalMaintMargin": "50",
+                                          "totalMarginBalance": "100"}) == 0.5
+    assert _account_ratio("okx", {"data": [{"mgnRatio": "4"}]}) == 0.25
+    assert _account_ratio("gate", {"total": "1"}) is None
