@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from addin._commands import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from addin._commands import err as _err
 from addin._commands import positive as _positive
 from addin._resources import templates_dir
-
-EXIT_OK, EXIT_PROBLEMS = 0, 1
 
 
 def register(subparsers: Any) -> None:
@@ -266,7 +265,6 @@ def _print_problems(path: Path, problems: Sequence[Any]) -> None:
 #: Report formats by the extension of ``--out``.
 FORMAT_OF_SUFFIX = {".html": "html", ".htm": "html", ".json": "json", ".txt": "text",
                     ".text": "text"}
-EXIT_USAGE = 2
 
 
 def report_format(requested: str | None, out: Path | None) -> str:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from addin._commands import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from addin._commands import err as _err
 from addin._commands import positive as _positive
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 #: First wait (seconds) before retrying a rate-limited call; doubled each time, capped at 8 s.
 RETRY_BACKOFF = 1.0
 
@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     fetch.set_defaults(func=cmd_fetch)
 
 
-def _api_bases(values: Sequence[str]) -> dict[str, str]:
+def api_bases(values: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values:
         name, sep, url = value.partition("=")
@@ -148,7 +148,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     except KeyConfigError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    bases = _api_bases(args.api_base)
+    bases = api_bases(args.api_base)
     for base in bases.values():
         try:
             rewrite_api_urls({}, base)

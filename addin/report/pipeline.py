@@ -16,6 +16,7 @@ import pandas as pd
 from addin.mail import Attachment, InlineImage, build_message
 from addin.mail.message import PDF_TYPE, XLSX_TYPE
 from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
+from addin.reader.exchange_data import Export
 from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
 from addin.report import sections
 from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
@@ -143,21 +144,33 @@ def assess_export(path: Path, *, now: dt.datetime | None = None) -> Assessment:
     Raises :class:`addin.reader.exchange_data.ExportError` for an export it cannot read.
     """
     from addin.reader.exchange_data import load_export
-    from addin.report.assessment import Alert
 
-    export = load_export(path)
+    return assess_loaded(load_export(path), path.name, now=now)
+
+
+def export_frame(export: Export) -> pd.DataFrame:
+    """An export's positions as the assessment takes them (ccxt columns), numbered from 1 in
+    the export's order."""
     records = [position.values for position in export.positions]  # noqa: PD011 - a dict
     table = pd.DataFrame(records, index=pd.RangeIndex(1, len(records) + 1))
     if "tier_table" not in table:
         table["tier_table"] = None
-    frame = positions_frame(table)
+    return positions_frame(table)
+
+
+def assess_loaded(export: Export, source: str, *, now: dt.datetime | None = None) -> Assessment:
+    """:func:`assess_export` of an export already read (``source`` names it)."""
+    from addin.report.assessment import Alert
+
+    frame = export_frame(export)
+    records = [position.values for position in export.positions]  # noqa: PD011 - a dict
     tiers = {(str(r["exchange"]).lower(), str(r["symbol"])): export.tiers[str(r["tier_table"])]
              for r in records if r.get("tier_table")}
     try:
         assessment = assess(frame, settings=Settings(), tiers=tiers or None,
-                            source=path.name, template="export", now=now)
+                            source=source, template="export", now=now)
     except RiskInputError as exc:
-        raise WorkbookError(f"{path.name}: {str(exc).splitlines()[0]}") from None
+        raise WorkbookError(f"{source}: {str(exc).splitlines()[0]}") from None
     for error in export.errors:
         assessment.alerts.insert(0, Alert("red", NOT_READ, error))
     if not export.positions and not export.errors:

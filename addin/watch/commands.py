@@ -128,7 +128,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except (ValueError, MailError) as exc:
         _err(f"perprisk watch: {exc}")
         return EXIT_USAGE
-    from addin.accounts.commands import _api_bases
+    from addin.accounts.commands import api_bases
     from addin.accounts.fetch import FetchSettings
     from addin.accounts.keys import KeyConfigError, load_credentials
 
@@ -138,7 +138,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except KeyConfigError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    settings = FetchSettings(testnet=args.testnet, api_base=_api_bases(args.api_base) or None,
+    settings = FetchSettings(testnet=args.testnet, api_base=api_bases(args.api_base) or None,
                              timeout=args.timeout, days=30, attempts=2, backoff=1.0)
     state = State(args.state or default_state_path())
     watch = Watch(venues, credentials, settings, thresholds, channels, state,
@@ -227,9 +227,9 @@ class Watch:
     def observe(self) -> list[Observation]:
         """This tick's observations: every position's distance, and each venue read or not."""
         from addin.accounts.fetch import fetch_venues
-        from addin.reader.exchange_data import ExportError
+        from addin.reader.exchange_data import ExportError, load_export
         from addin.reader.safety import WorkbookError
-        from addin.report.pipeline import assess_export
+        from addin.report.pipeline import assess_loaded
 
         export, results = fetch_venues(self.venues, self.credentials, self.settings)
         observations = []
@@ -243,11 +243,13 @@ class Watch:
                     f"venue|{result.venue}", f"{result.venue} data", None,
                     f"positions not read: {errors or 'no answer'} (the last known levels stay "
                     "until it answers)", forced="red"))
+        # The export is read once a tick: the same reading feeds every check below.
         with tempfile.TemporaryDirectory(prefix="perprisk-watch-") as folder:
             path = Path(folder) / "export.json"
             path.write_text(json.dumps(export), encoding="utf-8")
             try:
-                assessment = assess_export(path)
+                loaded = load_export(path)
+                assessment = assess_loaded(loaded, path.name)
             except (ExportError, WorkbookError) as exc:
                 observations.append(Observation("assessment", "assessment", None,
                                                  str(exc).splitlines()[0], forced="red"))
@@ -262,7 +264,7 @@ class Watch:
         observations += self._funding(export, assessment.positions)
         observations += self._probabilities(export, assessment.positions)
         observations += self._account_ratios(export)
-        observations += self._venue_shares(export)
+        observations += self._venue_shares(loaded)
         return observations
 
     def _funding(self, export: dict[str, Any], positions: Sequence[Any]) -> list[Observation]:
@@ -343,25 +345,14 @@ class Watch:
                 "from 50%, red from 80%)", forced=level))
         return out
 
-    def _venue_shares(self, export: dict[str, Any]) -> list[Observation]:
+    def _venue_shares(self, loaded: Any) -> list[Observation]:
         """Amber where one venue holds more than the limit of the equity on exchanges."""
-        from addin.reader.exchange_data import ExportError, load_export
-        from addin.report.assessment import positions_frame
+        from addin.report.pipeline import export_frame
         from riskfuncs import exposure_by_exchange
 
-        with tempfile.TemporaryDirectory(prefix="perprisk-watch-") as folder:
-            path = Path(folder) / "export.json"
-            path.write_text(json.dumps(export), encoding="utf-8")
-            try:
-                loaded = load_export(path)
-            except ExportError:
-                return []
         if len({p.values["exchange"] for p in loaded.positions}) < 2:
             return []  # one venue: its share is the whole book by construction
-        import pandas as pd
-
-        table = pd.DataFrame([p.values for p in loaded.positions])  # noqa: PD011 - dicts
-        exposure = exposure_by_exchange(positions_frame(table))
+        exposure = exposure_by_exchange(export_frame(loaded))
         total = float(exposure.sum())
         if not total > 0:
             return []

@@ -241,7 +241,7 @@ def test_a_funding_spike_against_the_position_is_an_alert(
         route.response = json.loads(original)
 
 
-def test_stop_beyond_liquidation_and_venue_share_checks() -> None:
+def test_stop_beyond_liquidation_and_venue_share_checks(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from addin.watch.commands import Watch, _stop_check
@@ -259,8 +259,12 @@ def test_stop_beyond_liquidation_and_venue_share_checks() -> None:
                                "entryPrice": 60_000.0, "markPrice": 60_000.0,
                                "positionMargin": margin, "marginMode": "isolated",
                                "maintenanceMarginPercentage": 0.005}]}
-    shares = watch._venue_shares({"perprisk_export": 1, "venues": {
-        "binanceusdm": venue(7_000.0), "bybit": venue(3_000.0)}})
+    from addin.reader.exchange_data import load_export
+
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"perprisk_export": 1, "venues": {
+        "binanceusdm": venue(7_000.0), "bybit": venue(3_000.0)}}))
+    shares = watch._venue_shares(load_export(export))
     by_key = {o.key: o for o in shares}
     assert by_key["share|binance"].forced == "amber" and "70%" in by_key["share|binance"].detail
     assert by_key["share|bybit"].forced == "green"
