@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from riskfuncs.portfolio import POSITION_COLUMNS, account_of, portfolio_margin
+from riskfuncs.portfolio import _normalise, _venue_accounts, portfolio_margin
 from riskfuncs.scenarios import Scenario
 from riskfuncs.stress import stress_test
 from riskfuncs.tiers import TierMap
@@ -37,17 +37,14 @@ __all__ = ["account_key", "batch"]
 
 
 def account_key(positions: pd.DataFrame) -> pd.Series:
-    """The partition key that keeps each margin account whole: ``exchange:SETTLE``.
+    """The partition key that keeps each margin account whole: ``exchange:SETTLE``, read the
+    way :func:`portfolio_margin` reads its accounts (once per venue combination).
 
     Every position of a cross account has its account's key; isolated positions get the same
     key as their venue's cross account, which only makes groups a little coarser.
     """
-    exchange = positions.get("exchange", pd.Series(POSITION_COLUMNS["exchange"],
-                                                   index=positions.index))
-    contract = positions.get("contractType", pd.Series("linear", index=positions.index))
-    keys = [account_of(str(e).strip().lower(), str(s), str(c).strip().lower() or "linear")
-            for e, s, c in zip(exchange.fillna("generic"), positions["symbol"].fillna(""),
-                               contract.fillna("linear"), strict=True)]
+    _, combo, venues, _ = _normalise(positions)
+    keys = np.asarray(_venue_accounts(venues), dtype=object)[combo]
     return pd.Series(keys, index=positions.index, name="account", dtype=object)
 
 

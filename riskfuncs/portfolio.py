@@ -112,6 +112,12 @@ def _refuse_unknown(
         choose(f"{column} (row {frame.index[position]})", values.iloc[codes[position]], allowed)
 
 
+def _venue_accounts(venues: pd.DataFrame) -> list[str]:
+    """The account key of each venue combination (as :func:`_normalise` returns them)."""
+    return [account_of(e, s, c) for e, s, c in zip(
+        venues["exchange"], venues["symbol"], venues["contractType"], strict=True)]
+
+
 def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame, BoolArray]:
     """The book with defaults filled and numbers as floats; its venue combinations (exchange,
     symbol, contract type and rule, lower-cased where they are words): one row each in the
@@ -259,11 +265,7 @@ def portfolio_margin(
     # Per venue combination (few), then per position by its combination's number.
     tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
     tier_labels = venue_labels[combo]
-    venue_accounts = [
-        account_of(e, s, c)
-        for e, s, c in zip(venues["exchange"], venues["symbol"], venues["contractType"],
-                           strict=True)
-    ]
+    venue_accounts = _venue_accounts(venues)
     account_codes, account_first = _codes(venue_accounts)
     account_rows = _rows_of(venue_accounts, combo)
     accounts = (account_codes[combo], np.asarray(venue_accounts, dtype=object)[account_first])
