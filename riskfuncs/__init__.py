@@ -13,8 +13,11 @@ from riskfuncs._errors import RiskFuncsError, RiskInputError
 from riskfuncs.accounts import (
     AccountMargin,
     account_margin,
+    collateral_tables,
+    collateral_tiers,
     collateral_value,
     conversion_rates,
+    parse_collateral_tiers,
 )
 from riskfuncs.assessment import HybridAssessment, RatingThresholds, hybrid_assessment
 from riskfuncs.counterparty import (
@@ -131,6 +134,8 @@ __all__ = [
     "check_model_freshness",
     "check_stop_loss",
     "close_to_close_volatility",
+    "collateral_tables",
+    "collateral_tiers",
     "collateral_value",
     "concentration",
     "conversion_rates",
@@ -171,6 +176,7 @@ __all__ = [
     "notional",
     "parametric_var",
     "parkinson_volatility",
+    "parse_collateral_tiers",
     "portfolio_margin",
     "position_size",
     "price_scan_range",

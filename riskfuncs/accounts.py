@@ -36,6 +36,7 @@ import pandas as pd
 from riskfuncs._arrays import FloatArray, broadcast, choose, require, side_sign
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import FloatLike
+from riskfuncs.data.collateral import COLLATERAL_TABLES
 from riskfuncs.margin import maintenance_margin
 from riskfuncs.tiers import TierMap, resolve_tier_tables
 
@@ -44,8 +45,11 @@ __all__ = [
     "AccountMargin",
     "AccountMode",
     "account_margin",
+    "collateral_tables",
+    "collateral_tiers",
     "collateral_value",
     "conversion_rates",
+    "parse_collateral_tiers",
 ]
 
 AccountMode = Literal[
@@ -83,55 +87,73 @@ MODES: Mapping[str, _Mode] = {
                         "dYdX Chain 'Liquidations': net collateral below maintenance"),
 }
 
-#: A collateral ratio: one number for every amount, or tiers by amount held (coin units).
+#: A collateral ratio: one number for every amount, or tiers by amount held (coin units) or by
+#: USD value.
 CollateralTiers: TypeAlias = float | Sequence[Mapping[str, Any]] | pd.DataFrame
 
+#: Bound names of a tier table, by unit: coins held, or their USD value.
+_BOUNDS = {"coin": ("minAmount", "maxAmount"), "usd": ("minValue", "maxValue")}
 
-def _tier_arrays(tiers: CollateralTiers) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(floors, caps, ratios) of a collateral tier table, in coin units."""
+
+def _tier_arrays(tiers: CollateralTiers, name: str = "tiers", rate: str = "ratio"
+                 ) -> tuple[FloatArray, FloatArray, FloatArray, str]:
+    """(floors, caps, ratios, unit) of a tier table; unit "coin" or "usd"."""
     if isinstance(tiers, int | float) and not isinstance(tiers, bool):
-        return np.array([0.0]), np.array([np.inf]), np.array([float(tiers)])
+        return np.array([0.0]), np.array([np.inf]), np.array([float(tiers)]), "coin"
     records: list[Any]
     if isinstance(tiers, pd.DataFrame):
         records = list(tiers.to_dict("records"))
     elif isinstance(tiers, Sequence) and not isinstance(tiers, str):
         records = list(tiers)
     else:
-        raise RiskInputError(f"tiers must be a ratio or a list of collateral tiers (got "
+        raise RiskInputError(f"{name} must be a ratio or a list of collateral tiers (got "
                              f"{type(tiers).__name__})")
     if not records:
-        raise RiskInputError("tiers must have at least one tier (got none)")
+        raise RiskInputError(f"{name} must have at least one tier (got none)")
     rows = []
+    units = set()
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
-            raise RiskInputError(f"tiers item {i} must be a mapping with minAmount, maxAmount "
-                                 "and ratio")
+            raise RiskInputError(f"{name} item {i} must be a mapping with minAmount, maxAmount "
+                                 f"and {rate}")
+        unit = "usd" if "minValue" in record or "maxValue" in record else "coin"
+        units.add(unit)
+        low_key, high_key = _BOUNDS[unit]
         try:
-            low = float(record.get("minAmount") or 0.0)
-            high = record.get("maxAmount")
+            low = float(record.get(low_key) or 0.0)
+            high = record.get(high_key)
             cap = np.inf if high is None or (isinstance(high, float) and np.isnan(high)) \
                 else float(high)
-            ratio = float(record["ratio"])
+            ratio = float(record[rate])
         except KeyError:
-            raise RiskInputError(f"tiers item {i} must have ratio") from None
+            raise RiskInputError(f"{name} item {i} must have {rate}") from None
         except (TypeError, ValueError):
-            raise RiskInputError(f"tiers item {i} must hold numbers") from None
+            raise RiskInputError(f"{name} item {i} must hold numbers") from None
         rows.append((low, cap, ratio))
+    if len(units) > 1:
+        raise RiskInputError(f"{name} must give every tier in one unit: minAmount/maxAmount "
+                             "(coins) or minValue/maxValue (USD), not both")
     rows.sort()
     floors, caps, ratios = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
-    require("tiers ratio", ratios, (ratios >= 0) & (ratios <= 1), "be in [0, 1]")
+    require(f"{name} {rate}", ratios, (ratios >= 0) & (ratios <= 1), "be in [0, 1]")
     if floors[0] != 0 or np.any(caps[:-1] != floors[1:]):
-        raise RiskInputError("tiers must start at amount 0 and each end where the next begins")
-    return floors, caps, ratios
+        raise RiskInputError(f"{name} must start at 0 and each tier end where the next begins")
+    return floors, caps, ratios, units.pop()
 
 
-def _weighted_amount(amount: FloatArray, tiers: CollateralTiers) -> FloatArray:
-    """Amount x collateral ratio, tier by tier; a negative amount (borrowing) in full."""
-    floors, caps, ratios = _tier_arrays(tiers)
-    held = np.maximum(amount, 0.0)[..., None]
-    in_tier = np.clip(held - floors, 0.0, caps - floors)
-    weighted: FloatArray = np.where(amount < 0, amount, (in_tier * ratios).sum(axis=-1))
-    return weighted
+def _weighted_value(amount: Any, price: Any, tiers: CollateralTiers) -> FloatArray:
+    """USD value after the tiered ratio, slice by slice; a negative amount (borrowing) in full.
+
+    Coin tiers slice the amount held, USD tiers its value; past a finite last cap the excess
+    counts at 0."""
+    floors, caps, ratios, unit = _tier_arrays(tiers)
+    amount = np.asarray(amount, dtype=float)
+    price = np.asarray(price, dtype=float)
+    measured = np.maximum(amount, 0.0) * (price if unit == "usd" else 1.0)
+    in_tier = np.clip(measured[..., None] - floors, 0.0, caps - floors)
+    weighted = (in_tier * ratios).sum(axis=-1) * (1.0 if unit == "usd" else price)
+    value: FloatArray = np.where(amount < 0, amount * price, weighted)
+    return value
 
 
 def collateral_value(amount: FloatLike, price: FloatLike,
@@ -146,8 +168,12 @@ def collateral_value(amount: FloatLike, price: FloatLike,
         USD index price of the coin.
     tiers : float, list of mappings or DataFrame, default 1.0
         One ratio for every amount, or tiers ``{"minAmount", "maxAmount", "ratio"}`` in coin
-        units (ccxt-style records or a DataFrame with those columns); each slice of the balance
-        counts at its own tier's ratio; an open last tier has ``maxAmount`` None.
+        units (Bybit, OKX) or ``{"minValue", "maxValue", "ratio"}`` in USD value (Binance
+        Portfolio Margin Pro), as records or a DataFrame with those columns
+        (:func:`collateral_tiers` gives the stored tables, :func:`parse_collateral_tiers` reads
+        the venues' API responses); each slice of the balance counts at its own tier's ratio;
+        an open last tier has no upper bound (None); past a finite last cap the excess counts
+        at 0.
 
     Returns
     -------
@@ -172,7 +198,7 @@ def collateral_value(amount: FloatLike, price: FloatLike,
     """
     form, (held, px) = broadcast(amount=amount, price=price)
     require("price", px, ~(px < 0), "be >= 0")
-    return form.wrap(_weighted_amount(held, tiers) * px)
+    return form.wrap(_weighted_value(held, px, tiers))
 
 
 def conversion_rates(index_price: FloatLike, *, bid_buffer: FloatLike = 0.0,
@@ -193,6 +219,135 @@ def conversion_rates(index_price: FloatLike, *, bid_buffer: FloatLike = 0.0,
     require("bid_buffer", bid, (bid >= 0) & (bid < 1), "be in [0, 1)")
     require("ask_buffer", ask, ask >= 0, "be >= 0")
     return form.wrap(index * (1.0 - bid)), form.wrap(index * (1.0 + ask))
+
+
+def collateral_tiers(venue: str, coin: str) -> list[dict[str, float | None]]:
+    """A stored haircut table (:data:`riskfuncs.data.collateral.COLLATERAL_TABLES`) as tier
+    records for :func:`collateral_value` and ``account_margin(collateral_tiers=...)``.
+
+    Parameters
+    ----------
+    venue : str
+        ``"bybit_uta"``, ``"okx_multi_currency"``, ``"binance_multi_assets"``,
+        ``"binance_portfolio"`` or ``"binance_portfolio_pro"``.
+    coin : str
+
+    Examples
+    --------
+    The OKX table of its help page's example, through the loader:
+
+    >>> collateral_value(100, 60_000, collateral_tiers("okx_multi_currency", "BTC"))
+    5785500.0
+    """
+    key = (str(venue), str(coin).upper())
+    if key not in COLLATERAL_TABLES:
+        known = sorted({v for v, _ in COLLATERAL_TABLES})
+        if key[0] not in known:
+            raise RiskInputError(f"venue must be one of {', '.join(known)} (got {venue!r})")
+        coins = sorted(c for v, c in COLLATERAL_TABLES if v == key[0])
+        raise RiskInputError(f"coin {key[1]!r} has no stored {venue} table (stored: "
+                             f"{', '.join(coins)}); pass its tiers from the venue's API")
+    return COLLATERAL_TABLES[key].tiers()
+
+
+def collateral_tables(venue: str | None = None) -> pd.DataFrame:
+    """Every stored haircut tier, one row each, with its venue, coin, unit, date and source.
+
+    Columns: venue, coin, unit ("coin" or "usd"), lower, upper (NaN: open), ratio, effective,
+    source, note.
+    """
+    rows = [{"venue": t.venue, "coin": t.coin, "unit": t.unit, "lower": low,
+             "upper": np.nan if high is None else high, "ratio": ratio,
+             "effective": t.effective, "source": t.source, "note": t.note}
+            for t in COLLATERAL_TABLES.values() if venue is None or t.venue == venue
+            for low, high, ratio in t.bounds]
+    if not rows:
+        raise RiskInputError(f"venue has no stored collateral table (got {venue!r})")
+    return pd.DataFrame(rows)
+
+
+CollateralVenue = Literal["bybit", "okx", "binance_portfolio"]
+
+
+def parse_collateral_tiers(response: Any, *, venue: CollateralVenue
+                           ) -> dict[str, list[dict[str, float | None]]]:
+    """A venue's collateral-ratio API response (parsed JSON) as tier records per coin.
+
+    Parameters
+    ----------
+    response : dict or list
+        The decoded body (or its ``result`` / ``data`` part) of
+        Bybit ``GET /v5/spot-margin-trade/collateral`` (``collateralRatioList`` of ``minQty``,
+        ``maxQty``, ``collateralRatio``; ``""`` an open upper bound),
+        OKX ``GET /api/v5/public/discount-rate-interest-free-quota`` (``details`` of ``minAmt``,
+        ``maxAmt``, ``discountRate``; past the last tier ``minDiscountRate``; the older
+        ``discountInfo`` shape too) or
+        Binance ``GET /sapi/v2/portfolio/collateralRate`` (``collateralInfo`` of ``tierFloor``,
+        ``tierCap``, ``collateralRate`` in USD value) and ``/sapi/v1/portfolio/collateralRate``
+        (one ``collateralRate`` per asset).
+    venue : {"bybit", "okx", "binance_portfolio"}
+
+    Returns
+    -------
+    dict of coin to list of tier records
+        ``minAmount``/``maxAmount`` (coins) or ``minValue``/``maxValue`` (USD) and ``ratio``.
+    """
+    venue = choose("venue", venue, ("bybit", "okx", "binance_portfolio"))  # type: ignore[assignment]
+
+    def number(value: Any, field: str) -> float | None:
+        if value is None or value == "":
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise RiskInputError(f"response {field} must be a number (got {value!r})") from None
+
+    def body(keys: tuple[str, ...]) -> list[Any]:
+        node = response
+        for key in keys:
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+        if not isinstance(node, list):
+            raise RiskInputError(f"response must hold a list under {'.'.join(keys)}")
+        return node
+
+    out: dict[str, list[dict[str, float | None]]] = {}
+    if venue == "bybit":
+        for item in body(("result", "list")):
+            out[str(item["currency"]).upper()] = [
+                {"minAmount": number(t.get("minQty"), "minQty") or 0.0,
+                 "maxAmount": number(t.get("maxQty"), "maxQty"),
+                 "ratio": number(t["collateralRatio"], "collateralRatio")}
+                for t in item["collateralRatioList"]]
+    elif venue == "okx":
+        for item in body(("data",)):
+            details = item.get("details") or item.get("discountInfo") or []
+            tiers: list[dict[str, float | None]] = [
+                {"minAmount": number(t.get("minAmt"), "minAmt") or 0.0,
+                 "maxAmount": number(t.get("maxAmt"), "maxAmt"),
+                 "ratio": number(t["discountRate"], "discountRate")} for t in details]
+            tiers.sort(key=lambda t: t["minAmount"] or 0.0)
+            last = tiers[-1]["maxAmount"] if tiers else 0.0
+            floor_rate = number(item.get("minDiscountRate"), "minDiscountRate")
+            if last is not None and floor_rate is not None:
+                # OKX: "minimum discount rate when it exceeds the maximum amount of the last tier".
+                tiers.append({"minAmount": last, "maxAmount": None, "ratio": floor_rate})
+            out[str(item["ccy"]).upper()] = tiers
+    else:
+        for item in body(()):
+            asset = str(item["asset"]).upper()
+            if "collateralInfo" in item:
+                out[asset] = [
+                    {"minValue": number(t.get("tierFloor"), "tierFloor") or 0.0,
+                     "maxValue": number(t.get("tierCap"), "tierCap"),
+                     "ratio": number(t["collateralRate"], "collateralRate")}
+                    for t in item["collateralInfo"]]
+            else:
+                out[asset] = [{"minAmount": 0.0, "maxAmount": None,
+                               "ratio": number(item["collateralRate"], "collateralRate")}]
+    for coin, tiers in out.items():
+        _tier_arrays(tiers, name=f"response {coin} tiers")  # the same checks as any table
+    return out
 
 
 @dataclass(frozen=True)
@@ -278,7 +433,7 @@ class _Account:
             px = float(self._coin_price(coin, moved))
             held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum()) / px
             ratio = self.haircuts.get(coin, 1.0) if self.mode.haircuts else 1.0
-            equity += float(_weighted_amount(np.asarray(held), ratio)) * px
+            equity += float(_weighted_value(held, px, ratio))
         return {"equity": equity, "requirement": float((mm + fees).sum()), "mm": mm,
                 "pnl": pnl, "fees": fees, "value": value}
 

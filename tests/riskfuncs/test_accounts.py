@@ -3,6 +3,9 @@ the price of each asset that liquidates the whole account."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,9 +14,15 @@ from riskfuncs import RiskInputError, portfolio_margin
 from riskfuncs.accounts import (
     MODES,
     account_margin,
+    collateral_tables,
+    collateral_tiers,
     collateral_value,
     conversion_rates,
+    parse_collateral_tiers,
 )
+from riskfuncs.data.collateral import COLLATERAL_TABLES
+
+REFERENCE = Path(__file__).parents[1] / "reference" / "collateral"
 
 #: OKX help "Multi-currency margin mode": BTC discount tiers (coin units).
 OKX_BTC = [{"minAmount": 0, "maxAmount": 20, "ratio": 0.98},
@@ -24,7 +33,7 @@ OKX_BTC = [{"minAmount": 0, "maxAmount": 20, "ratio": 0.98},
            {"minAmount": 70, "maxAmount": 90, "ratio": 0.955},
            {"minAmount": 90, "maxAmount": 110, "ratio": 0.95}]
 #: Bybit help "Assets Collateral Value Ratio List (UTA)": the BTC tiers of its example.
-BYBIT_BTC = [{"minAmount": 0, "maxAmount": 10, "ratio": 0.98},
+BYBIT_BTC: list[dict[str, float | None]] = [{"minAmount": 0, "maxAmount": 10, "ratio": 0.98},
              {"minAmount": 10, "maxAmount": 20, "ratio": 0.95},
              {"minAmount": 20, "maxAmount": 30, "ratio": 0.90},
              {"minAmount": 30, "maxAmount": 40, "ratio": 0.85},
@@ -53,7 +62,9 @@ def test_binance_multi_assets_conversion_rates() -> None:
 
 
 @pytest.mark.parametrize(("tiers", "message"), [
-    ([{"minAmount": 5, "maxAmount": None, "ratio": 0.9}], "must start at amount 0"),
+    ([{"minAmount": 5, "maxAmount": None, "ratio": 0.9}], "must start at 0"),
+    ([{"minAmount": 0, "maxAmount": 5, "ratio": 1.0},
+      {"minValue": 5, "maxValue": None, "ratio": 0.9}], "one unit"),
     ([{"minAmount": 0, "maxAmount": None, "ratio": 1.2}], r"tiers ratio must be in \[0, 1\]"),
     ([{"minAmount": 0, "maxAmount": None}], "must have ratio"),
     ("0.9", "must be a ratio or a list"),
@@ -181,3 +192,107 @@ def test_refusals_name_the_argument() -> None:
     with pytest.raises(RiskInputError, match="maintenanceMarginRate must be given"):
         account_margin(book.assign(maintenanceMarginRate=np.nan), {"USDT": 1},
                        mode="bybit_uta")
+
+
+# --- haircut tables as data, and the venues' API responses -------------------------------
+
+
+def _response(name: str) -> object:
+    return json.loads((REFERENCE / name).read_text(encoding="utf-8"))["response"]
+
+
+def test_okx_reference_value_through_the_stored_table() -> None:
+    # OKX help "Multi-currency margin mode": 100 BTC at 60,000 = 5,785,500 USD (exact sum).
+    tiers = collateral_tiers("okx_multi_currency", "btc")
+    assert collateral_value(100, 60_000, tiers) == pytest.approx(5_785_500, rel=1e-15)
+    frame = collateral_tables("okx_multi_currency")
+    assert collateral_value(100, 60_000, frame[["lower", "upper", "ratio"]].rename(
+        columns={"lower": "minAmount", "upper": "maxAmount"})) == pytest.approx(5_785_500,
+                                                                                rel=1e-15)
+
+
+def test_binance_usd_value_tiers_reproduce_binances_worked_example() -> None:
+    # Binance FAQ "Binance Cross Margin Collateral Haircuts" (Example 1, scenario 1,
+    # https://www.binance.com/en-BH/support/faq/binance-cross-margin-collateral-haircuts-
+    # 4bec9126c021472285b20874f9380dfb, retrieved 2026-12-01): 6,000 BTC at 20,000 USDT with
+    # tiers in USDT value -> 119,500,000 USDT. Exact: the page's own sum.
+    tiers = [{"minValue": 0, "maxValue": 100e6, "ratio": 1.0},
+             {"minValue": 100e6, "maxValue": 120e6, "ratio": 0.975},
+             {"minValue": 120e6, "maxValue": 150e6, "ratio": 0.95},
+             {"minValue": 150e6, "maxValue": 180e6, "ratio": 0.90},
+             {"minValue": 180e6, "maxValue": 200e6, "ratio": 0.85}]
+    assert collateral_value(6_000, 20_000, tiers) == pytest.approx(119_500_000, rel=1e-15)
+    # USD tiers move with the price: the same coins at twice the price reach further tiers.
+    doubled = 100e6 + 20e6 * 0.975 + 30e6 * 0.95 + 30e6 * 0.90 + 20e6 * 0.85
+    assert collateral_value(6_000, 40_000, tiers) == pytest.approx(doubled, rel=1e-15)
+
+
+def test_every_stored_table_has_provenance_and_valid_tiers() -> None:
+    for (venue, coin), table in COLLATERAL_TABLES.items():
+        assert table.source.count("http") >= 1, (venue, coin)
+        assert table.effective == "" or len(table.effective) == 10
+        # The loader's records pass collateral_value's checks; 1 coin is worth at most 1 USD.
+        value = collateral_value(1.0, 1.0, collateral_tiers(venue, coin))
+        assert 0.0 <= value <= 1.0
+    frame = collateral_tables()
+    assert set(frame["unit"]) == {"coin", "usd"}
+    assert len(frame) == sum(len(t.bounds) for t in COLLATERAL_TABLES.values())
+
+
+def test_binance_pm_pro_table_as_announced() -> None:
+    # Binance announcement of October 2025 (PM Pro, after 2025-10-24): ORDI rank 8,
+    # 0-200k 100%, 200k-400k 80%, 400k-800k 70%, 800k-1M 40%, above 20% (USD value).
+    tiers = collateral_tiers("binance_portfolio_pro", "ORDI")
+    value = collateral_value(100_000, 10.0, tiers)  # 1,000,000 USD of ORDI
+    assert value == pytest.approx(200_000 + 160_000 + 280_000 + 80_000, rel=1e-15)
+
+
+def test_refusals_of_the_loader_name_venue_and_coin() -> None:
+    with pytest.raises(RiskInputError, match=r"^venue must be one of"):
+        collateral_tiers("kraken", "BTC")
+    with pytest.raises(RiskInputError, match="coin 'DOGE' has no stored okx_multi_currency"):
+        collateral_tiers("okx_multi_currency", "DOGE")
+
+
+def test_bybit_documented_response_is_parsed() -> None:
+    tiers = parse_collateral_tiers(_response("bybit_spot_margin_collateral.json"), venue="bybit")
+    assert tiers == {"BTC": [{"minAmount": 0.0, "maxAmount": 1_000_000.0, "ratio": 0.85},
+                             {"minAmount": 1_000_000.0, "maxAmount": None, "ratio": 0.0}]}
+    assert collateral_value(2.0, 50_000, tiers["BTC"]) == pytest.approx(85_000, rel=1e-15)
+
+
+def test_okx_documented_response_is_parsed_with_its_floor_rate() -> None:
+    response = _response("okx_discount_rate_interest_free_quota.json")
+    tiers = parse_collateral_tiers(response, venue="okx")["BTC"]
+    assert tiers == [{"minAmount": 0.0, "maxAmount": 20.0, "ratio": 0.98},
+                     {"minAmount": 20.0, "maxAmount": 25.0, "ratio": 0.9775},
+                     {"minAmount": 25.0, "maxAmount": None, "ratio": 0.0}]
+    # 30 BTC: 20 at 98%, 5 at 97.75%, the 5 past the last tier at minDiscountRate 0.
+    assert collateral_value(30, 1.0, tiers) == pytest.approx(20 * 0.98 + 5 * 0.9775, rel=1e-15)
+    # The deprecated discountInfo shape (no floor rate) reads the same tiers.
+    old = {"data": [{"ccy": "BTC", "discountInfo": response["data"][0]["details"]}]}  # type: ignore[index]
+    assert parse_collateral_tiers(old, venue="okx")["BTC"] == tiers[:2]
+
+
+def test_binance_pm_documented_responses_are_parsed() -> None:
+    tiers = parse_collateral_tiers(_response("binance_portfolio_collateral_rate_v2.json"),
+                                   venue="binance_portfolio")
+    assert tiers["USDT"][1] == {"minValue": 1000.0, "maxValue": 2000.0, "ratio": 0.9999}
+    # 1,500 USD of BNB: 1,000 at 100% and 500 at 90%.
+    assert collateral_value(3.0, 500.0, tiers["BNB"]) == pytest.approx(1_450, rel=1e-15)
+    # Binance API docs "Portfolio Margin Collateral Rate" (v1): one flat rate per asset.
+    flat = parse_collateral_tiers([{"asset": "USDC", "collateralRate": "1.0000"},
+                                   {"asset": "BUSD", "collateralRate": "1.0000"}],
+                                  venue="binance_portfolio")
+    assert flat["USDC"] == [{"minAmount": 0.0, "maxAmount": None, "ratio": 1.0}]
+
+
+def test_bad_responses_are_refused_naming_the_field() -> None:
+    with pytest.raises(RiskInputError, match="response collateralRatio must be a number"):
+        parse_collateral_tiers({"result": {"list": [{"currency": "BTC", "collateralRatioList": [
+            {"minQty": "0", "maxQty": "", "collateralRatio": "n/a"}]}]}}, venue="bybit")
+    with pytest.raises(RiskInputError, match="response must hold a list under data"):
+        parse_collateral_tiers({"code": "0"}, venue="okx")
+    with pytest.raises(RiskInputError, match=r"response BTC tiers ratio must be in \[0, 1\]"):
+        parse_collateral_tiers({"data": [{"ccy": "BTC", "details": [
+            {"minAmt": "0", "maxAmt": "", "discountRate": "1.5"}]}]}, venue="okx")
