@@ -12,12 +12,15 @@ Series with the same index. Inputs are never modified. Parameters that make no s
 from riskfuncs._errors import RiskFuncsError, RiskInputError
 from riskfuncs.accounts import (
     AccountMargin,
+    ScenarioMargin,
     account_margin,
     collateral_tables,
     collateral_tiers,
     collateral_value,
     conversion_rates,
     parse_collateral_tiers,
+    scenario_margin,
+    tiered_add_on,
 )
 from riskfuncs.assessment import HybridAssessment, RatingThresholds, hybrid_assessment
 from riskfuncs.counterparty import (
@@ -86,7 +89,9 @@ from riskfuncs.steps import LiquidationStep, liquidation_steps
 from riskfuncs.stress import StressResult, stress_test
 from riskfuncs.tiers import TierTable, as_tier_table, max_leverage, tier_for_notional
 from riskfuncs.var import (
+    BookVar,
     ShortHistoryWarning,
+    book_var,
     expected_shortfall,
     historical_var,
     monte_carlo_var,
@@ -110,6 +115,7 @@ __all__ = [
     "EXCHANGE_RULES",
     "GRADE_BANDS",
     "AccountMargin",
+    "BookVar",
     "Concentration",
     "DisciplineLimits",
     "DiversificationCheck",
@@ -121,6 +127,7 @@ __all__ = [
     "RiskFuncsError",
     "RiskInputError",
     "Scenario",
+    "ScenarioMargin",
     "ScoreWeights",
     "ShortHistoryWarning",
     "StressResult",
@@ -128,6 +135,7 @@ __all__ = [
     "account_margin",
     "as_tier_table",
     "bankruptcy_price",
+    "book_var",
     "check_diversification",
     "check_leverage",
     "check_margin_buffer",
@@ -187,8 +195,10 @@ __all__ = [
     "rule_for_venue",
     "scale_to_horizon",
     "scenario_library",
+    "scenario_margin",
     "span_grid",
     "stress_test",
     "tier_for_notional",
+    "tiered_add_on",
     "unrealized_pnl",
 ]

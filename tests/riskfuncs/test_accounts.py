@@ -19,6 +19,8 @@ from riskfuncs.accounts import (
     collateral_value,
     conversion_rates,
     parse_collateral_tiers,
+    scenario_margin,
+    tiered_add_on,
 )
 from riskfuncs.data.collateral import COLLATERAL_TABLES
 
@@ -296,3 +298,93 @@ def test_bad_responses_are_refused_naming_the_field() -> None:
     with pytest.raises(RiskInputError, match=r"response BTC tiers ratio must be in \[0, 1\]"):
         parse_collateral_tiers({"data": [{"ccy": "BTC", "details": [
             {"minAmt": "0", "maxAmt": "", "discountRate": "1.5"}]}]}, venue="okx")
+
+
+# --- scenario-based portfolio margin (approximation) ---------------------------------------
+
+
+def _hand_worst_losses(rows: list[tuple[str, str, float, float]],
+                       grid: list[tuple[str, float]]) -> dict[str, float]:
+    """Worst loss per underlying, one scenario and one position at a time."""
+    out: dict[str, float] = {}
+    for unit in {r[0] for r in rows}:
+        worst = 0.0
+        for target, move in grid:
+            if target not in ("*", unit):
+                continue
+            pnl = 0.0
+            for asset, side, qty, mark in rows:
+                if asset == unit:
+                    pnl += (qty if side == "long" else -qty) * (mark * (1 + move) - mark)
+            worst = max(worst, -pnl)
+        out[unit] = worst
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_scenario_margin_is_the_hand_computed_worst_loss_of_the_grid(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = [(str(rng.choice(["BTC", "ETH", "SOL"])), str(rng.choice(["long", "short"])),
+             float(rng.uniform(0.1, 20)), float(rng.uniform(10, 90_000))) for _ in range(6)]
+    # Each underlying's mark is one price: the last drawn for it.
+    marks = {r[0]: r[3] for r in rows}
+    rows = [(a, side, q, marks[a]) for a, side, q, _ in rows]
+    grid = [("*", float(m)) for m in rng.uniform(-0.3, 0.3, size=5)] + \
+        [(str(rng.choice(list(marks))), float(rng.uniform(-0.5, 0.5)))]
+    book = pd.DataFrame({"symbol": [f"{a}/USDT:USDT" for a, *_ in rows],
+                         "side": [r[1] for r in rows], "contracts": [r[2] for r in rows],
+                         "markPrice": [r[3] for r in rows]})
+    scenarios = pd.DataFrame({"underlying": [g[0] for g in grid],
+                              "price_move": [g[1] for g in grid]})
+    result = scenario_margin(book, scenarios)
+    expected = _hand_worst_losses(rows, grid)
+    assert result.units["worst_loss"].to_dict() == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    assert result.maintenance == pytest.approx(sum(expected.values()), rel=1e-12, abs=1e-9)
+    assert (result.units["basis"] == "approximation").all()
+    assert result.basis == result.units.attrs["basis"] == "approximation"
+    # Doubling every position doubles the requirement; a wider grid never lowers it.
+    doubled = scenario_margin(book.assign(contracts=book["contracts"] * 2), scenarios)
+    assert doubled.maintenance == pytest.approx(2 * result.maintenance, rel=1e-12, abs=1e-9)
+    wider = pd.concat([scenarios, pd.DataFrame({"price_move": [-0.6, 0.6]})],
+                      ignore_index=True)
+    assert scenario_margin(book, wider).maintenance >= result.maintenance
+
+
+def test_scenario_margin_counts_spot_vega_and_add_ons_in_the_unit() -> None:
+    # A BTC short hedged by BTC held: the unit's delta is 1 BTC x 50,000 - 1 BTC x 50,000 = 0,
+    # so only the vega leg loses: 2,000 USD per vol unit x 0.5 down = 1,000; add-on 300.
+    book = pd.DataFrame({"symbol": ["BTC/USDT:USDT"], "side": ["short"], "contracts": [1.0],
+                         "markPrice": [50_000.0], "vega": [2_000.0]})
+    grid = pd.DataFrame({"price_move": [-0.15, 0.15, 0.0], "vol_move": [0.0, 0.0, -0.5]},
+                        index=["down", "up", "vol down"])
+    result = scenario_margin(book, grid, balances={"BTC": 1.0, "USDT": 10_000},
+                             add_ons={"BTC": 300.0})
+    row = result.units.loc["BTC"]
+    assert (row["worst_loss"], row["worst_scenario"], row["maintenance"]) == \
+        (pytest.approx(1_000, rel=1e-12), "vol down", pytest.approx(1_300, rel=1e-12))
+    assert result.grid.loc["down", "BTC"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_okx_stablecoin_depeg_add_on_reference_value() -> None:
+    # OKX notice "OKX will update margin calculation rules for the portfolio margin mode"
+    # (December 2024), MR9 example as copied by a secondary source: 1M x 0.75% + 4M x 1.75% +
+    # 5M x 2.5% = 202,500 USD. Exact: the notice's own sum.
+    tiers: list[dict[str, float | None]] = [
+        {"minValue": 0, "maxValue": 1e6, "rate": 0.0075},
+        {"minValue": 1e6, "maxValue": 5e6, "rate": 0.0175},
+        {"minValue": 5e6, "maxValue": None, "rate": 0.025}]
+    assert tiered_add_on(10e6, tiers) == pytest.approx(202_500, rel=1e-15)
+    assert tiered_add_on(np.array([0.5e6, 2e6]), tiers).tolist() == pytest.approx(
+        [3_750, 7_500 + 17_500], rel=1e-15)
+
+
+def test_scenario_margin_refusals_name_the_argument() -> None:
+    book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
+    with pytest.raises(RiskInputError, match="scenarios must have a price_move column"):
+        scenario_margin(book, pd.DataFrame({"move": [0.1]}))
+    with pytest.raises(RiskInputError, match="scenarios has no row for underlying BTC"):
+        scenario_margin(book, pd.DataFrame({"underlying": ["ETH"], "price_move": [0.1]}))
+    with pytest.raises(RiskInputError, match="add_ons ETH names no risk unit"):
+        scenario_margin(book, pd.DataFrame({"price_move": [0.1]}), add_ons={"ETH": 1.0})
+    with pytest.raises(RiskInputError, match="scenarios price_move must be > -1"):
+        scenario_margin(book, pd.DataFrame({"price_move": [-1.5]}))
