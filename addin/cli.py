@@ -16,6 +16,7 @@ from addin import __version__
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "addin.excel.commands",
+    "addin.officejs.commands",
     "addin.reporting_commands",
     "addin.workbook.commands",
     "addin.accounts.commands",

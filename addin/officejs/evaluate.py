@@ -1,0 +1,76 @@
+"""One cell-function call from Office.js, evaluated as Excel's and Calc's cells evaluate it.
+
+Office.js hands a custom function each argument as a 2-D array of numbers, texts and booleans
+(empty cells as ``""`` or ``null``) and an omitted optional argument as ``null``. Those are the
+plain values LibreOffice hands over, so :func:`addin.calc.host.cell_arguments` turns them into
+exactly what xlwings gives the Excel function (its own conversion pipelines); the function
+called is the one Excel calls (:mod:`addin.excel.udfs`), under its cell error handling; the
+result goes back as rows of cells.
+
+Unlike a classic xlwings cell, an Office.js function can show a real error value, so a bad input
+is raised as :class:`CellError` carrying the very line Excel's cell would show, and the add-in
+turns it into ``#VALUE!`` with that line.
+
+Examples
+--------
+>>> evaluate("PERP_NOTIONAL", [[[0.5], [2]], [[60000], [3000]]])
+[[30000.0], [6000.0]]
+>>> evaluate("PERP_NOTIONAL", [[[-1]], [[100]]])
+Traceback (most recent call last):
+...
+addin.officejs.evaluate.CellError: quantity must be > 0 (got -1)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from addin.calc import host
+from addin.excel import spec
+from addin.excel.errors import cell_message
+
+__all__ = ["CellError", "evaluate"]
+
+
+class CellError(Exception):
+    """A call Excel would answer with a one-line message: the message is ``str(error)``."""
+
+
+@cache
+def _cell_function(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The function Excel calls and the one under its error handling (which raises)."""
+    declared: Callable[..., Any] = getattr(importlib.import_module(spec.UDF_MODULE), name)
+    return declared, inspect.unwrap(declared)
+
+
+def evaluate(name: str, values: Sequence[Any]) -> list[list[Any]]:
+    """The result rows of ``name`` for the Office.js argument values; raises :class:`CellError`.
+
+    ``name`` must be a function of the spec (``KeyError`` otherwise).
+    """
+    function = spec.function(name)
+    declared, raising = _cell_function(name)
+    try:
+        arguments = host.cell_arguments(function, values)
+    except Exception as exc:
+        raise CellError(cell_message(exc)) from exc
+    if len(arguments) < sum(not argument.optional for argument in function.arguments):
+        # Too few arguments: the cell's own line naming the first one missing.
+        raise CellError(str(declared(*arguments)))
+    try:
+        result = raising(*arguments)
+    except Exception as exc:
+        raise CellError(cell_message(exc)) from exc
+    grid = host.result_grid(host._write(result, function.returns))
+    # JSON has no NaN or infinity: such a cell is left empty, as a missing result is.
+    return [[_json_cell(value) for value in row] for row in grid]
+
+
+def _json_cell(value: Any) -> Any:
+    return "" if isinstance(value, float) and not math.isfinite(value) else value
+
