@@ -32,6 +32,8 @@ NOT_CELL_FUNCTIONS = {
     "venues.venue_key": "spelling normaliser (trim, lower case) used inside PERP_EXCHANGE_RULE",
     "venues.parse_symbol": "symbol reader used by every book function; a cell's symbol is text",
     "venues.venue_name": "a cell already holds the venue name the trader typed",
+    "var.book_var": "a whole book against a price table: the Prices sheet computes it in native "
+                    "formulas; one asset's figures are PERP_HISTORICAL_VAR and friends",
 }
 
 
