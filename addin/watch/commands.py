@@ -5,7 +5,9 @@ workbook's default rules, compares each position's distance to liquidation with 
 (with hysteresis), and sends what changed to every channel. State lives in SQLite
 (``--state``, default ``~/.local/state/perprisk/watch.sqlite``), so a restart neither re-sends
 nor forgets. ``--once`` runs one tick (for cron); otherwise ticks run every ``--interval``
-seconds until Ctrl-C.
+seconds until Ctrl-C. On a terminal the ticks redraw one live view in place (each position's
+level in colour, distance to liquidation, per venue the data's age and the account ratio, the
+alerts just sent); piped, logged or with ``--plain`` each tick prints a plain table.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 from addin._commands import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from addin._commands import err as _err
 from addin.watch.channels import Channel, ChannelError, Email, parse_webhook
-from addin.watch.levels import Observation, Thresholds, transitions
+from addin.watch.levels import Event, Observation, Thresholds, transitions
 from addin.watch.state import State
+from addin.watch.view import View, make_view, snapshot
 
 
 def default_state_path(environ: dict[str, str] | None = None) -> Path:
@@ -88,6 +91,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--testnet", action="store_true")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.add_argument("--plain", action="store_true",
+                        help="print a plain table each tick, even on a terminal (the live view "
+                             "is used only on a terminal with rich installed)")
     parser.set_defaults(func=cmd_watch)
 
 
@@ -141,10 +147,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     settings = FetchSettings(testnet=args.testnet, api_base=api_bases(args.api_base) or None,
                              timeout=args.timeout, days=30, attempts=2, backoff=1.0)
     state = State(args.state or default_state_path())
+    view = None if args.quiet else make_view(plain=args.plain)
     watch = Watch(venues, credentials, settings, thresholds, channels, state,
                   quiet=args.quiet, funding_limit=args.funding_limit,
                   venue_limit=args.venue_limit, summary_at=summary_at,
-                  probability_limit=args.probability_limit)
+                  probability_limit=args.probability_limit, view=view,
+                  interval=None if args.once else args.interval)
     try:
         if args.once:
             return watch.tick()
@@ -156,6 +164,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print("perprisk watch: stopped", file=sys.stderr)
         return EXIT_OK
     finally:
+        if view is not None:
+            view.close()
         state.close()
 
 
@@ -215,7 +225,8 @@ class Watch:
                  thresholds: Thresholds, channels: Sequence[Channel], state: State, *,
                  quiet: bool = False, clock: Callable[[], dt.datetime] | None = None,
                  funding_limit: float = 0.001, venue_limit: float = 0.5,
-                 summary_at: dt.time | None = None, probability_limit: float = 0.05) -> None:
+                 summary_at: dt.time | None = None, probability_limit: float = 0.05,
+                 view: View | None = None, interval: float | None = None) -> None:
         self.venues, self.credentials, self.settings = list(venues), credentials, settings
         self.thresholds, self.channels, self.state = thresholds, list(channels), state
         self.quiet = quiet
@@ -223,6 +234,8 @@ class Watch:
         self.summary_at = summary_at
         self.probability_limit = probability_limit
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.view, self.interval = view, interval
+        self.handed: list[tuple[Event, str, bool]] = []  # this tick's (event, channel, taken)
 
     def observe(self) -> list[Observation]:
         """This tick's observations: every position's distance, and each venue read or not."""
@@ -342,7 +355,7 @@ class Watch:
             out.append(Observation(
                 f"account|{venue}", f"{venue} account", None,
                 f"maintenance at {ratio:.0%} of the margin balance (liquidation at 100%; amber "
-                "from 50%, red from 80%)", forced=level))
+                "from 50%, red from 80%)", forced=level, figure=ratio))
         return out
 
     def _venue_shares(self, loaded: Any) -> list[Observation]:
@@ -359,7 +372,8 @@ class Watch:
         return [Observation(f"share|{venue}", f"exposure on {venue}", None,
                             f"{value / total:.0%} of the equity on exchanges (limit "
                             f"{self.venue_limit:.0%})",
-                            forced="amber" if value / total > self.venue_limit else "green")
+                            forced="amber" if value / total > self.venue_limit else "green",
+                            figure=value / total)
                 for venue, value in exposure.items()]
 
     def tick(self) -> int:
@@ -369,10 +383,17 @@ class Watch:
                                      self.state.last_sent(), self.thresholds, now.timestamp())
         # Positions not seen this tick (closed, or their venue not read) keep their last level.
         self.state.record(levels, events, [c.name for c in self.channels], now)
+        for obs in observations:
+            if obs.key.startswith("venue|") and obs.forced == "green":
+                self.state.venue_read(obs.key.split("|", 1)[1], now)
         self.summarise(now, observations, levels)
         undelivered = self.deliver(now)
         if not self.quiet:
-            self.show(now, observations, levels)
+            from addin.watch.view import PlainView
+
+            (self.view or PlainView()).show(snapshot(
+                now, observations, levels, last_reads=self.state.venue_reads(),
+                sent=self.handed, interval=self.interval))
         failed_venue = any(o.forced == "red" for o in observations)
         return EXIT_PROBLEMS if undelivered or failed_venue else EXIT_OK
 
@@ -384,7 +405,7 @@ class Watch:
         day = now.date().isoformat()
         if not self.state.summary_due(day):
             return
-        from addin.watch.levels import RANK, Event
+        from addin.watch.levels import RANK
 
         counts = {level: sum(1 for o in observations if levels.get(o.key) == level)
                   for level in ("red", "amber", "green")}
@@ -401,6 +422,7 @@ class Watch:
         """Send every waiting event; returns how many are still waiting."""
         by_name = {c.name: c for c in self.channels}
         waiting = 0
+        self.handed = []
         for item in self.state.pending():
             channel = by_name.get(item.channel)
             if channel is None:
@@ -411,13 +433,8 @@ class Watch:
                 self.state.failed(item, str(exc))
                 _err(f"perprisk watch: {exc}; kept for the next tick")
                 waiting += 1
+                self.handed.append((item.event, item.channel, False))
             else:
                 self.state.sent(item, now)
+                self.handed.append((item.event, item.channel, True))
         return waiting
-
-    def show(self, now: dt.datetime, observations: Sequence[Observation],
-             levels: dict[str, str]) -> None:
-        print(f"{now:%Y-%m-%d %H:%M:%S} UTC  {len(observations)} watched")
-        for obs in observations:
-            distance = "" if obs.distance is None else f"{obs.distance:8.1%}"
-            print(f"  {levels.get(obs.key, '?'):5}  {obs.label:<40} {distance}")

@@ -51,6 +51,7 @@ class Observation:
     distance: float | None  # None: no figure (a venue that was not read)
     detail: str = ""
     forced: str | None = None  # a level that does not come from the distance ("not read")
+    figure: float | None = None  # the number behind a forced level (an account ratio, a share)
 
 
 @dataclass(frozen=True)

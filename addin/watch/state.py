@@ -1,10 +1,12 @@
 """What ``perprisk watch`` remembers between ticks and across restarts (SQLite).
 
-``levels``: the last level of every watched key. ``outbox``: one row per (event, channel), written
-in the same transaction as the new levels, marked sent when the channel accepted it. A restart
-therefore neither re-sends what was delivered nor forgets what was not: undelivered rows are
-retried on the next tick, each with its row id as the message id, so a receiver can drop the
-one duplicate a crash between "accepted" and "marked sent" could cause.
+``levels``: the last level of every watched key. ``venue_reads``: when each venue's positions
+were last read (the view's data age, right after a restart too). ``outbox``: one row per
+(event, channel), written in the same transaction as the new levels, marked sent when the
+channel accepted it. A restart therefore neither re-sends what was delivered nor forgets what
+was not: undelivered rows are retried on the next tick, each with its row id as the message
+id, so a receiver can drop the one duplicate a crash between "accepted" and "marked sent"
+could cause.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent, id);
 CREATE TABLE IF NOT EXISTS summaries (day TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS venue_reads (venue TEXT PRIMARY KEY, read_ts REAL NOT NULL);
 """
 
 
@@ -90,6 +93,16 @@ class State:
                     db.execute("INSERT INTO outbox (channel, key, level, event, created, "
                                "created_ts) VALUES (?, ?, ?, ?, ?, ?)",
                                (channel, event.key, event.level, body, stamp, now.timestamp()))
+
+    def venue_read(self, venue: str, now: dt.datetime) -> None:
+        self._db.execute("INSERT INTO venue_reads (venue, read_ts) VALUES (?, ?) ON CONFLICT"
+                         "(venue) DO UPDATE SET read_ts = excluded.read_ts",
+                         (venue, now.timestamp()))
+
+    def venue_reads(self) -> dict[str, float]:
+        """Per venue (ccxt id), the time in seconds its positions were last read."""
+        return {str(v): float(t) for v, t in
+                self._db.execute("SELECT venue, read_ts FROM venue_reads")}
 
     def summary_due(self, day: str) -> bool:
         return self._db.execute("SELECT 1 FROM summaries WHERE day = ?", (day,)).fetchone() is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -383,3 +384,62 @@ def test_account_ratios_from_each_venue_s_payload() -> None:
                                           "totalMarginBalance": "100"}) == 0.5
     assert _account_ratio("okx", {"data": [{"mgnRatio": "4"}]}) == 0.25
     assert _account_ratio("gate", {"total": "1"}) is None
+
+
+# --------------------------------------------------------------------------------------------
+# What a person sees each tick
+
+
+def _shown_tick(replay: ReplayServer, receiver: Receiver, state: Path, *extra: str,
+                api_base: str | None = None) -> int:
+    return main(["watch", "--once", "--exchange", "binanceusdm", "--timeout", "5",
+                 "--api-base", api_base or replay.url, "--webhook", receiver.url,
+                 "--state", str(state), "--cooldown", "0", *extra])
+
+
+def test_piped_output_is_the_plain_table(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    position["markPrice"] = f"{_mark_for(0.05):.8f}"  # red
+    assert _shown_tick(replay_server, receiver, tmp_path / "s.sqlite") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  \d+ watched", lines[0])
+    assert f"  red    {'BTC/USDT:USDT long (binance)':<40}     5.0%" in lines
+    assert "  green  binanceusdm data" in out
+    assert "\x1b" not in out and "Alerts sent" not in out  # no terminal codes in a log
+
+
+def test_on_a_terminal_the_live_view_shows_the_tick_and_what_was_sent(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("rich")
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    state = tmp_path / "s.sqlite"
+    position["markPrice"] = f"{_mark_for(0.05):.8f}"  # red
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert _shown_tick(replay_server, receiver, state) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert "RED" in text and "BTC/USDT:USDT long (binance)" in text and "5.0%" in text
+    venue = next(line for line in text.splitlines() if "binanceusdm" in line)
+    assert "read" in venue and re.search(r"\d\d:\d\d:\d\d", venue) and " 0s " in venue
+    sent = text[text.index("Alerts sent this tick"):]
+    assert "perprisk RED: BTC/USDT:USDT long (binance)" in sent and "1 delivered" in sent
+    assert [b["level"] for b in receiver.bodies] == ["red"]
+    # The venue goes away: not read, with when it last answered (kept in the state file).
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    assert _shown_tick(replay_server, receiver, state,
+                       api_base=f"http://127.0.0.1:{closed_port()}") == 1
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    venue = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("binanceusdm"))
+    assert "NOT READ" in venue and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", venue)
+    assert "perprisk RED: binanceusdm data" in text[text.index("Alerts sent this tick"):]
