@@ -9,10 +9,18 @@ measure                        worse when  amber / red by default        compute
 distance to liquidation        lower       below 20% / below 10%         margin
 liquidation probability        higher      above 1% / above 5%           probability
 margin buffer                  lower       below 30% / at or below 0     margin
+buffer at the leverage cap     lower       below 30% / below -100%       margin
 leverage                       higher      above 5x / above 10x          portfolio
 liquidated in worst scenario   True        amber (a what-if)             stress
+stop beyond liquidation        True        amber                         discipline
 VaR as a fraction of equity    higher      above 10% / above 25%         var
 =============================  ==========  ============================  =================
+
+The margin buffer measures the balance against the maintenance requirement, a sliver of the
+notional: a 45x position can sit 340% above it 1.7% from liquidation. The buffer at the leverage
+cap measures it against the initial margin the position would need at the cap (balance /
+(notional / cap) - 1): the guide's "margin 30% above the requirement" read as a trader means it,
+and the measure the assessment workbook shows. Below -100% the balance itself is negative.
 
 A position is as bad as its worst measure. A position already at or past liquidation (distance
 or margin buffer at or below zero) is red whatever the thresholds. A measure given but missing
@@ -49,10 +57,16 @@ MEASURES: tuple[tuple[str, str, bool], ...] = (
     ("distance_to_liquidation", "distance to liquidation", True),
     ("liquidation_probability", "liquidation probability", False),
     ("margin_buffer", "margin buffer", True),
+    ("cap_buffer", "buffer at the leverage cap", True),
     ("leverage", "leverage", False),
     ("worst_scenario_liquidated", "worst scenario", False),
+    ("stop_beyond_liquidation", "stop-loss", False),
     ("var_fraction", "VaR", False),
 )
+#: Yes/no measures: amber when true (the worst scenario's may be made red).
+FLAGS = frozenset({"worst_scenario_liquidated", "stop_beyond_liquidation"})
+#: Measures whose zero is liquidation itself: red at or below it, whatever the thresholds.
+PAST_AT_ZERO = frozenset({"distance_to_liquidation", "margin_buffer"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,8 @@ class RatingThresholds:
     probability_red: float = 0.05
     buffer_amber: float = MINIMUM_MARGIN_BUFFER
     buffer_red: float = 0.0
+    cap_buffer_amber: float = MINIMUM_MARGIN_BUFFER
+    cap_buffer_red: float = -1.0
     leverage_amber: float = LEVERAGE_CAP
     leverage_red: float = 10.0
     var_amber: float = 0.10
@@ -89,6 +105,7 @@ class RatingThresholds:
                 raise RiskInputError(f"{item.name} must be a number (got {format_value(value)})")
         _order("distance_red", self.distance_red, "distance_amber", self.distance_amber)
         _order("buffer_red", self.buffer_red, "buffer_amber", self.buffer_amber)
+        _order("cap_buffer_red", self.cap_buffer_red, "cap_buffer_amber", self.cap_buffer_amber)
         _order("probability_amber", self.probability_amber, "probability_red",
                self.probability_red)
         _order("leverage_amber", self.leverage_amber, "leverage_red", self.leverage_red)
@@ -102,9 +119,12 @@ class RatingThresholds:
         """(amber, red) levels of a measure (the worst-scenario flag is 0 or 1)."""
         if measure == "worst_scenario_liquidated":
             return (0.5, 0.5) if self.worst_scenario_rating == "red" else (0.5, math.inf)
+        if measure == "stop_beyond_liquidation":
+            return (0.5, math.inf)
         prefix = {
             "distance_to_liquidation": "distance", "liquidation_probability": "probability",
-            "margin_buffer": "buffer", "leverage": "leverage", "var_fraction": "var",
+            "margin_buffer": "buffer", "cap_buffer": "cap_buffer", "leverage": "leverage",
+            "var_fraction": "var",
         }[measure]
         return getattr(self, f"{prefix}_amber"), getattr(self, f"{prefix}_red")
 
@@ -149,6 +169,8 @@ def _describe(measure: str, value: float) -> str:
         return f"leverage {value:.1f}x"
     if measure == "worst_scenario_liquidated":
         return "liquidated in the worst stress scenario"
+    if measure == "stop_beyond_liquidation":
+        return "stop-loss beyond the liquidation price"
     if measure == "var_fraction":
         return f"VaR {_percent(value)} of equity"
     label = next(label for name, label, _ in MEASURES if name == measure)
@@ -156,10 +178,10 @@ def _describe(measure: str, value: float) -> str:
 
 
 def _limit(measure: str, lower_is_worse: bool, level: float) -> str:
-    if measure == "worst_scenario_liquidated":
+    if measure in FLAGS:
         return ""
     shown = f"{level:g}x" if measure == "leverage" else _level_text(level)
-    if lower_is_worse and level <= 0:
+    if lower_is_worse and level == 0:
         return f"at or below {shown}"  # zero distance or buffer is liquidation itself
     return f"{'below' if lower_is_worse else 'above'} {shown}"
 
@@ -169,8 +191,10 @@ def hybrid_assessment(
     distance_to_liquidation: Any = None,
     liquidation_probability: Any = None,
     margin_buffer: Any = None,
+    cap_buffer: Any = None,
     leverage: Any = None,
     worst_scenario_liquidated: Any = None,
+    stop_beyond_liquidation: Any = None,
     var_fraction: Any = None,
     thresholds: RatingThresholds | Mapping[str, Any] | None = None,
 ) -> HybridAssessment:
@@ -185,11 +209,17 @@ def hybrid_assessment(
         Probability of touching the liquidation price within the horizon, in [0, 1].
     margin_buffer : array-like or Series, optional
         ``balance / maintenance requirement - 1`` (0.30 = 30% above).
+    cap_buffer : array-like or Series, optional
+        ``balance / (notional / leverage cap) - 1``: the margin above the initial margin at the
+        leverage cap (a cross position: its account's balance over the account's notional).
     leverage : array-like or Series, optional
         Effective leverage, notional / margin balance (x), >= 0.
     worst_scenario_liquidated : array-like or Series of bool, optional
         Whether the position is liquidated in the worst stress scenario
         (``StressResult.liquidated`` at the worst scenario's column).
+    stop_beyond_liquidation : array-like or Series of bool, optional
+        Whether the position's stop-loss sits at or beyond its liquidation price, so the
+        exchange liquidates it before the stop fires (amber).
     var_fraction : array-like or Series, optional
         Value at risk of the position as a fraction of the equity it risks, >= 0.
     thresholds : RatingThresholds or mapping, optional
@@ -218,8 +248,10 @@ def hybrid_assessment(
             "distance_to_liquidation": distance_to_liquidation,
             "liquidation_probability": liquidation_probability,
             "margin_buffer": margin_buffer,
+            "cap_buffer": cap_buffer,
             "leverage": leverage,
             "worst_scenario_liquidated": worst_scenario_liquidated,
+            "stop_beyond_liquidation": stop_beyond_liquidation,
             "var_fraction": var_fraction,
         }.items()
         if value is not None
@@ -242,7 +274,7 @@ def hybrid_assessment(
             is_red = worse(x, red)
             is_amber = worse(x, amber) & ~is_red
         missing = np.isnan(x)
-        if measure in ("distance_to_liquidation", "margin_buffer"):
+        if measure in PAST_AT_ZERO:
             past = x <= 0  # at or past liquidation, whatever the thresholds
             is_red |= past
             is_amber &= ~past
@@ -254,8 +286,7 @@ def hybrid_assessment(
             rating = "red" if is_red[i] else "amber"
             limit = _limit(measure, lower_is_worse, red if is_red[i] else amber)
             past_note = (
-                "at or past liquidation" if measure != "worst_scenario_liquidated"
-                and lower_is_worse and x[i] <= 0 else ""
+                "at or past liquidation" if measure in PAST_AT_ZERO and x[i] <= 0 else ""
             )
             detail = past_note or (f"{rating}: {limit}" if limit else rating)
             reasons[i].append(f"{_describe(measure, float(x[i]))} ({detail})")
@@ -287,7 +318,7 @@ def _count_reasons(
         count = int(np.sum(mask))
         if count:
             limit = _limit(measure, lower_is_worse, level)
-            what = "liquidated in the worst stress scenario" if not limit else f"{label} {limit}"
+            what = _describe(measure, 1.0) if not limit else f"{label} {limit}"
             out.append(f"{count} {'position' if count == 1 else 'positions'} {rating}: {what}")
     unknown = int(np.sum(missing))
     if unknown:
@@ -324,8 +355,8 @@ def _align(given: Mapping[str, Any]) -> tuple[pd.Index, dict[str, FloatArray]]:
                 index = raw.index
             elif not index.equals(raw.index):
                 raise RiskInputError("all Series arguments must share the same index")
-        if name == "worst_scenario_liquidated":
-            array = _flags(raw)
+        if name in FLAGS:
+            array = _flags(name, raw)
         else:
             array = np.atleast_1d(to_float_array(name, raw)).astype(float, copy=True)
         if array.ndim != 1:
@@ -343,7 +374,7 @@ def _align(given: Mapping[str, Any]) -> tuple[pd.Index, dict[str, FloatArray]]:
     return (index if index is not None else pd.RangeIndex(n)), values
 
 
-def _flags(raw: Any) -> FloatArray:
+def _flags(name: str, raw: Any) -> FloatArray:
     """Booleans (or 0/1) as 1.0/0.0; None/NaN as NaN (unknown)."""
     items = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else np.atleast_1d(
         np.asarray(raw, dtype=object))
@@ -355,7 +386,7 @@ def _flags(raw: Any) -> FloatArray:
             out.flat[i] = float(bool(item))
             continue
         raise RiskInputError(
-            f"worst_scenario_liquidated must be True or False (got {format_value(item)})"
+            f"{name} must be True or False (got {format_value(item)})"
         )
     return out
 

@@ -9,8 +9,10 @@ a note saying what is missing, never filled with made-up numbers.
 Ratings per position come from :func:`riskfuncs.assessment.hybrid_assessment` with the
 workbook's own rules as levels (:func:`thresholds_for`): red when the adverse move to liquidation
 is below the alert distance, at or past liquidation, or leverage is over twice the cap; amber
-within twice the alert distance, under the buffer rule, over the leverage cap, or liquidated in
-the worst stress scenario; green otherwise.
+within twice the alert distance, under the buffer rule (margin above the initial margin at the
+leverage cap), over the leverage cap, with a stop-loss beyond the liquidation price, or
+liquidated in the worst stress scenario; green otherwise. The workbook's Level column applies
+the same rules in its own formulas, so both count the same alerts.
 """
 
 from __future__ import annotations
@@ -284,12 +286,27 @@ def tiers_by_symbol(table: pd.DataFrame, tier_tables: Mapping[str, pd.DataFrame]
 
 def thresholds_for(settings: Settings) -> RatingThresholds:
     """The workbook's rules as rating levels: red below the alert distance, amber below twice
-    it; amber under the buffer rule and over the leverage cap, red at twice the cap."""
+    it; amber under the buffer rule at the leverage cap and over the cap, red at twice the cap."""
     return RatingThresholds(
         distance_red=settings.alert_distance, distance_amber=2 * settings.alert_distance,
-        buffer_amber=settings.buffer_rule, buffer_red=0.0,
+        cap_buffer_amber=settings.buffer_rule,
         leverage_amber=settings.leverage_cap, leverage_red=2 * settings.leverage_cap,
     )
+
+
+def stop_beyond_liquidation(positions: pd.DataFrame, liquidation: np.ndarray) -> np.ndarray:
+    """Per row: True when the stop-loss sits at or past the liquidation price (the exchange
+    liquidates first), False when it fires before it or no stop is set (a missing stop is the
+    audit's), None when the liquidation price is unknown. As the workbook's ``Stop check``."""
+    stops = pd.to_numeric(positions.get("stopLossPrice", pd.Series(np.nan, positions.index)),
+                          errors="coerce").to_numpy(dtype=float)
+    signs = np.where(positions["side"].astype(str).str.lower().to_numpy() == "long", 1.0, -1.0)
+    out = np.full(len(positions), False, dtype=object)
+    for i, (stop, liq, sign) in enumerate(zip(stops, liquidation, signs, strict=True)):
+        if not stop > 0:
+            continue
+        out[i] = None if math.isnan(liq) else not sign * (stop - liq) > 0
+    return out
 
 
 def _usd(amount: float, contract: str, mark: float) -> float:
@@ -356,17 +373,20 @@ def assess(
             np.asarray(volatility, dtype=float), probability_days / 365.0,
             side=positions["side"].to_numpy(dtype=object), drift=drift), dtype=float)
 
+    cap_buffers = buffer_at_cap(positions, margins, settings.leverage_cap)
     rating = hybrid_assessment(
         distance_to_liquidation=pd.Series(distance, index=positions.index),
         liquidation_probability=None if probability is None else pd.Series(
             probability, index=positions.index),
-        margin_buffer=margins["margin_buffer"], leverage=margins["leverage"],
+        cap_buffer=pd.Series(cap_buffers, index=positions.index),
+        leverage=margins["leverage"],
         worst_scenario_liquidated=None if worst_liquidated is None else pd.Series(
             worst_liquidated, index=positions.index),
+        stop_beyond_liquidation=pd.Series(stop_beyond_liquidation(positions, liquidation),
+                                          index=positions.index),
         thresholds=thresholds_for(settings),
     ).positions
 
-    cap_buffers = buffer_at_cap(positions, margins, settings.leverage_cap)
     results: list[PositionResult] = []
     records = positions.to_dict("records")
     figures = margins.to_dict("records")

@@ -188,3 +188,24 @@ def test_series_with_different_indexes_are_refused() -> None:
     with pytest.raises(RiskInputError, match="all Series arguments must share the same index"):
         hybrid_assessment(leverage=pd.Series([1.0], index=["a"]),
                           margin_buffer=pd.Series([1.0], index=["b"]))
+
+
+def test_cap_buffer_rates_against_the_initial_margin_at_the_cap() -> None:
+    # 45x: 340% above maintenance yet far under the initial margin at 5x: amber on the cap
+    # buffer, not green; a negative balance (below -100%) is red.
+    result = hybrid_assessment(margin_buffer=[3.4, 3.4, 3.4], cap_buffer=[0.5, -0.89, -1.2])
+    assert result.positions["rating"].tolist() == ["green", "amber", "red"]
+    assert result.positions["reasons"].iloc[1] == (
+        "buffer at the leverage cap -89.0% (amber: below 30%)")
+    assert result.positions["reasons"].iloc[2] == (
+        "buffer at the leverage cap -120.0% (red: below -100%)")
+
+
+def test_stop_beyond_liquidation_is_amber_and_unknown_is_not_a_pass() -> None:
+    result = hybrid_assessment(stop_beyond_liquidation=[True, False, None])
+    assert result.positions["rating"].tolist() == ["amber", "green", "amber"]
+    assert result.positions["reasons"].iloc[0] == (
+        "stop-loss beyond the liquidation price (amber)")
+    assert "1 position amber: stop-loss beyond the liquidation price" in result.reasons
+    with pytest.raises(RiskInputError, match="stop_beyond_liquidation must be True or False"):
+        hybrid_assessment(stop_beyond_liquidation=["maybe"])
