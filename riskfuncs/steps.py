@@ -15,6 +15,14 @@ what it closes and what is left:
 * **Binance** reduces a position with one large immediate-or-cancel order whose fill depends on
   the order book: no deterministic ladder exists, and :func:`liquidation_steps` says so rather
   than guess (one step: the whole position at the liquidation price).
+* **OKX** says only that "depending on the position tier, partial liquidation may occur" and
+  that positions "will continue to be reduced until the margin level requirement is met" (OKX
+  Learn "When would my order be liquidated?", https://www.okx.com/learn/when-would-my-order-be-
+  liquidated, read December 2026). Its current tier-reduction amount is not published: the
+  older rules found are contradictory and not OKX's current pages (a legacy OKEx support
+  article, https://supdljgzdhc.okx.com/hc/en-us/articles/360020411711, cut a tier-3 swap
+  position down to tier 1; third-party copies of later coin-margined rules, amorrr.com/14966
+  and 365shuku.com/10258, cut two tiers at a time). So OKX gets one step, named as such.
 """
 
 from __future__ import annotations
@@ -68,7 +76,8 @@ def liquidation_steps(
         As in :func:`liquidation_price` (quantity in base units, collateral the isolated margin
         in quote currency).
     exchange : str
-        Venue name or ccxt id: Hyperliquid and Bybit have ladders; other venues one step.
+        Venue name or ccxt id: Hyperliquid and Bybit have ladders; other venues one step, whose
+        note says why (Binance: the order book decides; OKX: its tier reduction is unpublished).
     maintenance_margin_rate, tiers, max_leverage, fee_rate
         As in :func:`liquidation_price`; Bybit's ladder needs ``tiers`` (its risk limits).
 
@@ -147,7 +156,14 @@ def liquidation_steps(
     price = lp(float(quantity), float(collateral),
                **({"tiers": tiers} if tiers is not None else
                   {"maintenance_margin_rate": maintenance_margin_rate}))
-    note = ("the whole position: Binance first tries one large immediate-or-cancel reduction "
-            "whose fill depends on the order book, so no partial step can be foreseen"
-            if rule == "binance" else "the whole position (no partial rule published here)")
+    if rule == "binance":
+        note = ("the whole position: Binance first tries one large immediate-or-cancel "
+                "reduction whose fill depends on the order book, so no partial step can be "
+                "foreseen")
+    elif rule == "okx":
+        note = ("the whole position: OKX may liquidate in part depending on the position tier, "
+                "but does not publish how much its tier reduction closes, so no partial step "
+                "is foreseen")
+    else:
+        note = "the whole position (no partial rule published here)"
     return [LiquidationStep(price, float(quantity), 0.0, note)]

@@ -1,13 +1,15 @@
 """Liquidation ladders: Hyperliquid's 20% slices, Bybit's risk-limit step-down, and one step
-where the venue's partial rule depends on the order book."""
+where the venue's partial rule depends on the order book (Binance) or is unpublished (OKX)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from riskfuncs import RiskInputError, liquidation_price, liquidation_steps
 
-BYBIT_TIERS = [
+BYBIT_TIERS: list[dict[str, Any]] = [
     {"minNotional": 0, "maxNotional": 200_000, "maintenanceMarginRate": 0.005,
      "info": {"mmDeduction": "0"}},
     {"minNotional": 200_000, "maxNotional": 400_000, "maintenanceMarginRate": 0.01,
@@ -65,3 +67,16 @@ def test_binance_says_the_order_book_decides() -> None:
     assert step.price == liquidation_price("short", 3_000, 100, 30_000, exchange="binance",
                                            maintenance_margin_rate=0.005)
     assert "order book" in step.note
+
+
+def test_okx_tier_reduction_is_named_unpublished() -> None:
+    # OKX publishes that a tiered position may be liquidated in part, not how much is cut.
+    tiers: list[dict[str, Any]] = [
+        {"minNotional": 0, "maxNotional": 200_000, "maintenanceMarginRate": 0.004},
+        {"minNotional": 200_000, "maxNotional": 1_000_000, "maintenanceMarginRate": 0.006,
+         "maintenanceAmount": 400}]
+    (step,) = liquidation_steps("long", 50_000, 10, 60_000, exchange="okx", tiers=tiers)
+    assert step.price == liquidation_price("long", 50_000, 10, 60_000, exchange="okx",
+                                           tiers=tiers)
+    assert (step.closed, step.remaining) == (10, 0)
+    assert "does not publish" in step.note and "tier" in step.note
