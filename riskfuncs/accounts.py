@@ -46,6 +46,7 @@ __all__ = [
     "AccountMode",
     "ScenarioMargin",
     "account_margin",
+    "account_stress",
     "collateral_tables",
     "collateral_tiers",
     "collateral_value",
@@ -443,9 +444,7 @@ class _Account:
     def margin_left(self, moved: Mapping[str, Any] | None = None) -> Any:
         """equity - k x requirement: liquidation where it reaches 0."""
         state = self.evaluate(moved)
-        k = self.mode.trigger if self.mode.convention == "equity/requirement" else (
-            1.0 if self.mode.convention == "equity-requirement" else 1.0 / self.mode.trigger)
-        return state["equity"] - k * state["requirement"]
+        return state["equity"] - _requirement_share(self.mode) * state["requirement"]
 
 
 def _account(book: pd.DataFrame, balances: Mapping[str, float], mode: str,
@@ -562,15 +561,7 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     state = account.evaluate()
     equity, requirement = float(state["equity"]), float(state["requirement"])
     m = account.mode
-    if m.convention == "requirement/equity":
-        ratio = requirement / equity if equity > 0 else np.inf
-        liquidated = ratio >= m.trigger
-    elif m.convention == "equity/requirement":
-        ratio = equity / requirement if requirement > 0 else np.inf
-        liquidated = ratio <= m.trigger
-    else:
-        ratio = equity - requirement
-        liquidated = ratio <= m.trigger
+    ratio, liquidated = _ratio(m, equity, requirement)
     prices_by_asset = _liquidation_prices(account)
     usd = np.array([account.prices.get(c, 1.0) for c in account.settle], dtype=float)
     positions = pd.DataFrame({
@@ -591,6 +582,102 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
         for c, e, p in zip(account.coins, coins["equity"], coins["price"], strict=True)]
     return AccountMargin(mode, equity, requirement, float(ratio), m.ratio_name, m.convention,
                          m.trigger, bool(liquidated), positions, coins)
+
+
+def _requirement_share(m: _Mode) -> float:
+    """k in ``equity = k x requirement`` at the trigger."""
+    if m.convention == "equity/requirement":
+        return m.trigger
+    return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
+
+
+def _ratio(m: _Mode, equity: float, requirement: float) -> tuple[float, bool]:
+    """The account ratio in the venue's convention, and whether it has reached the trigger."""
+    if m.convention == "requirement/equity":
+        ratio = requirement / equity if equity > 0 else np.inf
+        return ratio, bool(ratio >= m.trigger)
+    if m.convention == "equity/requirement":
+        ratio = equity / requirement if requirement > 0 else np.inf
+        return ratio, bool(ratio <= m.trigger)
+    ratio = equity - requirement
+    return ratio, bool(ratio <= m.trigger)
+
+
+def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
+                   scenarios: pd.DataFrame | Mapping[str, Mapping[str, float]], *,
+                   mode: AccountMode, prices: Mapping[str, float] | None = None,
+                   collateral_tiers: Mapping[str, CollateralTiers] | None = None,
+                   tiers: TierMap | None = None) -> pd.DataFrame:
+    """A unified account under joint scenarios: every asset and collateral coin moved at once.
+
+    Parameters
+    ----------
+    book, balances, mode, prices, collateral_tiers, tiers
+        As in :func:`account_margin`.
+    scenarios : DataFrame or mapping of scenario name to {coin: move}
+        One row per scenario (its index names it), one column per asset or coin, each value
+        a fractional move of that coin's price (-0.3 = 30% down; a stablecoin may move too).
+        A coin with no column, or NaN, keeps its price; a column for a coin the account
+        neither holds nor trades is ignored.
+
+    Returns
+    -------
+    DataFrame
+        Per scenario: equity and requirement (USD, as :func:`account_margin` values them at
+        the moved prices), ratio (the venue's convention, named by ratio_name), trigger,
+        liquidated (the ratio has reached the trigger) and margin_left (USD: equity less the
+        trigger's share of the requirement; liquidation at or below 0).
+
+    Notes
+    -----
+    Each coin moves from its index price in ``prices`` (its mark when not given); every
+    position on that asset is valued at the moved price, every balance in that coin too, and
+    the tiered maintenance and haircuts are re-read at the new values. A scenario moving one
+    asset to its ``account_liquidation_price`` from :func:`account_margin` lands on the
+    trigger.
+
+    Examples
+    --------
+    dYdX Chain "Liquidations": deposit 1,000 USDC, short 3 ETH at 3,000, MMF 5%; ETH up 5%
+    leaves margin; up 6%, past the account liquidation price 3,174.60, liquidates.
+
+    >>> book = pd.DataFrame({"symbol": ["ETH/USD:USDC"], "side": ["short"], "contracts": [3.0],
+    ...                      "entryPrice": [3000.0], "markPrice": [3000.0],
+    ...                      "maintenanceMarginRate": [0.05]})
+    >>> out = account_stress(book, {"USDC": 1000.0}, {"ETH +5%": {"ETH": 0.05},
+    ...                      "ETH +6%": {"ETH": 0.06}}, mode="dydx_cross")
+    >>> out["liquidated"].tolist()
+    [False, True]
+    """
+    account = _account(book, balances, mode, prices, collateral_tiers, tiers)
+    if isinstance(scenarios, pd.DataFrame):
+        frame = scenarios
+    elif isinstance(scenarios, Mapping):
+        frame = pd.DataFrame.from_dict({k: dict(v) for k, v in scenarios.items()},
+                                       orient="index")
+    else:
+        raise RiskInputError(f"scenarios must be a DataFrame or a mapping of scenario to moves "
+                             f"(got {type(scenarios).__name__})")
+    if frame.empty:
+        raise RiskInputError("scenarios must have at least one scenario")
+    known = set(account.asset) | set(account.coins)
+    moves = {str(c).upper(): _floats(pd.to_numeric(frame[c], errors="coerce"))
+             for c in frame.columns if str(c).upper() in known}
+    for coin, values in moves.items():
+        require(f"scenarios {coin}", values, ~(values <= -1), "be > -1 (a price above 0)")
+    m = account.mode
+    k = _requirement_share(m)
+    rows = []
+    for i in range(len(frame)):
+        moved = {coin: float(account._coin_price(coin, {})) * (1.0 + float(values[i]))
+                 for coin, values in moves.items() if not np.isnan(values[i])}
+        state = account.evaluate(moved)
+        equity, requirement = float(state["equity"]), float(state["requirement"])
+        ratio, liquidated = _ratio(m, equity, requirement)
+        rows.append({"equity": equity, "requirement": requirement, "ratio": ratio,
+                     "ratio_name": m.ratio_name, "trigger": m.trigger,
+                     "liquidated": liquidated, "margin_left": equity - k * requirement})
+    return pd.DataFrame(rows, index=frame.index)
 
 
 def _liquidation_prices(account: _Account) -> dict[str, float]:

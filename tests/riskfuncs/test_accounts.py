@@ -14,6 +14,7 @@ from riskfuncs import RiskInputError, portfolio_margin
 from riskfuncs.accounts import (
     MODES,
     account_margin,
+    account_stress,
     collateral_tables,
     collateral_tiers,
     collateral_value,
@@ -388,3 +389,83 @@ def test_scenario_margin_refusals_name_the_argument() -> None:
         scenario_margin(book, pd.DataFrame({"price_move": [0.1]}), add_ons={"ETH": 1.0})
     with pytest.raises(RiskInputError, match="scenarios price_move must be > -1"):
         scenario_margin(book, pd.DataFrame({"price_move": [-1.5]}))
+
+
+# --- joint account stress ----------------------------------------------------------------
+
+_BALANCES = {"USDT": 20_000.0, "BTC": 1.5, "ETH": -2.0}
+_PRICES = {"BTC": 58_000.0, "ETH": 3_100.0}
+_HAIRCUTS: dict[str, list[dict[str, float | None]] | float] = {"BTC": BYBIT_BTC, "ETH": 0.9}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_a_scenario_to_the_account_liquidation_price_lands_on_the_trigger(mode: str) -> None:
+    state = account_margin(_mixed_book(), _BALANCES, mode=mode,  # type: ignore[arg-type]
+                           prices=_PRICES, collateral_tiers=_HAIRCUTS)
+    reference = {"SOL": 140.0, **_PRICES}
+    scenarios = {
+        asset: {asset: price / reference[asset] - 1.0}
+        for asset, price in zip(state.positions["asset"],
+                                state.positions["account_liquidation_price"], strict=True)
+        if 0.0 < price < np.inf}
+    assert len(scenarios) >= 2
+    out = account_stress(_mixed_book(), _BALANCES, scenarios, mode=mode,  # type: ignore[arg-type]
+                         prices=_PRICES, collateral_tiers=_HAIRCUTS)
+    m = MODES[mode]
+    for asset, row in out.iterrows():
+        assert row["margin_left"] == pytest.approx(0.0, abs=1e-9 * row["requirement"]), asset
+        if m.convention == "equity-requirement":
+            assert row["ratio"] == pytest.approx(0.0, abs=1e-6 * row["requirement"])
+        else:
+            assert row["ratio"] == pytest.approx(m.trigger, rel=1e-9), (mode, asset)
+        assert row["trigger"] == m.trigger and row["ratio_name"] == m.ratio_name
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_a_joint_scenario_is_the_account_at_the_moved_prices(mode: str) -> None:
+    # Every asset and coin at once: the same as account_margin with every price moved.
+    moves = {"BTC": -0.2, "ETH": 0.15, "SOL": -0.3, "USDT": -0.02}
+    scenarios = pd.DataFrame([moves, {"BTC": 0.1}], index=["crash", "btc up"])
+    out = account_stress(_mixed_book(), _BALANCES, scenarios, mode=mode,  # type: ignore[arg-type]
+                         prices=_PRICES, collateral_tiers=_HAIRCUTS)
+    reference = {"SOL": 140.0, "USDT": 1.0, **_PRICES}
+    for name in scenarios.index:
+        row = scenarios.loc[name]
+        moved = {str(c): reference[str(c)] * (1 + float(v)) for c, v in row.items()
+                 if not np.isnan(v)}
+        book = _mixed_book()
+        for asset, price in moved.items():
+            book.loc[book["symbol"].str.startswith(asset + "/"), "markPrice"] = price
+        expected = account_margin(book, _BALANCES, mode=mode,  # type: ignore[arg-type]
+                                  prices={**_PRICES, **moved}, collateral_tiers=_HAIRCUTS)
+        got = out.loc[name]
+        assert (got["equity"], got["requirement"]) == (
+            pytest.approx(expected.equity, rel=1e-12), pytest.approx(expected.requirement,
+                                                                    rel=1e-12))
+        assert got["liquidated"] == expected.liquidated
+
+
+def test_account_stress_by_hand_for_bybit_uta() -> None:
+    # 15 BTC collateral (Bybit's example tiers) and 10,000 USDT behind a 40 ETH short at 3,000
+    # (MMR 1%). BTC -10% and ETH +5%: BTC 54,000 -> (10 x 0.98 + 5 x 0.95) x 54,000 =
+    # 785,700; USDT 10,000 - 40 x 150 = 4,000; MM 40 x 3,150 x 1% = 1,260.
+    book = _book(("ETH/USDT:USDT", "short", 40, 3000, 3000, 0.01))
+    out = account_stress(book, {"BTC": 15, "USDT": 10_000},
+                         pd.DataFrame({"BTC": [-0.1], "ETH": [0.05], "XRP": [-0.5]}),
+                         mode="bybit_uta", prices={"BTC": 60_000},
+                         collateral_tiers={"BTC": BYBIT_BTC})
+    row = out.iloc[0]
+    assert row["equity"] == pytest.approx(785_700 + 4_000, rel=1e-15)
+    assert row["requirement"] == pytest.approx(1_260, rel=1e-15)
+    assert row["ratio"] == pytest.approx(1_260 / 789_700, rel=1e-15)
+    assert not row["liquidated"] and row["ratio_name"] == "Account MM Rate"
+
+
+def test_account_stress_refusals_name_the_argument() -> None:
+    book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
+    with pytest.raises(RiskInputError, match="scenarios BTC must be > -1"):
+        account_stress(book, {"USDT": 1_000}, {"wipe": {"BTC": -1.0}}, mode="bybit_uta")
+    with pytest.raises(RiskInputError, match="scenarios must have at least one scenario"):
+        account_stress(book, {"USDT": 1_000}, pd.DataFrame(), mode="bybit_uta")
+    with pytest.raises(RiskInputError, match="scenarios must be a DataFrame or a mapping"):
+        account_stress(book, {"USDT": 1_000}, [0.1], mode="bybit_uta")  # type: ignore[arg-type]
