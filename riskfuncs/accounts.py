@@ -22,6 +22,13 @@ Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc "How to Calculate Margin in Multi-A
 (MMR + liquidation cost), below 100%); Hyperliquid docs "Liquidations" (account value below the
 maintenance margin); dYdX Chain docs "Liquidations" (total net collateral below the maintenance
 requirement).
+
+Also here: the venues' haircut tables as data (:func:`collateral_tiers`,
+:func:`collateral_tables`, :mod:`riskfuncs.data.collateral`) and readers of their API
+responses (:func:`parse_collateral_tiers`); joint scenarios that move every asset and coin of
+an account at once (:func:`account_stress`); and scenario-based portfolio margin (Bybit PM, OKX
+PM, Binance PM Pro), which public data cannot make exact: :func:`scenario_margin` gives an
+approximation from your scenario table, and labels every figure "approximation".
 """
 
 from __future__ import annotations

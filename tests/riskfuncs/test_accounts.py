@@ -208,6 +208,9 @@ def test_okx_reference_value_through_the_stored_table() -> None:
     # OKX help "Multi-currency margin mode": 100 BTC at 60,000 = 5,785,500 USD (exact sum).
     tiers = collateral_tiers("okx_multi_currency", "btc")
     assert collateral_value(100, 60_000, tiers) == pytest.approx(5_785_500, rel=1e-15)
+    # The same records as a DataFrame (an open bound becomes NaN) value the same.
+    assert collateral_value(100, 60_000, pd.DataFrame(tiers)) == pytest.approx(5_785_500,
+                                                                              rel=1e-15)
     frame = collateral_tables("okx_multi_currency")
     assert collateral_value(100, 60_000, frame[["lower", "upper", "ratio"]].rename(
         columns={"lower": "minAmount", "upper": "maxAmount"})) == pytest.approx(5_785_500,
