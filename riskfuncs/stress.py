@@ -47,9 +47,8 @@ from riskfuncs._arrays import (
     side_sign,
 )
 from riskfuncs._errors import RiskInputError
-from riskfuncs.funding import funding_payment
 from riskfuncs.liquidation import EXCHANGE_RULES, rule_for_venue
-from riskfuncs.margin import maintenance_margin, notional, unrealized_pnl
+from riskfuncs.margin import maintenance_terms, notional_of, pnl_of, unrealized_pnl
 from riskfuncs.portfolio import account_of
 from riskfuncs.scenarios import Scenario, get_scenario
 from riskfuncs.tiers import TierMap, TierTable, resolve_tier_tables
@@ -228,6 +227,8 @@ class _Book:
     entry_basis: BoolArray
     whole_position: BoolArray  # the whole position at its tier's rate, no amount (OKX)
     fee_value: FloatArray  # fixed notional the closing fee is charged on (NaN: moved notional)
+    venue_account: IntArray  # the account key cross positions share (``venue_keys``)
+    venue_keys: list[str]
 
 
 _REQUIRED = ("symbol", "side", "contracts", "entryPrice", "markPrice", "collateral")
@@ -247,6 +248,46 @@ def _text_column(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
     )
 
 
+@dataclass(frozen=True)
+class _Text:
+    """A text column read once per distinct value: each row's code into ``words``."""
+
+    codes: IntArray
+    words: list[str]
+    given: bool  # the column was in the book (else every row holds the default)
+
+    def rows(self, index: pd.Index) -> pd.Series:
+        """The text of each row."""
+        values = np.asarray(self.words, dtype=object)[self.codes]
+        return pd.Series(values, index=index, dtype=None if self.given else object)
+
+
+def _text(positions: pd.DataFrame, column: str, default: str,
+          case: Literal["lower", "upper"] | None = None) -> _Text:
+    """A text column stripped, empty or missing values as ``default``, in one case: the words
+    :func:`_text_column` gives, worked out once per distinct value."""
+    n = len(positions)
+    if column not in positions:
+        word = default.lower() if case == "lower" else default.upper() if case == "upper" else (
+            default)
+        return _Text(np.zeros(n, dtype=np.intp), [word], False)
+    codes, uniques = positions[column].factorize(use_na_sentinel=False)
+    raw = list(uniques)
+    if all(isinstance(v, str) or v is None or v is pd.NA or (isinstance(v, float) and v != v)
+           for v in raw):
+        words = ["" if not isinstance(v, str) else v.strip() for v in raw]
+        words = [w or default for w in words]
+    else:  # numbers or other objects in a text column: read per row, as given
+        codes, uniques = pd.factorize(_text_column(positions, column, default).to_numpy())
+        words = [str(v) for v in uniques]
+    if case is not None:
+        words = [w.lower() if case == "lower" else w.upper() for w in words]
+    distinct: dict[str, int] = {}
+    renumber = np.array([distinct.setdefault(w, len(distinct)) for w in words], dtype=np.intp)
+    return _Text(renumber[codes] if len(renumber) else codes.astype(np.intp), list(distinct),
+                 True)
+
+
 def _parse_symbol(symbol: str, contract: str) -> tuple[str, str]:
     """(asset, settle) of a ccxt symbol ``BASE/QUOTE:SETTLE``."""
     if "/" not in symbol:
@@ -260,6 +301,19 @@ def _parse_symbol(symbol: str, contract: str) -> tuple[str, str]:
             f"symbol must settle in its base coin for an inverse contract (got {symbol!r})"
         )
     return asset, settle
+
+
+def _pairs(*codes: IntArray) -> tuple[IntArray, IntArray]:
+    """Each row's combination of integer ``codes`` (numbered in order of first appearance) and
+    a row holding each combination."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for code in codes:
+        key = key * (int(code.max()) + 1 if len(code) else 1) + code
+        key = pd.factorize(key)[0]
+    combined = np.asarray(key, dtype=np.intp)
+    first = np.empty(int(combined.max()) + 1 if len(combined) else 0, dtype=np.intp)
+    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
+    return combined, first
 
 
 def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[str, TierTable]]:
@@ -285,27 +339,34 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
                 f"{bad.index[0]})"
             ) from None
         numbers[column] = np.where(np.isnan(values), default, values)
-    frame = pd.DataFrame(index=positions.index)
-    frame["exchange"] = _text_column(positions, "exchange", "generic").str.lower()
-    frame["symbol"] = _text_column(positions, "symbol", "")
-    contract = _text_column(positions, "contractType", "linear").str.lower()
-    mode = _text_column(positions, "marginMode", "isolated").str.lower()
+    # Text is read once per distinct value (or combination), then taken per row.
+    exchange = _text(positions, "exchange", "generic", "lower")
+    symbol = _text(positions, "symbol", "")
+    contract = _text(positions, "contractType", "linear", "lower")
+    mode = _text(positions, "marginMode", "isolated", "lower")
     for name, texts, allowed in (
         ("contractType", contract, ("linear", "inverse")),
         ("marginMode", mode, ("isolated", "cross")),
     ):
-        for value in texts.unique():
+        for value in texts.words:
             choose(name, value, allowed)
-    parsed = {
-        (s, c): _parse_symbol(s, c)
-        for s, c in set(zip(frame["symbol"], contract, strict=True))
-    }
-    pairs = [parsed[(s, c)] for s, c in zip(frame["symbol"], contract, strict=True)]
-    frame["asset"] = [asset for asset, _ in pairs]
-    frame["settle"] = [settle for _, settle in pairs]
-    frame["contract"] = contract
-    frame["margin_mode"] = mode
-    frame["collateral_currency"] = _text_column(positions, "collateralCurrency", "").str.upper()
+    listing, listing_row = _pairs(symbol.codes, contract.codes)
+    parsed = [
+        _parse_symbol(symbol.words[symbol.codes[row]], contract.words[contract.codes[row]])
+        for row in listing_row
+    ]
+    assets = np.array([asset for asset, _ in parsed], dtype=object)
+    settles = np.array([settle for _, settle in parsed], dtype=object)
+    index = positions.index
+    frame = pd.DataFrame(index=index)
+    frame["exchange"] = exchange.rows(index)
+    frame["symbol"] = symbol.rows(index)
+    frame["asset"] = pd.Series(assets[listing], index=index)
+    frame["settle"] = pd.Series(settles[listing], index=index)
+    frame["contract"] = contract.rows(index)
+    frame["margin_mode"] = mode.rows(index)
+    currency = _text(positions, "collateralCurrency", "", "upper")
+    frame["collateral_currency"] = currency.rows(index)
     frame["collateral_currency"] = frame["collateral_currency"].where(
         frame["collateral_currency"] != "", frame["settle"]
     )
@@ -322,9 +383,15 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
 
     rate = numbers["maintenanceMarginRate"]
     # Hyperliquid: maintenance margin is half the initial margin at maximum leverage.
-    hyper = (frame["exchange"].map(rule_for_venue) == "hyperliquid").to_numpy() & np.isnan(rate)
+    venue_rules = [EXCHANGE_RULES[rule_for_venue(e)] for e in exchange.words]
+    venue_is = np.array([rule_for_venue(e) == "hyperliquid" for e in exchange.words])
+    hyper = venue_is[exchange.codes] & np.isnan(rate)
     rate = np.where(hyper, 1.0 / (2.0 * numbers["maxLeverage"]), rate)
-    tier_map, tier_labels = resolve_tier_tables(frame["exchange"], frame["symbol"], tiers)
+    venue, venue_row = _pairs(exchange.codes, symbol.codes)
+    tier_map, venue_labels = resolve_tier_tables(
+        [exchange.words[exchange.codes[row]] for row in venue_row],
+        [symbol.words[symbol.codes[row]] for row in venue_row], tiers)
+    tier_labels = venue_labels[venue] if len(venue_labels) else np.array([], dtype=str)
     has_tiers = tier_labels != ""
     missing = ~has_tiers & np.isnan(rate)
     if missing.any():
@@ -337,23 +404,31 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
     frame["tier_symbol"] = tier_labels
     frame["side"] = sign
     frame["mark_price"] = numbers["markPrice"]
-    rules = [EXCHANGE_RULES[rule_for_venue(e)] for e in frame["exchange"]]
-    entry_basis = np.array([r is not None and r.maintenance_basis == "entry" for r in rules])
-    whole_position = np.array([not r.tier_amounts for r in rules], dtype=bool)
+    entry_basis = np.array(
+        [r is not None and r.maintenance_basis == "entry" for r in venue_rules])[exchange.codes]
+    whole_position = np.array([not r.tier_amounts for r in venue_rules],
+                              dtype=bool)[exchange.codes]
     qty = numbers["contracts"] * numbers["contractSize"]
-    inverse = (contract == "inverse").to_numpy()
-    cross = (mode == "cross").to_numpy()
+    inverse = (np.asarray(contract.words, dtype=object) == "inverse")[contract.codes]
+    cross = (np.asarray(mode.words, dtype=object) == "cross")[mode.codes]
     # Bybit charges the "fee to close" on the value at the bankruptcy price of an isolated
     # position: (x_e - sigma * W) / (1 - sigma * fee), as riskfuncs.liquidation does.
     on_bankruptcy = ~cross & np.array(
-        [bool(getattr(r, "fee_on_bankruptcy_value", False)) for r in rules]
-    )
+        [bool(getattr(r, "fee_on_bankruptcy_value", False)) for r in venue_rules]
+    )[exchange.codes]
     sigma = np.where(inverse, -sign, sign)
     entry_value = np.where(inverse, qty / numbers["entryPrice"], qty * numbers["entryPrice"])
     bankruptcy_value = (entry_value - sigma * numbers["collateral"]) / (
         1.0 - sigma * numbers["feeRate"]
     )
     fee_value = np.where(on_bankruptcy, np.maximum(bankruptcy_value, 0.0), np.nan)
+    combo, combo_row = _pairs(exchange.codes, listing)
+    venue_keys: dict[str, int] = {}
+    key_of_venue = np.array([
+        venue_keys.setdefault(account_of(exchange.words[exchange.codes[row]],
+                                         symbol.words[symbol.codes[row]],
+                                         contract.words[contract.codes[row]]), len(venue_keys))
+        for row in combo_row], dtype=np.intp)
     book = _Book(
         frame=frame,
         sign=sign,
@@ -369,6 +444,8 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
         entry_basis=entry_basis,
         whole_position=whole_position,
         fee_value=fee_value,
+        venue_account=key_of_venue[combo],
+        venue_keys=list(venue_keys),
     )
     return book, tier_map
 
@@ -403,46 +480,49 @@ class _Accounts:
     inverse: BoolArray
     sizes: FloatArray
     identity: bool  # every account is one position, in row order
-    sorted: bool  # positions already grouped by account, in account order
-    order: IntArray  # positions sorted by account
-    starts: IntArray  # first index in ``order`` of each account
+    shared: IntArray  # accounts of more than one position
+    members: IntArray  # their positions, grouped by account in account order
+    starts: IntArray  # first index in ``members`` of each shared account
 
 
 def _accounts(book: _Book) -> _Accounts:
     frame = book.frame
-    shared = [
-        account_of(e, s, c)
-        for e, s, c in zip(frame["exchange"], frame["symbol"], frame["contract"], strict=True)
-    ]
-    # Isolated accounts are named by row position: index labels may repeat.
+    n = len(book.cross)
+    # Cross positions of one venue account share it; an isolated position is its own account,
+    # named by row position (index labels may repeat).
+    key = np.where(book.cross, book.venue_account, len(book.venue_keys) + np.arange(n))
+    codes = pd.factorize(key, sort=False)[0].astype(np.intp)
+    n_accounts = int(codes.max()) + 1
+    first_row = np.full(n_accounts, -1, dtype=np.intp)
+    first_row[codes[::-1]] = np.arange(n)[::-1]
     labels = np.array(
         [
-            key if cross else f"{key}:isolated:{i}"
-            for i, (key, cross) in enumerate(zip(shared, book.cross, strict=True))
+            book.venue_keys[book.venue_account[row]]
+            + ("" if book.cross[row] else f":isolated:{row}")
+            for row in first_row.tolist()
         ],
         dtype=object,
     )
-    codes, uniques = pd.factorize(labels, sort=False)
-    codes = codes.astype(np.intp)
-    n_accounts = len(uniques)
-    first_row = np.full(n_accounts, -1, dtype=np.intp)
-    first_row[codes[::-1]] = np.arange(len(codes))[::-1]
     wallet = book.collateral[first_row]
     differs = ~np.isclose(book.collateral, wallet[codes], rtol=1e-12, atol=0.0, equal_nan=True)
     if differs.any():
         row = int(np.argmax(differs))
         first = first_row[codes[row]]
         raise RiskInputError(
-            f"collateral must be one wallet balance on every cross row of {labels[row]} (got "
-            f"{format_value(book.collateral[first])} in row {frame.index[first]}, "
+            f"collateral must be one wallet balance on every cross row of {labels[codes[row]]} "
+            f"(got {format_value(book.collateral[first])} in row {frame.index[first]}, "
             f"{format_value(book.collateral[row])} in row {frame.index[row]})"
         )
-    order = np.argsort(codes, kind="stable").astype(np.intp)
-    sizes = np.bincount(codes, minlength=n_accounts).astype(float)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    counts = np.bincount(codes, minlength=n_accounts)
+    sizes = counts.astype(float)
+    shared = np.flatnonzero(counts > 1).astype(np.intp)
+    in_shared = (counts > 1)[codes]
+    members = np.flatnonzero(in_shared)
+    members = members[np.argsort(codes[members], kind="stable")].astype(np.intp)
+    starts = np.concatenate([[0], np.cumsum(counts[shared])[:-1]]).astype(np.intp)
     table = pd.DataFrame(
         {
-            "account": np.asarray(uniques, dtype=object),
+            "account": labels,
             "exchange": frame["exchange"].to_numpy()[first_row],
             "settle": frame["settle"].to_numpy()[first_row],
             "margin_mode": frame["margin_mode"].to_numpy()[first_row],
@@ -458,9 +538,9 @@ def _accounts(book: _Book) -> _Accounts:
         first_row=first_row,
         inverse=book.inverse[first_row],
         sizes=sizes,
-        identity=n_accounts == len(codes),
-        sorted=bool(np.all(np.diff(codes) >= 0)),
-        order=order,
+        identity=n_accounts == n,
+        shared=shared,
+        members=members,
         starts=starts,
     )
 
@@ -494,11 +574,14 @@ def _groups(book: _Book, tier_map: Mapping[str, TierTable]) -> list[_Group]:
 
 
 def _sum_by_account(values: FloatArray, accounts: _Accounts) -> FloatArray:
-    """Sum rows (positions) into accounts."""
+    """Sum rows (positions) into accounts: a position of its own is taken as it is, the
+    members of a shared account are added up in row order."""
     if accounts.identity:
         return values
-    ordered = values if accounts.sorted else values[accounts.order]
-    result: FloatArray = np.add.reduceat(ordered, accounts.starts, axis=0)
+    result: FloatArray = np.take(values, accounts.first_row, axis=0)
+    if len(accounts.shared):
+        result[accounts.shared] = np.add.reduceat(
+            np.take(values, accounts.members, axis=0), accounts.starts, axis=0)
     return result
 
 
@@ -645,14 +728,16 @@ def stress_test(
     balance = np.empty((len(accounts.sizes), m))
     requirement = mm if accounts.identity and not has_fee else np.empty_like(balance)
     totals = {name: np.zeros(m) for name in _TOTALS}
+    factor = 1.0 + shocks.moves  # per asset and scenario: P' = MP * (1 + move)
 
     width = max(1, min(m, _BLOCK_ELEMENTS // n))
     for start in range(0, m, width):
         block = slice(start, min(m, start + width))
-        price = book.mark[:, None] * (1.0 + shocks.moves[shocks.asset_code, block])
+        price = np.take(factor[:, block], shocks.asset_code, axis=0)
+        price *= book.mark[:, None]
         after = np.empty_like(price)  # uPnL after the move plus funding received
         rate = shocks.funding[block]
-        flows = np.zeros_like(price) if np.any(rate != 0) else None
+        flows = np.empty_like(price) if np.any(rate != 0) else None
         mm_block = mm[:, block]  # a view: groups write straight into ``mm``
         need = np.empty_like(price) if has_fee else mm_block
         for group in groups:
@@ -712,27 +797,33 @@ def _block_group(
     margin_out: FloatArray,
     need: FloatArray,
 ) -> None:
-    """Fill one group's rows of a block: uPnL + funding, maintenance margin, and + fee."""
+    """Fill one group's rows of a block: uPnL + funding, maintenance margin, and + fee.
+
+    The formulas are margin's own (``pnl_of``, ``notional_of``, ``maintenance_terms``), without
+    the checks of the public functions: every input was checked once in :func:`_book`, and a
+    moved price is a checked mark times ``1 + move`` with each move above -1.
+    """
     rows, kind = group.rows, group.kind
     s, qty, entry = book.sign[rows, None], book.qty[rows, None], book.entry[rows, None]
     moved = price[rows]
-    after[rows] = unrealized_pnl(s, entry, moved, qty, contract=kind)  # type: ignore[arg-type]
+    gain = pnl_of(s, entry, moved, qty, kind)
+    value = notional_of(qty, entry if group.entry_basis else moved, kind)
     if flows is not None:
-        flows[rows] = funding_payment(s, qty, moved, funding[None, :],
-                                      contract=kind)  # type: ignore[arg-type]
-        after[rows] += flows[rows]
-    at = entry if group.entry_basis else moved
-    rates: dict[str, Any] = (
-        {"tiers": group.table} if group.table is not None
-        else {"maintenance_margin_rate": book.rate[rows, None],
-              "maintenance_amount": book.amount[rows, None]}
-    )
-    margin = maintenance_margin(qty, at, contract=kind, **rates)  # type: ignore[arg-type]
+        value_moved = value if not group.entry_basis else notional_of(qty, moved, kind)
+        flow = -s * value_moved * funding[None, :]
+        flows[rows] = flow
+        gain += flow
+    after[rows] = gain
+    if group.table is not None:
+        rate, amount = maintenance_terms(value, np.asarray(np.nan), np.asarray(0.0), group.table)
+    else:
+        rate, amount = book.rate[rows, None], book.amount[rows, None]
+    margin = value * rate - amount
     margin_out[rows] = margin
     if need is not margin_out:
-        value = notional(qty, at, contract=kind)  # type: ignore[arg-type]
         fixed = book.fee_value[rows, None]
-        value = np.where(np.isnan(fixed), value, fixed)
+        if not np.isnan(fixed).all():
+            value = np.where(np.isnan(fixed), value, fixed)
         need[rows] = margin + book.fee[rows, None] * value
 
 
@@ -769,14 +860,24 @@ def _account_totals(
     if haircut is not None:
         cut = accounts.wallet[:, None] * haircut
         totals["haircut_loss"][block] = _column_sum(cut, quote)
-    totals["positions_liquidated"][block] = accounts.sizes @ liquidated
+    totals["positions_liquidated"][block] = _positions_in(liquidated, accounts)
     totals["accounts_liquidated"][block] = np.count_nonzero(liquidated, axis=0)
     # Missing market data is neither liquidated nor safe: count it so a report can say so.
-    unknown = np.isnan(balance) | np.isnan(requirement)
-    totals["positions_unknown"][block] = accounts.sizes @ unknown
-    gap = np.where(balance < 0, -balance, 0.0)
-    gap[np.isnan(balance)] = np.nan
+    unknown = np.isnan(balance)
+    unknown |= np.isnan(requirement)
+    totals["positions_unknown"][block] = _positions_in(unknown, accounts)
+    gap = np.negative(balance)
+    np.maximum(gap, 0.0, out=gap)  # max(-balance, 0), NaN where the balance is
     totals["shortfall"][block] = _column_sum(gap, quote)
+
+
+def _positions_in(flags: BoolArray, accounts: _Accounts) -> FloatArray:
+    """Per column, the positions of the flagged accounts: one each, plus the other members
+    of the flagged shared accounts."""
+    count: FloatArray = np.count_nonzero(flags, axis=0).astype(float)
+    if len(accounts.shared):
+        count += (accounts.sizes[accounts.shared] - 1.0) @ flags[accounts.shared]
+    return count
 
 
 def _by_scenario(
