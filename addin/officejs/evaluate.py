@@ -26,9 +26,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
+
+import numpy as np
+from xlwings import conversion
+from xlwings.conversion.framework import ConversionContext
 
 from addin.calc import host
 from addin.excel import spec
@@ -66,11 +70,58 @@ def evaluate(name: str, values: Sequence[Any]) -> list[list[Any]]:
         result = raising(*arguments)
     except Exception as exc:
         raise CellError(cell_message(exc)) from exc
-    grid = host.result_grid(host._write(result, function.returns))
-    # JSON has no NaN or infinity: such a cell is left empty, as a missing result is.
-    return [[_json_cell(value) for value in row] for row in grid]
+    return _rows(_write(result, function.returns))
 
 
-def _json_cell(value: Any) -> Any:
-    return "" if isinstance(value, float) and not math.isfinite(value) else value
+class _OfficeValues:
+    """The engine part xlwings' writer asks to clean each result cell, for Office.js.
+
+    As Calc's (:mod:`addin.calc.host`) except that TRUE/FALSE stay booleans, which Office.js
+    shows as TRUE/FALSE like Excel's xlwings cells; JSON has no NaN or infinity, so such a cell
+    is left empty, as a missing result is.
+    """
+
+    name = "officejs"
+    type = "remote"
+
+    @staticmethod
+    def prepare_xl_data_element(value: Any, date_format: Any = None) -> Any:
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        cell = host.result_grid([[value]])[0][0]
+        return "" if isinstance(cell, float) and not math.isfinite(cell) else cell
+
+
+class _Engine:
+    impl = _OfficeValues()
+    name = "officejs"
+    type = "remote"
+
+
+def _write(value: Any, options: Mapping[str, Any]) -> Any:
+    """A result as xlwings hands it to Excel (``conversion.write``), cleaned for Office.js."""
+    convert = options.get("convert")
+    accessor: Any = conversion.accessors.get(convert, convert)
+    context: Any = ConversionContext.__new__(ConversionContext)
+    context.range, context.value, context.source_value = None, value, value
+    context.meta = {"write_property": "raw_value"}
+    context.engine = _Engine()
+    accessor.router(value, None, options).writer(dict(options))(context)
+    return context.value
+
+
+def _rows(value: Any) -> list[list[Any]]:
+    """Any written result as rectangular rows (a flat list is one row; short rows padded)."""
+    if isinstance(value, tuple | list) and any(isinstance(row, tuple | list) for row in value):
+        rows = [list(row) if isinstance(row, tuple | list) else [row] for row in value]
+    elif isinstance(value, tuple | list):
+        rows = [list(value)]
+    else:
+        rows = [[value]]
+    rows = rows or [[""]]
+    width = max(1, *(len(row) for row in rows))
+    return [
+        [_OfficeValues.prepare_xl_data_element(v) for v in row] + [""] * (width - len(row))
+        for row in rows
+    ]
 

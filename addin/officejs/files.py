@@ -13,10 +13,10 @@
 Examples
 --------
 >>> meta = functions_metadata()
->>> liq = next(f for f in meta["functions"] if f["id"] == "PERP_LIQ_PRICE")
+>>> liq = next(f for f in meta["functions"] if f["name"] == "PERP_LIQ_PRICE")
 >>> liq["parameters"][0]["name"], liq["parameters"][4]["optional"], liq["result"]
 ('side', True, {'dimensionality': 'matrix'})
->>> 'CustomFunctions.associate("PERP_LIQ_PRICE", function (side, ' in functions_js(BASE_URL)
+>>> 'CustomFunctions.associate("PERP.LIQ.PRICE", function (side, ' in functions_js(BASE_URL)
 True
 """
 
@@ -36,6 +36,7 @@ __all__ = [
     "ADDIN_ID",
     "BASE_URL",
     "NAMESPACE",
+    "function_id",
     "functions_html",
     "functions_js",
     "functions_metadata",
@@ -65,6 +66,15 @@ def _js_name(name: str) -> str:
     return name + "_" if name in _JS_RESERVED else name
 
 
+def function_id(name: str) -> str:
+    """The metadata id of a cell function: Office allows only letters, digits and periods.
+
+    >>> function_id("PERP_LIQ_PRICE")
+    'PERP.LIQ.PRICE'
+    """
+    return name.replace("_", ".")
+
+
 def functions_metadata() -> dict[str, Any]:
     """The ``functions.json`` document (Office custom-functions metadata)."""
     entries = []
@@ -81,7 +91,7 @@ def functions_metadata() -> dict[str, Any]:
                 parameter["optional"] = True
             parameters.append(parameter)
         entry: dict[str, Any] = {
-            "id": function.name,
+            "id": function_id(function.name),
             "name": function.name,
             "description": function.summary,
             "parameters": parameters,
@@ -133,7 +143,8 @@ def functions_js(base_url: str = BASE_URL) -> str:
     for function in spec.functions():
         names = ", ".join(_js_name(argument.name) for argument in function.arguments)
         lines.append(
-            f"  CustomFunctions.associate({json.dumps(function.name)}, function ({names}) {{\n"
+            f"  CustomFunctions.associate({json.dumps(function_id(function.name))}, "
+            f"function ({names}) {{\n"
             f"    return call({json.dumps(function.name)}, [{names}]);\n"
             "  });\n"
         )
