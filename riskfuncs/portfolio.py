@@ -25,6 +25,9 @@ from riskfuncs.tiers import TierMap, resolve_tier_tables
 
 BoolArray = npt.NDArray[np.bool_]
 
+#: pandas copies a column on write (always from pandas 3): a shallow copy of a book is safe.
+_COPY_ON_WRITE = int(pd.__version__.split(".", 1)[0]) >= 3
+
 __all__ = ["POSITION_COLUMNS", "RESULT_COLUMNS", "account_of", "portfolio_margin"]
 
 #: Input columns and their defaults (None = required).
@@ -96,10 +99,30 @@ def _codes(*columns: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
             size = int(key.max()) + 1
         key = key * len(uniques) + codes
         size *= max(len(uniques), 1)
-    key = pd.factorize(key)[0] if len(columns) > 1 else key
+    if len(columns) > 1:
+        return _renumber(key, size)
     first = np.empty(int(key.max()) + 1 if len(key) else 0, dtype=np.intp)
     first[key[::-1]] = np.arange(len(key) - 1, -1, -1)
     return key.astype(np.intp), first
+
+
+def _renumber(key: npt.NDArray[np.int64], size: int) -> tuple[
+        npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``key`` (integers below ``size``) numbered 0, 1, ... in order of first appearance, as
+    ``pd.factorize`` numbers them, and the first row of each number."""
+    n = len(key)
+    if size > 4 * n + 1024:  # sparse keys: hash them
+        codes = pd.factorize(key)[0].astype(np.intp)
+        first = np.empty(int(codes.max()) + 1 if n else 0, dtype=np.intp)
+        first[codes[::-1]] = np.arange(n - 1, -1, -1)
+        return codes, first
+    first_row = np.full(size, n, dtype=np.intp)
+    first_row[key[::-1]] = np.arange(n - 1, -1, -1)
+    present = np.flatnonzero(first_row < n)
+    order = present[np.argsort(first_row[present], kind="stable")]
+    number = np.empty(size, dtype=np.intp)
+    number[order] = np.arange(len(order))
+    return number[key], first_row[order]
 
 
 def _refuse_unknown(
@@ -126,18 +149,30 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
     """
     if not isinstance(positions, pd.DataFrame):
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
-    frame = positions.copy()
+    # Columns are replaced, never written into: a shallow copy leaves the book alone where
+    # pandas copies on write.
+    frame = positions.copy(deep=not _COPY_ON_WRITE)
     if "contracts" not in frame and "quantity" in frame:
         frame["contracts"] = frame["quantity"]
     for column, default in POSITION_COLUMNS.items():
         if column not in frame:
             if default is None:
                 raise RiskInputError(f"positions must have a {column} column")
-            frame[column] = default
+            if not isinstance(default, str):  # a text default is held once, per venue
+                frame[column] = np.full(len(frame), default, dtype=float)
     text = [c for c in ("exchange", "symbol", "contractType", "rule") if c in frame]
-    given = [c for c in text if c in positions] or text[:1]  # the others hold one default
-    combo, first = _codes(*(frame[c] for c in given))
-    venues = frame[text].iloc[first].reset_index(drop=True)
+    if text:
+        combo, first = _codes(*(frame[c] for c in text))
+        venues = frame[text].iloc[first].reset_index(drop=True)
+    else:
+        combo, first = np.zeros(len(frame), dtype=np.intp), np.zeros(min(len(frame), 1),
+                                                                        dtype=np.intp)
+        venues = pd.DataFrame(index=range(len(first)))
+    for column in ("exchange", "symbol", "contractType"):
+        if column not in venues:
+            venues[column] = pd.Series(POSITION_COLUMNS[column], index=venues.index,
+                                       dtype=object)
+    venues = venues[[c for c in ("exchange", "symbol", "contractType", "rule") if c in venues]]
     for column in ("exchange", "contractType"):
         venues[column] = venues[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
     venues["symbol"] = venues["symbol"].fillna("").astype(str)
@@ -147,8 +182,12 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
         venues["rule"] = venues["rule"].where(venues["rule"] != "", venue_rule)
     else:
         venues["rule"] = venue_rule
-    modes, mode_first = _codes(frame["marginMode"])
-    mode_words = frame["marginMode"].iloc[mode_first].fillna("isolated").astype(str).str.lower()
+    if "marginMode" in frame:
+        modes, mode_first = _codes(frame["marginMode"])
+        mode_words = frame["marginMode"].iloc[mode_first].fillna("isolated").astype(
+            str).str.lower()
+    else:
+        modes, mode_words = np.zeros(len(frame), dtype=np.intp), pd.Series(["isolated"])
     cross = (mode_words == "cross").to_numpy()[modes]
     _refuse_unknown(frame, "rule", venues["rule"], combo, EXCHANGES)
     _refuse_unknown(frame, "marginMode", mode_words, modes, ("isolated", "cross"))
@@ -165,13 +204,16 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
         "feeRate",
         "maxLeverage",
     ):
+        if frame[column].dtype == np.float64:
+            continue
         try:
             frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
         except (TypeError, ValueError):
             raise RiskInputError(f"positions column {column} must hold numbers") from None
-    frame["contractSize"] = frame["contractSize"].fillna(1.0)
-    frame["maintenanceAmount"] = frame["maintenanceAmount"].fillna(0.0)
-    frame["feeRate"] = frame["feeRate"].fillna(0.0)
+    for column, default in (("contractSize", 1.0), ("maintenanceAmount", 0.0),
+                            ("feeRate", 0.0)):
+        if frame[column].isna().any():
+            frame[column] = frame[column].fillna(default)
     return frame, combo, venues, cross
 
 
@@ -181,33 +223,43 @@ def _cross_terms(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Per row: the others' requirement (maintenance margin plus closing fee at the mark, as
     OKX's "MMR + liquidation cost" counts every position of the account) and uPnL in the shared
-    wallet, the account's maintenance margin and the account balance. ``accounts``: each
-    row's account number and the account keys."""
+    wallet (0 for isolated rows), the requirement liquidation is judged on (cross: the
+    account's maintenance margin; isolated: the position's) and the balance (cross: the
+    account's; isolated: collateral + uPnL). ``accounts``: each row's account number and the
+    account keys. Only cross rows are read and written for the accounts' sums."""
     inverse, keys = accounts
-    fee = np.zeros(len(mm)) if fee is None else fee
-    # A cross member with missing data makes its whole account unknown (NaN), not zero.
-    account_mm = np.bincount(inverse, weights=np.where(cross, mm, 0.0), minlength=len(keys))
-    account_fee = np.bincount(inverse, weights=np.where(cross, fee, 0.0), minlength=len(keys))
-    account_pnl = np.bincount(inverse, weights=np.where(cross, upnl, 0.0), minlength=len(keys))
     collateral = frame["collateral"].to_numpy()
-    # The wallet is the first cross member's collateral; every member must repeat it.
     members = np.flatnonzero(cross)
+    other_mm, other_pnl = np.zeros(len(mm)), np.zeros(len(mm))
+    requirement = mm.astype(float)  # a copy
+    balance: FloatArray = collateral + upnl
+    if not len(members):
+        return other_mm, other_pnl, requirement, balance
+    account = inverse[members]
+    member_mm, member_pnl = mm[members], upnl[members]
+    member_fee = np.zeros(len(members)) if fee is None else fee[members]
+    # A cross member with missing data makes its whole account unknown (NaN), not zero.
+    account_mm = np.bincount(account, weights=member_mm, minlength=len(keys))
+    account_fee = np.bincount(account, weights=member_fee, minlength=len(keys))
+    account_pnl = np.bincount(account, weights=member_pnl, minlength=len(keys))
+    # The wallet is the first cross member's collateral; every member must repeat it.
     first_member = np.full(len(keys), -1, dtype=np.intp)
-    first_member[inverse[members][::-1]] = members[::-1]
+    first_member[account[::-1]] = members[::-1]
     wallet = np.where(first_member >= 0, collateral[first_member], np.nan)
-    same = np.isclose(collateral[members], wallet[inverse[members]], rtol=1e-12, equal_nan=True)
+    same = np.isclose(collateral[members], wallet[account], rtol=1e-12, equal_nan=True)
     if not same.all():
-        differing = np.unique(inverse[members[~same]])
+        differing = np.unique(account[~same])
         key_index = differing[np.argmin(keys[differing].astype(str))]  # first in key order
         rows = frame.index[cross & (inverse == key_index)][:2].tolist()
         raise RiskInputError(
             f"collateral of cross positions on {keys[key_index]} must be the one wallet "
             f"balance (rows {rows[0]} and {rows[1]} differ)"
         )
-    other_mm = np.where(cross, account_mm[inverse] - mm + account_fee[inverse] - fee, 0.0)
-    other_pnl = np.where(cross, account_pnl[inverse] - upnl, 0.0)
-    balance: FloatArray = wallet[inverse] + account_pnl[inverse]
-    return other_mm, other_pnl, account_mm[inverse].astype(float), balance
+    other_mm[members] = account_mm[account] - member_mm + account_fee[account] - member_fee
+    other_pnl[members] = account_pnl[account] - member_pnl
+    requirement[members] = account_mm[account]
+    balance[members] = wallet[account] + account_pnl[account]
+    return other_mm, other_pnl, requirement, balance
 
 
 def portfolio_margin(
@@ -264,7 +316,6 @@ def portfolio_margin(
     frame, combo, venues, cross = _normalise(positions)
     # Per venue combination (few), then per position by its combination's number.
     tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
-    tier_labels = venue_labels[combo]
     venue_accounts = _venue_accounts(venues)
     account_codes, account_first = _codes(venue_accounts)
     account_rows = _rows_of(venue_accounts, combo)
@@ -275,7 +326,7 @@ def portfolio_margin(
     qty = frame["contracts"].to_numpy() * frame["contractSize"].to_numpy()
     entry = frame["entryPrice"].to_numpy()
     mark = frame["markPrice"].to_numpy()
-    has_tiers = tier_labels != ""
+    has_tiers = (venue_labels != "")[combo]
     hyperliquid = (venues["rule"] == "hyperliquid").to_numpy()[combo]
     missing_rate = (
         ~has_tiers
@@ -304,29 +355,33 @@ def portfolio_margin(
                 **_rate_arguments(frame, rows, tier_map, symbol, exchange),
             )
     closing_fee = frame["feeRate"].to_numpy(dtype=float) * value
-    other_mm, other_pnl, account_mm, account_balance = _cross_terms(
+    other_mm, other_pnl, requirement, balance = _cross_terms(
         frame, mm, upnl, cross, closing_fee, accounts)
 
     collateral = frame["collateral"].to_numpy()
+    fee_rate = frame["feeRate"].to_numpy()
     liq = np.full(len(frame), np.nan)
-    for rows, kind, exchange, symbol in groups:
-        with _rows_named(frame, rows):
-            liq[rows] = liquidation_price(
-                sign[rows],
-                entry[rows],
-                qty[rows],
-                collateral[rows],
-                exchange=cast(Exchange, exchange),
-                contract=cast(Contract, kind),
-                fee_rate=frame["feeRate"].to_numpy()[rows],
-                other_maintenance_margin=other_mm[rows],
-                other_unrealized_pnl=other_pnl[rows],
-                margin_mode=np.where(cross[rows], "cross", "isolated"),
-                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
-            )
+    for group_rows, kind, exchange, symbol in groups:
+        in_cross = cross[group_rows]
+        # Isolated rows, then cross rows: each call has one margin mode.
+        for rows, mode in ((group_rows[~in_cross], "isolated"), (group_rows[in_cross], "cross")):
+            if not len(rows):
+                continue
+            with _rows_named(frame, rows):
+                liq[rows] = liquidation_price(
+                    sign[rows],
+                    entry[rows],
+                    qty[rows],
+                    collateral[rows],
+                    exchange=cast(Exchange, exchange),
+                    contract=cast(Contract, kind),
+                    fee_rate=fee_rate[rows],
+                    other_maintenance_margin=other_mm[rows],
+                    other_unrealized_pnl=other_pnl[rows],
+                    margin_mode=mode,
+                    **_rate_arguments(frame, rows, tier_map, symbol, exchange),
+                )
 
-    balance = np.where(cross, account_balance, collateral + upnl)
-    requirement = np.where(cross, account_mm, mm)
     leverage_given = frame["leverage"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         unknown = np.isnan(balance) | np.isnan(requirement)
@@ -339,9 +394,9 @@ def portfolio_margin(
             np.nan,
             np.where(balance > 0, value / balance, np.inf),
         )
-        initial = np.where(
-            ~np.isnan(leverage_given), value / leverage_given, np.where(cross, np.nan, collateral)
-        )
+        initial = np.where(cross, np.nan, collateral)
+        if not np.isnan(leverage_given).all():
+            initial = np.where(~np.isnan(leverage_given), value / leverage_given, initial)
         distance = sign * (mark - liq) / mark
     result = pd.DataFrame(
         {
@@ -360,6 +415,7 @@ def portfolio_margin(
             "leverage": effective_leverage,
         },
         index=positions.index,
+        copy=False,  # every column is a new array of this call
     )
     return result
 
@@ -377,7 +433,8 @@ def _groups(
     contracts, rules = venues["contractType"].to_numpy(), venues["rule"].to_numpy()
     venue_group, first = _codes(contracts, rules, venue_labels)
     codes = venue_group[combo]
-    order = np.argsort(codes, kind="stable")  # rows of each group, in the book's order
+    small = np.int16 if len(first) < 2**15 else np.intp  # a radix sort for a few groups
+    order = np.argsort(codes.astype(small), kind="stable")  # rows of each group, book order
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     groups = []
     for rows in np.split(order, bounds) if len(order) else []:
