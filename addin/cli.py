@@ -17,6 +17,7 @@ from addin import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "addin.excel.commands",
     "addin.officejs.commands",
+    "addin.lite.commands",
     "addin.reporting_commands",
     "addin.workbook.commands",
     "addin.accounts.commands",
