@@ -19,6 +19,7 @@ from addin.por.verify import (
     scorecard_row,
     verify_proof,
 )
+from addin.por.workbook import write_proof
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -72,6 +73,10 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--merge", type=Path, metavar="EXCHANGES.json",
                         help="with --json: lay the result over this scorecard file's row "
                              "for the exchange, so the output feeds 'perprisk fill --exchanges'")
+    verify.add_argument("--workbook", type=Path, metavar="BOOK.xlsx",
+                        help="write the result into this workbook's Exchange Scorecard (the "
+                             "exchange's row, or a new one): checked, date, reserve ratio, "
+                             "the failed check, and the sub-score when there is one")
     verify.add_argument("--json", action="store_true",
                         help="print {\"proof\": ..., \"exchanges\": [scorecard row]} as JSON")
     verify.add_argument("--steps", action="store_true", help="list every level checked")
@@ -138,6 +143,7 @@ def run_verify(args: argparse.Namespace) -> int:
         row = scorecard_row(result, reserve_ratio=args.reserve_ratio,
                             attested_on=args.attested, today=today, exchange=args.exchange)
         rows = merge_scorecard(_scorecard(args.merge), row) if args.merge else [row]
+        written = write_proof(args.workbook, row) if args.workbook else None
     except ProofError as exc:
         print(f"perprisk por verify: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -151,4 +157,7 @@ def run_verify(args: argparse.Namespace) -> int:
                   f"{row['days_since_attestation']} day(s) old)")
         elif not result.valid:
             print("Scorecard: red alert, proof-of-reserves sub-score 0")
+    if written is not None:
+        print(f"{args.workbook}: Exchange Scorecard row {written} ({row['exchange']}): proof "
+              f"{row['proof_of_reserves_checked']}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_VALID if result.valid else EXIT_INVALID

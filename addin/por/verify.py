@@ -656,6 +656,8 @@ def scorecard_row(result: Verification, *, reserve_ratio: float | None = None,
     row: dict[str, Any] = {
         "exchange": exchange or result.exchange,
         "proof_of_reserves_verified": result.valid,
+        # the Exchange Scorecard's column: verified or failed
+        "proof_of_reserves_checked": "verified" if result.valid else "failed",
         "proof_of_reserves_format": result.format,
         "proof_of_reserves_root": result.root_hash,
     }
@@ -668,6 +670,8 @@ def scorecard_row(result: Verification, *, reserve_ratio: float | None = None,
         row["alert"] = "red"
         row["alert_reason"] = (f"proof of reserves failed at {failed.name}: {failed.detail}"
                                if failed else "proof of reserves failed")
+        row["proof_of_reserves_failed_at"] = (f"{failed.name}: {failed.detail}" if failed
+                                              else "")
         return row
     if reserve_ratio is None or attested_on is None or today is None:
         row["proof_of_reserves_note"] = ("inclusion verified; give the published reserve ratio "

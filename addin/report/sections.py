@@ -1,7 +1,8 @@
 """Assessment sections read from the workbook's other sheets, each computed with riskfuncs.
 
 * stress scenarios and betas from the Stress Test sheet (the trader's own scenario library);
-* exchange scores, grades, default probabilities and expected loss from the Exchange Scorecard;
+* exchange scores, grades, default probabilities and expected loss from the Exchange Scorecard,
+  with each checked proof of reserves (a failed one counts 0 and is a red alert);
 * volatility, VaR and expected shortfall from the price history on Volatility & VaR, and the
   probability that each position is liquidated within the chosen number of days;
 * the answers of the Risk Audit checklist.
@@ -121,6 +122,11 @@ class ExchangeScore:
     exposure: float
     expected_loss: float
     below_minimum: bool
+    proof_of_reserves: float = math.nan  # the sub-score the score used (0 for a failed proof)
+    proof_checked: str = ""  # "verified", "failed" or "" (not checked)
+    proof_date: str | None = None  # the reserve snapshot's date, ISO
+    reserve_ratio: float = math.nan
+    proof_failed_at: str = ""  # the check that failed and why
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,10 @@ def scorecard_of(book: FilledWorkbook, exposures: pd.Series) -> Scorecard | None
     bands = _bands(book)
     factors = pd.DataFrame({f: pd.to_numeric(table[f], errors="coerce") for f in FACTORS
                             if f in table}, index=table.index)
+    checked = [_proof_result(r) for r in table.to_dict("records")]
+    if "proof_of_reserves" in factors:  # a failed proof counts 0, as the workbook's Score
+        failed = pd.Series([c == "failed" for c in checked], index=table.index)
+        factors["proof_of_reserves"] = factors["proof_of_reserves"].mask(failed, 0.0)
     scores = exchange_score(factors, **({"weights": weights} if weights else {}))
     band_args: dict[str, Any] = {"bands": bands} if bands else {}
     grades = exchange_grade(scores, **band_args)
@@ -162,13 +172,41 @@ def scorecard_of(book: FilledWorkbook, exposures: pd.Series) -> Scorecard | None
         probability = float(pd_h.iloc[i])
         loss = float(expected_loss(exposure, probability, lgd)) if math.isfinite(
             lgd) and math.isfinite(probability) else math.nan
+        when = _get(record, "proof_of_reserves_date")
         rows.append(ExchangeScore(
             exchange=name, score=score, grade=str(grades.iloc[i]),
             probability_of_default=probability, loss_given_default=lgd, exposure=exposure,
             expected_loss=loss, below_minimum=math.isfinite(score) and score < minimum,
+            proof_of_reserves=float(factors["proof_of_reserves"].iloc[i])
+            if "proof_of_reserves" in factors else math.nan,
+            proof_checked=checked[i],
+            proof_date=when.isoformat() if hasattr(when, "isoformat") else None,
+            reserve_ratio=float(_get(record, "reserve_ratio", math.nan)),
+            proof_failed_at=str(_get(record, "proof_of_reserves_failed_at", "")),
         ))
     total = float(np.nansum([r.expected_loss for r in rows]))
     return Scorecard(horizon, minimum, tuple(rows), total)
+
+
+def _proof_result(record: Mapping[Any, Any]) -> str:
+    return str(_get(record, "proof_of_reserves_checked", "")).strip().lower()
+
+
+def proof_alerts(scorecard: Scorecard | None) -> list[Any]:
+    """A red alert for every exchange whose proof of reserves failed, naming the exchange and
+    the check that failed (the Scorecard's Proofs of reserves failed counts the same rows)."""
+    from addin.report.assessment import Alert
+
+    out = []
+    for e in scorecard.exchanges if scorecard is not None else ():
+        if e.proof_checked != "failed":
+            continue
+        where = e.proof_failed_at or "a check not recorded on the Scorecard"
+        of = f" (snapshot of {e.proof_date})" if e.proof_date else ""
+        out.append(Alert("red", f"proof of reserves: {e.exchange}",
+                         f"the inclusion proof{of} failed at {where}; its proof-of-reserves "
+                         "sub-score counts 0"))
+    return out
 
 
 def _bands(book: FilledWorkbook) -> tuple[GradeBand, ...] | None:

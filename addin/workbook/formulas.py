@@ -642,8 +642,15 @@ GRADES = SCORE.table("grades")
 
 def exchanges_table(ctx: Context) -> dict[str, str]:
     c = Row(EXCH)
+
+    def sub_score(factor: str) -> str:
+        # A failed proof of reserves counts 0, whatever the sub-score typed beside it.
+        if factor == "proof_of_reserves":
+            return f'IF({c("proof_of_reserves_checked")}="failed",0,N({c(factor)}))'
+        return f"N({c(factor)})"
+
     weighted = "+".join(
-        f'N({c(f)})*SUMIF({WEIGHTS.name_of("factor")},"{f}",{WEIGHTS.name_of("normalised")})'
+        f'{sub_score(f)}*SUMIF({WEIGHTS.name_of("factor")},"{f}",{WEIGHTS.name_of("normalised")})'
         for f in layout.FACTORS
     )
     band = (f"1+SUMPRODUCT(({GRADES.name_of('min_score')}>{c('score')})*"
@@ -685,6 +692,7 @@ def scorecard_fields(ctx: Context) -> dict[str, str]:
         "effective_venues": '=IF(ISNUMBER(Score_Hhi),1/Score_Hhi,"n/a")',
         "largest_share": (f'=IF(N(Score_TotalExposure)>0,MAX({venue})/Score_TotalExposure,'
                           '"n/a")'),
+        "proofs_failed": f'=COUNTIF({EXCH.name_of("proof_of_reserves_checked")},"failed")',
     }
 
 

@@ -58,7 +58,9 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #:    the row instead of a computed zero maintenance; the Dashboard is the first sheet; the
 #:    Scorecard's concentration over every venue held (venue exposure helper).
 #: 5: "never" for a liquidation price or distance no price reaches (was "none"/"unreachable").
-LAYOUT_VERSION = 5
+#: 6: the Scorecard's proof-of-reserves columns (checked, date, reserve ratio, failed at) and
+#:    its count of failed proofs; a failed proof counts 0 in the score.
+LAYOUT_VERSION = 6
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
 #: Alert cells, when its maintenance margin cannot be known: never a computed zero.
@@ -439,6 +441,8 @@ FACTOR_HEADERS: dict[str, str] = {
     "transparency": "Transparency",
 }
 FACTORS: tuple[str, ...] = tuple(FACTOR_HEADERS)
+#: What ``perprisk por verify`` found of an exchange's inclusion proof (blank: not checked).
+PROOF_RESULTS: tuple[str, ...] = ("verified", "failed")
 
 POSITIONS = Sheet(
     key="positions",
@@ -825,6 +829,9 @@ SCORECARD = Sheet(
         _result("effective_venues", "Effective number of exchanges", "Score_EffectiveVenues",
                 fmt="0.00"),
         _result("largest_share", "Largest share", "Score_LargestShare", fmt="0.0%"),
+        _result("proofs_failed", "Proofs of reserves failed (red alerts)", "Score_ProofsFailed",
+                fmt="0", help="Exchanges whose inclusion proof failed: each is a red alert in "
+                              "the report."),
     ),
     tables=(
         Table("exchanges", "Exchanges", "Exch", (
@@ -833,6 +840,17 @@ SCORECARD = Sheet(
                    help="Sub-score in [0, 1], 1 = best.") for f in FACTORS),
             _pct("loss_given_default", "LGD", fmt="0%", width=8,
                  help="Fraction of the exposure lost if the exchange fails."),
+            _choice("proof_of_reserves_checked", "Proof of reserves checked", PROOF_RESULTS,
+                    width=12, help="verified or failed, as 'perprisk por verify' found your "
+                                   "inclusion proof; blank = not checked. A failed proof "
+                                   "counts 0 for Proof of reserves and is a red alert."),
+            _date("proof_of_reserves_date", "Proof date", width=11,
+                  help="Date of the reserve snapshot the checked proof belongs to."),
+            _num("reserve_ratio", "Reserve ratio", minimum=0, fmt="0.0%", width=9,
+                 help="Reserves / customer liabilities published with the proof "
+                      "(105% = 1.05); with the date it gives the Proof of reserves sub-score."),
+            _text("proof_of_reserves_failed_at", "Proof failed at", width=24,
+                  help="The check that failed (leaf, level N or root) and why."),
             _out("score", "Score", fmt="0.0", width=8),
             _out("grade", "Grade", width=7),
             _out("probability_of_default", "PD 1y", fmt="0.00%", width=8),
