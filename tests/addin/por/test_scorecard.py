@@ -224,3 +224,24 @@ def test_the_workbook_scores_a_failed_proof_0_and_counts_it(tmp_path: Path) -> N
     red = sorted(a["subject"] for a in data["alerts"]
                  if a["subject"].startswith("proof of reserves"))
     assert red == ["proof of reserves: binance", "proof of reserves: okx"]
+
+
+def test_the_json_rows_reach_the_report_through_fill(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``por verify --json --merge`` then ``fill --exchanges``: the same columns, the same
+    red alert."""
+    assert main(["por", "verify", str(_tampered(tmp_path)), "--json", "--attested",
+                 "2026-11-20", "--today", "2026-12-01", "--merge",
+                 str(SAMPLE / "exchanges.json")]) == 1
+    checked = tmp_path / "checked.json"
+    checked.write_text(capsys.readouterr().out, encoding="utf-8")
+    book = tmp_path / "book.xlsx"
+    assert main(["fill", "--positions", str(SAMPLE / "positions.json"), "--exchanges",
+                 str(checked), "--template", TEMPLATE, "--out", str(book)]) == 0
+    data = json.loads(_report(book, tmp_path, "json"))
+    (alert,) = [a for a in data["alerts"] if a["subject"].startswith("proof of reserves")]
+    assert alert == {"level": "red", "subject": "proof of reserves: okx", "row": None,
+                     "text": alert["text"]}
+    assert "(snapshot of 2026-11-20) failed at leaf: sha256(nonce + balances)" in alert["text"]
+    okx = next(e for e in data["scorecard"]["exchanges"] if e["exchange"] == "okx")
+    assert okx["proof_checked"] == "failed" and okx["proof_of_reserves"] == 0.0
