@@ -192,6 +192,10 @@ class SheetWriter:
             head.fill = HEADER_FILL
             head.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
             head.border = BORDER
+            if col.header_input:  # the header names the column's content: the trader's input
+                head.fill = INPUT_FILL
+                head.font = _font(size=10, bold=True)
+                head.protection = UNLOCKED
             letter = get_column_letter(i)
             dim = ws.column_dimensions[letter]
             dim.width = max(dim.width or 0, col.width)
@@ -374,28 +378,26 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         t = sheet.table("positions")
         ws = wb[sheet.title]
         rng = f"A{t.first_row}:{get_column_letter(_last_visible_column(sheet))}{t.last_row}"
-        alert = f"${t.column_letter('alert')}{t.first_row}"
-        texts = load_texts()["alerts"]
-        red = [texts["liquidated"], texts["near_liquidation"]]
-        red_words = ",".join(f'{alert}="{word}"' for word in (*red, *layout.PROBLEMS))
-        ws.conditional_formatting.add(rng, FormulaRule(
-            formula=[f"OR({red_words})"], fill=ALERT_FILL, stopIfTrue=True))
-        ws.conditional_formatting.add(rng, FormulaRule(
-            formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
+        _level_colours(ws, rng, t)
         _coin_amounts(ws, t)
-    if "dashboard" in keys:  # the closest-to-liquidation rows carry their alert's colour too
+    if "dashboard" in keys:  # the closest-to-liquidation rows carry their level's colour too
         t = layout.DASHBOARD.table("closest")
         ws = wb[layout.DASHBOARD.title]
         rng = f"A{t.first_row}:{get_column_letter(_last_visible_column(layout.DASHBOARD))}" \
               f"{t.last_row}"
-        alert = f"${t.column_letter('alert')}{t.first_row}"
-        texts = load_texts()["alerts"]
-        red_words = ",".join(f'{alert}="{word}"' for word in (
-            texts["liquidated"], texts["near_liquidation"], *layout.PROBLEMS))
-        ws.conditional_formatting.add(rng, FormulaRule(
-            formula=[f"OR({red_words})"], fill=ALERT_FILL, stopIfTrue=True))
-        ws.conditional_formatting.add(rng, FormulaRule(
-            formula=[f'AND({alert}<>"",{alert}<>"{texts["ok"]}")'], fill=WARN_FILL))
+        _level_colours(ws, rng, t)
+
+
+def _level_colours(ws: Worksheet, rng: str, t: Table) -> None:
+    """Red and amber fills from the row's Level (the report's rating), never the input yellow;
+    a row whose inputs have a problem is red-filled so it cannot be missed."""
+    level = f"${t.column_letter('level')}{t.first_row}"
+    alert = f"${t.column_letter('alert')}{t.first_row}"
+    problems = ",".join(f'{alert}="{word}"' for word in layout.PROBLEMS)
+    ws.conditional_formatting.add(rng, FormulaRule(
+        formula=[f'OR({level}="red",{problems})'], fill=ALERT_FILL, stopIfTrue=True))
+    ws.conditional_formatting.add(rng, FormulaRule(
+        formula=[f'{level}="amber"'], fill=WARN_FILL))
 
 
 #: Positions columns holding an amount in the settlement currency: the coin, for inverse rows.

@@ -24,6 +24,7 @@ from openpyxl.utils import FORMULAE
 from addin.workbook import layout
 from addin.workbook.layout import SPAN_PREFIX, Sheet, Table
 from addin.workbook.texts import load_texts
+from riskfuncs.assessment import RatingThresholds
 from riskfuncs.liquidation import ALREADY_LIQUIDATED as REACHED
 from riskfuncs.liquidation import NEVER_LIQUIDATED as NEVER
 
@@ -221,11 +222,20 @@ def positions_table(ctx: Context) -> dict[str, str]:
         ),
         "requirement": f'IF({cross},SUMIFS({c.name("maintenance_margin")},{same_account}),{mm})',
         "margin_ratio": f'IF({balance}>0,{c("requirement")}/{balance},"no balance")',
+        # The buffer rule at the leverage cap (addin.report.assessment.buffer_at_cap): the
+        # balance over the initial margin the position (cross: its account) needs at the cap.
         "margin_buffer": (
-            f'IF({c("requirement")}>0,{balance}/{c("requirement")}-1,"no requirement")'
+            f'{balance}/(IF({cross},SUMIFS({c.name("notional")},{same_account}),'
+            f'{c("notional")})/Set_LeverageCap)-1'
         ),
         "effective_leverage": f'IF({balance}>0,{c("notional")}/{balance},"no balance")',
+        "level": _level(c),
         "alert": _alert(c),
+        "liquidation_probability": (
+            f'IFERROR(INDEX({PROB.name_of("probability")},ROW()-{POS_TABLE.first_row - 1}),"")'
+            if ctx.has("volatility") else '""'
+        ),
+        "worst_case_liquidated": _worst_case_liquidated(c) if ctx.has("stress") else '""',
         "rule": _rule_of(c("exchange")),
         "liquidation_difference": (
             f'IF(OR({c("exchange_liquidation_price")}="",NOT(ISNUMBER({lp}))),"",'
@@ -310,6 +320,7 @@ def positions_table(ctx: Context) -> dict[str, str]:
     for key in ("maintenance_margin", "requirement", "liquidation_price",
                 "distance_to_liquidation", "margin_ratio", "margin_buffer", "alert"):
         f[key] = f'IF({problem}<>"",{problem},{f[key]})'
+    f["level"] = f'IF({problem}<>"","amber",{f["level"]})'
     dist, near = c("distance_to_liquidation"), c("closeness")
     # Only a number ranks: "never" and a problem text are never "closest at 0".
     f["closeness"] = f'IF(ISNUMBER({dist}),MAX(0,{dist}),IF({dist}="{REACHED}",0,""))'
@@ -335,16 +346,58 @@ def _account(c: Row) -> str:
     return f'{c("exchange")}&":"&UPPER({settle})'
 
 
-def _alert(c: Row) -> str:
+#: The rating's levels (riskfuncs.assessment.RatingThresholds defaults where the workbook has
+#: no setting): liquidation probability amber / red, and the cap buffer's red (no margin left).
+RATING = RatingThresholds()
+
+
+def _alert_rules(c: Row) -> tuple[tuple[str, str, str], ...]:
+    """(level, condition, alert text) in the order the Alert column names them: the rules of
+    :func:`riskfuncs.assessment.hybrid_assessment` with the report's thresholds
+    (addin.report.assessment.thresholds_for). A measure the row does not have is not a pass
+    or a fail: text cells ("never", "n/a", blank) only match the rules written for them."""
     texts = load_texts()["alerts"]
     dist, buf, lev = c("distance_to_liquidation"), c("margin_buffer"), c("effective_leverage")
+    prob = c("liquidation_probability")
     return (
-        f'IF(OR({dist}="{REACHED}",AND({dist}<>"{NEVER}",N({dist})<=0)),"{texts["liquidated"]}",'
-        f'IF(AND({dist}<>"{NEVER}",N({dist})<Set_AlertDistance),"{texts["near_liquidation"]}",'
-        f'IF(AND(ISNUMBER({buf}),N({buf})<Set_BufferRule),"{texts["buffer"]}",'
-        f'IF(OR(ISTEXT({lev}),N({lev})>Set_LeverageCap),"{texts["leverage"]}",'
-        f'IF({c("stop_check")}="beyond","{texts["stop"]}","{texts["ok"]}")))))'
+        ("red", f'OR({dist}="{REACHED}",AND(ISNUMBER({dist}),{dist}<=0))', texts["liquidated"]),
+        ("red", f"AND(ISNUMBER({dist}),{dist}<Set_AlertDistance)", texts["near_liquidation"]),
+        ("red", f"AND(ISNUMBER({prob}),{prob}>{RATING.probability_red})", texts["probability"]),
+        ("red", f"OR(ISTEXT({lev}),N({lev})>2*Set_LeverageCap)", texts["leverage"]),
+        ("red", f"AND(ISNUMBER({buf}),{buf}<{RATING.cap_buffer_red})", texts["buffer"]),
+        ("amber", f"AND(ISNUMBER({dist}),{dist}<2*Set_AlertDistance)", texts["close"]),
+        ("amber", f"AND(ISNUMBER({prob}),{prob}>{RATING.probability_amber})",
+         texts["probability"]),
+        ("amber", f"N({lev})>Set_LeverageCap", texts["leverage"]),
+        ("amber", f"AND(ISNUMBER({buf}),{buf}<Set_BufferRule)", texts["buffer"]),
+        ("amber", f'AND({c("worst_case_liquidated")}=1,{c("margin_mode")}="cross")',
+         texts["worst_case_account"]),
+        ("amber", f'{c("worst_case_liquidated")}=1', texts["worst_case"]),
+        ("amber", f'{c("stop_check")}="beyond"', texts["stop"]),
     )
+
+
+def _level(c: Row) -> str:
+    """red, amber or green; a row with an input problem is amber (unknown is not a pass)."""
+    rules = _alert_rules(c)
+    red = ",".join(cond for level, cond, _ in rules if level == "red")
+    amber = ",".join(cond for level, cond, _ in rules if level == "amber")
+    return f'IF(OR({red}),"red",IF(OR({amber}),"amber","green"))'
+
+
+def _alert(c: Row) -> str:
+    body = f'"{load_texts()["alerts"]["ok"]}"'
+    for _, cond, text in reversed(_alert_rules(c)):
+        body = f'IF({cond},"{text}",{body})'
+    return body
+
+
+def _worst_case_liquidated(c: Row) -> str:
+    """1 when the worst stress scenario liquidates the row's account (Stress Grid, lead rows)."""
+    k = f"ROW()-{POS_TABLE.first_row - 1}"
+    flags = GRID.name_of("worst_liquidated")
+    return (f'IF({c("margin_mode")}="cross",IF(SUMIFS({flags},{c.name("account")},'
+            f'{c("account")},{c.name("margin_mode")},"cross")>0,1,0),INDEX({flags},{k}))')
 
 
 def positions_fields(ctx: Context) -> dict[str, str]:
@@ -399,6 +452,10 @@ def grid_table(ctx: Context) -> dict[str, str]:
         "upnl_now": f'N({_pos("unrealized_pnl")})',
         "account_pnl": f'N({_pos("account_pnl")})',
         "mark": f'N({_pos("mark_price")})',
+        # An account with an input problem (MMR missing, ...) has no known requirement: it is
+        # counted apart, never stressed as zero maintenance (riskfuncs: positions_unknown).
+        "unknown": f'IF({active},0,IF({_pos("problem")}<>"",1,0))',
+        "worst_liquidated": _worst_liquidated(c),
     }
     out = {k: f"={v}" for k, v in per_row.items()}
     floor = TIER_TABLE.name_of("min_notional")
@@ -451,6 +508,19 @@ def grid_table(ctx: Context) -> dict[str, str]:
     return out
 
 
+def _worst_liquidated(c: Row) -> str:
+    """Lead rows: 1 when the worst scenario's requirement reaches the account's balance."""
+    j = f'MATCH(Stress_WorstScenario,{SCEN.name_of("label")},0)'
+
+    def block(measure: str) -> str:
+        first, last = (GRID.column_letter(f"{measure}_{k}") for k in (1, SCEN.rows))
+        return f"${first}{{r}}:${last}{{r}}"
+
+    return (f'IF(OR({c("lead")}=0,{c("unknown")}=1,Stress_WorstScenario=""),0,'
+            f'IFERROR(IF(INDEX({block("requirement")},1,{j})>=INDEX({block("balance")},1,{j}),'
+            f'1,0),0))')
+
+
 def scenarios_table(ctx: Context) -> dict[str, str | list[str]]:
     c = Row(SCEN)
     columns: dict[str, list[str]] = {}
@@ -459,7 +529,9 @@ def scenarios_table(ctx: Context) -> dict[str, str | list[str]]:
         price, bal, req = (_grid_column(m, j) for m in ("price", "balance", "requirement"))
         after = _grid_column("after", j)
         quote = f"({g('inverse')}*{price}+1-{g('inverse')})"
-        alive = f"({req}<{bal})"
+        unknown = g("unknown")
+        alive = f"(({req}<{bal})+{unknown}>0)"
+        liquidated = f"({req}>={bal})*(1-{unknown})"
         body = {
             "cumulative_rate": f'N({c("funding_rate")})*N({c("funding_intervals")})',
             "reference_move": (
@@ -488,9 +560,10 @@ def scenarios_table(ctx: Context) -> dict[str, str | list[str]]:
                 f'IF(Stress_EquityBefore=0,"n/a",{c("loss")}/Stress_EquityBefore)'
             ),
             "positions_liquidated": (
-                f"SUMPRODUCT({g('lead')}*({req}>={bal})*{g('account_size')})"
+                f"SUMPRODUCT({g('lead')}*{liquidated}*{g('account_size')})"
             ),
-            "accounts_liquidated": f"SUMPRODUCT({g('lead')}*({req}>={bal}))",
+            "accounts_liquidated": f"SUMPRODUCT({g('lead')}*{liquidated})",
+            "positions_unknown": f"SUMPRODUCT({g('lead')}*{unknown}*{g('account_size')})",
             "shortfall": f"SUMPRODUCT({g('lead')}*({bal}<0)*(-{bal})*{quote})",
             "worst": f'IF({c("label")}=Stress_WorstScenario,"WORST","")',
             # The grid's short names (kept: addin.report finds SPAN rows by them) read better
@@ -632,6 +705,152 @@ def probability_table(ctx: Context) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
+# Prices & book VaR (riskfuncs.var.book_var)
+
+PRICES = layout.PRICES
+PX = PRICES.table("prices")
+BOOK_ASSETS = PRICES.table("book_assets")
+BOOK_POS = PRICES.table("book_positions")
+ASSET_COLUMNS = tuple(range(1, layout.PRICE_ASSETS + 1))
+
+
+def _asset_headers() -> str:
+    """The price table's header cells, where the trader names each column's asset."""
+    first, last = PX.column_letter("close_1"), PX.column_letter(f"close_{layout.PRICE_ASSETS}")
+    return f"{PRICES.quoted()}!${first}${PX.header_row}:${last}${PX.header_row}"
+
+
+def _close_rows(k: int, shift: int) -> str:
+    """Closes of price column ``k`` on rows 2.. (``shift`` 1) or on the rows before (0)."""
+    letter = PX.column_letter(f"close_{k}")
+    first, last = PX.first_row + shift, PX.last_row - 1 + shift
+    return f"{PRICES.quoted()}!${letter}${first}:${letter}${last}"
+
+
+def _asset(key: str, k: int) -> str:
+    return f"INDEX({BOOK_ASSETS.name_of(key)},{k})"
+
+
+def prices_table(ctx: Context) -> dict[str, str]:
+    c = Row(PX)
+    f: dict[str, str] = {}
+    for k in ASSET_COLUMNS:
+        now, before = c(f"close_{k}"), c.previous(f"close_{k}")
+        f[f"return_{k}"] = (
+            f"=IF(AND(ISNUMBER({now}),ISNUMBER({before})),"
+            f'IF(Vol_ReturnKind="log",LN({now}/{before}),{now}/{before}-1),"")'
+        )
+    valid = c("valid")
+    # A date counts when every covered asset has a return on it (the joint history).
+    joint = ",".join(f'OR({_asset("weight", k)}=0,ISNUMBER({c(f"return_{k}")}))'
+                     for k in ASSET_COLUMNS)
+    f["valid"] = f"=IF(AND(Book_AssetsCovered>0,{joint}),1,0)"
+    terms = "+".join(
+        f'IF({_asset("weight", k)}=1,{_asset("exposure", k)}*{c(f"return_{k}")},0)'
+        for k in ASSET_COLUMNS)
+    f["pnl"] = f'=IF({valid}=1,{terms},"")'
+    f["pnl_value"] = f"=IF({valid}=1,{c('pnl')},0)"
+    for k in ASSET_COLUMNS:
+        f[f"joint_{k}"] = (
+            f'=IF(AND({valid}=1,{_asset("weight", k)}=1),{c(f"return_{k}")},"")'
+        )
+    return f
+
+
+def book_assets_table(ctx: Context) -> dict[str, list[str]]:
+    """One row per price column: row k reads the header and returns of column k."""
+    headers = _asset_headers()
+    horizon, conf = "SQRT(Vol_Horizon)", "Vol_Confidence"
+    out: dict[str, list[str]] = {col.key: [] for col in BOOK_ASSETS.columns}
+    for k in ASSET_COLUMNS:
+        r = BOOK_ASSETS.first_row + k - 1
+        asset, status, e = (f"{BOOK_ASSETS.column_letter(key)}{r}"
+                            for key in ("asset", "status", "exposure"))
+        joint = PX.name_of(f"joint_{k}")
+        rows = {
+            "asset": f'=IF(TRIM(INDEX({headers},1,{k}))="","",TRIM(INDEX({headers},1,{k})))',
+            "status": (
+                f'=IF({asset}="","",IF(IFERROR(MATCH({asset},{BOOK_ASSETS.name_of("asset")},0),{k})<{k},'
+                f'"duplicate",'
+                f'IF(COUNTIF({BOOK_POS.name_of("asset")},{asset})=0,"not held",'
+                f'IF({BOOK_ASSETS.column_letter("returns")}{r}>=2,"yes","no history"))))'
+            ),
+            "exposure": (f'=IF({asset}="","",SUMIFS({BOOK_POS.name_of("exposure")},'
+                         f'{BOOK_POS.name_of("asset")},{asset}))'),
+            "gross": (f'=IF({asset}="","",SUMIFS({BOOK_POS.name_of("gross")},'
+                      f'{BOOK_POS.name_of("asset")},{asset}))'),
+            # Counted from the closes themselves (a close on the date and the day before),
+            # not from the return column: LibreOffice's threaded calculation of formula
+            # groups then never waits on a group through this cell.
+            "returns": (
+                f'=IF({asset}="","",SUMPRODUCT(ISNUMBER({_close_rows(k, 1)})*'
+                f"ISNUMBER({_close_rows(k, 0)})))"
+            ),
+            "weight": f'=IF({status}="yes",1,0)',
+            "volatility": (f'=IF({status}<>"yes","",IF(Book_Observations<2,"n/a",'
+                           f"_xlfn.STDEV.S({joint})))"),
+            # Alone: the loss quantile of exposure x return; a short's is the upper tail.
+            "historical_var": (
+                f'=IF({status}<>"yes","",IF(Book_Observations=0,"n/a",'
+                f"-{e}*_xlfn.PERCENTILE.INC({joint},IF({e}>=0,1-{conf},{conf}))*{horizon}))"
+            ),
+            "normal_var": (
+                f'=IF({status}<>"yes","",IF(Book_Observations<2,"n/a",'
+                f"-({e}*AVERAGE({joint})+_xlfn.NORM.S.INV(1-{conf})*ABS({e})*"
+                f"_xlfn.STDEV.S({joint}))*{horizon}))"
+            ),
+        }
+        for key, formula in rows.items():
+            out[key].append(formula)
+    return out
+
+
+def book_positions_table(ctx: Context) -> dict[str, str]:
+    c = Row(BOOK_POS)
+    symbol, column = c("symbol"), c("column")
+    body = {
+        "symbol": _pos("symbol"),
+        "asset": f'TRIM(LEFT({symbol},FIND("/",{symbol}&"/")-1))',
+        "exposure": f'IF({_pos("side")}="short",-1,1)*{_pos("value_usd")}',
+        "gross": f'ABS({c("exposure")})',
+        "column": f'IFERROR(MATCH({c("asset")},{BOOK_ASSETS.name_of("asset")},0),"")',
+        "covered": (f'IF({column}="","no history",'
+                    f'IF(INDEX({BOOK_ASSETS.name_of("status")},{column})="yes","yes",'
+                    f'"no history"))'),
+    }
+    return {k: f'=IF({_pos("size")}="","",{v})' for k, v in body.items()}
+
+
+def prices_fields(ctx: Context) -> dict[str, str]:
+    pnl, value, valid = PX.name_of("pnl"), PX.name_of("pnl_value"), PX.name_of("valid")
+    n, conf, horizon = "Book_Observations", "Vol_Confidence", "SQRT(Vol_Horizon)"
+    tail = f"({value}<=_xlfn.PERCENTILE.INC({pnl},1-{conf}))*{valid}"
+    gross, covered = BOOK_POS.name_of("gross"), BOOK_POS.name_of("covered")
+    return {
+        "assets_covered": f'=COUNTIF({BOOK_ASSETS.name_of("status")},"yes")',
+        "observations": f"=SUM({valid})",
+        "book_value": f"=SUM({gross})",
+        "covered_value": f'=SUMIFS({gross},{covered},"yes")',
+        "coverage": '=IF(Book_GrossValue>0,Book_CoveredValue/Book_GrossValue,"n/a")',
+        "not_covered": f'=COUNTIF({covered},"no history")',
+        "historical_var": (
+            f'=IF({n}=0,"n/a",-_xlfn.PERCENTILE.INC({pnl},1-{conf})*{horizon})'
+        ),
+        "historical_es": (
+            f'=IF({n}=0,"n/a",-SUMPRODUCT({tail},{value})/SUMPRODUCT({tail})*{horizon})'
+        ),
+        "normal_var": (
+            f'=IF({n}<2,"n/a",-(AVERAGE({pnl})+_xlfn.NORM.S.INV(1-{conf})*'
+            f"_xlfn.STDEV.S({pnl}))*{horizon})"
+        ),
+        "normal_es": (
+            f'=IF({n}<2,"n/a",(-AVERAGE({pnl})+_xlfn.STDEV.S({pnl})*'
+            f"_xlfn.NORM.S.DIST(_xlfn.NORM.S.INV({conf}),FALSE)/(1-{conf}))*{horizon})"
+        ),
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # Exchange Scorecard
 
 SCORE = layout.SCORECARD
@@ -766,7 +985,6 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
     """check id -> (status formula, evidence formula), for the checks this workbook can compute."""
     p = POS_TABLE.name_of
     n = f"COUNT({p('size')})"
-    texts = load_texts()["alerts"]
     red = (f'(COUNTIF({p("distance_to_liquidation")},"<"&Set_AlertDistance)+'
            f'COUNTIF({p("distance_to_liquidation")},"{REACHED}"))')
     checks = {
@@ -797,9 +1015,9 @@ def _computed_checks(ctx: Context) -> dict[str, tuple[str, str]]:
             f'COUNTIF({p("stop_check")},"wrong side")&" on the wrong side of the mark")',
         ),
         "alerts": (
-            f'IF({n}=0,"N/A",IF(COUNTIF({p("alert")},"{texts["ok"]}")={n},"PASS","FAIL"))',
-            f'IF({n}=0,"",({n}-COUNTIF({p("alert")},"{texts["ok"]}"))&" position(s) with an'
-            f' alert")',
+            f'IF({n}=0,"N/A",IF(COUNTIF({p("level")},"green")={n},"PASS","FAIL"))',
+            f'IF({n}=0,"",COUNTIF({p("level")},"red")&" red, "&COUNTIF({p("level")},"amber")&'
+            f'" amber")',
         ),
     }
     if ctx.has("stress"):
@@ -872,7 +1090,6 @@ NEAR = layout.DASHBOARD.table("closest")
 
 def dashboard_fields(ctx: Context) -> dict[str, str]:
     p = POS_TABLE.name_of
-    texts = load_texts()["alerts"]
     return {
         "positions": f"=COUNT({p('size')})",
         "gross_value": f"=SUM({p('value_usd')})",
@@ -881,16 +1098,14 @@ def dashboard_fields(ctx: Context) -> dict[str, str]:
             f'=IF(COUNT({p("distance_to_liquidation")})=0,"n/a",'
             f'MIN({p("distance_to_liquidation")}))'
         ),
-        "near_liquidation": (
-            f'=COUNTIF({p("alert")},"{texts["liquidated"]}")+'
-            f'COUNTIF({p("alert")},"{texts["near_liquidation"]}")'
-        ),
-        "alerts": f'=COUNT({p("size")})-COUNTIF({p("alert")},"{texts["ok"]}")',
+        "red": f'=COUNTIF({p("level")},"red")',
+        "amber": f'=COUNTIF({p("level")},"amber")',
         "worst_scenario": "=Stress_WorstScenario",
         "worst_loss": "=Stress_WorstLoss",
         "worst_liquidated": "=Stress_WorstLiquidated",
-        "var_usd": "=Vol_VarUsd",
-        "es_usd": "=Vol_EsUsd",
+        # The book's (every asset with a price history on Prices), not one asset's.
+        "var_usd": "=Book_HistoricalVar",
+        "es_usd": "=Book_HistoricalEs",
         "max_probability": (
             f'=IF(COUNT({PROB.name_of("probability")})=0,"n/a",'
             f'MAX({PROB.name_of("probability")}))'
@@ -917,6 +1132,7 @@ def closest_table(ctx: Context) -> dict[str, str]:
         ),
         "distance": f'=IF({row}="","",INDEX({p("closeness")},{row}))',
         "alert": f'=IF({row}="","",INDEX({p("alert")},{row}))',
+        "level": f'=IF({row}="","",INDEX({p("level")},{row}))',
     }
 
 
@@ -951,6 +1167,9 @@ TABLE_FORMULAS: dict[tuple[str, str], TableFormulas] = {
     ("stress", "scenarios"): scenarios_table,
     ("volatility", "history"): history_table,
     ("volatility", "probability"): probability_table,
+    ("prices", "prices"): prices_table,
+    ("prices", "book_assets"): book_assets_table,
+    ("prices", "book_positions"): book_positions_table,
     ("scorecard", "exchanges"): exchanges_table,
     ("scorecard", "weights"): weights_table,
     ("funding", "log"): funding_log_table,
@@ -962,6 +1181,7 @@ FIELD_FORMULAS: dict[str, FieldFormulas] = {
     "positions": positions_fields,
     "stress": stress_fields,
     "volatility": volatility_fields,
+    "prices": prices_fields,
     "scorecard": scorecard_fields,
     "funding": funding_fields,
     "audit": audit_fields,

@@ -60,7 +60,9 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #: 5: "never" for a liquidation price or distance no price reaches (was "none"/"unreachable").
 #: 6: the Scorecard's proof-of-reserves columns (checked, date, reserve ratio, failed at) and
 #:    its count of failed proofs; a failed proof counts 0 in the score.
-LAYOUT_VERSION = 6
+#: 7: the Prices sheet (a close column per asset, named in its header; the book's VaR and ES
+#:    and their coverage); the Dashboard's VaR and ES are the book's.
+LAYOUT_VERSION = 7
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
 #: Alert cells, when its maintenance margin cannot be known: never a computed zero.
@@ -159,6 +161,9 @@ class Column:
         Input message shown when the cell is selected (inputs) or the meaning (formulas).
     hidden : bool
         Helper column, hidden and not printed.
+    header_input : bool
+        The header cell is an input too (yellow, unlocked): it names what the column holds,
+        e.g. the asset of a price column; ``header`` is what the blank template shows there.
     """
 
     key: str
@@ -170,6 +175,7 @@ class Column:
     width: float = 12.0
     help: str = ""
     hidden: bool = False
+    header_input: bool = False
 
     @property
     def name_part(self) -> str:
@@ -422,6 +428,7 @@ BETA_ROWS = 12
 EXCHANGE_ROWS = 10
 GRADE_ROWS = 7
 PRICE_ROWS = 400
+PRICE_ASSETS = 8  # price columns on the Prices sheet (one per asset held)
 FUNDING_ROWS = 270
 AUDIT_ROWS = 14
 CLOSEST_ROWS = 15  # the Dashboard's closest-to-liquidation ranking
@@ -454,7 +461,8 @@ POSITIONS = Sheet(
                  exclusive_minimum=True, fmt="0.0", help="The guide's rule: at most 5x."),
         _setting("buffer_rule", "Minimum margin buffer", "Set_BufferRule", 0.30, kind="percent",
                  minimum=0, maximum=10, fmt="0%",
-                 help="Margin balance at least this far above maintenance (guide: 30%)."),
+                 help="Margin balance at least this far above the initial margin at the "
+                      "leverage cap (guide: 30%)."),
         _setting("alert_distance", "Alert when distance to liquidation below", "Set_AlertDistance",
                  0.10, kind="percent", minimum=0, maximum=1, fmt="0%",
                  help="Adverse move (fraction of mark) that triggers the red alert."),
@@ -528,11 +536,16 @@ POSITIONS = Sheet(
                       "an input differs from the exchange's (fee, tier, wallet)."),
             _out("margin_ratio", "Margin ratio", fmt="0.00%",
                  help="Maintenance / balance (cross: the account's); 100% = liquidation."),
-            _out("margin_buffer", "Buffer", fmt="0.00%",
-                 help="Balance / maintenance - 1 (cross: the account's)."),
+            _out("margin_buffer", "Buffer at cap", fmt="0.00%",
+                 help="Balance / (notional / leverage cap) - 1 (cross: the account's balance "
+                      "over all its notional): 0% = at the cap, below the rule = amber."),
             _out("effective_leverage", "Eff. leverage", fmt="0.00",
                  help="Notional / margin balance."),
-            _out("alert", "Alert", width=20),
+            _out("level", "Level", width=8,
+                 help="red, amber or green: the report's rules (distance, liquidation "
+                      "probability, buffer at cap, leverage, worst stress case, stop-loss)."),
+            _out("alert", "Alert", width=24,
+                 help="The most urgent reason for the level; ok when green."),
             # Hidden helper columns used by the liquidation formula.
             _out("account", "Account", hidden=True,
                  help="exchange:settle currency, the wallet cross positions share."),
@@ -577,6 +590,11 @@ POSITIONS = Sheet(
                  help="1 where the row has an input problem."),
             _out("problem", "Problem", hidden=True,
                  help="The row's input problem, or for a cross row one of its account's."),
+            # Hidden inputs of the Level from the other sheets (blank without them).
+            _out("liquidation_probability", "P(liquidation)", hidden=True, fmt="0.00%",
+                 help="From the Volatility & VaR sheet's table, this row."),
+            _out("worst_case_liquidated", "Worst case liquidated", hidden=True, fmt="0",
+                 help="1 when the worst stress scenario liquidates this row's account."),
             _out("venue_exposure", "Venue exposure (USD)", hidden=True,
                  help="Exposure of this row's exchange, all its accounts: the Scorecard's "
                       "concentration counts every venue, listed there or not."),
@@ -684,6 +702,9 @@ STRESS = Sheet(
             _out("loss_fraction", "Loss %", fmt="0.0%", width=8),
             _out("positions_liquidated", "Liquidated", fmt="0", width=10),
             _out("accounts_liquidated", "Accounts liq.", fmt="0", width=10),
+            _out("positions_unknown", "Unknown", fmt="0", width=9,
+                 help="Positions whose account has an input problem (e.g. MMR missing): "
+                      "neither counted as liquidated nor as safe; fix them on Positions."),
             _out("shortfall", "Shortfall"),
             _out("worst", "Worst", width=8),
             _out("cumulative_rate", "Cum. funding rate", hidden=True, fmt="0.000%"),
@@ -716,6 +737,10 @@ def _grid_columns() -> tuple[Column, ...]:
                                            "else -1 (the value at the moved price is used)."),
         _out("wallet", "Wallet"), _out("upnl_now", "uPnL now"),
         _out("account_pnl", "Account uPnL"), _out("mark", "Mark"),
+        _out("unknown", "Unknown", fmt="0",
+             help="1 when the row's account has an input problem: not stressed."),
+        _out("worst_liquidated", "Worst liquidated", fmt="0",
+             help="Account lead rows: 1 when the worst scenario liquidates the account."),
     )
     blocks: list[Column] = []
     for measure, header in (("price", "Price"), ("after", "uPnL+funding"), ("need", "Need"),
@@ -806,6 +831,84 @@ VOLATILITY = Sheet(
         ), POSITION_ROWS),
     ),
     requires=("positions",),
+)
+
+
+def _price_columns() -> tuple[Column, ...]:
+    closes = tuple(
+        Column(f"close_{k}", f"Asset {k}", "input",
+               Rule("number", (), 0.0, None, exclusive_minimum=True),
+               number_format=PRICE_FORMAT, width=11.0, header_input=True,
+               help="Closing price of the day. Type the asset (e.g. BTC, as in BTC/USDT:USDT) "
+                    "in the yellow header above.")
+        for k in range(1, PRICE_ASSETS + 1))
+    returns = tuple(_out(f"return_{k}", f"Return {k}", hidden=True, fmt="0.000%")
+                    for k in range(1, PRICE_ASSETS + 1))
+    joint = tuple(_out(f"joint_{k}", f"Joint return {k}", hidden=True, fmt="0.000%")
+                  for k in range(1, PRICE_ASSETS + 1))
+    return (
+        _date("date", "Date", help="One row per day, oldest first, no gaps."),
+        *closes,
+        _out("pnl", "Book P&L (USD)", width=13,
+             help="Net exposures x returns of the date; blank unless every covered asset has "
+                  "a return that day."),
+        _out("valid", "Joint", hidden=True, fmt="0"),
+        _out("pnl_value", "P&L or 0", hidden=True),
+        *returns,
+        *joint,
+    )
+
+
+PRICES = Sheet(
+    key="prices",
+    title="Prices",
+    heading="Prices & book VaR",
+    description="Daily closes of every asset held, one column each, the asset named in the "
+                "yellow header. The book's P&L of a date is the net exposures times the "
+                "returns; its historical and normal VaR and ES over the horizon (confidence, "
+                "returns and horizon of Volatility & VaR), and what they cover.",
+    fields=(
+        _result("assets_covered", "Assets held with a price history", "Book_AssetsCovered",
+                fmt="0"),
+        _result("observations", "Joint returns (dates all covered assets share)",
+                "Book_Observations", fmt="0"),
+        _result("book_value", "Gross position value (USD)", "Book_GrossValue"),
+        _result("covered_value", "Covered by the VaR (USD)", "Book_CoveredValue"),
+        _result("coverage", "Coverage (share of the book)", "Book_Coverage", fmt="0.0%"),
+        _result("not_covered", "Positions without a price history", "Book_NotCovered",
+                fmt="0", help="Listed below as no history: left out of the VaR, not riskless."),
+        _result("historical_var", "Historical VaR over horizon (USD)", "Book_HistoricalVar"),
+        _result("historical_es", "Historical ES over horizon (USD)", "Book_HistoricalEs"),
+        _result("normal_var", "Normal VaR over horizon (USD)", "Book_NormalVar",
+                help="Mean and covariance of the joint returns: sd = sqrt(e' S e)."),
+        _result("normal_es", "Normal ES over horizon (USD)", "Book_NormalEs"),
+    ),
+    tables=(
+        Table("book_assets", "Per asset (the price columns, in order)", "BookAsset", (
+            _out("asset", "Asset", width=10),
+            _out("status", "In the VaR", width=12,
+                 help="yes; no history (held, fewer than 2 returns); not held; duplicate."),
+            _out("exposure", "Net exposure (USD)", width=13,
+                 help="Longs + , shorts -, every position on the asset."),
+            _out("gross", "Gross value (USD)", width=13),
+            _out("returns", "Returns", fmt="0", width=8),
+            _out("volatility", "Volatility (per period)", fmt="0.00%", width=11,
+                 help="Standard deviation of its returns on the joint dates."),
+            _out("historical_var", "Historical VaR alone (USD)", width=13),
+            _out("normal_var", "Normal VaR alone (USD)", width=13),
+            _out("weight", "Covered", hidden=True, fmt="0"),
+        ), PRICE_ASSETS),
+        Table("prices", "Daily closes (oldest first)", "Px", _price_columns(), PRICE_ROWS),
+        Table("book_positions", "Coverage per position", "BookPos", (
+            _out("symbol", "Symbol", width=18),
+            _out("asset", "Asset", width=10),
+            _out("exposure", "Exposure (USD)", width=13, help="Value, long +, short -."),
+            _out("covered", "In the VaR", width=12),
+            _out("gross", "Gross", hidden=True),
+            _out("column", "Price column", hidden=True, fmt="0"),
+        ), POSITION_ROWS),
+    ),
+    requires=("positions", "volatility"),
 )
 
 SCORECARD = Sheet(
@@ -969,10 +1072,9 @@ DASHBOARD = Sheet(
         _result("equity", "Equity (USD)", "Dash_Equity"),
         _result("min_distance", "Closest distance to liquidation", "Dash_MinDistance",
                 fmt="0.00%"),
-        _result("near_liquidation", "Positions near or past liquidation", "Dash_NearLiquidation",
-                fmt="0"),
-        _result("alerts", "Positions with a margin, leverage or stop alert", "Dash_Alerts",
-                fmt="0"),
+        _result("red", "Positions on red alert", "Dash_Red", fmt="0",
+                help="Level red on Positions & Margin: the report counts the same."),
+        _result("amber", "Positions on amber alert", "Dash_Amber", fmt="0"),
         _result("worst_scenario", "Worst stress scenario", "Dash_WorstScenario", fmt="@"),
         _result("worst_loss", "Its loss (USD)", "Dash_WorstLoss"),
         _result("worst_liquidated", "Positions it liquidates", "Dash_WorstLiquidated", fmt="0"),
@@ -991,8 +1093,9 @@ DASHBOARD = Sheet(
                  help="Symbol, side and exchange of the position."),
             _out("distance", "Distance", fmt="0.00%",
                  help="Adverse move (fraction of mark) to liquidation; 0 = reached or past."),
-            _out("alert", "Alert", width=22),
+            _out("alert", "Alert", width=24),
             _out("row", "Positions row", hidden=True, fmt="0"),
+            _out("level", "Level", hidden=True, help="The row's level: its fill."),
         ), CLOSEST_ROWS),
     ),
     charts=(
@@ -1005,12 +1108,12 @@ DASHBOARD = Sheet(
         Chart("exposure", "Exposure per exchange (USD)", ("scorecard", "exchanges", "exchange"),
               ("scorecard", "exchanges", "exposure"), "E42", "USD"),
     ),
-    requires=("positions", "stress", "volatility", "scorecard", "audit"),
+    requires=("positions", "stress", "volatility", "prices", "scorecard", "audit"),
 )
 
 #: Book order: the Dashboard first, so it is the sheet that opens and the first printed page.
 ALL_SHEETS: tuple[Sheet, ...] = (DASHBOARD, INSTRUCTIONS, POSITIONS, STRESS, SCORECARD,
-                                 VOLATILITY, FUNDING, AUDIT, TIERS, STRESS_GRID)
+                                 VOLATILITY, PRICES, FUNDING, AUDIT, TIERS, STRESS_GRID)
 SHEETS: dict[str, Sheet] = {s.key: s for s in ALL_SHEETS}
 
 TEMPLATES: dict[str, Template] = {

@@ -24,6 +24,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from addin.report.assessment import (
+    Settings,
+    buffer_at_cap,
+    stop_beyond_liquidation,
+    thresholds_for,
+)
 from addin.workbook import layout
 from addin.workbook.texts import load_texts
 from riskfuncs import counterparty as cp
@@ -32,6 +38,7 @@ from riskfuncs import funding as fd
 from riskfuncs import probability as pr
 from riskfuncs import var as vr
 from riskfuncs import volatility as vo
+from riskfuncs.assessment import hybrid_assessment
 from riskfuncs.data.score_weights import DEFAULT_WEIGHTS
 from riskfuncs.liquidation import bankruptcy_price, liquidation_price
 from riskfuncs.margin import notional
@@ -146,7 +153,7 @@ POSITION_COLUMNS = {  # workbook column -> riskfuncs.portfolio_margin column
     "liquidation_price": "liquidation_price",
     "distance_to_liquidation": "distance_to_liquidation",
     "margin_ratio": "margin_ratio",
-    "margin_buffer": "margin_buffer",
+    "margin_buffer": "cap_buffer",  # the buffer rule at the leverage cap (report's measure)
     "effective_leverage": "leverage",
     "account": "account",
 }
@@ -166,6 +173,7 @@ def test_positions_match_riskfuncs_portfolio_margin(recalculated: dict[str, Fill
     filled = recalculated[template_id]
     n = len(filled.book.positions)
     expected = expected_portfolio(filled)
+    expected["cap_buffer"] = buffer_at_cap(portfolio_frame(filled.book), expected, 5.0)
     for key, source in POSITION_COLUMNS.items():
         values = expected[source].tolist()
         if key == "initial_margin":  # riskfuncs gives NaN for cross rows without leverage
@@ -203,31 +211,31 @@ def test_positions_helpers_and_alerts(recalculated: dict[str, Filled]) -> None:
             table = as_tier_table(filled.book.tiers[symbol])
             assert tiers_used[i] == table.index_for(np.asarray(x[i])) + 1, i
 
+    # Level and alert: riskfuncs.assessment.hybrid_assessment with the report's thresholds,
+    # on riskfuncs' own figures (this template has no stress or volatility sheet).
     expected = expected_portfolio(filled)
+    frame = portfolio_frame(filled.book)
+    settings = Settings()
+    liquidation = expected["liquidation_price"].to_numpy(dtype=float)
+    distance = expected["distance_to_liquidation"].to_numpy(dtype=float)
+    rating = hybrid_assessment(
+        distance_to_liquidation=np.where(np.isneginf(distance), 0.0, distance),
+        cap_buffer=buffer_at_cap(frame, expected, settings.leverage_cap),
+        leverage=expected["leverage"].to_numpy(dtype=float),
+        stop_beyond_liquidation=stop_beyond_liquidation(frame, liquidation),
+        thresholds=thresholds_for(settings)).positions["rating"].tolist()
+    levels = column(filled, "positions", "positions", "level", n)
+    diff = [(i, a, b) for i, (a, b) in enumerate(zip(levels, rating, strict=True)) if a != b]
+    assert not diff, diff[:5]
+    assert {"red", "amber", "green"} <= set(rating)  # the random book reaches every level
     texts = load_texts()["alerts"]
-    alerts = []
-    for i in range(n):
-        dist = expected["distance_to_liquidation"].iloc[i]
-        buf = expected["margin_buffer"].iloc[i]
-        lev = expected["leverage"].iloc[i]
-        lp = expected["liquidation_price"].iloc[i]
-        stop = p["stop_price"].iloc[i]
-        side = p["side"].iloc[i]
-        sign = 1 if side == "long" else -1
-        stop_wrong = stop is not None and not pd.isna(stop) and not sign * (stop - lp) > 0
-        if dist == -math.inf or (math.isfinite(dist) and dist <= 0):
-            alerts.append(texts["liquidated"])
-        elif math.isfinite(dist) and dist < 0.10:
-            alerts.append(texts["near_liquidation"])
-        elif math.isfinite(buf) and buf < 0.30:
-            alerts.append(texts["buffer"])
-        elif not math.isfinite(lev) or lev > 5:
-            alerts.append(texts["leverage"])
-        elif stop_wrong:
-            alerts.append(texts["stop"])
-        else:
-            alerts.append(texts["ok"])
-    agree(column(filled, "positions", "positions", "alert", n), alerts, "alert")
+    alerts = column(filled, "positions", "positions", "alert", n)
+    red_texts = {texts[k] for k in ("liquidated", "near_liquidation", "probability", "leverage",
+                                    "buffer")}
+    for level, alert in zip(levels, alerts, strict=True):
+        assert (alert == texts["ok"]) == (level == "green")
+        if level == "red":
+            assert alert in red_texts
     assert len(set(alerts)) >= 4  # the random book reaches most alert branches
 
 
@@ -533,7 +541,8 @@ def test_audit_statuses_match_riskfuncs_discipline(recalculated: dict[str, Fille
     by_id = dict(zip([i["id"] for i in items], status, strict=True))
     assert by_id["leverage"] == verdict(dc.check_leverage(portfolio["leverage"], cap=5))
     balance = portfolio["margin_balance"]
-    requirement = balance / (1 + portfolio["margin_buffer"])  # the account's maintenance
+    # The buffer rule at the cap: the balance over the initial margin at 5x (account's).
+    requirement = balance / (1 + buffer_at_cap(portfolio_frame(filled.book), portfolio, 5.0))
     dist = portfolio["distance_to_liquidation"]
     near = (dist[np.isfinite(dist)] < 0.10).any() or (dist == -np.inf).any()
     # The buffer check never passes a book with a position red on distance.
@@ -572,7 +581,8 @@ def test_dashboard_figures(recalculated: dict[str, Filled]) -> None:
     assert field(filled, "dashboard", "positions") == len(filled.book.positions)
     assert field(filled, "dashboard", "worst_scenario") == field(filled, "stress",
                                                                  "worst_scenario")
-    agree([field(filled, "dashboard", "var_usd")], [field(filled, "volatility", "var_usd")],
+    # The book's VaR (the Prices sheet; test_book_var checks it against riskfuncs.book_var).
+    agree([field(filled, "dashboard", "var_usd")], [field(filled, "prices", "historical_var")],
           "var usd")
     probabilities = column(filled, "volatility", "probability", "probability",
                            len(filled.book.positions))
@@ -624,3 +634,26 @@ def test_liquidation_reference_case(recalculated: dict[str, Filled]) -> None:
         maintenance_amount=0.0 if pd.isna(r["maintenance_amount"]) else r["maintenance_amount"],
         fee_rate=0.0 if pd.isna(r["fee_rate"]) else r["fee_rate"])
     agree([lp[i]], [expected], "binance isolated row")
+
+
+@pytest.mark.parametrize("variant", [FULL, FEW])
+def test_workbook_and_report_tell_one_story(recalculated: dict[str, Filled],
+                                            variant: str) -> None:
+    """The report of a filled workbook and the workbook itself, recalculated: the same level
+    per position, the same red and amber counts, the same checklist with the same statuses."""
+    from addin.report.pipeline import assess_file
+
+    filled = recalculated[variant]
+    report = assess_file(filled.filled).assessment
+    assert report is not None
+    n = len(filled.book.positions)
+    levels = column(filled, "positions", "positions", "level", n)
+    first = layout.POSITIONS.table("positions").first_row
+    assert {r.row: r.level for r in report.positions} == {
+        first + i: level for i, level in enumerate(levels)}
+    assert field(filled, "dashboard", "red") == report.totals.red
+    assert field(filled, "dashboard", "amber") == report.totals.amber
+    items = load_texts()["audit"]
+    status = column(filled, "audit", "checks", "status", len(items))
+    assert [item.status for item in report.risk_audit] == status
+    assert field(filled, "dashboard", "audit") == report.risk_audit_summary
