@@ -257,9 +257,18 @@ class _Text:
     given: bool  # the column was in the book (else every row holds the default)
 
     def rows(self, index: pd.Index) -> pd.Series:
-        """The text of each row."""
-        values = np.asarray(self.words, dtype=object)[self.codes]
-        return pd.Series(values, index=index, dtype=None if self.given else object)
+        """The text of each row, as the column pandas would infer from it (taken from the
+        distinct words, without converting a string per row)."""
+        if not self.given:
+            return pd.Series(np.asarray(self.words, dtype=object)[self.codes], index=index,
+                             dtype=object)
+        return _taken(self.words, self.codes, index)
+
+
+def _taken(words: Sequence[str], codes: IntArray, index: pd.Index) -> pd.Series:
+    """``words[codes]`` as a text column with ``index``."""
+    values = pd.Series(np.asarray(words, dtype=object)).array.take(codes)
+    return pd.Series(values, index=index)
 
 
 def _text(positions: pd.DataFrame, column: str, default: str,
@@ -361,8 +370,8 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
     frame = pd.DataFrame(index=index)
     frame["exchange"] = exchange.rows(index)
     frame["symbol"] = symbol.rows(index)
-    frame["asset"] = pd.Series(assets[listing], index=index)
-    frame["settle"] = pd.Series(settles[listing], index=index)
+    frame["asset"] = _taken(assets, listing, index)
+    frame["settle"] = _taken(settles, listing, index)
     frame["contract"] = contract.rows(index)
     frame["margin_mode"] = mode.rows(index)
     currency = _text(positions, "collateralCurrency", "", "upper")
@@ -623,9 +632,20 @@ def _shocks(
         funding=np.array([s.cumulative_funding_rate for s in scenarios]),
         haircuts=np.array([[s.haircut(c) for s in scenarios] for c in currencies]),
         currency_code=currency_code.astype(np.intp),
-        lgds=np.array([[s.loss_given_default(e) for s in scenarios] for e in exchanges]),
+        lgds=_loss_given_default(exchanges, scenarios),
         exchange_code=exchange_code.astype(np.intp),
     )
+
+
+def _loss_given_default(exchanges: Sequence[str], scenarios: tuple[Scenario, ...]) -> FloatArray:
+    """Exchanges x scenarios: the loss given default (0 where a scenario does not name the
+    exchange), asked of the scenarios only for exchanges one of them names."""
+    named = {venue for s in scenarios for venue in s.exchange_default}
+    lgds = np.zeros((len(exchanges), len(scenarios)))
+    for row, exchange in enumerate(exchanges):
+        if exchange.strip().lower() in named:
+            lgds[row] = [s.loss_given_default(exchange) for s in scenarios]
+    return lgds
 
 
 def stress_test(
@@ -738,30 +758,35 @@ def stress_test(
         after = np.empty_like(price)  # uPnL after the move plus funding received
         rate = shocks.funding[block]
         flows = np.empty_like(price) if np.any(rate != 0) else None
-        mm_block = mm[:, block]  # a view: groups write straight into ``mm``
+        mm_block = np.empty_like(price)
         need = np.empty_like(price) if has_fee else mm_block
         for group in groups:
             _block_group(book, group, price, rate, after, flows, mm_block, need)
+        mm[:, block] = mm_block
         # Coin amounts of inverse rows count at the coin's moved price (their own price).
         quote_rows = np.where(book.inverse[:, None], price, 1.0) if any_inverse else None
-        pnl_block = pnl[:, block]
-        np.subtract(after, upnl_now[:, None], out=pnl_block)
+        # Block results are summed while contiguous (a column sum over a narrow view of the
+        # full array is many times slower), then put in place.
+        pnl_block = np.subtract(after, upnl_now[:, None])
         totals["pnl"][block] = _column_sum(pnl_block, quote_rows)
+        pnl[:, block] = pnl_block
         if flows is not None:
             totals["funding"][block] = _column_sum(flows, quote_rows)
         cut = _Shocks.per_account(shocks.haircuts, shocks.currency_code, block)
         collateral = accounts.wallet[:, None] * (1.0 - cut) if cut is not None else (
             accounts.wallet[:, None]
         )
-        np.add(collateral, _sum_by_account(after, accounts), out=balance[:, block])
+        balance_block = np.add(collateral, _sum_by_account(after, accounts))
+        balance[:, block] = balance_block
+        requirement_block = _sum_by_account(need, accounts)
         if requirement is not mm:
-            requirement[:, block] = _sum_by_account(need, accounts)
+            requirement[:, block] = requirement_block
         quote = (
             np.where(accounts.inverse[:, None], price[accounts.first_row], 1.0)
             if any_inverse else None
         )
         _account_totals(
-            totals, block, balance[:, block], requirement[:, block], quote, accounts,
+            totals, block, balance_block, requirement_block, quote, accounts,
             cut, _Shocks.per_account(shocks.lgds, shocks.exchange_code, block),
         )
 
