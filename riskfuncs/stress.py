@@ -265,7 +265,7 @@ class _Text:
         return _taken(self.words, self.codes, index)
 
 
-def _taken(words: Sequence[str], codes: IntArray, index: pd.Index) -> pd.Series:
+def _taken(words: Sequence[str] | npt.NDArray[Any], codes: IntArray, index: pd.Index) -> pd.Series:
     """``words[codes]`` as a text column with ``index``."""
     values = pd.Series(np.asarray(words, dtype=object)).array.take(codes)
     return pd.Series(values, index=index)
@@ -637,7 +637,9 @@ def _shocks(
     )
 
 
-def _loss_given_default(exchanges: Sequence[str], scenarios: tuple[Scenario, ...]) -> FloatArray:
+def _loss_given_default(
+    exchanges: Sequence[str] | npt.NDArray[Any], scenarios: tuple[Scenario, ...]
+) -> FloatArray:
     """Exchanges x scenarios: the loss given default (0 where a scenario does not name the
     exchange), asked of the scenarios only for exchanges one of them names."""
     named = {venue for s in scenarios for venue in s.exchange_default}
