@@ -62,14 +62,17 @@ __all__ = [
     "ExchangeRule",
     "bankruptcy_price",
     "liquidation_price",
+    "liquidation_state",
     "rule_for_venue",
 ]
 
 #: The one word every reader (workbook, report, cell functions) shows for a liquidation price or
 #: distance that no price reaches (a long whose collateral covers the fall to zero, a short
-#: that can rise forever): riskfuncs returns 0.0 (linear long) or inf for it.
+#: that can rise forever): riskfuncs returns 0.0 (long) or inf (short) for it.
 NEVER_LIQUIDATED = "never"
-#: The word for a position already at or past its liquidation price.
+#: The word for a position already at or past its liquidation price. A liquidation price says
+#: so on the other side's bound: 0.0 for a short (every price liquidates it, as a cross wallet
+#: already below its requirement), inf for a long; :func:`liquidation_state` reads both.
 ALREADY_LIQUIDATED = "reached"
 
 MaintenanceBasis = Literal["liquidation", "entry"]
@@ -224,7 +227,9 @@ def _find_rule(exchange: str, contract: str) -> tuple[ExchangeRule, str]:
 
 
 def _price_from_notional(x: Any, qty: Any, contract: str) -> Any:
-    """Linear ``x/Q`` (0.0 when x <= 0: unreachable long); inverse ``N/x`` (inf when x <= 0)."""
+    """Linear ``x/Q``; inverse ``N/x``. When x <= 0 no positive price solves the balance: 0.0
+    (linear) or inf (inverse), a bound that :func:`liquidation_state` reads by side (a long
+    never liquidated, a short already liquidated, or the other way round for inverse)."""
     if isinstance(x, float):  # the scalar fast path
         if x <= 0:
             return 0.0 if contract == "linear" else np.inf
@@ -430,9 +435,13 @@ def liquidation_price(
     Returns
     -------
     float, ndarray or Series
-        The liquidation price in quote currency. When no positive price liquidates the
-        position (a long whose collateral covers the whole loss to zero) it is ``0.0``; an
-        inverse short that can never be liquidated gives ``inf``. NaN inputs give NaN.
+        The liquidation price in quote currency. A long is liquidated at or below it, a short at
+        or above it, so the bounds mean opposite things by side (read them with
+        :func:`liquidation_state`): ``0.0`` is a long no positive price liquidates (its
+        collateral covers the whole loss to zero) but a short every price liquidates (a cross
+        wallet already below the requirement at any price: ``ALREADY_LIQUIDATED``); ``inf`` is
+        an inverse short that can never be liquidated but an inverse long already past it.
+        NaN inputs give NaN.
 
     Raises
     ------
@@ -470,10 +479,15 @@ def liquidation_price(
     ...                   maintenance_margin_rate=0.005)
     18100.0
 
-    A long that cannot be liquidated above zero:
+    A long that cannot be liquidated above zero, and a cross short whose wallet is already
+    below the requirement at every price (the other positions lost 500):
 
     >>> liquidation_price("long", 100, 1, 150, maintenance_margin_rate=0.01)
     0.0
+    >>> short = liquidation_price("short", 100, 1, 150, maintenance_margin_rate=0.01,
+    ...                           other_unrealized_pnl=-500, margin_mode="cross")
+    >>> short, liquidation_state("short", short)
+    (0.0, 'reached')
     """
     rule, kind = _rule_for(exchange, contract)
     rate_input = _resolve_rates(rule, maintenance_margin_rate, max_leverage, tiers)
@@ -516,6 +530,54 @@ def liquidation_price(
         target = entry_value - sigma * effective
         x = _solve_in_tiers(target, sigma, fee, table)
     return form.wrap(_price_from_notional(x, qty, kind))
+
+
+def liquidation_state(side: SideLike, liquidation_price: FloatLike) -> Any:
+    """What a liquidation price at a bound means for its side: never, already, or neither.
+
+    A long is liquidated at or below its liquidation price, a short at or above it, so ``0.0``
+    and ``inf`` (what :func:`liquidation_price` gives when no positive price solves the
+    balance) mean opposite things by side:
+
+    ========  ====================================  ====================================
+    price     long                                  short
+    ========  ====================================  ====================================
+    ``0.0``   ``NEVER_LIQUIDATED`` (collateral      ``ALREADY_LIQUIDATED`` (every price
+              covers the fall to zero)              liquidates it: a cross wallet in deficit)
+    ``inf``   ``ALREADY_LIQUIDATED``                ``NEVER_LIQUIDATED`` (an inverse short)
+    ========  ====================================  ====================================
+
+    Parameters
+    ----------
+    side : "long", "short", +1, -1, array-like or Series
+    liquidation_price : float, array-like or Series
+        As :func:`liquidation_price` returns it, >= 0.
+
+    Returns
+    -------
+    str, None, ndarray of object or Series
+        ``NEVER_LIQUIDATED`` or ``ALREADY_LIQUIDATED`` at a bound, None for a price a move can
+        reach (and for NaN, missing data).
+
+    Examples
+    --------
+    >>> liquidation_state("long", 0.0), liquidation_state("short", 0.0)
+    ('never', 'reached')
+    >>> liquidation_state(["short", "long"], [float("inf"), 95.0]).tolist()
+    ['never', None]
+    """
+    form, (s, lp) = broadcast(side=side_sign(side), liquidation_price=liquidation_price)
+    require_non_negative("liquidation_price", lp)
+    states = np.full(np.shape(lp), None, dtype=object)
+    low, high = np.asarray(lp == 0), np.isposinf(lp)
+    long = np.asarray(s > 0)
+    states[(long & low) | (~long & high)] = NEVER_LIQUIDATED
+    states[(long & high) | (~long & low)] = ALREADY_LIQUIDATED
+    if form.scalar:
+        return states.reshape(-1)[0] if states.size == 1 else states
+    if form.index is not None and states.ndim == 1 and len(states) == len(form.index):
+        return pd.Series(states, index=form.index, dtype=object)
+    return states
 
 
 _NO_ERRSTATE = contextlib.nullcontext()

@@ -594,3 +594,41 @@ def test_a_lookup_past_the_last_tier_cap_is_refused_not_guessed() -> None:
         max_leverage([100.0, 1e9], capped)
     open_ended = [dict(capped[0]), dict(capped[1], maxNotional=None)]
     assert tier_for_notional(1e12, open_ended) == 2.0
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit", "okx", "gate", "generic"])
+def test_a_cross_short_already_past_liquidation_reads_as_reached_not_never(exchange: str) -> None:
+    """The wallet (150) less the other positions' loss (500) is below the requirement at every
+    price: the short is already liquidated, which its 0.0 bound must say (not "never")."""
+    from riskfuncs.liquidation import ALREADY_LIQUIDATED, NEVER_LIQUIDATED, liquidation_state
+
+    terms = {"maintenance_margin_rate": 0.01, "exchange": exchange}
+    price = liquidation_price("short", 100.0, 1.0, 150.0, other_unrealized_pnl=-500.0,
+                              margin_mode="cross", **terms)
+    # Independently: balance and requirement at prices from 1e-6 to 1e6 (entry 100, 1 coin).
+    marks = np.geomspace(1e-6, 1e6, 61)
+    balance = 150.0 - 500.0 + (100.0 - marks)
+    assert (balance < 0.01 * marks).all()
+    assert liquidation_state("short", price) == ALREADY_LIQUIDATED
+    # The same bound on a fully collateralised long means the opposite.
+    long = liquidation_price("long", 100.0, 1.0, 150.0, **terms)
+    assert long == 0.0 and liquidation_state("long", long) == NEVER_LIQUIDATED
+
+
+def test_liquidation_state_reads_each_bound_by_side_and_keeps_prices_and_index() -> None:
+    from riskfuncs.liquidation import liquidation_state
+
+    # Inverse: a long whose wallet is in deficit (inf, reached) and a short never liquidated.
+    past_long = liquidation_price("long", 100.0, 10_000.0, 1.0, contract="inverse",
+                                  maintenance_margin_rate=0.01, margin_mode="cross",
+                                  other_unrealized_pnl=-200.0)
+    safe_short = liquidation_price("short", 100.0, 100.0, 2.0, contract="inverse",
+                                   maintenance_margin_rate=0.01)
+    assert math.isinf(past_long) and math.isinf(safe_short)
+    sides = pd.Series(["long", "short", "long", "short"], index=list("abcd"))
+    got = liquidation_state(sides, pd.Series([past_long, safe_short, 95.0, np.nan],
+                                             index=list("abcd")))
+    assert got.index.tolist() == list("abcd")
+    assert got.tolist() == ["reached", "never", None, None]
+    with pytest.raises(RiskInputError, match="liquidation_price must be >= 0"):
+        liquidation_state("long", -1.0)
