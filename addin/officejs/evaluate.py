@@ -4,8 +4,9 @@ Office.js hands a custom function each argument as a 2-D array of numbers, texts
 (empty cells as ``""`` or ``null``) and an omitted optional argument as ``null``. Those are the
 plain values LibreOffice hands over, so :func:`addin.calc.host.cell_arguments` turns them into
 exactly what xlwings gives the Excel function (its own conversion pipelines); the function
-called is the one Excel calls (:mod:`addin.excel.udfs`), under its cell error handling; the
-result goes back as rows of cells.
+called is the one Excel calls (:mod:`addin.excel.udfs`), without its cell error handling (the
+function it wraps); the result goes back as rows of cells through xlwings' writer, TRUE/FALSE
+as booleans as Excel shows them.
 
 Unlike a classic xlwings cell, an Office.js function can show a real error value, so a bad input
 is raised as :class:`CellError` carrying the very line Excel's cell would show, and the add-in
@@ -15,6 +16,9 @@ Examples
 --------
 >>> evaluate("PERP_NOTIONAL", [[[0.5], [2]], [[60000], [3000]]])
 [[30000.0], [6000.0]]
+>>> checks = evaluate("PERP_CHECK_LEVERAGE", [[[3]], None])
+>>> checks[0][2], checks[1][2]
+('passed', True)
 >>> evaluate("PERP_NOTIONAL", [[[-1]], [[100]]])
 Traceback (most recent call last):
 ...
