@@ -225,7 +225,7 @@ def _single(name: str, value: Any) -> Any:
     return None if isinstance(cell, str) and cell.strip() == "" else cell
 
 
-def flag(name: str, value: Any, default: bool) -> bool:
+def flag(name: str, value: Any, default: bool | None) -> bool | None:
     """A TRUE/FALSE argument (also 1/0); empty means the default."""
     cell = _single(name, value)
     if cell is None:

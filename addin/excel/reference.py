@@ -1,16 +1,15 @@
 """The cell-function reference (markdown), generated from the UDF declarations.
 
-The descriptions Excel's function wizard shows come from the xlwings decorators in
-:mod:`addin.excel.udfs`; this module renders the same text, so ``docs/functions.md`` cannot say
-something the add-in does not. Where xlwings records nothing (its decorators are no-ops without
-pywin32, i.e. outside Windows), the declarations are read by running the module's decorators
-with a small recorder instead.
+The descriptions Excel's function wizard shows come from the xlwings decorators that
+:mod:`addin.excel.udfs` generates; this module renders the same text, so ``docs/functions.md``
+cannot say something the add-in does not. Where xlwings records nothing (its decorators are
+no-ops without pywin32, i.e. outside Windows), the same declarations are read from
+:mod:`addin.excel.spec`.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
+import importlib
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,12 +52,10 @@ def _from_xlfunc(meta: dict[str, Any]) -> FunctionInfo:
 
 
 def _defined_order(module: types.ModuleType) -> list[Callable[..., Any]]:
-    found = [
-        value
-        for name, value in vars(module).items()
-        if name.startswith("PERP_") and callable(value)
-    ]
-    return sorted(found, key=lambda f: inspect.unwrap(f).__code__.co_firstlineno)
+    """The module's PERP_ functions in the order they are declared (:mod:`addin.excel.spec`)."""
+    from addin.excel import spec
+
+    return [getattr(module, f.name) for f in spec.functions()]
 
 
 def udf_functions(module: types.ModuleType) -> list[FunctionInfo]:
@@ -107,7 +104,8 @@ Insert Function wizard.
   (an empty *text*, so `ISBLANK` is FALSE).
 - **Unreachable results**: a price that no move reaches shows the text `never` (for
   example the liquidation price of an inverse short with enough collateral); a limit that does not
-  bind shows `no limit`.
+  bind shows `no limit`. A position every price already liquidates (a cross wallet below its
+  requirement at any price) shows `reached`.
 - **Errors**: a bad input shows one line of text naming the argument and the rule, e.g.
   `leverage must be > 0 (got -5)`. It is text, not an Excel error value: `ISERROR()` is FALSE and
   arithmetic on it gives #VALUE!. In a dependent formula test it with `ISNUMBER()` or `ISTEXT()`:

@@ -1,11 +1,10 @@
-"""The cell functions as every spreadsheet host sees them, read from the Excel declarations.
+"""The cell functions as every spreadsheet host sees them.
 
-:mod:`addin.excel.udfs` is the one place where a ``PERP_`` function is declared: its name, its
-arguments (Python signature), its help texts (``@xw.arg(..., doc=...)``, first docstring line) and
-how xlwings converts each argument (``ndim=2``, ``pd.DataFrame`` with a header row, ...). This
-module reads those declarations by running the module's decorators with a recorder, on any
-platform, so the LibreOffice add-in, the ready .xlam and the reference page are derived from
-them and nothing is retyped per function.
+:mod:`addin.excel.udfs` declares each ``PERP_`` function as a short spec over a riskfuncs
+callable; :mod:`addin.excel.declare` derives from it, on any platform, the function's name, its
+arguments, their help texts, how xlwings converts each one (``ndim=2``, ``pd.DataFrame`` with a
+header row, ...) and the xlwings UDF itself. The LibreOffice add-in, the ready .xlam and the
+reference page read the same declarations here, so nothing is retyped per function.
 
 Examples
 --------
@@ -18,17 +17,12 @@ Examples
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
+import importlib
 import re
-import types
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-
-import xlwings
 
 __all__ = ["Argument", "CellFunction", "function", "functions", "idl_identifier"]
 
@@ -50,6 +44,7 @@ class Argument:
     doc: str
     optional: bool
     options: Mapping[str, Any] = field(default_factory=dict)
+    parameter: str = ""  # the riskfuncs parameter it feeds (limits fields as "limits.cap")
 
     @property
     def idl_name(self) -> str:
@@ -66,6 +61,8 @@ class CellFunction:
     arguments: tuple[Argument, ...]
     returns: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # xw.func's (volatile, ...)
+    source: str = ""  # the riskfuncs callable, e.g. "riskfuncs.liquidation.liquidation_price"
+    excluded: Mapping[str, str] = field(default_factory=dict)  # parameter -> why no cell argument
 
     @property
     def idl_arguments(self) -> tuple[str, ...]:
@@ -91,101 +88,12 @@ def idl_identifier(name: str) -> str:
     return camel + "Value" if camel.lower() in IDL_KEYWORDS else camel
 
 
-class _Recorder:
-    """Stands in for ``xw.func``/``xw.arg``/``xw.ret`` and keeps every option they are given."""
-
-    def __init__(self) -> None:
-        self.options: dict[Callable[..., Any], dict[str, Any]] = {}
-        self.arguments: dict[Callable[..., Any], dict[str, dict[str, Any]]] = {}
-        self.returns: dict[Callable[..., Any], dict[str, Any]] = {}
-
-    def func(self, f: Any = None, **options: Any) -> Any:
-        def mark(g: Callable[..., Any]) -> Callable[..., Any]:
-            self.options[g] = dict(options)
-            return g
-
-        return mark if f is None else mark(f)
-
-    def arg(self, name: str, convert: Any = None, **options: Any) -> Any:
-        def mark(g: Callable[..., Any]) -> Callable[..., Any]:
-            recorded = dict(options)
-            if convert is not None:
-                recorded["convert"] = convert
-            self.arguments.setdefault(g, {})[name] = recorded
-            return g
-
-        return mark
-
-    def ret(self, convert: Any = None, **options: Any) -> Any:
-        def mark(g: Callable[..., Any]) -> Callable[..., Any]:
-            recorded = dict(options)
-            if convert is not None:
-                recorded["convert"] = convert
-            self.returns[g] = recorded
-            return g
-
-        return mark
-
-    def cell_function(self, f: Callable[..., Any]) -> CellFunction:
-        declared = self.arguments.get(f, {})
-        arguments = []
-        for position, parameter in enumerate(inspect.signature(f).parameters.values()):
-            options = dict(declared.get(parameter.name, {}))
-            doc = str(options.pop("doc", f"Positional argument {position + 1}"))
-            arguments.append(
-                Argument(
-                    parameter.name,
-                    doc,
-                    parameter.default is not inspect.Parameter.empty,
-                    options,
-                )
-            )
-        options = self.options.get(f, {})
-        return CellFunction(
-            name=f.__name__,
-            description=inspect.getdoc(f) or "",
-            category=str(options.get("category", "xlwings")),
-            arguments=tuple(arguments),
-            returns=self.returns.get(f, {}),
-            options=options,
-        )
-
-
-@contextmanager
-def _recording(recorder: _Recorder) -> Iterator[None]:
-    saved = {name: getattr(xlwings, name) for name in ("func", "arg", "ret")}
-    for name in saved:
-        setattr(xlwings, name, getattr(recorder, name))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(xlwings, name, value)
-
-
-def _declared_in_order(module: types.ModuleType) -> list[Callable[..., Any]]:
-    found = [
-        value
-        for name, value in vars(module).items()
-        if name.startswith("PERP_") and callable(value)
-    ]
-    return sorted(found, key=lambda f: inspect.unwrap(f).__code__.co_firstlineno)
-
-
 @cache
 def functions() -> tuple[CellFunction, ...]:
     """Every ``PERP_`` function of :mod:`addin.excel.udfs`, in declaration order."""
-    spec = importlib.util.find_spec(UDF_MODULE)
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(UDF_MODULE)
-    private = importlib.util.spec_from_file_location("_perprisk_cell_declarations", spec.origin)
-    if private is None or private.loader is None:
-        raise ModuleNotFoundError(UDF_MODULE)
-    module = importlib.util.module_from_spec(private)
-    recorder = _Recorder()
-    with _recording(recorder):
-        private.loader.exec_module(module)
-    return tuple(recorder.cell_function(f) for f in _declared_in_order(module))
+    module = importlib.import_module(UDF_MODULE)
+    declared: tuple[CellFunction, ...] = module.CELL_FUNCTIONS
+    return declared
 
 
 def function(name: str) -> CellFunction:

@@ -256,6 +256,27 @@ def test_unreachable_liquidation_shows_text(excel: Excel) -> None:
     assert excel.call("PERP_LIQ_PRICE", "long", 100.0, 1.0, 100.0, MISSING, MISSING, 0.005) == 0.0
 
 
+def test_a_position_already_past_liquidation_shows_reached(excel: Excel) -> None:
+    # Cross short: wallet 150, the other positions lose 500, so every price liquidates it.
+    # riskfuncs gives 0.0, the bound a fully collateralised long also gets: the cell says which.
+    cross = (MISSING, MISSING, 0.01, MISSING, MISSING, MISSING, MISSING, MISSING, -500.0, "cross")
+    assert liquidation.liquidation_price(
+        "short", 100.0, 1.0, 150.0, maintenance_margin_rate=0.01, other_unrealized_pnl=-500.0,
+        margin_mode="cross") == 0.0
+    assert excel.call("PERP_LIQ_PRICE", "short", 100.0, 1.0, 150.0, *cross) == "reached"
+    got = excel.call("PERP_LIQ_PRICE", Range([["short"], ["long"]]), 100.0, 1.0, 150.0, *cross)
+    long = liquidation.liquidation_price(  # above its entry: reached too, as a price
+        "long", 100.0, 1.0, 150.0, maintenance_margin_rate=0.01, other_unrealized_pnl=-500.0,
+        margin_mode="cross")
+    assert long > 100.0 and got == [["reached"], [long]]
+    # An inverse long in the same state gets inf, which is not "never" for a long.
+    inverse = (MISSING, "inverse", 0.01, MISSING, MISSING, MISSING, MISSING, MISSING, -200.0,
+               "cross")
+    assert excel.call("PERP_LIQ_PRICE", "long", 100.0, 10_000.0, 1.0, *inverse) == "reached"
+    assert excel.call("PERP_BANKRUPTCY_PRICE", "short", 100.0, 1.0, 150.0, MISSING,
+                      -500.0) == "reached"
+
+
 def test_tiers_from_a_range_with_header_row(excel: Excel) -> None:
     got = excel.call(
         "PERP_LIQ_PRICE",
@@ -355,7 +376,9 @@ def test_unexpected_failures_are_one_line_too(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(margin, "notional", broken)
+    from addin.excel import cells as cell_conversion
+
+    monkeypatch.setattr(cell_conversion, "cells_out", broken)  # what turns results into cells
     got = one_line(excel.call("PERP_NOTIONAL", 1.0, 1.0))
     assert got == "unexpected error (ZeroDivisionError): float division by zero"
 

@@ -14,39 +14,39 @@ failed:
     PERP_ACCOUNT_MARGIN = Err.Description
 End Function
 
-Function PERP_ASSESSMENT(Optional distance_to_liquidation, Optional liquidation_probability, Optional margin_buffer, Optional leverage, Optional worst_scenario_liquidated, Optional var_fraction, Optional thresholds)
+Function PERP_ASSESSMENT(Optional distance_to_liquidation, Optional liquidation_probability, Optional margin_buffer, Optional leverage, Optional worst_scenario_liquidated, Optional var_fraction, Optional thresholds, Optional cap_buffer, Optional stop_beyond_liquidation)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_ASSESSMENT = XLPy.CallUDF("addin.excel.udfs", "PERP_ASSESSMENT", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds), ActiveWorkbook, Application.Caller)
+        PERP_ASSESSMENT = XLPy.CallUDF("addin.excel.udfs", "PERP_ASSESSMENT", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds, cap_buffer, stop_beyond_liquidation), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_ASSESSMENT = XLPy.CallUDF("addin.excel.udfs", "PERP_ASSESSMENT", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds))
+        PERP_ASSESSMENT = XLPy.CallUDF("addin.excel.udfs", "PERP_ASSESSMENT", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds, cap_buffer, stop_beyond_liquidation))
         Exit Function
     #End If
 failed:
     PERP_ASSESSMENT = Err.Description
 End Function
 
-Function PERP_BANKRUPTCY_PRICE(side, entry_price, quantity, collateral, Optional contract, Optional other_unrealized_pnl)
+Function PERP_BANKRUPTCY_PRICE(side, entry_price, quantity, collateral, Optional contract, Optional other_unrealized_pnl, Optional fee_rate)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_BANKRUPTCY_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_BANKRUPTCY_PRICE", Array(side, entry_price, quantity, collateral, contract, other_unrealized_pnl), ActiveWorkbook, Application.Caller)
+        PERP_BANKRUPTCY_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_BANKRUPTCY_PRICE", Array(side, entry_price, quantity, collateral, contract, other_unrealized_pnl, fee_rate), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_BANKRUPTCY_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_BANKRUPTCY_PRICE", Array(side, entry_price, quantity, collateral, contract, other_unrealized_pnl))
+        PERP_BANKRUPTCY_PRICE = XLPy.CallUDF("addin.excel.udfs", "PERP_BANKRUPTCY_PRICE", Array(side, entry_price, quantity, collateral, contract, other_unrealized_pnl, fee_rate))
         Exit Function
     #End If
 failed:
     PERP_BANKRUPTCY_PRICE = Err.Description
 End Function
 
-Function PERP_BOOK_RATING(Optional distance_to_liquidation, Optional liquidation_probability, Optional margin_buffer, Optional leverage, Optional worst_scenario_liquidated, Optional var_fraction, Optional thresholds)
+Function PERP_BOOK_RATING(Optional distance_to_liquidation, Optional liquidation_probability, Optional margin_buffer, Optional leverage, Optional worst_scenario_liquidated, Optional var_fraction, Optional thresholds, Optional cap_buffer, Optional stop_beyond_liquidation)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_BOOK_RATING = XLPy.CallUDF("addin.excel.udfs", "PERP_BOOK_RATING", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds), ActiveWorkbook, Application.Caller)
+        PERP_BOOK_RATING = XLPy.CallUDF("addin.excel.udfs", "PERP_BOOK_RATING", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds, cap_buffer, stop_beyond_liquidation), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_BOOK_RATING = XLPy.CallUDF("addin.excel.udfs", "PERP_BOOK_RATING", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds))
+        PERP_BOOK_RATING = XLPy.CallUDF("addin.excel.udfs", "PERP_BOOK_RATING", Array(distance_to_liquidation, liquidation_probability, margin_buffer, leverage, worst_scenario_liquidated, var_fraction, thresholds, cap_buffer, stop_beyond_liquidation))
         Exit Function
     #End If
 failed:
@@ -157,13 +157,13 @@ failed:
     PERP_CUMULATIVE_FUNDING = Err.Description
 End Function
 
-Function PERP_DISCIPLINE_REPORT(positions, Optional volatility_age_days, Optional leverage_cap, Optional minimum_margin_buffer, Optional max_venue_share, Optional min_venues)
+Function PERP_DISCIPLINE_REPORT(positions, Optional volatility_age_days, Optional leverage_cap, Optional minimum_margin_buffer, Optional max_venue_share, Optional min_venues, Optional max_model_age_days, Optional tiers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_DISCIPLINE_REPORT = XLPy.CallUDF("addin.excel.udfs", "PERP_DISCIPLINE_REPORT", Array(positions, volatility_age_days, leverage_cap, minimum_margin_buffer, max_venue_share, min_venues), ActiveWorkbook, Application.Caller)
+        PERP_DISCIPLINE_REPORT = XLPy.CallUDF("addin.excel.udfs", "PERP_DISCIPLINE_REPORT", Array(positions, volatility_age_days, leverage_cap, minimum_margin_buffer, max_venue_share, min_venues, max_model_age_days, tiers), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_DISCIPLINE_REPORT = XLPy.CallUDF("addin.excel.udfs", "PERP_DISCIPLINE_REPORT", Array(positions, volatility_age_days, leverage_cap, minimum_margin_buffer, max_venue_share, min_venues))
+        PERP_DISCIPLINE_REPORT = XLPy.CallUDF("addin.excel.udfs", "PERP_DISCIPLINE_REPORT", Array(positions, volatility_age_days, leverage_cap, minimum_margin_buffer, max_venue_share, min_venues, max_model_age_days, tiers))
         Exit Function
     #End If
 failed:
@@ -274,13 +274,13 @@ failed:
     PERP_EXPECTED_LOSS = Err.Description
 End Function
 
-Function PERP_EXPECTED_SHORTFALL(returns, Optional confidence, Optional method, Optional zero_mean)
+Function PERP_EXPECTED_SHORTFALL(returns, Optional confidence, Optional method, Optional zero_mean, Optional quantile_method)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_EXPECTED_SHORTFALL = XLPy.CallUDF("addin.excel.udfs", "PERP_EXPECTED_SHORTFALL", Array(returns, confidence, method, zero_mean), ActiveWorkbook, Application.Caller)
+        PERP_EXPECTED_SHORTFALL = XLPy.CallUDF("addin.excel.udfs", "PERP_EXPECTED_SHORTFALL", Array(returns, confidence, method, zero_mean, quantile_method), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_EXPECTED_SHORTFALL = XLPy.CallUDF("addin.excel.udfs", "PERP_EXPECTED_SHORTFALL", Array(returns, confidence, method, zero_mean))
+        PERP_EXPECTED_SHORTFALL = XLPy.CallUDF("addin.excel.udfs", "PERP_EXPECTED_SHORTFALL", Array(returns, confidence, method, zero_mean, quantile_method))
         Exit Function
     #End If
 failed:
@@ -352,13 +352,13 @@ failed:
     PERP_HISTORICAL_VAR = Err.Description
 End Function
 
-Function PERP_INCIDENT_SUBSCORE(incidents, Optional adl_events)
+Function PERP_INCIDENT_SUBSCORE(incidents, Optional adl_events, Optional incident_factor, Optional adl_factor)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_INCIDENT_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_INCIDENT_SUBSCORE", Array(incidents, adl_events), ActiveWorkbook, Application.Caller)
+        PERP_INCIDENT_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_INCIDENT_SUBSCORE", Array(incidents, adl_events, incident_factor, adl_factor), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_INCIDENT_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_INCIDENT_SUBSCORE", Array(incidents, adl_events))
+        PERP_INCIDENT_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_INCIDENT_SUBSCORE", Array(incidents, adl_events, incident_factor, adl_factor))
         Exit Function
     #End If
 failed:
@@ -534,13 +534,13 @@ failed:
     PERP_MAX_LEVERAGE_FOR_MOVE = Err.Description
 End Function
 
-Function PERP_MONTE_CARLO_VAR(returns, Optional confidence, Optional method, Optional paths, Optional seed)
+Function PERP_MONTE_CARLO_VAR(returns, Optional confidence, Optional method, Optional paths, Optional seed, Optional zero_mean)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_MONTE_CARLO_VAR = XLPy.CallUDF("addin.excel.udfs", "PERP_MONTE_CARLO_VAR", Array(returns, confidence, method, paths, seed), ActiveWorkbook, Application.Caller)
+        PERP_MONTE_CARLO_VAR = XLPy.CallUDF("addin.excel.udfs", "PERP_MONTE_CARLO_VAR", Array(returns, confidence, method, paths, seed, zero_mean), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_MONTE_CARLO_VAR = XLPy.CallUDF("addin.excel.udfs", "PERP_MONTE_CARLO_VAR", Array(returns, confidence, method, paths, seed))
+        PERP_MONTE_CARLO_VAR = XLPy.CallUDF("addin.excel.udfs", "PERP_MONTE_CARLO_VAR", Array(returns, confidence, method, paths, seed, zero_mean))
         Exit Function
     #End If
 failed:
@@ -638,13 +638,13 @@ failed:
     PERP_PRICE_SCAN_RANGE = Err.Description
 End Function
 
-Function PERP_RESERVE_SUBSCORE(coverage_ratio, days_since_attestation)
+Function PERP_RESERVE_SUBSCORE(coverage_ratio, days_since_attestation, Optional zero_at_coverage, Optional fresh_days, Optional stale_days)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_RESERVE_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_RESERVE_SUBSCORE", Array(coverage_ratio, days_since_attestation), ActiveWorkbook, Application.Caller)
+        PERP_RESERVE_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_RESERVE_SUBSCORE", Array(coverage_ratio, days_since_attestation, zero_at_coverage, fresh_days, stale_days), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_RESERVE_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_RESERVE_SUBSCORE", Array(coverage_ratio, days_since_attestation))
+        PERP_RESERVE_SUBSCORE = XLPy.CallUDF("addin.excel.udfs", "PERP_RESERVE_SUBSCORE", Array(coverage_ratio, days_since_attestation, zero_at_coverage, fresh_days, stale_days))
         Exit Function
     #End If
 failed:
@@ -664,13 +664,13 @@ failed:
     PERP_RETURNS = Err.Description
 End Function
 
-Function PERP_RISK_AUDIT(Optional leverage, Optional margin_balance, Optional requirement, Optional side, Optional entry_price, Optional stop_price, Optional liquidation_price, Optional mark_price, Optional exposures, Optional volatility_age_days)
+Function PERP_RISK_AUDIT(Optional leverage, Optional margin_balance, Optional requirement, Optional side, Optional entry_price, Optional stop_price, Optional liquidation_price, Optional mark_price, Optional exposures, Optional volatility_age_days, Optional leverage_cap, Optional minimum_margin_buffer, Optional max_venue_share, Optional min_venues, Optional max_model_age_days)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_RISK_AUDIT = XLPy.CallUDF("addin.excel.udfs", "PERP_RISK_AUDIT", Array(leverage, margin_balance, requirement, side, entry_price, stop_price, liquidation_price, mark_price, exposures, volatility_age_days), ActiveWorkbook, Application.Caller)
+        PERP_RISK_AUDIT = XLPy.CallUDF("addin.excel.udfs", "PERP_RISK_AUDIT", Array(leverage, margin_balance, requirement, side, entry_price, stop_price, liquidation_price, mark_price, exposures, volatility_age_days, leverage_cap, minimum_margin_buffer, max_venue_share, min_venues, max_model_age_days), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_RISK_AUDIT = XLPy.CallUDF("addin.excel.udfs", "PERP_RISK_AUDIT", Array(leverage, margin_balance, requirement, side, entry_price, stop_price, liquidation_price, mark_price, exposures, volatility_age_days))
+        PERP_RISK_AUDIT = XLPy.CallUDF("addin.excel.udfs", "PERP_RISK_AUDIT", Array(leverage, margin_balance, requirement, side, entry_price, stop_price, liquidation_price, mark_price, exposures, volatility_age_days, leverage_cap, minimum_margin_buffer, max_venue_share, min_venues, max_model_age_days))
         Exit Function
     #End If
 failed:
@@ -703,13 +703,13 @@ failed:
     PERP_SCENARIOS = Err.Description
 End Function
 
-Function PERP_SCENARIO_MOVE(scenario, asset)
+Function PERP_SCENARIO_MOVE(scenario, asset, Optional betas)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_SCENARIO_MOVE = XLPy.CallUDF("addin.excel.udfs", "PERP_SCENARIO_MOVE", Array(scenario, asset), ActiveWorkbook, Application.Caller)
+        PERP_SCENARIO_MOVE = XLPy.CallUDF("addin.excel.udfs", "PERP_SCENARIO_MOVE", Array(scenario, asset, betas), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_SCENARIO_MOVE = XLPy.CallUDF("addin.excel.udfs", "PERP_SCENARIO_MOVE", Array(scenario, asset))
+        PERP_SCENARIO_MOVE = XLPy.CallUDF("addin.excel.udfs", "PERP_SCENARIO_MOVE", Array(scenario, asset, betas))
         Exit Function
     #End If
 failed:
@@ -729,26 +729,26 @@ failed:
     PERP_SPAN_GRID = Err.Description
 End Function
 
-Function PERP_STRESS(positions, Optional scenarios, Optional tiers)
+Function PERP_STRESS(positions, Optional scenarios, Optional tiers, Optional betas)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_STRESS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS", Array(positions, scenarios, tiers), ActiveWorkbook, Application.Caller)
+        PERP_STRESS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS", Array(positions, scenarios, tiers, betas), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_STRESS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS", Array(positions, scenarios, tiers))
+        PERP_STRESS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS", Array(positions, scenarios, tiers, betas))
         Exit Function
     #End If
 failed:
     PERP_STRESS = Err.Description
 End Function
 
-Function PERP_STRESS_POSITIONS(positions, Optional measure, Optional scenarios, Optional tiers)
+Function PERP_STRESS_POSITIONS(positions, Optional measure, Optional scenarios, Optional tiers, Optional betas)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PERP_STRESS_POSITIONS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS_POSITIONS", Array(positions, measure, scenarios, tiers), ActiveWorkbook, Application.Caller)
+        PERP_STRESS_POSITIONS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS_POSITIONS", Array(positions, measure, scenarios, tiers, betas), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        PERP_STRESS_POSITIONS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS_POSITIONS", Array(positions, measure, scenarios, tiers))
+        PERP_STRESS_POSITIONS = XLPy.CallUDF("addin.excel.udfs", "PERP_STRESS_POSITIONS", Array(positions, measure, scenarios, tiers, betas))
         Exit Function
     #End If
 failed:
