@@ -393,7 +393,7 @@ class Watch:
 
             (self.view or PlainView()).show(snapshot(
                 now, observations, levels, last_reads=self.state.venue_reads(),
-                sent=self.handed, interval=self.interval))
+                sent=self.handed, interval=self.interval, known=self.state.levels()))
         failed_venue = any(o.forced == "red" for o in observations)
         return EXIT_PROBLEMS if undelivered or failed_venue else EXIT_OK
 

@@ -93,11 +93,14 @@ def _venue_of(key: str) -> str:
 def snapshot(now: dt.datetime, observations: Sequence[Observation], levels: Mapping[str, str],
              *, last_reads: Mapping[str, float] | None = None,
              sent: Sequence[tuple[Event, str, bool]] = (),
-             interval: float | None = None) -> Snapshot:
+             interval: float | None = None,
+             known: Mapping[str, str] | None = None) -> Snapshot:
     """The view of one tick.
 
     ``last_reads``: per ccxt venue id, the time (seconds) its positions were last read, this
     tick included. ``sent``: (event, channel, delivered) for every hand-over this tick.
+    ``known``: the last level of every key the state remembers: the positions of a venue not
+    read this tick are shown with it (they keep it until the venue answers).
     """
     from riskfuncs.venues import venue_name
 
@@ -112,6 +115,16 @@ def snapshot(now: dt.datetime, observations: Sequence[Observation], levels: Mapp
         exchange = obs.key.split("|", 1)[0]
         positions.append(PositionLine(obs.label, exchange, levels.get(obs.key, "green"),
                                       obs.distance, obs.detail, checks))
+    unread = {venue_name(o.key.split("|", 1)[1]) for o in observations
+              if o.key.startswith("venue|") and o.forced == "red"}
+    seen = {o.key for o in observations}
+    for key, kept in (known or {}).items():
+        parts = key.split("|")
+        if len(parts) == 3 and parts[0] in unread and key not in seen:
+            exchange, symbol, side = parts
+            positions.append(PositionLine(f"{symbol} {side} ({exchange})", exchange, kept,
+                                          math.nan, f"last known level: {exchange} not read "
+                                          "this tick", ()))
     positions.sort(key=lambda p: (-RANK[p.level], p.distance if not math.isnan(p.distance)
                                   else math.inf, p.label))
 
@@ -150,10 +163,10 @@ def snapshot(now: dt.datetime, observations: Sequence[Observation], levels: Mapp
         events[(event.key, event.level)] = event
     sent_lines = tuple(SentLine(events[k].level, events[k].subject, events[k].text, sum(flags),
                                 len(flags) - sum(flags)) for k, flags in grouped.items())
-    known = {"venue", "account", "share"}
+    grouped_kinds = {"venue", "account", "share"}
     position_keys = tuple(o.key + "|" for o in observations if o.distance is not None)
     others = tuple((o.label, levels.get(o.key, "green"), o.detail) for o in observations
-                   if o.distance is None and o.key.split("|", 1)[0] not in known
+                   if o.distance is None and o.key.split("|", 1)[0] not in grouped_kinds
                    and not o.key.startswith(position_keys))
     return Snapshot(now, tuple(observations), dict(levels), tuple(positions), tuple(lines),
                     sent_lines, others, interval)
@@ -168,9 +181,11 @@ def distance_text(distance: float) -> str:
 
     >>> distance_text(0.1234), distance_text(float("inf")), distance_text(0.0)
     ('12.3%', 'never', 'reached')
+    >>> distance_text(float("nan"))  # a position of a venue that did not answer
+    'not read'
     """
     if math.isnan(distance):
-        return "n/a"
+        return "not read"
     if math.isinf(distance):
         return "never"
     if distance <= 0:
@@ -235,7 +250,8 @@ def render(snap: Snapshot) -> Any:
             checks.append(f" {check}: {detail}")
         positions.add_row(level(p.level), p.label,
                           Text(distance_text(p.distance), style=FIGURES.get(p.level, "")),
-                          p.detail, checks if p.checks else Text("all green", style="dim"))
+                          p.detail, checks if p.checks else Text(
+                              "-" if math.isnan(p.distance) else "all green", style="dim"))
     if not snap.positions:
         positions.add_row("-", Text("no open position read", style="dim"), "", "", "")
 
@@ -317,10 +333,10 @@ class LiveView:
         self.started = False
 
     def show(self, snap: Snapshot) -> None:
+        self.live.update(render(snap), refresh=self.started)
         if not self.started:
-            self.live.start()
+            self.live.start(refresh=True)
             self.started = True
-        self.live.update(render(snap), refresh=True)
 
     def close(self) -> None:
         if self.started:

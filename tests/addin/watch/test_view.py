@@ -123,6 +123,28 @@ def test_a_quiet_tick_says_no_alert_was_sent() -> None:
     assert "never" in text and "Alerts sent this tick: none" in text
 
 
+def test_positions_of_a_venue_not_read_keep_their_last_level() -> None:
+    observations = [
+        Observation("venue|binanceusdm", "binanceusdm data", None, "answering again",
+                    forced="green"),
+        Observation("venue|bybit", "bybit data", None, "positions not read: timed out",
+                    forced="red"),
+        Observation(BTC, "BTC/USDT:USDT long (binance)", 0.30, "mark 8,500, liquidation 5,950"),
+    ]
+    levels = {BTC: "green", "venue|binanceusdm": "green", "venue|bybit": "red"}
+    known = {**levels, ETH: "red", ETH + "|funding": "amber",
+             "binance|SOL/USDT:USDT|long": "amber"}  # SOL: closed on a venue that answered
+    snap = snapshot(NOW, observations, levels, known=known)
+    assert [(p.label, p.level) for p in snap.positions] == [
+        ("ETH/USDT:USDT short (bybit)", "red"), ("BTC/USDT:USDT long (binance)", "green")]
+    assert snap.counts == {"red": 1, "amber": 0, "green": 1}
+    text = recorded(render(snap)).export_text()
+    eth = next(line for line in text.splitlines() if "ETH/USDT:USDT short (bybit)" in line)
+    assert "RED" in eth and "not read" in eth and "last known level: bybit not read" in eth
+    assert "all green" not in eth  # its other checks are not known this tick either
+    assert "SOL" not in text
+
+
 def test_live_view_redraws_in_place_on_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system="standard")

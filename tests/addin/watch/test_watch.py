@@ -442,4 +442,6 @@ def test_on_a_terminal_the_live_view_shows_the_tick_and_what_was_sent(
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
     venue = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("binanceusdm"))
     assert "NOT READ" in venue and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", venue)
+    held = next(line for line in text.splitlines() if "BTC/USDT:USDT long (binance)" in line)
+    assert "RED" in held and "not read" in held  # its last level, until the venue answers
     assert "perprisk RED: binanceusdm data" in text[text.index("Alerts sent this tick"):]
