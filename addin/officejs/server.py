@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
@@ -170,7 +171,8 @@ def create_app(
                 {"error": 'request body must be {"args": [...]}'}, status_code=400
             )
         try:
-            result = evaluate(name, arguments)
+            # In a worker thread: a long calculation (a Monte Carlo) leaves other cells served.
+            result = await run_in_threadpool(evaluate, name, arguments)
         except CellError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"result": result})
