@@ -183,6 +183,13 @@ MOMENTS = {"ddof": DDOF, "axis": AXIS}
 
 def _portfolio(positions: pd.DataFrame, tiers: Any = None) -> pd.DataFrame:
     result = portfolio.portfolio_margin(positions, tiers=tiers)
+    price = result["liquidation_price"]
+    reached = liquidation.liquidation_state(positions["side"].to_numpy(dtype=object),
+                                            price.to_numpy()) == ALREADY_LIQUIDATED
+    if reached.any():  # as PERP_LIQ_PRICE shows it; other bounds keep their words
+        result["liquidation_price"] = [
+            ALREADY_LIQUIDATED if r else NEVER_LIQUIDATED if v == np.inf else v
+            for r, v in zip(reached, price, strict=True)]
     if "symbol" in positions:
         result.insert(0, "symbol", positions["symbol"].fillna(""))
     return result

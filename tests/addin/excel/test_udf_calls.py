@@ -277,6 +277,22 @@ def test_a_position_already_past_liquidation_shows_reached(excel: Excel) -> None
                       -500.0) == "reached"
 
 
+def test_portfolio_shows_reached_for_a_cross_short_its_account_already_liquidates(
+    excel: Excel,
+) -> None:
+    # The ETH long loses 10,000 of the 150 wallet the BTC short shares: no price saves the short.
+    rows = [["symbol", "side", "contracts", "entryPrice", "markPrice", "collateral", "marginMode",
+             "exchange", "maintenanceMarginRate"],
+            ["BTC/USDT:USDT", "short", 1.0, 100.0, 100.0, 150.0, "cross", "binance", 0.01],
+            ["ETH/USDT:USDT", "long", 10.0, 3000.0, 2000.0, 150.0, "cross", "binance", 0.01],
+            ["SOL/USDT:USDT", "short", 1.0, 100.0, 100.0, 50.0, "isolated", "binance", 0.01]]
+    expected = portfolio.portfolio_margin(_frame(rows))["liquidation_price"]
+    assert expected[0] == 0.0
+    got = excel.call("PERP_PORTFOLIO", Range(rows))
+    at = got[0].index("liquidation_price")
+    assert [row[at] for row in got[1:]] == ["reached", expected[1], expected[2]]
+
+
 def test_tiers_from_a_range_with_header_row(excel: Excel) -> None:
     got = excel.call(
         "PERP_LIQ_PRICE",

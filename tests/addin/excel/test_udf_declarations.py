@@ -79,9 +79,41 @@ def _perp_functions(module: types.ModuleType) -> dict[str, Any]:
     return {name: f for name, f in vars(module).items() if name.startswith("PERP_")}
 
 
+def _signatures(vba: str) -> dict[str, list[str]]:
+    """``PERP_X -> its VBA arguments`` from the wrappers' Function lines."""
+    found = re.findall(r"^Function (PERP_\w+)\((.*)\)$", vba, flags=re.M)
+    return {name: [a.removeprefix("Optional ") for a in args.split(", ") if a]
+            for name, args in found}
+
+
+def moved_arguments(before: str, after: str) -> list[str]:
+    """Functions whose existing cell arguments would move or vanish from ``before`` to ``after``.
+
+    A trader's formulas pass arguments by position: an existing function keeps its name and its
+    arguments in their places; a new argument may only follow them.
+    """
+    old, new = _signatures(before), _signatures(after)
+    return [name for name, args in old.items() if new.get(name, [])[: len(args)] != args]
+
+
+def test_a_new_argument_may_follow_but_not_move_or_drop_existing_ones() -> None:
+    before = "Function PERP_A(x, Optional y)\nFunction PERP_B(x)\n"
+    assert moved_arguments(before, before + "Function PERP_C(x)\n") == []
+    assert moved_arguments(before, before.replace("y)", "y, Optional z)")) == []
+    assert moved_arguments(before, before.replace("x, Optional y", "x, Optional z, Optional y")) \
+        == ["PERP_A"]
+    assert moved_arguments(before, before.replace("(x, Optional y)", "(x)")) == ["PERP_A"]
+    assert moved_arguments(before, before.replace("PERP_B", "PERP_BB")) == ["PERP_B"]
+
+
 def test_import_functions_writes_the_golden_vba_module(imported: RecordingWorkbook) -> None:
     assert imported.calls == [("Remove", "xlwings_udfs"), ("Import", "xlwings_udfs")]
     generated = imported.imported.replace("\r\n", "\n")
+    moved = moved_arguments(GOLDEN.read_text(), generated)
+    assert moved == [], (
+        f"existing cell arguments would move or vanish in {moved}: keep their order in the "
+        "spec (Cell order=...) and let new arguments follow"
+    )
     if os.environ.get("PERPRISK_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(generated)
     assert generated == GOLDEN.read_text(), (
