@@ -267,3 +267,20 @@ def test_requirements_list_both_wheels_and_pyodides_numpy_and_pandas() -> None:
 def spec_version() -> str:
     from addin import __version__
     return __version__
+
+
+def test_build_py_lite_writes_the_wheels_and_the_lite_files(tmp_path: Path) -> None:
+    """``python build.py --lite`` (the same as ``perprisk lite``) from a source checkout."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "--lite", "--out", str(tmp_path),
+         "--wheel-url", "https://example.org/wheels"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    version = spec_version()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        f"riskfuncs-{version}-py3-none-any.whl", f"perprisk_cells-{version}-py3-none-any.whl",
+        "main.py", "requirements.txt"])
+    assert (tmp_path / "main.py").read_text(encoding="utf-8") == main_py()
+    assert (tmp_path / "requirements.txt").read_text(encoding="utf-8") == requirements_txt(
+        "https://example.org/wheels")
