@@ -944,7 +944,7 @@ SCORECARD = Sheet(
             _pct("loss_given_default", "LGD", fmt="0%", width=8,
                  help="Fraction of the exposure lost if the exchange fails."),
             _choice("proof_of_reserves_checked", "Proof of reserves checked", PROOF_RESULTS,
-                    width=12, help="verified or failed, as 'perprisk por verify' found your "
+                    width=15, help="verified or failed, as 'perprisk por verify' found your "
                                    "inclusion proof; blank = not checked. A failed proof "
                                    "counts 0 for Proof of reserves and is a red alert."),
             _date("proof_of_reserves_date", "Proof date", width=11,
