@@ -119,7 +119,9 @@ _JS_HEAD = """\
     var body = JSON.stringify({ args: given });
     return fetch(BASE + "/udf/" + name, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      // text/plain keeps the request "simple" (no preflight), which is all the CORS Excel's
+      // JavaScript-only custom-functions runtime supports; the body is JSON all the same.
+      headers: { "Content-Type": "text/plain" },
       body: body
     }).then(function (response) {
       return response.text().then(function (text) {

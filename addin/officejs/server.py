@@ -3,12 +3,13 @@
 Routes: ``GET /functions.json``, ``/functions.js``, ``/functions.html``, ``/manifest.xml``,
 ``/icon-32.png``, ``/icon-64.png``, and ``POST /udf/{name}`` with ``{"args": [...]}`` (one 2-D
 array or ``null`` per argument), which answers ``{"result": [[...]]}`` or, for an input Excel's
-cell would answer with a message, HTTP 400 ``{"error": "<the one-line message>"}``.
+cell would answer with a message, HTTP 400 ``{"error": "<the one-line message>"}``. The add-in
+sends that JSON as ``text/plain``: a "simple" request, the only kind of cross-origin request
+Excel's JavaScript-only custom-functions runtime makes.
 
 Guards: clients other than this computer (loopback) get 403 unless ``allow_remote``; a request
 body over ``max_body`` bytes gets 413 before it is read in full; cross-origin requests are
-allowed only from the server's own origin and Office's web hosts, for GET and POST with a JSON
-body.
+allowed only from the server's own origin and Office's web hosts, for GET and POST.
 """
 
 from __future__ import annotations

@@ -196,3 +196,16 @@ def test_the_certificate_is_checked_for_localhost(server: Server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw, \
             pytest.raises(ssl.SSLCertVerificationError):
         ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
+
+
+def test_a_simple_cross_origin_call_from_office_gets_its_answer_readable(server: Server) -> None:
+    """What Excel's JavaScript-only runtime sends: a POST of text/plain, no preflight."""
+    for origin, readable in (("https://excel.officeapps.live.com", True),
+                             ("https://example.com", False)):
+        status, headers, body = _request(
+            "127.0.0.1", server.port, "POST", "/udf/PERP_NOTIONAL", CALL,
+            {"Content-Type": "text/plain", "Origin": origin}, server.context(),
+        )
+        assert (status, json.loads(body)) == (200, {"result": [[30000.0]]})
+        assert (headers.get("access-control-allow-origin") == origin) is readable
+    assert '"Content-Type": "text/plain"' in files.functions_js(server.base_url)
