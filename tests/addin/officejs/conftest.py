@@ -23,6 +23,7 @@ class Server:
     base_url: str
     authority: Path
     port: int
+    output: Path  # what perprisk serve printed
 
     def context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.authority))
@@ -40,11 +41,14 @@ def free_port() -> int:
         return port
 
 
-def wait_until_up(process: subprocess.Popen[str], port: int, deadline: float = 60.0) -> None:
+def wait_until_up(
+    process: subprocess.Popen[str], port: int, log: Path, deadline: float = 60.0
+) -> None:
     start = time.monotonic()
     while time.monotonic() - start < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"perprisk serve stopped: {process.communicate()}")
+            raise AssertionError(f"perprisk serve stopped (exit code {process.returncode}): "
+                                 f"{log.read_text(encoding='utf-8')}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -56,15 +60,18 @@ def wait_until_up(process: subprocess.Popen[str], port: int, deadline: float = 6
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     certificates = tmp_path_factory.mktemp("https")
+    output = certificates.parent / "serve-output.txt"
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "addin.cli", "serve", "--port", str(port),
-         "--cert-dir", str(certificates), "--max-body", str(TEST_MAX_BODY)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_until_up(process, port)
-        yield Server(f"https://localhost:{port}", certificates / "perprisk-ca.pem", port)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with output.open("w", encoding="utf-8") as printed:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "addin.cli", "serve", "--port", str(port),
+             "--cert-dir", str(certificates), "--max-body", str(TEST_MAX_BODY)],
+            stdout=printed, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            wait_until_up(process, port, output)
+            yield Server(f"https://localhost:{port}", certificates / "perprisk-ca.pem", port,
+                         output)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

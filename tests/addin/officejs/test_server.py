@@ -209,3 +209,12 @@ def test_a_simple_cross_origin_call_from_office_gets_its_answer_readable(server:
         assert (status, json.loads(body)) == (200, {"result": [[30000.0]]})
         assert (headers.get("access-control-allow-origin") == origin) is readable
     assert '"Content-Type": "text/plain"' in files.functions_js(server.base_url)
+
+
+def test_first_start_says_how_to_trust_the_certificate_and_sideload(server: Server) -> None:
+    printed = server.output.read_text(encoding="utf-8")
+    authority = str(server.authority)
+    assert f"made the HTTPS certificate in {server.authority.parent}" in printed
+    assert f'/Library/Keychains/System.keychain "{authority}"' in printed  # macOS
+    assert f'certutil -user -addstore Root "{authority}"' in printed  # Windows
+    assert f"Sideload {server.base_url}/manifest.xml in Excel" in printed
