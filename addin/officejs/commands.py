@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
+
+
+def _port_problem(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be listened on (in use, not allowed), or "" when it can."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return ""
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -25,6 +37,14 @@ def _serve(args: argparse.Namespace) -> int:
     if max_body <= 0:
         print(f"perprisk serve: --max-body must be > 0 (got {args.max_body})", file=sys.stderr)
         return 2
+    if not 1 <= args.port <= 65535:
+        print(f"perprisk serve: --port must be 1 to 65535 (got {args.port})", file=sys.stderr)
+        return 2
+    problem = _port_problem(host, args.port)
+    if problem:
+        print(f"perprisk serve: port {args.port} on {host} cannot be used ({problem}); "
+              "choose another with --port", file=sys.stderr)
+        return 1
     certificate = ensure_certificate(args.cert_dir)
     base_url = f"https://localhost:{args.port}"
     app = create_app(base_url, allow_remote=args.allow_remote, max_body=max_body)

@@ -218,3 +218,15 @@ def test_first_start_says_how_to_trust_the_certificate_and_sideload(server: Serv
     assert f'/Library/Keychains/System.keychain "{authority}"' in printed  # macOS
     assert f'certutil -user -addstore Root "{authority}"' in printed  # Windows
     assert f"Sideload {server.base_url}/manifest.xml in Excel" in printed
+
+
+def test_the_command_names_a_bad_or_busy_port(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", "70000"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "perprisk serve: --port must be 1 to 65535 (got 70000)")
+    assert main(["serve", "--port", str(server.port)]) == 1  # the test server holds it
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"perprisk serve: port {server.port} on 127.0.0.1 cannot be used (")
+    assert error.endswith("); choose another with --port") and "\n" not in error
