@@ -15,8 +15,8 @@ from addin.watch import view as view_module
 from addin.watch.levels import Event, Observation
 from addin.watch.view import LiveView, PlainView, make_view, render, snapshot
 
-rich = pytest.importorskip("rich")
-from rich.console import Console  # noqa: E402
+#: The live view's tests need rich; the plain table's do not (it is what runs without rich).
+needs_rich = pytest.mark.skipif(not view_module.rich_available(), reason="rich not installed")
 
 NOW = dt.datetime(2026, 12, 1, 14, 30, 0, tzinfo=dt.UTC)
 BTC = "binance|BTC/USDT:USDT|long"
@@ -59,13 +59,16 @@ def known_tick() -> Any:
     return snapshot(NOW, observations, levels, last_reads=reads, sent=sent, interval=60)
 
 
-def recorded(renderable: Any) -> Console:
+def recorded(renderable: Any) -> Any:
+    from rich.console import Console
+
     console = Console(record=True, width=200, force_terminal=True, color_system="truecolor",
                       file=io.StringIO())
     console.print(renderable)
     return console
 
 
+@needs_rich
 def test_a_known_tick_shows_levels_distances_venues_and_the_alerts_sent() -> None:
     snap = known_tick()
     console = recorded(render(snap))
@@ -94,6 +97,7 @@ def test_a_known_tick_shows_levels_distances_venues_and_the_alerts_sent() -> Non
     assert "2 delivered" in sent and "1 delivered, 1 waiting" in sent
 
 
+@needs_rich
 def test_levels_are_coloured() -> None:
     from rich.text import Text
 
@@ -116,6 +120,7 @@ def test_levels_are_coloured() -> None:
     assert not shown("AMBER", "red")
 
 
+@needs_rich
 def test_a_quiet_tick_says_no_alert_was_sent() -> None:
     snap = snapshot(NOW, [Observation(BTC, "BTC/USDT:USDT long (binance)", float("inf"))],
                     {BTC: "green"})
@@ -123,6 +128,7 @@ def test_a_quiet_tick_says_no_alert_was_sent() -> None:
     assert "never" in text and "Alerts sent this tick: none" in text
 
 
+@needs_rich
 def test_positions_of_a_venue_not_read_keep_their_last_level() -> None:
     observations = [
         Observation("venue|binanceusdm", "binanceusdm data", None, "answering again",
@@ -145,7 +151,10 @@ def test_positions_of_a_venue_not_read_keep_their_last_level() -> None:
     assert "SOL" not in text
 
 
+@needs_rich
 def test_live_view_redraws_in_place_on_a_terminal() -> None:
+    from rich.console import Console
+
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system="standard")
     live = LiveView(console)
@@ -167,7 +176,8 @@ def test_the_plain_table_where_there_is_no_terminal(monkeypatch: pytest.MonkeyPa
 
     assert isinstance(make_view(stream=io.StringIO()), PlainView)  # piped or logged
     assert isinstance(make_view(stream=Terminal(), plain=True), PlainView)  # --plain
-    assert isinstance(make_view(stream=Terminal()), LiveView)
+    if view_module.rich_available():
+        assert isinstance(make_view(stream=Terminal()), LiveView)
     monkeypatch.setattr(view_module, "rich_available", lambda: False)  # rich not installed
     assert isinstance(make_view(stream=Terminal()), PlainView)
     out = io.StringIO()

@@ -445,3 +445,26 @@ def test_on_a_terminal_the_live_view_shows_the_tick_and_what_was_sent(
     held = next(line for line in text.splitlines() if "BTC/USDT:USDT long (binance)" in line)
     assert "RED" in held and "not read" in held  # its last level, until the venue answers
     assert "perprisk RED: binanceusdm data" in text[text.index("Alerts sent this tick"):]
+
+
+def test_without_rich_a_terminal_gets_the_plain_table(
+        replay_server: ReplayServer, position: dict[str, Any], receiver: Receiver,
+        keys: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from addin.watch import view
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(view, "rich_available", lambda: False)
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    position["markPrice"] = f"{_mark_for(0.15):.8f}"  # amber
+    assert _shown_tick(replay_server, receiver, tmp_path / "s.sqlite") == 0
+    lines = screen.getvalue().splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  \d+ watched", lines[0])
+    assert f"  amber  {'BTC/USDT:USDT long (binance)':<40}    15.0%" in lines
+    assert "\x1b" not in screen.getvalue()
