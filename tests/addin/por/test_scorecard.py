@@ -245,3 +245,25 @@ def test_the_json_rows_reach_the_report_through_fill(
     assert "(snapshot of 2026-11-20) failed at leaf: sha256(nonce + balances)" in alert["text"]
     okx = next(e for e in data["scorecard"]["exchanges"] if e["exchange"] == "okx")
     assert okx["proof_checked"] == "failed" and okx["proof_of_reserves"] == 0.0
+
+
+def test_writing_keeps_the_workbook_s_charts_validations_and_formats(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    book = tmp_path / "full.xlsx"
+    assert main(["fill", "--positions", str(SAMPLE / "positions.json"), "--exchanges",
+                 str(SAMPLE / "exchanges.json"), "--out", str(book)]) == 0
+
+    def parts() -> dict[str, tuple[int, int, int]]:
+        wb = load_workbook(book)
+        return {ws.title: (len(ws._charts), len(ws.data_validations.dataValidation),
+                           len(ws.conditional_formatting)) for ws in wb}
+
+    before = parts()
+    assert sum(charts for charts, _, _ in before.values()) >= 3  # the Dashboard's charts
+    assert main(["por", "verify", str(_tampered(tmp_path)), "--exchange", "okx",
+                 "--workbook", str(book)]) == 1
+    assert parts() == before
+    from addin.reader import read_filled_workbook
+
+    assert read_filled_workbook(book).problems == []
