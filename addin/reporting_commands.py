@@ -181,6 +181,7 @@ def fill_from_export(
         load_export,
         load_funding,
         load_ohlcv,
+        load_price_histories,
         load_tiers,
     )
     from addin.workbook import layout
@@ -212,7 +213,8 @@ def fill_from_export(
                 wb, export.positions,
                 prices=load_ohlcv(prices) if prices else export.prices,
                 exchanges=load_exchanges(exchanges) if exchanges else None,
-                funding=load_funding(funding) if funding else export.funding)
+                funding=load_funding(funding) if funding else export.funding,
+                histories=load_price_histories(prices) if prices else export.histories)
         for caught_note in caught:
             _err(f"note: {_printable(str(caught_note.message))}")
     except ExportError as exc:
@@ -499,7 +501,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                             data.load_tiers(sample / "tiers.json"))
     data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
                           exchanges=data.load_exchanges(sample / "exchanges.json"),
-                          funding=data.load_funding(sample / "funding.json"))
+                          funding=data.load_funding(sample / "funding.json"),
+                          histories=data.load_price_histories(sample / "ohlcv.json"))
     from addin.workbook.builder import fit_print_areas
 
     fit_print_areas(wb)  # a six-position book prints in a few pages, not sixty

@@ -98,6 +98,8 @@ class Export:
     errors: list[str] = field(default_factory=list)
     prices: tuple[str, list[tuple[dt.datetime, float]]] | None = None
     funding: tuple[str, list[dict[str, Any]]] | None = None
+    #: Daily closes per asset held ("BTC": [(time, close)]), for the Prices sheet.
+    histories: dict[str, list[tuple[dt.datetime, float]]] = field(default_factory=dict)
 
 
 def _settle(symbol: str, contract: str) -> str:
@@ -148,6 +150,7 @@ def load_export(path: Path, *, default_exchange: str | None = None,
             f'{path.name}: "balances" names {account}, which no cross position uses (check the '
             "exchange:SETTLE spelling)")
     export.prices, export.funding = _market_data(venues, export.positions)
+    export.histories = _histories(venues, export.positions)
     return export
 
 
@@ -392,6 +395,32 @@ def _market_data(venues: Sequence[_Venue], positions: Sequence[PositionInput]
     return prices, funding
 
 
+def _gross_value(position: PositionInput) -> float:
+    v = position.values
+    return abs(float(v["size"]) * (1.0 if v["contract"] == "inverse" else float(v["mark_price"])))
+
+
+def asset_of(symbol: str) -> str:
+    """The asset a symbol's price follows: ``BTC`` for ``BTC/USDT:USDT`` and ``BTC/USD:BTC``."""
+    return symbol.partition("/")[0].strip().upper()
+
+
+def _histories(venues: Sequence[_Venue], positions: Sequence[PositionInput]
+               ) -> dict[str, list[tuple[dt.datetime, float]]]:
+    """One daily close series per asset held (``perprisk fetch`` writes one per symbol): that
+    of the asset's largest position whose venue carries bars, largest asset first."""
+    out: dict[str, list[tuple[dt.datetime, float]]] = {}
+    for position in sorted(positions, key=lambda p: -_gross_value(p)):
+        symbol = position.values["symbol"]
+        asset = asset_of(symbol)
+        for venue in venues:
+            if asset in out or venue_name(venue.name) != position.values["exchange"]:
+                continue
+            if venue.ohlcv.get(symbol):
+                out[asset] = _bars(venue.ohlcv[symbol], f"{venue.name} {symbol} OHLCV")
+    return out
+
+
 def _account_key(key: str) -> str:
     exchange, _, settle = key.partition(":")
     return f"{venue_name(exchange)}:{settle.strip().upper()}"
@@ -571,6 +600,26 @@ def load_ohlcv(path: Path) -> tuple[str, list[tuple[dt.datetime, float]]]:
     return symbol, _bars(rows, path.name)
 
 
+def load_price_histories(path: Path) -> dict[str, list[tuple[dt.datetime, float]]]:
+    """ccxt ``fetch_ohlcv`` bars of several symbols ``{symbol: [[ts, o, h, l, c, v]...]}`` ->
+    ``{asset: [(time, close)]}``, oldest first; the first symbol of an asset counts."""
+    data = _load_json(path, "OHLCV bars")
+    if not isinstance(data, dict):
+        raise ExportError(f"{path.name}: expected {{symbol: [OHLCV bars...]}}")
+    out: dict[str, list[tuple[dt.datetime, float]]] = {}
+    for symbol, rows in data.items():
+        if str(symbol).startswith("_"):
+            continue
+        if not isinstance(rows, list):
+            raise ExportError(f"{path.name}: {symbol}: expected a list of OHLCV bars")
+        asset = asset_of(str(symbol))
+        if asset and asset not in out:
+            out[asset] = _bars(rows, f"{path.name} {symbol}")
+    if not out:
+        raise ExportError(f"{path.name}: expected {{symbol: [OHLCV bars...]}}")
+    return out
+
+
 def load_exchanges(path: Path) -> list[dict[str, Any]]:
     """Scorecard facts: ``{"exchanges": [{exchange, <factor>: sub-score, loss_given_default}]}``."""
     data = _load_json(path, "exchange facts")
@@ -678,8 +727,12 @@ def fill_market_data(
     prices: tuple[str, list[tuple[dt.datetime, float]]] | None = None,
     exchanges: Sequence[Mapping[str, Any]] | None = None,
     funding: tuple[str, list[dict[str, Any]]] | None = None,
+    histories: Mapping[str, Sequence[tuple[dt.datetime, float]]] | None = None,
 ) -> None:
-    """Price history (Volatility & VaR), exchange facts (Scorecard) and a funding log."""
+    """Price history (Volatility & VaR), exchange facts (Scorecard), a funding log and the
+    daily closes of every asset held (Prices, for the book's VaR)."""
+    if histories and "prices" in layout.SHEETS and layout.PRICES.title in wb.sheetnames:
+        fill_prices(wb, positions, histories)
     if prices is not None and "volatility" in layout.SHEETS:
         symbol, bars = prices
         capacity = layout.SHEETS["volatility"].table("history").rows
@@ -711,3 +764,43 @@ def fill_market_data(
                           if p.values["symbol"] == symbol), None)
             if match is not None:
                 _write_field(wb, "funding", "position_row", match)
+
+
+def fill_prices(wb: Workbook, positions: Sequence[PositionInput],
+                histories: Mapping[str, Sequence[tuple[dt.datetime, float]]]) -> None:
+    """The Prices sheet: one close column per asset (named in its header), by day.
+
+    Assets go in the order of their gross value in the book, held ones first; dates are the
+    union of the series' days (a day an asset has no bar stays blank: its return is left out
+    of the joint history). Past the sheet's columns or rows the largest assets and the most
+    recent days are kept, with a note.
+    """
+    sheet = layout.PRICES
+    table = sheet.table("prices")
+    gross: dict[str, float] = {}
+    for position in positions:
+        asset = asset_of(position.values["symbol"])
+        gross[asset] = gross.get(asset, 0.0) + _gross_value(position)
+    assets = sorted((a for a in histories if histories[a]), key=lambda a: -gross.get(a, 0.0))
+    if len(assets) > layout.PRICE_ASSETS:
+        left = assets[layout.PRICE_ASSETS:]
+        warnings.warn(ExportNote(
+            f"price histories of {len(assets)} assets, the Prices sheet holds "
+            f"{layout.PRICE_ASSETS}: {', '.join(left)} left out of the book VaR"), stacklevel=2)
+        assets = assets[:layout.PRICE_ASSETS]
+    closes: dict[str, dict[dt.date, float]] = {
+        a: {when.date(): close for when, close in histories[a]} for a in assets}
+    days = sorted(set().union(*(c.keys() for c in closes.values()))) if closes else []
+    if len(days) > table.rows:
+        warnings.warn(ExportNote(
+            f"price histories over {len(days)} days, the Prices sheet holds {table.rows}: the "
+            f"most recent {table.rows} written"), stacklevel=2)
+        days = days[-table.rows:]
+    ws = wb[sheet.title]
+    for k, asset in enumerate(assets, start=1):
+        _put(ws, table.header_row, table.column_index(f"close_{k}"), asset, Rule("text"),
+             f"{sheet.title} price column {k} header")
+    _write_rows(wb, "prices", "prices", [
+        {"date": dt.datetime(day.year, day.month, day.day),
+         **{f"close_{k}": closes[a].get(day) for k, a in enumerate(assets, start=1)}}
+        for day in days])

@@ -86,6 +86,9 @@ class FilledWorkbook:
     #: Values that are allowed but look wrong (a mark far from the entry): worth a look, they
     #: do not stop a report.
     warnings: list[Problem] = field(default_factory=list)
+    #: Header cells that are inputs (``Column.header_input``: the asset of a price column),
+    #: by (table key, column key); None when blank.
+    headers: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -422,6 +425,9 @@ def _read_table(book: FilledWorkbook, sheet: Sheet, table: Table, grid: _Grid,
                                  (table.first_row, col, table.last_row, col))
         spans[column.key] = (c1, r1, r2)
         book.table_columns[(table.key, column.key)] = (sheet.title, c1)
+        if column.header_input:
+            head = grid.get(r1 - 1, c1)
+            book.headers[(table.key, column.key)] = None if is_blank(head) else head
     book.first_rows[table.key] = min(r1 for _, r1, _ in spans.values())
     inputs = table.inputs()
     if not inputs:  # a computed table (a summary): nothing to read, nothing to validate

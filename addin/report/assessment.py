@@ -29,6 +29,7 @@ import pandas as pd
 from riskfuncs.assessment import RatingThresholds, hybrid_assessment
 from riskfuncs.counterparty import concentration, diversification_check, exposure_by_exchange
 from riskfuncs.discipline import DisciplineLimits, discipline_report
+from riskfuncs.liquidation import ALREADY_LIQUIDATED, NEVER_LIQUIDATED, liquidation_state
 from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.probability import liquidation_probability
 from riskfuncs.scenarios import Scenario, scenario_library
@@ -75,6 +76,13 @@ class PositionResult:
     #: Margin above the initial margin at the leverage cap (the buffer rule's measure; for a
     #: cross position, its account's); NaN when unknown.
     cap_buffer: float = math.nan
+
+    @property
+    def liquidation_state(self) -> str | None:
+        """"never" or "reached" when the price is a bound (0 or inf: which one depends on the
+        side), None for a price a move can reach."""
+        state = liquidation_state(self.side, self.liquidation_price)
+        return None if state is None else str(state)
 
     @property
     def liquidation_difference(self) -> float:
@@ -186,7 +194,10 @@ class Assessment:
     probability_days: float = 1.0
     scorecard: Any = None  # sections.Scorecard
     market: Any = None  # sections.MarketRisk
+    book_risk: Any = None  # sections.BookRisk: VaR and ES of every asset with a history
     checklist: Any = None  # sections.Checklist
+    #: The workbook's Risk Audit checklist judged by its own rules (audit.ChecklistItem).
+    risk_audit: list[Any] = field(default_factory=list)
     funding: Any = None  # sections.FundingSummary
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -215,10 +226,18 @@ class Assessment:
             return None
         return True
 
+    @property
+    def risk_audit_summary(self) -> str:
+        """The checklist's count, worded as the workbook dashboard's Risk audit line."""
+        from addin.report.audit import summary
+
+        return summary(self.risk_audit)
+
     def to_dict(self) -> dict[str, Any]:
         data = _clean(asdict(self))
         data["worst_alert"] = _clean(asdict(self.worst_alert)) if self.worst_alert else None
         data["audit_passed"] = self.audit_passed
+        data["risk_audit_summary"] = self.risk_audit_summary
         return data  # type: ignore[no-any-return]
 
 
@@ -295,6 +314,9 @@ def tiers_by_symbol(table: pd.DataFrame, tier_tables: Mapping[str, pd.DataFrame]
 # ----------------------------------------------------------------------------------------------
 # The computation
 
+_WORST_REASON = "liquidated in the worst stress scenario"
+
+
 def thresholds_for(settings: Settings) -> RatingThresholds:
     """The workbook's rules as rating levels: red below the alert distance, amber below twice
     it; amber under the buffer rule at the leverage cap and over the cap, red at twice the cap."""
@@ -353,7 +375,11 @@ def assess(
     margins = portfolio_margin(positions, tiers=tiers)
     distance = margins["distance_to_liquidation"].to_numpy(dtype=float).copy()
     liquidation = margins["liquidation_price"].to_numpy(dtype=float)
-    distance[(liquidation == 0.0) | np.isinf(liquidation)] = math.inf  # never liquidated
+    # 0 and inf are never liquidated on one side and already liquidated on the other.
+    states = np.asarray(liquidation_state(positions["side"].to_numpy(dtype=object),
+                                          liquidation), dtype=object)
+    distance[states == NEVER_LIQUIDATED] = math.inf
+    distance[(states == ALREADY_LIQUIDATED) & ~(distance <= 0)] = 0.0
 
     chosen = scenarios if scenarios is not None else scenario_library()
     scenario_rows: list[ScenarioResult] = []
@@ -402,7 +428,12 @@ def assess(
     records = positions.to_dict("records")
     figures = margins.to_dict("records")
     ratings = rating["rating"].tolist()
-    reasons = rating["reasons"].tolist()
+    # A cross position is liquidated with its account (a short can go in a crash): say so.
+    reasons = [
+        str(text).replace(_WORST_REASON, f"its cross account is {_WORST_REASON}")
+        if str(mode).lower() == "cross" else str(text)
+        for text, mode in zip(rating["reasons"], positions["marginMode"], strict=True)
+    ]
     for i, (row, p, m) in enumerate(zip(positions.index, records, figures, strict=True)):
         contract = str(p["contractType"]).lower()
         mark = float(p["markPrice"])

@@ -18,9 +18,10 @@ from addin.mail.message import PDF_TYPE, XLSX_TYPE
 from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
 from addin.reader.exchange_data import Export
 from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
-from addin.report import sections
+from addin.report import audit, sections
 from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
 from addin.report.render import charts, render, render_subject
+from addin.workbook.texts import load_texts
 from riskfuncs import RiskInputError
 from riskfuncs.counterparty import exposure_by_exchange
 
@@ -48,6 +49,39 @@ def settings_of(book: FilledWorkbook) -> Settings:
         leverage_cap=pick("leverage_cap", defaults.leverage_cap),
         buffer_rule=pick("buffer_rule", defaults.buffer_rule),
         alert_distance=pick("alert_distance", defaults.alert_distance),
+    )
+
+
+def audit_context(book: FilledWorkbook, has: set[str]) -> audit.AuditContext:
+    """The Risk Audit's answers, date and limits as the workbook holds them."""
+    items = [str(entry["id"]) for entry in load_texts()["audit"]]
+    checks = book.tables.get("checks", pd.DataFrame())
+    first = book.first_rows.get("checks", 0)
+    answers = {items[row - first]: str(answer) for row, answer in
+               zip(checks.index, checks.get("answer", pd.Series(dtype=object)), strict=True)
+               if 0 <= row - first < len(items) and isinstance(answer, str)}
+    settings = book.fields.get("audit", {})
+    card = book.fields.get("scorecard", {})
+    history = book.tables.get("history")
+    dates = pd.to_datetime(history["date"], errors="coerce").dropna() if (
+        history is not None and "date" in history) else pd.Series(dtype="datetime64[ns]")
+    defaults = audit.AuditContext()
+
+    def number(values: dict[str, Any], key: str, default: float) -> float:
+        value = values.get(key)
+        return float(value) if isinstance(value, int | float) else default
+
+    when = settings.get("date")
+    return audit.AuditContext(
+        answers=answers,
+        max_share=number(card, "max_share", defaults.max_share),
+        min_venues=int(number(card, "min_venues", defaults.min_venues)),
+        audit_date=when.date() if isinstance(when, dt.datetime) else (
+            when if isinstance(when, dt.date) else None),
+        last_price=dates.max().date() if len(dates) else None,
+        max_data_age=number(settings, "max_data_age", defaults.max_data_age),
+        has_stress="stress" in has, has_scorecard="scorecard" in has,
+        has_history="volatility" in has,
     )
 
 
@@ -106,11 +140,17 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
         market = dataclasses.replace(market, covered_value=_asset_value(frame, asset),
                                      book_value=assessment.totals.value_usd)
     assessment.market = market
+    assessment.book_risk = sections.book_risk_of(book, frame) if len(frame) else None
+    if assessment.book_risk is None and "prices" in has and len(frame):
+        notes.append("the book's VaR and expected shortfall need daily closes of the assets "
+                     "held on the Prices sheet")
     exposures = exposure_by_exchange(frame) if len(frame) else pd.Series(dtype=float)
     assessment.scorecard = sections.scorecard_of(book, exposures)
     if assessment.scorecard is None and "scorecard" in has:
         notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
     assessment.checklist = sections.checklist_of(book)
+    if "audit" in has:
+        assessment.risk_audit = audit.checklist(assessment, audit_context(book, has))
     assessment.funding = sections.funding_of(book, frame)
     log = book.tables.get("log")
     if assessment.funding is None and log is not None and len(log) and len(frame):
@@ -176,6 +216,8 @@ def assess_loaded(export: Export, source: str, *, now: dt.datetime | None = None
     if not export.positions and not export.errors:
         assessment.alerts.append(Alert("amber", "no positions", "the export holds no open "
                                        "position: nothing was assessed"))
+    assessment.risk_audit = audit.checklist(assessment, audit.AuditContext(
+        has_stress=True, has_scorecard=False, has_history=False))
     assessment.notes.extend(export.notes + export.skipped)
     assessment.notes.append("positions numbered in the export's order; the workbook's sheets "
                             "(stress library, scorecard, VaR) need perprisk fill")

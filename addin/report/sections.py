@@ -14,6 +14,7 @@ instead of showing numbers nobody entered.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -33,7 +34,14 @@ from riskfuncs.counterparty import (
 )
 from riskfuncs.data.score_weights import FACTORS, GradeBand, ScoreWeights
 from riskfuncs.scenarios import Scenario, span_grid
-from riskfuncs.var import expected_shortfall, historical_var, parametric_var, scale_to_horizon
+from riskfuncs.var import (
+    ShortHistoryWarning,
+    book_var,
+    expected_shortfall,
+    historical_var,
+    parametric_var,
+    scale_to_horizon,
+)
 from riskfuncs.volatility import ewma_volatility, returns
 
 
@@ -283,6 +291,94 @@ def market_risk_of(book: FilledWorkbook, default_exposure: float) -> MarketRisk 
         historical_var=h_var, historical_es=h_es, normal_var=n_var, normal_es=n_es,
         exposure=exposure, var_usd=abs(exposure) * h_var, es_usd=abs(exposure) * h_es,
         probability_days=float(_get(settings, "probability_days", 1.0)),
+    )
+
+
+@dataclass(frozen=True)
+class AssetRisk:
+    """One asset of the book VaR, alone: USD over the horizon."""
+
+    asset: str
+    exposure: float  # net USD, long +
+    volatility: float  # per period, on the joint dates
+    historical_var: float
+    normal_var: float
+
+
+@dataclass(frozen=True)
+class BookRisk:
+    """The book's VaR and ES across every asset with a price history on the Prices sheet
+    (:func:`riskfuncs.var.book_var`), USD over the horizon, and what they cover."""
+
+    confidence: float
+    horizon_periods: float
+    observations: int
+    historical_var: float
+    historical_es: float
+    normal_var: float
+    normal_es: float
+    covered: tuple[str, ...]  # assets in the figures
+    missing: tuple[str, ...]  # assets held without a history: left out, not riskless
+    covered_value: float  # gross USD of the covered positions
+    book_value: float
+    coverage: float  # covered_value / book_value
+    uncovered_positions: tuple[str, ...]  # "SYMBOL side (exchange)"
+    assets: tuple[AssetRisk, ...]
+
+    @property
+    def standalone_var(self) -> float:
+        """Sum of the assets' historical VaRs alone: the book's is lower by diversification."""
+        return float(sum(a.historical_var for a in self.assets))
+
+
+def book_risk_of(book: FilledWorkbook, positions: pd.DataFrame) -> BookRisk | None:
+    """The Prices sheet's closes and the positions, as the sheet's formulas take them: the
+    columns' assets from their headers (the first of a repeated name), the rows in sheet
+    order, returns of the Volatility & VaR settings; None when the sheet has no closes."""
+    from addin.workbook import layout
+
+    table = book.tables.get("prices")
+    if table is None or table.empty or positions.empty:
+        return None
+    columns: dict[str, str] = {}
+    for k in range(1, layout.PRICE_ASSETS + 1):
+        head = book.headers.get(("prices", f"close_{k}"))
+        name = "" if head is None else str(head).strip().upper()
+        if name and name not in columns:
+            columns[name] = f"close_{k}"
+    if not columns:
+        return None
+    rows = pd.RangeIndex(int(table.index.min()), int(table.index.max()) + 1)
+    closes = pd.DataFrame({a: pd.to_numeric(table[c], errors="coerce") for a, c in
+                           columns.items()}).reindex(rows).astype(float)
+    settings = book.fields.get("volatility", {})
+    ratio = closes / closes.shift(1)
+    log = str(_get(settings, "return_kind", "simple")) == "log"
+    period = pd.DataFrame(np.log(ratio) if log else ratio - 1, index=rows)
+    quantity = positions["contracts"] * positions["contractSize"]
+    inverse = positions["contractType"].str.lower() == "inverse"
+    value = np.where(inverse, quantity, quantity * positions["markPrice"])
+    short = positions["side"].str.lower() == "short"
+    exposures = pd.Series(np.where(short, -value, value), index=positions.index, dtype=float)
+    assets = positions["symbol"].str.partition("/")[0].str.strip().str.upper()
+    confidence = float(_get(settings, "confidence", 0.99))
+    horizon = float(_get(settings, "horizon_periods", 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortHistoryWarning)
+        result = book_var(period.iloc[1:], exposures, assets=assets.tolist(),
+                          confidence=confidence, horizon=horizon)
+    uncovered = positions.loc[~result.positions_covered.to_numpy()]
+    return BookRisk(
+        confidence=confidence, horizon_periods=horizon, observations=result.observations,
+        historical_var=result.historical_var, historical_es=result.historical_es,
+        normal_var=result.normal_var, normal_es=result.normal_es,
+        covered=result.covered, missing=result.missing, covered_value=result.covered_value,
+        book_value=result.book_value, coverage=result.coverage,
+        uncovered_positions=tuple(f"{r.symbol} {str(r.side).lower()} ({r.exchange})"
+                                  for r in uncovered.itertuples()),
+        assets=tuple(AssetRisk(str(a), float(r["exposure"]), float(r["volatility"]),
+                               float(r["historical_var"]), float(r["normal_var"]))
+                     for a, r in result.per_asset.iterrows()),
     )
 
 

@@ -106,10 +106,15 @@ def test_demo_never_overwrites_a_workbook_it_did_not_write(tmp_path: Path) -> No
 
 
 def test_var_says_what_it_covers(demo_dir: Path) -> None:
-    """The demo's VaR is of BTC's price history: 69,480 of a 209,300 USD book."""
+    """The demo's VaR is the book's: every asset held has a price history, so it covers the
+    whole 209,300 USD book (tests/addin/report/test_book_var_report.py checks the figures);
+    BTC's own VaR (69,480 USD of it) is still shown, as BTC alone."""
     text = (demo_dir / "demo-report.txt").read_text()
-    assert "covers BTC: 69,480 of a 209,300 USD book (33%)" in text
+    assert "covers BTC, SOL, ETH, DOGE: 209,300 of a 209,300 USD book (100%)" in text
+    assert "MARKET RISK, BTC ALONE" in text
     html = (demo_dir / "demo-report.html").read_text()
-    assert "covers BTC: 69,480 of a 209,300 USD book (33%)" in html
+    assert "covers BTC, SOL, ETH, DOGE: 209,300 of a 209,300 USD book (100%)" in html
     data = json.loads((demo_dir / "demo-report.json").read_text())
+    assert data["book_risk"]["covered_value"] == pytest.approx(209_300.0)
+    assert data["book_risk"]["missing"] == []
     assert data["market"]["covered_value"] == pytest.approx(69480.0)

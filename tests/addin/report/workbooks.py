@@ -21,7 +21,8 @@ def sample_book(path: Path) -> Path:
     wb = data.fill_workbook(TEMPLATE, positions, data.load_tiers(sample / "tiers.json"))
     data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
                           exchanges=data.load_exchanges(sample / "exchanges.json"),
-                          funding=data.load_funding(sample / "funding.json"))
+                          funding=data.load_funding(sample / "funding.json"),
+                          histories=data.load_price_histories(sample / "ohlcv.json"))
     wb.save(path)
     return path
 
