@@ -214,7 +214,8 @@ def test_positions_helpers_and_alerts(recalculated: dict[str, Filled]) -> None:
     # Level and alert: riskfuncs.assessment.hybrid_assessment with the report's thresholds,
     # on riskfuncs' own figures (this template has no stress or volatility sheet).
     expected = expected_portfolio(filled)
-    frame = portfolio_frame(filled.book)
+    frame = portfolio_frame(filled.book).assign(
+        stopLossPrice=p["stop_price"].to_numpy(dtype=float))
     settings = Settings()
     liquidation = expected["liquidation_price"].to_numpy(dtype=float)
     distance = expected["distance_to_liquidation"].to_numpy(dtype=float)
@@ -635,25 +636,3 @@ def test_liquidation_reference_case(recalculated: dict[str, Filled]) -> None:
         fee_rate=0.0 if pd.isna(r["fee_rate"]) else r["fee_rate"])
     agree([lp[i]], [expected], "binance isolated row")
 
-
-@pytest.mark.parametrize("variant", [FULL, FEW])
-def test_workbook_and_report_tell_one_story(recalculated: dict[str, Filled],
-                                            variant: str) -> None:
-    """The report of a filled workbook and the workbook itself, recalculated: the same level
-    per position, the same red and amber counts, the same checklist with the same statuses."""
-    from addin.report.pipeline import assess_file
-
-    filled = recalculated[variant]
-    report = assess_file(filled.filled).assessment
-    assert report is not None
-    n = len(filled.book.positions)
-    levels = column(filled, "positions", "positions", "level", n)
-    first = layout.POSITIONS.table("positions").first_row
-    assert {r.row: r.level for r in report.positions} == {
-        first + i: level for i, level in enumerate(levels)}
-    assert field(filled, "dashboard", "red") == report.totals.red
-    assert field(filled, "dashboard", "amber") == report.totals.amber
-    items = load_texts()["audit"]
-    status = column(filled, "audit", "checks", "status", len(items))
-    assert [item.status for item in report.risk_audit] == status
-    assert field(filled, "dashboard", "audit") == report.risk_audit_summary
