@@ -557,6 +557,8 @@ def fit_print_areas(wb: Workbook) -> None:
         for table in sheet.tables:
             if table.rows == layout.POSITION_ROWS and sheet is not layout.POSITIONS:
                 filled = positions  # one row per position, whatever its own inputs
+            elif not table.inputs():
+                filled = table.rows  # a fixed summary (the Prices sheet's per-asset rows)
             else:
                 filled = _filled_rows(wb, sheet, table)
             end = table.header_row + max(filled, 1)

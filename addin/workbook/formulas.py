@@ -742,17 +742,17 @@ def prices_table(ctx: Context) -> dict[str, str]:
         )
     valid = c("valid")
     # A date counts when every covered asset has a return on it (the joint history).
-    joint = ",".join(f'OR({_asset("weight", k)}=0,ISNUMBER({c(f"return_{k}")}))'
+    joint = ",".join(f'OR({_asset("status", k)}<>"yes",ISNUMBER({c(f"return_{k}")}))'
                      for k in ASSET_COLUMNS)
     f["valid"] = f"=IF(AND(Book_AssetsCovered>0,{joint}),1,0)"
     terms = "+".join(
-        f'IF({_asset("weight", k)}=1,{_asset("exposure", k)}*{c(f"return_{k}")},0)'
+        f'IF({_asset("status", k)}="yes",{_asset("exposure", k)}*{c(f"return_{k}")},0)'
         for k in ASSET_COLUMNS)
     f["pnl"] = f'=IF({valid}=1,{terms},"")'
     f["pnl_value"] = f"=IF({valid}=1,{c('pnl')},0)"
     for k in ASSET_COLUMNS:
         f[f"joint_{k}"] = (
-            f'=IF(AND({valid}=1,{_asset("weight", k)}=1),{c(f"return_{k}")},"")'
+            f'=IF(AND({valid}=1,{_asset("status", k)}="yes"),{c(f"return_{k}")},"")'
         )
     return f
 
@@ -786,7 +786,6 @@ def book_assets_table(ctx: Context) -> dict[str, list[str]]:
                 f'=IF({asset}="","",SUMPRODUCT(ISNUMBER({_close_rows(k, 1)})*'
                 f"ISNUMBER({_close_rows(k, 0)})))"
             ),
-            "weight": f'=IF({status}="yes",1,0)',
             "volatility": (f'=IF({status}<>"yes","",IF(Book_Observations<2,"n/a",'
                            f"_xlfn.STDEV.S({joint})))"),
             # Alone: the loss quantile of exposure x return; a short's is the upper tail.
