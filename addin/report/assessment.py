@@ -76,6 +76,8 @@ class PositionResult:
     #: Margin above the initial margin at the leverage cap (the buffer rule's measure; for a
     #: cross position, its account's); NaN when unknown.
     cap_buffer: float = math.nan
+    #: Annualised volatility the liquidation probability used; NaN when none was known.
+    volatility: float = math.nan
 
     @property
     def liquidation_state(self) -> str | None:
@@ -192,6 +194,7 @@ class Assessment:
     audit: list[AuditCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     probability_days: float = 1.0
+    drift: float = 0.0  # annual drift of the liquidation probabilities
     scorecard: Any = None  # sections.Scorecard
     market: Any = None  # sections.MarketRisk
     book_risk: Any = None  # sections.BookRisk: VaR and ES of every asset with a history
@@ -454,6 +457,7 @@ def assess(
             reasons=tuple(r for r in str(reasons[i]).split("; ") if r),
             exchange_liquidation_price=float(p.get("exchangeLiquidationPrice", math.nan)),
             cap_buffer=float(cap_buffers[i]),
+            volatility=math.nan if volatility is None else float(volatility[i]),
         ))
     results.sort(key=lambda r: (LEVEL_RANK[r.level], _sort_distance(r.distance_to_liquidation)))
     alerts = [Alert(r.level, r.label, "; ".join(r.reasons), r.row)
@@ -521,7 +525,7 @@ def assess(
                      "the per-position volatilities on the Volatility & VaR sheet")
     return Assessment(source, template, generated, settings, totals, results, alerts,
                       scenario_rows, worst, counterparty, audit, notes,
-                      probability_days=probability_days)
+                      probability_days=probability_days, drift=drift)
 
 
 def buffer_at_cap(positions: pd.DataFrame, margins: pd.DataFrame, cap: float) -> np.ndarray:

@@ -8,7 +8,10 @@ Three charts, each readable on its own and on a 390-pixel phone screen:
 * :func:`loss_figure`: the loss per stress scenario in the terms of the report's worst-case
   figure (the fall in margin equity: price move, liquidations, collateral haircuts and venue
   defaults), scenario names in full, SPAN scan rows grouped into their worst;
-* :func:`venue_figure`: each venue's share of exchange exposure against the concentration limit.
+* :func:`venue_figure`: each venue's share of exchange exposure against the concentration limit;
+* :func:`probability_figure`: the probability of touching the liquidation price within a horizon,
+  from a day to a month, for the riskiest positions, the amber and red levels drawn;
+* :func:`funding_figure`: funding received (+) or paid (-) over the funding log, running total.
 
 Every chart is :data:`WIDTH_INCHES` wide and drawn so that its smallest text is still about
 :data:`MIN_PHONE_PX` pixels high when the image is shown :data:`PHONE_WIDTH_PX` pixels wide.
@@ -17,10 +20,12 @@ Labels sit on their own line above each bar, so a long name never squeezes the b
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import matplotlib
 
@@ -28,6 +33,7 @@ matplotlib.use("Agg")
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 RED = "#c92a2a"
@@ -282,6 +288,131 @@ def venue_figure(bars: Sequence[VenueBar], *, limit: float) -> Figure:
                 va="center", fontsize=LARGE, color=GREY)
     _more(fig, len(bars) - len(shown), "venues")
     return fig
+
+
+@dataclass(frozen=True)
+class ProbabilityCurve:
+    """One position: ``probabilities`` of liquidation within each of the figure's horizons."""
+
+    label: str
+    probabilities: tuple[float, ...]
+    level: str
+
+
+#: Horizons of the probability chart, in days.
+HORIZON_DAYS: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 30)
+#: Positions the probability chart shows (the most urgent ones).
+MAX_CURVES = 5
+#: Height of the line charts' plot area, in inches.
+PLOT_INCHES = 2.6
+
+
+def _line_figure(title: str, subtitle: str, legend_rows: int) -> tuple[Figure, Axes]:
+    """A chart with one plot area and room for a key of ``legend_rows`` lines below it."""
+    key = 0.30 * legend_rows
+    height = HEADER_INCHES + PLOT_INCHES + FOOTER_INCHES + 0.25 + key
+    fig = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
+    fig.patch.set_facecolor("white")
+    fig.text(0.03, 1 - 0.12 / height, title, ha="left", va="top", fontsize=TITLE,
+             fontweight="bold", color=INK)
+    fig.text(0.03, 1 - 0.45 / height, subtitle, ha="left", va="top", fontsize=SMALL, color=GREY)
+    bottom = (FOOTER_INCHES + 0.25 + key) / height
+    ax = fig.add_axes((0.14, bottom, 0.80, PLOT_INCHES / height))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("bottom", "left"):
+        ax.spines[side].set_color(GREY)
+    ax.tick_params(labelsize=SMALL, colors=GREY)
+    ax.grid(axis="y", color=TRACK, linewidth=1.0, zorder=0)
+    return fig, ax
+
+
+def probability_figure(curves: Sequence[ProbabilityCurve], *, amber: float, red: float,
+                       horizon_days: float = 1.0) -> Figure:
+    """Probability of liquidation within 1 to 30 days, one line per position (most urgent
+    first, the order given; at most :data:`MAX_CURVES`), on a 0-100% scale with the amber
+    and red levels drawn and the report's own horizon marked. Each line ends in its value at
+    30 days; the key below names the positions in their level's colour."""
+    shown = list(curves[:MAX_CURVES])
+    fig, ax = _line_figure("Chance of liquidation by horizon",
+                           "probability of touching the liquidation price within the horizon",
+                           len(shown))
+    days = HORIZON_DAYS
+    ax.set_xlim(days[0], days[-1])
+    ax.set_ylim(0, 1)
+    ax.set_xscale("log")
+    ax.set_xticks(days, [f"{d:g}d" for d in days])
+    ax.minorticks_off()
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v * 100:.0f}%")
+    for level, color in ((red, RED), (amber, AMBER)):
+        ax.axhline(level, color=color, linewidth=1.4, linestyle="--", zorder=2)
+    ax.axvline(horizon_days, color=GREY, linewidth=1.0, linestyle=":", zorder=2)
+    ax.text(horizon_days, 1.0, f" report: {horizon_days:g}d", transform=ax.get_xaxis_transform(),
+            ha="left", va="bottom", fontsize=SMALL, color=GREY)
+    styles: tuple[Literal["-", "--", "-.", ":"], ...] = ("-", "--", "-.", ":")
+    height = fig.get_figheight()
+    for i, curve in enumerate(shown):
+        color = LEVEL_COLORS.get(curve.level, GREY)
+        values = [p if math.isfinite(p) else math.nan for p in curve.probabilities]
+        ax.plot(days, values, color=color, linewidth=2.6 if i == 0 else 1.8,
+                linestyle=styles[i % len(styles)], zorder=4, marker="o", markersize=3)
+        last = values[-1]
+        end = "n/a" if math.isnan(last) else _percent(last)
+        y = (FOOTER_INCHES + 0.30 * (len(shown) - i) - 0.12) / height
+        fig.add_artist(Line2D([0.03, 0.11], [y, y], color=color, linewidth=2.6 if i == 0 else 1.8,
+                              linestyle=styles[i % len(styles)]))
+        fig.text(0.13, y, f"{curve.label}: {end} in {days[-1]:g}d", ha="left",
+                 va="center", fontsize=LARGE if i == 0 else BASE, color=color,
+                 fontweight="bold" if i == 0 else "normal")
+    if not shown:
+        ax.text(0.5, 0.5, "no volatility: probabilities unknown", transform=ax.transAxes,
+                ha="center", va="center", fontsize=LARGE, color=GREY)
+    fig.text(0.03, 0.02, f"- - red above {_percent(red)}, amber above {_percent(amber)}",
+             fontsize=SMALL, color=GREY, ha="left", va="bottom")
+    return fig
+
+
+def funding_figure(times: Sequence[str], running: Sequence[float], *, position: str,
+                   currency: str) -> Figure:
+    """Funding received (+) or paid (-) over the log, as a running total in ``currency``:
+    the area under the line green while received, red while paid."""
+    fig, ax = _line_figure(f"Funding, running total ({currency})",
+                           f"{position}: + received, - paid", 0)
+    x = list(range(len(running)))
+    values = [v if math.isfinite(v) else math.nan for v in running]
+    ax.axhline(0, color=INK, linewidth=1.0, zorder=2)
+    ax.plot(x, values, color=INK, linewidth=1.8, zorder=4)
+    ax.fill_between(x, values, 0, where=[v >= 0 for v in values], color=GREEN, alpha=0.35,
+                    interpolate=True, zorder=3)
+    ax.fill_between(x, values, 0, where=[v < 0 for v in values], color=RED, alpha=0.35,
+                    interpolate=True, zorder=3)
+    ax.yaxis.set_major_formatter(lambda v, _pos: _axis_money(v) if abs(v) >= 1 else f"{v:.4g}")
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ticks = sorted({0, (len(x) - 1) // 2, len(x) - 1}) if x else []
+    ax.set_xticks(ticks, [_short_time(times[i]) for i in ticks])
+    labels = ax.get_xticklabels()
+    if labels:  # the ends inside the figure
+        labels[0].set_horizontalalignment("left")
+        labels[-1].set_horizontalalignment("right")
+    if x:
+        ax.set_xlim(0, max(len(x) - 1, 1))
+        total = values[-1]
+        word = "received" if total >= 0 else "paid"
+        ax.text(1.0, 1.02, f"{word} {abs(total):,.6g} {currency}", transform=ax.transAxes,
+                ha="right",
+                va="bottom", fontsize=LARGE, fontweight="bold",
+                color=GREEN if total >= 0 else RED)
+    return fig
+
+
+def _short_time(text: str) -> str:
+    """``2024-11-20T08:00:00`` -> ``Nov 20 08h``, ``2024-11-20`` -> ``Nov 20``; other text as
+    given, cut to 11 characters."""
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text[:11]
+    return when.strftime("%b %d %Hh" if len(text) > 10 and when.hour else "%b %d")
 
 
 def png(fig: Figure) -> bytes:

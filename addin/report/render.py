@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from addin._resources import templates_dir
 from addin.report import chart
 from addin.report.assessment import Assessment
 from addin.report.chart import DistanceBar, LossBar
+from riskfuncs.assessment import RatingThresholds
 from riskfuncs.discipline import DisciplineLimits
-from riskfuncs.liquidation import NEVER_LIQUIDATED
+from riskfuncs.liquidation import ALREADY_LIQUIDATED, NEVER_LIQUIDATED
+from riskfuncs.probability import liquidation_probability
 
 Format = Literal["text", "html", "json"]
 FORMATS: tuple[Format, ...] = ("text", "html", "json")
@@ -155,9 +158,35 @@ def distance_bars(assessment: Assessment) -> list[DistanceBar]:
                         p.level) for p in assessment.positions]
 
 
+def probability_curves(assessment: Assessment) -> list[chart.ProbabilityCurve]:
+    """The most urgent positions with a volatility: their chance of liquidation within each of
+    the chart's horizons (riskfuncs.probability.liquidation_probability with the report's
+    drift; 0 for a position never liquidated, 1 for one already past)."""
+    years = [d / 365.0 for d in chart.HORIZON_DAYS]
+    out: list[chart.ProbabilityCurve] = []
+    for p in assessment.positions:
+        if len(out) == chart.MAX_CURVES:
+            break
+        if not (math.isfinite(p.volatility) and p.volatility > 0):
+            continue
+        state = p.liquidation_state
+        if state in (NEVER_LIQUIDATED, ALREADY_LIQUIDATED):
+            values = [0.0 if state == NEVER_LIQUIDATED else 1.0] * len(years)
+        elif math.isfinite(p.liquidation_price) and p.liquidation_price > 0:
+            values = [float(np.asarray(liquidation_probability(
+                p.mark_price, p.liquidation_price, p.volatility, t, side=p.side,
+                drift=assessment.drift))) for t in years]
+        else:
+            continue
+        out.append(chart.ProbabilityCurve(position_label(p.symbol, p.side, p.exchange),
+                                          tuple(values), p.level))
+    return out
+
+
 def charts(assessment: Assessment) -> dict[str, ChartImage]:
     """The report's charts by section: ``distance`` always, ``loss`` when there are scenarios,
-    ``venues`` when there is exchange exposure."""
+    ``venues`` when there is exchange exposure, ``probability`` when positions have a
+    volatility, ``funding`` when the workbook has a funding log."""
     out = {"distance": ChartImage(
         "chart", "Distance to liquidation per position, most urgent first, with the alert "
         "thresholds", chart.png(chart.distance_figure(
@@ -171,6 +200,20 @@ def charts(assessment: Assessment) -> dict[str, ChartImage]:
         out["venues"] = ChartImage("chart-venues", "Exposure by venue with the concentration "
                                    "limit", chart.png(chart.venue_figure(
                                        venues, limit=DisciplineLimits().max_venue_share)))
+    curves = probability_curves(assessment)
+    if curves:
+        levels = RatingThresholds()
+        out["probability"] = ChartImage(
+            "chart-probability", "Chance of liquidation by horizon for the most urgent "
+            "positions", chart.png(chart.probability_figure(
+                curves, amber=levels.probability_amber, red=levels.probability_red,
+                horizon_days=assessment.probability_days)))
+    funding = assessment.funding
+    if funding is not None and len(funding.running) >= 2:
+        out["funding"] = ChartImage(
+            "chart-funding", "Funding received or paid, running total", chart.png(
+                chart.funding_figure(funding.times, funding.running, position=funding.position,
+                                     currency=funding.currency)))
     return out
 
 

@@ -450,6 +450,9 @@ class FundingSummary:
     annualised_rate: float
     total_payment: float  # cash flow to the holder over the log (negative = paid)
     currency: str
+    #: The log's times and the running total after each interval (the funding chart).
+    times: tuple[str, ...] = ()
+    running: tuple[float, ...] = ()
 
 
 def funding_of(book: FilledWorkbook, positions: pd.DataFrame) -> FundingSummary | None:
@@ -487,4 +490,7 @@ def funding_of(book: FilledWorkbook, positions: pd.DataFrame) -> FundingSummary 
         intervals=int(np.isfinite(rates).sum()), average_rate=average,
         annualised_rate=average * per_year, total_payment=float(running[-1]),
         currency=amount_currency(symbol, contract),
+        times=tuple(str(t) for t in log["time"]) if "time" in log else tuple(
+            str(i + 1) for i in range(len(running))),
+        running=tuple(float(x) for x in running),
     )

@@ -20,7 +20,7 @@ from matplotlib.text import Text
 from addin.report import Assessment, assess_file, chart, render
 from addin.report.chart import DistanceBar, VenueBar
 from addin.report.pipeline import email_for
-from addin.report.render import charts, distance_bars, loss_bars
+from addin.report.render import charts, distance_bars, loss_bars, probability_curves
 from riskfuncs.discipline import DisciplineLimits
 from tests.addin.report.workbooks import sample_book
 
@@ -57,7 +57,11 @@ def test_every_text_is_legible_on_a_phone(demo: Assessment) -> None:
     """At 370 CSS pixels wide (a 390-pixel phone less its margins) no text is under 10 px."""
     figures = [chart.distance_figure(distance_bars(demo), alert_distance=0.1),
                chart.loss_figure(loss_bars(demo)),
-               chart.venue_figure([VenueBar("bybit", 0.52, 28160.0)], limit=0.5)]
+               chart.venue_figure([VenueBar("bybit", 0.52, 28160.0)], limit=0.5),
+               chart.probability_figure(probability_curves(demo), amber=0.01, red=0.05),
+               chart.funding_figure(("2024-11-25T00:00:00", "2024-11-25T08:00:00"),
+                                    (-5.0, -10.5), position="BTC/USDT long, binance",
+                                    currency="USDT")]
     for fig in figures:
         px_per_point = chart.PHONE_WIDTH_PX / (fig.get_figwidth() * 72)
         for text in _texts(fig):
@@ -66,13 +70,13 @@ def test_every_text_is_legible_on_a_phone(demo: Assessment) -> None:
 
 def test_png_is_high_dpi_and_the_shown_width_is_at_most_half_its_pixels(demo: Assessment) -> None:
     images = charts(demo)
-    assert set(images) == {"distance", "loss", "venues"}
+    assert set(images) == {"distance", "loss", "venues", "probability", "funding"}
     html = render(demo, "html")
     for image in images.values():
         pixels = imread(io.BytesIO(image.png), format="png")
         assert pixels.shape[1] >= 2 * 480  # shown at most 480 CSS pixels wide: 2x or more
         assert image.png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert html.count('<img src="data:image/png;base64,') == 3
+    assert html.count('<img src="data:image/png;base64,') == 5
     assert 'max-width: 480px' in html and 'name="viewport"' in html
 
 
@@ -159,7 +163,8 @@ def test_email_carries_each_chart_once_and_references_it(demo: Assessment) -> No
     body = html.get_content()
     ids = [p["Content-ID"].strip("<>") for p in parsed.walk()
            if p.get_content_type() == "image/png"]
-    assert sorted(ids) == ["chart", "chart-loss", "chart-venues"]
+    assert sorted(ids) == ["chart", "chart-funding", "chart-loss", "chart-probability",
+                           "chart-venues"]
     for cid in ids:
         assert body.count(f'src="cid:{cid}"') == 1
     assert "data:image" not in body
@@ -175,3 +180,39 @@ def test_no_hand_written_encoder_left() -> None:
     report = Path(chart.__file__).parent
     assert not (report / "_font.py").exists()
     assert "zlib" not in Path(chart.__file__).read_text()
+
+
+def test_probability_chart_is_riskfuncs_by_horizon_for_the_most_urgent(demo: Assessment) -> None:
+    """Each curve is liquidation_probability at 1..30 days with the report's volatility and
+    drift; the most urgent positions in the report's order, red and amber levels drawn."""
+    from riskfuncs.probability import liquidation_probability
+
+    curves = probability_curves(demo)
+    assert 1 <= len(curves) <= chart.MAX_CURVES
+    urgent = [p for p in demo.positions if math.isfinite(p.volatility)][:len(curves)]
+    for curve, p in zip(curves, urgent, strict=True):
+        assert curve.level == p.level and p.side in curve.label
+        expected = [float(np.asarray(liquidation_probability(
+            p.mark_price, p.liquidation_price, p.volatility, d / 365, side=p.side,
+            drift=demo.drift))) for d in chart.HORIZON_DAYS]
+        assert curve.probabilities == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        # The report's own horizon's figure is the table's P(liq).
+        assert curve.probabilities[0] == pytest.approx(p.liquidation_probability, rel=1e-9)
+        assert list(curve.probabilities) == sorted(curve.probabilities)  # longer, likelier
+    figure = chart.probability_figure(curves, amber=0.01, red=0.05)
+    levels = sorted(float(np.asarray(line.get_ydata())[0]) for line in figure.axes[0].get_lines()
+                    if line.get_linestyle() == "--" and len(np.asarray(line.get_ydata())) == 2)
+    assert levels == [0.01, 0.05]
+
+
+def test_funding_chart_ends_at_the_total_paid(demo: Assessment) -> None:
+    funding = demo.funding
+    assert funding is not None and len(funding.running) == funding.intervals
+    assert funding.running[-1] == pytest.approx(funding.total_payment, rel=1e-15)
+    figure = chart.funding_figure(funding.times, funding.running, position=funding.position,
+                                  currency=funding.currency)
+    drawn = [line for line in figure.axes[0].get_lines() if len(line.get_xdata()) > 2]
+    assert list(np.asarray(drawn[0].get_ydata())) == list(funding.running)
+    word = "received" if funding.total_payment >= 0 else "paid"
+    assert f"{word} {abs(funding.total_payment):,.6g} {funding.currency}" in [
+        t.get_text() for t in _texts(figure)]
