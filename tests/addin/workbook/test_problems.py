@@ -84,8 +84,47 @@ def test_the_dashboard_counts_problem_rows_as_alerts(
     ws, _ = recalculated
     dash = ws.parent[layout.DASHBOARD.title]
     names = ws.parent.defined_names
-    target = names["Dash_Alerts"].attr_text.split("!")[1].replace("$", "")
-    assert dash[target].value >= 5
+    target = names["Dash_Amber"].attr_text.split("!")[1].replace("$", "")
+    levels = [ws[f"{layout.POSITIONS.table('positions').column_letter('level')}"
+                 f"{layout.POSITIONS.table('positions').first_row + i}"].value for i in range(6)]
+    assert levels[1:] == ["amber"] * 5  # unknown is not a pass: amber, as in the report
+    assert dash[target].value == levels.count("amber")
+
+
+def test_the_stress_sheet_counts_problem_rows_as_unknown_never_as_zero_maintenance(
+        recalculated: tuple[Any, layout.Table]) -> None:
+    """A row (or cross account) whose maintenance is unknown is neither liquidated nor safe in
+    any scenario: counted under Unknown (riskfuncs refuses such a row outright), and the
+    liquidations are those of the rows that are known, as riskfuncs.stress_test gives them."""
+    import pandas as pd
+
+    from riskfuncs.stress import stress_test
+
+    ws, _ = recalculated
+    stress = ws.parent[layout.STRESS.title]
+    t = layout.STRESS.table("scenarios")
+
+    def col(key: str) -> list[Any]:
+        return [stress[f"{t.column_letter(key)}{t.first_row + j}"].value for j in range(t.rows)]
+
+    names = [n for n in col("name") if n]
+    unknown = col("positions_unknown")[:len(names)]
+    liquidated = col("positions_liquidated")[:len(names)]
+    assert unknown == [5] * len(names)
+    rows = [{**ROW, "symbol": s} for s in ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT",
+                                           "DOGE/USDT:USDT")]
+    rows += [{**ROW, "exchange": "bybit", "symbol": s, "marginMode": "cross"}
+             for s in ("XRP/USDT:USDT", "ADA/USDT:USDT")]
+    frame = pd.DataFrame(rows).iloc[[0]]  # the one row whose maintenance is known
+    from riskfuncs.scenarios import scenario_library
+
+    library = {s.name: s for s in scenario_library()}
+    chosen = [library[n] for n in names if n in library]
+    assert chosen  # the default library is on the sheet
+    expected = stress_test(frame, chosen).by_scenario
+    for name, liq in zip(names, liquidated, strict=True):
+        if name in library:
+            assert liq == expected.loc[name, "positions_liquidated"], name
 
 
 def test_the_audit_buffer_check_does_not_pass_unknown_maintenance(
