@@ -30,6 +30,7 @@ from addin import __version__
 from addin.workbook import formulas, layout, prefill
 from addin.workbook.layout import Column, Field, Rule, Sheet, Table, Template
 from addin.workbook.texts import load_texts
+from riskfuncs.assessment import RatingThresholds
 
 FONT = "Calibri"
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -361,6 +362,11 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         letter = t.column_letter("status")
         _status_colours(wb[layout.AUDIT.title], f"{letter}{t.first_row}:{letter}{t.last_row}",
                         f"{letter}{t.first_row}", "FAIL", "PASS")
+    if "scorecard" in keys:  # a failed proof of reserves is a red alert: its cells say so
+        t = layout.SCORECARD.table("exchanges")
+        letter = t.column_letter("proof_of_reserves_checked")
+        _status_colours(wb[layout.SCORECARD.title], f"{letter}{t.first_row}:{letter}{t.last_row}",
+                        f"{letter}{t.first_row}", "failed", "verified")
     if "stress" in keys:
         t = layout.STRESS.table("scenarios")
         last = get_column_letter(_last_visible_column(layout.STRESS))
@@ -369,10 +375,14 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
     if "volatility" in keys:
         t = layout.VOLATILITY.table("probability")
         letter = t.column_letter("probability")
-        wb[layout.VOLATILITY.title].conditional_formatting.add(
-            f"{letter}{t.first_row}:{letter}{t.last_row}",
-            FormulaRule(formula=[f'AND(ISNUMBER({letter}{t.first_row}),'
-                                 f'{letter}{t.first_row}>=0.05)'], fill=ALERT_FILL))
+        levels = RatingThresholds()  # the report's levels of the liquidation probability
+        for level, fill in ((levels.probability_red, ALERT_FILL),
+                            (levels.probability_amber, WARN_FILL)):
+            wb[layout.VOLATILITY.title].conditional_formatting.add(
+                f"{letter}{t.first_row}:{letter}{t.last_row}",
+                FormulaRule(formula=[f'AND(ISNUMBER({letter}{t.first_row}),'
+                                     f'{letter}{t.first_row}>{level})'], fill=fill,
+                            stopIfTrue=True))
     if "positions" in keys:
         sheet = layout.POSITIONS
         t = sheet.table("positions")

@@ -38,6 +38,49 @@ def test_price_size_and_coin_formats_in_the_template() -> None:
         assert rule.formula == [f'LOWER(TRIM({contract}))="inverse"']
 
 
+
+def _rules(ws: Any, sqref: str) -> list[tuple[list[str], str]]:
+    """(formula, fill colour) of the conditional rules on one range."""
+    out = []
+    for cf in ws.conditional_formatting:
+        if str(cf.sqref) == sqref:
+            for rule in cf.rules:
+                fill = rule.dxf.fill.fgColor.rgb if rule.dxf is not None and rule.dxf.fill else ""
+                out.append((list(rule.formula), str(fill)))
+    return out
+
+
+def test_levels_and_alerts_have_fills_distinct_from_the_input_yellow() -> None:
+    """Positions and the Dashboard's ranking take their fill from the Level (red, amber);
+    a failed proof of reserves is red on the Scorecard; probabilities above the report's
+    amber and red levels are filled as such. None of them is the input cells' yellow."""
+    from riskfuncs.assessment import RatingThresholds
+
+    wb = builder.build_workbook(layout.TEMPLATES["credit-risk-assessment"])
+    input_yellow = builder.INPUT_FILL.fgColor.rgb
+    alert, warn = builder.ALERT_FILL.fgColor.rgb, builder.WARN_FILL.fgColor.rgb
+    assert len({input_yellow, alert, warn}) == 3
+    for sheet, table in ((layout.POSITIONS, "positions"), (layout.DASHBOARD, "closest")):
+        t = sheet.table(table)
+        level = f"${t.column_letter('level')}{t.first_row}"
+        found = [r for cf in wb[sheet.title].conditional_formatting for r in cf.rules]
+        formulas = {(tuple(r.formula), str(r.dxf.fill.fgColor.rgb)) for r in found
+                    if r.dxf is not None and r.dxf.fill is not None}
+        assert any(f[0].startswith(f'OR({level}="red"') and c == alert for f, c in formulas)
+        assert ((f'{level}="amber"',), warn) in formulas
+    t = layout.SCORECARD.table("exchanges")
+    letter = t.column_letter("proof_of_reserves_checked")
+    rules = _rules(wb[layout.SCORECARD.title], f"{letter}{t.first_row}:{letter}{t.last_row}")
+    assert ([f'{letter}{t.first_row}="failed"'], alert) in rules
+    t = layout.VOLATILITY.table("probability")
+    letter = t.column_letter("probability")
+    rules = _rules(wb[layout.VOLATILITY.title], f"{letter}{t.first_row}:{letter}{t.last_row}")
+    levels = RatingThresholds()
+    cell = f"{letter}{t.first_row}"
+    assert rules == [([f"AND(ISNUMBER({cell}),{cell}>{levels.probability_red})"], alert),
+                     ([f"AND(ISNUMBER({cell}),{cell}>{levels.probability_amber})"], warn)]
+
+
 PEPE = {"exchange": "binance", "symbol": "PEPE/USDT:USDT", "side": "long",
         "contracts": 1e9, "contractSize": 1.0, "entryPrice": 0.00001200,
         "markPrice": 0.00001234, "collateral": 4000.0, "marginMode": "isolated",
