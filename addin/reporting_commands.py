@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
     fill.add_argument("--funding", type=Path, metavar="FILE",
                       help="ccxt fetch_funding_rate_history output {symbol: [rates]} (JSON)")
     fill.add_argument("--prices", type=Path, metavar="FILE",
-                      help="ccxt fetch_ohlcv bars {symbol: [[ts, o, h, l, c, v]...]} (JSON) for "
-                           "volatility and VaR")
+                      help="ccxt fetch_ohlcv bars {symbol: [[ts, o, h, l, c, v]...]} (JSON): "
+                           "the first symbol for Volatility & VaR, every symbol (one per asset "
+                           "held) for the book VaR on Prices")
     fill.add_argument("--exchanges", type=Path, metavar="FILE",
                       help="exchange scorecard facts {\"exchanges\": [...]} (JSON)")
     fill.add_argument("--exchange", default=None, metavar="VENUE",

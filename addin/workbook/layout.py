@@ -812,9 +812,12 @@ VOLATILITY = Sheet(
                  help="Closing price of the day."),
             _out("return", "Return", fmt="0.000%"),
             _out("ewma_variance", "EWMA variance", fmt="0.00000000", width=14),
-            _out("valid", "Valid", hidden=True, fmt="0"),
-            _out("value", "Return or 0", hidden=True),
-            _out("backcast_weight", "Backcast weight", hidden=True),
+            # Working columns, shown: hidden, they would hide the probability table's
+            # volatility override, volatility and distance columns below them.
+            _out("valid", "Return counted", fmt="0", width=9, help="1 when the row has a return."),
+            _out("value", "Return or 0", fmt="0.000%", width=9),
+            _out("backcast_weight", "Backcast weight", fmt="0.0000", width=9,
+                 help="Weight of the return in the EWMA start variance (first 75 returns)."),
         ), PRICE_ROWS),
         Table("probability", "Liquidation probability per position", "Prob", (
             _out("symbol", "Symbol", width=18),
@@ -1010,7 +1013,9 @@ FUNDING = Sheet(
                  fmt=PRICE_FORMAT, help="Mark price at the funding time."),
             _out("payment", "Payment"),
             _out("cumulative", "Cumulative"),
-            _out("linear_unit", "Per unit (linear)", hidden=True, fmt="0.000000"),
+            # Shown: hidden, it would hide the Liq. price after column of the table below.
+            _out("linear_unit", "Per unit (linear)", fmt="0.000000",
+                 help="Mark price x rate of the interval: per unit of a linear contract."),
             _out("inverse_unit", "Per unit (inverse)", hidden=True, fmt="0.0000000000"),
         ), FUNDING_ROWS),
         Table("after", "Liquidation price after the logged funding", "FundLiq", (
