@@ -203,17 +203,6 @@ class Assessment:
     risk_audit: list[Any] = field(default_factory=list)
     funding: Any = None  # sections.FundingSummary
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # The Exchange Scorecard comes after the positions' assessment: a proof of reserves
-        # that failed there is a red alert of the whole book, raised when the scorecard is set.
-        super().__setattr__(name, value)
-        if name == "scorecard" and value is not None:
-            from addin.report.sections import proof_alerts
-
-            new = [a for a in proof_alerts(value) if a not in self.alerts]
-            if new:
-                self.alerts = sorted([*self.alerts, *new], key=lambda a: LEVEL_RANK[a.level])
-
     @property
     def worst_alert(self) -> Alert | None:
         return self.alerts[0] if self.alerts else None

@@ -19,7 +19,14 @@ from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
 from addin.reader.exchange_data import Export
 from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
 from addin.report import audit, sections
-from addin.report.assessment import Assessment, Settings, assess, positions_frame, tiers_by_symbol
+from addin.report.assessment import (
+    LEVEL_RANK,
+    Assessment,
+    Settings,
+    assess,
+    positions_frame,
+    tiers_by_symbol,
+)
 from addin.report.render import charts, render, render_subject
 from addin.workbook.texts import load_texts
 from riskfuncs import RiskInputError
@@ -146,6 +153,9 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
                      "held on the Prices sheet")
     exposures = exposure_by_exchange(frame) if len(frame) else pd.Series(dtype=float)
     assessment.scorecard = sections.scorecard_of(book, exposures)
+    # A proof of reserves that failed on the Scorecard is a red alert of the whole book.
+    failed = [a for a in sections.proof_alerts(assessment.scorecard) if a not in assessment.alerts]
+    assessment.alerts = sorted([*assessment.alerts, *failed], key=lambda a: LEVEL_RANK[a.level])
     if assessment.scorecard is None and "scorecard" in has:
         notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
     assessment.checklist = sections.checklist_of(book)
