@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -154,12 +155,11 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
     frame = positions.copy(deep=not _COPY_ON_WRITE)
     if "contracts" not in frame and "quantity" in frame:
         frame["contracts"] = frame["quantity"]
+    # A default is not written out per row: text is held once per venue, numbers are read
+    # through _values.
     for column, default in POSITION_COLUMNS.items():
-        if column not in frame:
-            if default is None:
-                raise RiskInputError(f"positions must have a {column} column")
-            if not isinstance(default, str):  # a text default is held once, per venue
-                frame[column] = np.full(len(frame), default, dtype=float)
+        if column not in frame and default is None:
+            raise RiskInputError(f"positions must have a {column} column")
     text = [c for c in ("exchange", "symbol", "contractType", "rule") if c in frame]
     if text:
         combo, first = _codes(*(frame[c] for c in text))
@@ -204,7 +204,7 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
         "feeRate",
         "maxLeverage",
     ):
-        if frame[column].dtype == np.float64:
+        if column not in frame or frame[column].dtype == np.float64:
             continue
         try:
             frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
@@ -212,36 +212,42 @@ def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame
             raise RiskInputError(f"positions column {column} must hold numbers") from None
     for column, default in (("contractSize", 1.0), ("maintenanceAmount", 0.0),
                             ("feeRate", 0.0)):
-        if frame[column].isna().any():
+        if column in frame and frame[column].isna().any():
             frame[column] = frame[column].fillna(default)
     return frame, combo, venues, cross
+
+
+def _values(frame: pd.DataFrame, column: str) -> FloatArray:
+    """A numeric column of the normalised book, or its default in every row (a read-only view
+    of one number) when the book leaves it out."""
+    if column in frame:
+        values: FloatArray = frame[column].to_numpy()
+        return values
+    return np.broadcast_to(np.float64(POSITION_COLUMNS[column]), (len(frame),))
 
 
 def _cross_terms(
     frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray,
     fee: FloatArray | None, accounts: tuple[Any, Any],
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per row: the others' requirement (maintenance margin plus closing fee at the mark, as
-    OKX's "MMR + liquidation cost" counts every position of the account) and uPnL in the shared
-    wallet (0 for isolated rows), the requirement liquidation is judged on (cross: the
-    account's maintenance margin; isolated: the position's) and the balance (cross: the
-    account's; isolated: collateral + uPnL). ``accounts``: each row's account number and the
-    account keys. Only cross rows are read and written for the accounts' sums."""
+) -> tuple[_Wallets, FloatArray, FloatArray]:
+    """The cross accounts' sums (maintenance margin, closing fee at the mark, as OKX's "MMR +
+    liquidation cost" counts every position of the account, and uPnL in the shared wallet),
+    and per row the requirement liquidation is judged on (cross: the account's maintenance
+    margin; isolated: the position's) and the balance (cross: the account's wallet + uPnL;
+    isolated: collateral + uPnL). ``accounts``: each row's account number and the account
+    keys. Only cross rows are read for the accounts' sums."""
     inverse, keys = accounts
-    collateral = frame["collateral"].to_numpy()
+    collateral = _values(frame, "collateral")
     members = np.flatnonzero(cross)
-    other_mm, other_pnl = np.zeros(len(mm)), np.zeros(len(mm))
-    requirement = mm.astype(float)  # a copy
+    requirement = mm.copy()
     balance: FloatArray = collateral + upnl
-    if not len(members):
-        return other_mm, other_pnl, requirement, balance
     account = inverse[members]
-    member_mm, member_pnl = mm[members], upnl[members]
-    member_fee = np.zeros(len(members)) if fee is None else fee[members]
+    member_fee = None if fee is None else fee[members]
     # A cross member with missing data makes its whole account unknown (NaN), not zero.
-    account_mm = np.bincount(account, weights=member_mm, minlength=len(keys))
-    account_fee = np.bincount(account, weights=member_fee, minlength=len(keys))
-    account_pnl = np.bincount(account, weights=member_pnl, minlength=len(keys))
+    account_mm = np.bincount(account, weights=mm[members], minlength=len(keys))
+    account_fee = np.zeros(len(keys)) if member_fee is None else np.bincount(
+        account, weights=member_fee, minlength=len(keys))
+    account_pnl = np.bincount(account, weights=upnl[members], minlength=len(keys))
     # The wallet is the first cross member's collateral; every member must repeat it.
     first_member = np.full(len(keys), -1, dtype=np.intp)
     first_member[account[::-1]] = members[::-1]
@@ -255,11 +261,29 @@ def _cross_terms(
             f"collateral of cross positions on {keys[key_index]} must be the one wallet "
             f"balance (rows {rows[0]} and {rows[1]} differ)"
         )
-    other_mm[members] = account_mm[account] - member_mm + account_fee[account] - member_fee
-    other_pnl[members] = account_pnl[account] - member_pnl
     requirement[members] = account_mm[account]
     balance[members] = wallet[account] + account_pnl[account]
-    return other_mm, other_pnl, requirement, balance
+    sums = (np.asarray(total, dtype=float) for total in (account_mm, account_fee, account_pnl))
+    return _Wallets(inverse, *sums), requirement, balance
+
+
+@dataclass(frozen=True)
+class _Wallets:
+    """Sums per cross account, and each row's account number."""
+
+    account: npt.NDArray[np.intp]
+    mm: FloatArray
+    fee: FloatArray
+    pnl: FloatArray
+
+    def others(self, rows: Any, mm: FloatArray, upnl: FloatArray, fee: FloatArray | None
+               ) -> tuple[FloatArray, FloatArray]:
+        """For cross rows: the other positions' requirement and uPnL in the shared wallet."""
+        account = self.account[rows]
+        own_fee = 0.0 if fee is None else fee[rows]
+        other_mm: FloatArray = self.mm[account] - mm[rows] + self.fee[account] - own_fee
+        other_pnl: FloatArray = self.pnl[account] - upnl[rows]
+        return other_mm, other_pnl
 
 
 def portfolio_margin(
@@ -323,15 +347,15 @@ def portfolio_margin(
     side_codes, side_words = frame["side"].factorize()
     sign = np.asarray(side_sign(np.asarray(side_words, dtype=object)), dtype=float)
     sign = np.where(side_codes >= 0, sign[side_codes], np.nan)  # a missing side: NaN
-    qty = frame["contracts"].to_numpy() * frame["contractSize"].to_numpy()
-    entry = frame["entryPrice"].to_numpy()
-    mark = frame["markPrice"].to_numpy()
+    qty = _values(frame, "contracts") * _values(frame, "contractSize")
+    entry = _values(frame, "entryPrice")
+    mark = _values(frame, "markPrice")
     has_tiers = (venue_labels != "")[combo]
     hyperliquid = (venues["rule"] == "hyperliquid").to_numpy()[combo]
     missing_rate = (
         ~has_tiers
-        & frame["maintenanceMarginRate"].isna().to_numpy()
-        & ~(hyperliquid & frame["maxLeverage"].notna().to_numpy())
+        & np.isnan(_values(frame, "maintenanceMarginRate"))
+        & ~(hyperliquid & ~np.isnan(_values(frame, "maxLeverage")))
     )
     if missing_rate.any():
         position = int(np.argmax(missing_rate))
@@ -343,61 +367,66 @@ def portfolio_margin(
     value = np.full(len(frame), np.nan)
     mm = np.full(len(frame), np.nan)
     upnl = np.full(len(frame), np.nan)
-    groups = _groups(frame, combo, venues, venue_labels)
-    for rows, kind, exchange, symbol in groups:
-        value[rows] = notional_of(qty[rows], mark[rows], kind)
-        upnl[rows] = pnl_of(sign[rows], entry[rows], mark[rows], qty[rows], kind)
+    groups = _groups(combo, venues, venue_labels, cross)
+    rates = []  # each group's maintenance rate arguments, for both passes
+    for rows, kind, exchange, symbol, _ in groups:
+        rates.append(_rate_arguments(frame, rows, tier_map, symbol, exchange))
+        group_qty, group_mark = qty[rows], mark[rows]
+        value[rows] = notional_of(group_qty, group_mark, kind)
+        upnl[rows] = pnl_of(sign[rows], entry[rows], group_mark, group_qty, kind)
         with _rows_named(frame, rows):
             mm[rows] = maintenance_margin(
-                qty[rows],
-                mark[rows],
+                group_qty,
+                group_mark,
                 contract=kind,  # type: ignore[arg-type]
-                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
+                **rates[-1],
             )
-    closing_fee = frame["feeRate"].to_numpy(dtype=float) * value
-    other_mm, other_pnl, requirement, balance = _cross_terms(
-        frame, mm, upnl, cross, closing_fee, accounts)
+    fee_rate = frame["feeRate"].to_numpy() if "feeRate" in frame else None
+    closing_fee = None if fee_rate is None else fee_rate * value
+    wallets, requirement, balance = _cross_terms(frame, mm, upnl, cross, closing_fee, accounts)
 
-    collateral = frame["collateral"].to_numpy()
-    fee_rate = frame["feeRate"].to_numpy()
+    collateral = _values(frame, "collateral")
     liq = np.full(len(frame), np.nan)
-    for group_rows, kind, exchange, symbol in groups:
-        in_cross = cross[group_rows]
-        # Isolated rows, then cross rows: each call has one margin mode.
-        for rows, mode in ((group_rows[~in_cross], "isolated"), (group_rows[in_cross], "cross")):
-            if not len(rows):
-                continue
-            with _rows_named(frame, rows):
-                liq[rows] = liquidation_price(
-                    sign[rows],
-                    entry[rows],
-                    qty[rows],
-                    collateral[rows],
-                    exchange=cast(Exchange, exchange),
-                    contract=cast(Contract, kind),
-                    fee_rate=fee_rate[rows],
-                    other_maintenance_margin=other_mm[rows],
-                    other_unrealized_pnl=other_pnl[rows],
-                    margin_mode=mode,
-                    **_rate_arguments(frame, rows, tier_map, symbol, exchange),
-                )
+    for (rows, kind, exchange, _, mode), rate_arguments in zip(groups, rates, strict=True):
+        # Isolated rows share nothing; cross rows share their account's wallet.
+        others = wallets.others(rows, mm, upnl, closing_fee) if mode == "cross" else (0.0, 0.0)
+        with _rows_named(frame, rows):
+            liq[rows] = liquidation_price(
+                sign[rows],
+                entry[rows],
+                qty[rows],
+                collateral[rows],
+                exchange=cast(Exchange, exchange),
+                contract=cast(Contract, kind),
+                fee_rate=0.0 if fee_rate is None else fee_rate[rows],
+                other_maintenance_margin=others[0],
+                other_unrealized_pnl=others[1],
+                margin_mode=mode,
+                **rate_arguments,
+            )
 
-    leverage_given = frame["leverage"].to_numpy()
+    # Each figure written into one new array, the exceptions set in place (no temporaries of
+    # the book's size beyond masks).
     with np.errstate(divide="ignore", invalid="ignore"):
         unknown = np.isnan(balance) | np.isnan(requirement)
-        ratio = np.where(unknown, np.nan, np.where(balance > 0, requirement / balance, np.inf))
-        buffer = np.where(
-            unknown, np.nan, np.where(requirement > 0, balance / requirement - 1.0, np.inf)
-        )
-        effective_leverage = np.where(
-            np.isnan(balance) | np.isnan(value),
-            np.nan,
-            np.where(balance > 0, value / balance, np.inf),
-        )
+        ratio = requirement / balance
+        ratio[~(balance > 0)] = np.inf
+        ratio[unknown] = np.nan
+        buffer = balance / requirement
+        buffer -= 1.0
+        buffer[~(requirement > 0)] = np.inf
+        buffer[unknown] = np.nan
+        effective_leverage = value / balance
+        effective_leverage[~(balance > 0)] = np.inf
+        effective_leverage[np.isnan(balance) | np.isnan(value)] = np.nan
         initial = np.where(cross, np.nan, collateral)
-        if not np.isnan(leverage_given).all():
-            initial = np.where(~np.isnan(leverage_given), value / leverage_given, initial)
-        distance = sign * (mark - liq) / mark
+        if "leverage" in frame:
+            leverage_given = frame["leverage"].to_numpy()
+            given = ~np.isnan(leverage_given)
+            initial[given] = value[given] / leverage_given[given]
+        distance = np.subtract(mark, liq)
+        np.multiply(sign, distance, out=distance)
+        distance /= mark
     result = pd.DataFrame(
         {
             "account": account_rows,
@@ -427,20 +456,29 @@ def _rows_of(values: Any, codes: Any) -> Any:
 
 
 def _groups(
-    frame: pd.DataFrame, combo: Any, venues: pd.DataFrame, venue_labels: Any
-) -> list[tuple[Any, str, str, str | None]]:
-    """Row groups that share a contract type, an exchange rule and (if tiered) a tier table."""
+    combo: Any, venues: pd.DataFrame, venue_labels: Any, cross: BoolArray
+) -> list[tuple[Any, str, str, str | None, str]]:
+    """Row groups that share a contract type, an exchange rule, (if tiered) a tier table and a
+    margin mode: (rows in the book's order, contract, rule, tier label or None, mode)."""
     contracts, rules = venues["contractType"].to_numpy(), venues["rule"].to_numpy()
     venue_group, first = _codes(contracts, rules, venue_labels)
-    codes = venue_group[combo]
-    small = np.int16 if len(first) < 2**15 else np.intp  # a radix sort for a few groups
-    order = np.argsort(codes.astype(small), kind="stable")  # rows of each group, book order
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    codes = venue_group[combo] * 2 + cross  # 2g: isolated rows of venue group g, 2g+1: cross
+    present = np.flatnonzero(np.bincount(codes, minlength=2 * len(first)))
+    if len(present) <= 16:  # a few groups: one pass each
+        parts = [np.flatnonzero(codes == code) for code in present]
+    else:  # a stable radix sort of the group numbers, then the runs
+        small = np.int16 if 2 * len(first) < 2**15 else np.intp
+        order = np.argsort(codes.astype(small), kind="stable")
+        parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
     groups = []
-    for rows in np.split(order, bounds) if len(order) else []:
-        venue = first[codes[rows[0]]]
+    for rows in parts:
+        code = int(codes[rows[0]])
+        venue = first[code // 2]
         label = str(venue_labels[venue])
-        groups.append((rows, str(contracts[venue]), str(rules[venue]), label or None))
+        groups.append((rows, str(contracts[venue]), str(rules[venue]), label or None,
+                       "cross" if code % 2 else "isolated"))
+    # In order of each group's first row, as the book lists them.
+    groups.sort(key=lambda group: int(group[0][0]))
     return groups
 
 
@@ -479,11 +517,11 @@ def _rate_arguments(
         if not EXCHANGE_RULES[rule_for_venue(exchange)].tier_amounts:
             table = table.without_amounts()
         return {"tiers": table}
-    rate = frame["maintenanceMarginRate"].to_numpy()[rows]
+    rate = _values(frame, "maintenanceMarginRate")[rows]
     if np.isnan(rate).any():
         # Only Hyperliquid rows get here without a rate (checked above): MMR = 1/(2 max lev).
-        rate = np.where(np.isnan(rate), 1.0 / (2.0 * frame["maxLeverage"].to_numpy()[rows]), rate)
+        rate = np.where(np.isnan(rate), 1.0 / (2.0 * _values(frame, "maxLeverage")[rows]), rate)
     return {
         "maintenance_margin_rate": rate,
-        "maintenance_amount": frame["maintenanceAmount"].to_numpy()[rows],
+        "maintenance_amount": _values(frame, "maintenanceAmount")[rows],
     }
