@@ -367,10 +367,7 @@ def portfolio_margin(
     value = np.full(len(frame), np.nan)
     mm = np.full(len(frame), np.nan)
     upnl = np.full(len(frame), np.nan)
-    groups = _groups(combo, venues, venue_labels, cross)
-    rates = []  # each group's maintenance rate arguments, for both passes
-    for rows, kind, exchange, symbol, _ in groups:
-        rates.append(_rate_arguments(frame, rows, tier_map, symbol, exchange))
+    for rows, kind, exchange, symbol, _ in _groups(combo, venues, venue_labels, None):
         group_qty, group_mark = qty[rows], mark[rows]
         value[rows] = notional_of(group_qty, group_mark, kind)
         upnl[rows] = pnl_of(sign[rows], entry[rows], group_mark, group_qty, kind)
@@ -379,7 +376,7 @@ def portfolio_margin(
                 group_qty,
                 group_mark,
                 contract=kind,  # type: ignore[arg-type]
-                **rates[-1],
+                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
             )
     fee_rate = frame["feeRate"].to_numpy() if "feeRate" in frame else None
     closing_fee = None if fee_rate is None else fee_rate * value
@@ -387,7 +384,7 @@ def portfolio_margin(
 
     collateral = _values(frame, "collateral")
     liq = np.full(len(frame), np.nan)
-    for (rows, kind, exchange, _, mode), rate_arguments in zip(groups, rates, strict=True):
+    for rows, kind, exchange, symbol, mode in _groups(combo, venues, venue_labels, cross):
         # Isolated rows share nothing; cross rows share their account's wallet.
         others = wallets.others(rows, mm, upnl, closing_fee) if mode == "cross" else (0.0, 0.0)
         with _rows_named(frame, rows):
@@ -402,7 +399,7 @@ def portfolio_margin(
                 other_maintenance_margin=others[0],
                 other_unrealized_pnl=others[1],
                 margin_mode=mode,
-                **rate_arguments,
+                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
             )
 
     # Each figure written into one new array, the exceptions set in place (no temporaries of
@@ -456,15 +453,31 @@ def _rows_of(values: Any, codes: Any) -> Any:
 
 
 def _groups(
-    combo: Any, venues: pd.DataFrame, venue_labels: Any, cross: BoolArray
+    combo: Any, venues: pd.DataFrame, venue_labels: Any, cross: BoolArray | None
 ) -> list[tuple[Any, str, str, str | None, str]]:
-    """Row groups that share a contract type, an exchange rule, (if tiered) a tier table and a
-    margin mode: (rows in the book's order, contract, rule, tier label or None, mode)."""
+    """Row groups for the per-group calls: (rows in the book's order, contract, rule, tier
+    label or None, margin mode), in the order of each group's first row.
+
+    With ``cross``, for liquidation: rows that share a contract type, an exchange rule, (if
+    tiered) a tier table and a margin mode. Without, for margin and PnL: rows that share a
+    contract type and (if tiered) a tier table and whether the rule counts tier amounts; the
+    rule and mode reported are those of the group's first venue. One group is all rows (a
+    slice, nothing gathered).
+    """
     contracts, rules = venues["contractType"].to_numpy(), venues["rule"].to_numpy()
-    venue_group, first = _codes(contracts, rules, venue_labels)
-    codes = venue_group[combo] * 2 + cross  # 2g: isolated rows of venue group g, 2g+1: cross
+    if cross is None:  # the rule matters only for a tier table's amounts
+        amounts = [bool(label) and EXCHANGE_RULES[rule_for_venue(rule)].tier_amounts
+                   for rule, label in zip(rules, venue_labels, strict=True)]
+        venue_group, first = _codes(contracts, venue_labels, np.asarray(amounts))
+        codes = venue_group[combo] * 2
+    else:
+        venue_group, first = _codes(contracts, rules, venue_labels)
+        codes = venue_group[combo] * 2 + cross  # 2g: isolated rows of venue group g, 2g+1: cross
     present = np.flatnonzero(np.bincount(codes, minlength=2 * len(first)))
-    if len(present) <= 16:  # a few groups: one pass each
+    parts: list[Any]
+    if len(present) == 1:
+        parts = [slice(None)]
+    elif len(present) <= 16:  # a few groups: one pass each
         parts = [np.flatnonzero(codes == code) for code in present]
     else:  # a stable radix sort of the group numbers, then the runs
         small = np.int16 if 2 * len(first) < 2**15 else np.intp
@@ -472,13 +485,13 @@ def _groups(
         parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
     groups = []
     for rows in parts:
-        code = int(codes[rows[0]])
+        code = int(codes[rows][0])
         venue = first[code // 2]
         label = str(venue_labels[venue])
         groups.append((rows, str(contracts[venue]), str(rules[venue]), label or None,
                        "cross" if code % 2 else "isolated"))
     # In order of each group's first row, as the book lists them.
-    groups.sort(key=lambda group: int(group[0][0]))
+    groups.sort(key=lambda group: 0 if isinstance(group[0], slice) else int(group[0][0]))
     return groups
 
 
