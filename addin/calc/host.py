@@ -135,11 +135,13 @@ def _cell_value(value: Any) -> Any:
     return str(value)
 
 
-def result_grid(value: Any) -> Grid:
+def result_grid(value: Any, cell: Callable[[Any], Any] | None = None) -> Grid:
     """Any result as a rectangular, non-empty tuple of row tuples (short rows padded with "").
 
-    A flat list is one row, as Excel shows a one-dimensional array.
+    A flat list is one row, as Excel shows a one-dimensional array. ``cell`` converts each
+    value (default: what a Calc cell takes).
     """
+    convert = _cell_value if cell is None else cell
     if isinstance(value, tuple | list) and any(isinstance(row, tuple | list) for row in value):
         rows = [list(row) if isinstance(row, tuple | list) else [row] for row in value]
     elif isinstance(value, tuple | list):
@@ -149,7 +151,7 @@ def result_grid(value: Any) -> Grid:
     rows = rows or [[""]]
     width = max(1, *(len(row) for row in rows))
     return tuple(
-        tuple(_cell_value(v) for v in row) + ("",) * (width - len(row)) for row in rows
+        tuple(convert(v) for v in row) + ("",) * (width - len(row)) for row in rows
     )
 
 

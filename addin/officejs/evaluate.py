@@ -115,17 +115,6 @@ def _write(value: Any, options: Mapping[str, Any]) -> Any:
 
 
 def _rows(value: Any) -> list[list[Any]]:
-    """Any written result as rectangular rows (a flat list is one row; short rows padded)."""
-    if isinstance(value, tuple | list) and any(isinstance(row, tuple | list) for row in value):
-        rows = [list(row) if isinstance(row, tuple | list) else [row] for row in value]
-    elif isinstance(value, tuple | list):
-        rows = [list(value)]
-    else:
-        rows = [[value]]
-    rows = rows or [[""]]
-    width = max(1, *(len(row) for row in rows))
-    return [
-        [_OfficeValues.prepare_xl_data_element(v) for v in row] + [""] * (width - len(row))
-        for row in rows
-    ]
-
+    """Any written result as rectangular rows (as the Calc host shapes them), each value as
+    Office.js takes it."""
+    return [list(row) for row in host.result_grid(value, _OfficeValues.prepare_xl_data_element)]
