@@ -30,7 +30,7 @@ processed in blocks of scenarios so the temporaries stay small.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -504,21 +504,19 @@ def _accounts(book: _Book) -> _Accounts:
     n_accounts = int(codes.max()) + 1
     first_row = np.full(n_accounts, -1, dtype=np.intp)
     first_row[codes[::-1]] = np.arange(n)[::-1]
-    labels = np.array(
-        [
-            book.venue_keys[book.venue_account[row]]
-            + ("" if book.cross[row] else f":isolated:{row}")
-            for row in first_row.tolist()
-        ],
-        dtype=object,
-    )
+    # ``exchange:SETTLE`` for a cross account, with ``:isolated:<row>`` for a position of its own.
+    keys = pd.Series(_taken(book.venue_keys, book.venue_account[first_row], pd.RangeIndex(
+        n_accounts)))
+    isolated = keys + ":isolated:" + pd.Series(first_row).astype(str)
+    labels = isolated.where(~pd.Series(book.cross[first_row]), keys)
     wallet = book.collateral[first_row]
     differs = ~np.isclose(book.collateral, wallet[codes], rtol=1e-12, atol=0.0, equal_nan=True)
     if differs.any():
         row = int(np.argmax(differs))
         first = first_row[codes[row]]
         raise RiskInputError(
-            f"collateral must be one wallet balance on every cross row of {labels[codes[row]]} "
+            f"collateral must be one wallet balance on every cross row of "
+            f"{labels.iloc[codes[row]]} "
             f"(got {format_value(book.collateral[first])} in row {frame.index[first]}, "
             f"{format_value(book.collateral[row])} in row {frame.index[row]})"
         )
@@ -531,11 +529,11 @@ def _accounts(book: _Book) -> _Accounts:
     starts = np.concatenate([[0], np.cumsum(counts[shared])[:-1]]).astype(np.intp)
     table = pd.DataFrame(
         {
-            "account": labels,
-            "exchange": frame["exchange"].to_numpy()[first_row],
-            "settle": frame["settle"].to_numpy()[first_row],
-            "margin_mode": frame["margin_mode"].to_numpy()[first_row],
-            "collateral_currency": frame["collateral_currency"].to_numpy()[first_row],
+            "account": labels.to_numpy() if labels.dtype == object else labels.array,
+            "exchange": _rows_at(frame["exchange"], first_row),
+            "settle": _rows_at(frame["settle"], first_row),
+            "margin_mode": _rows_at(frame["margin_mode"], first_row),
+            "collateral_currency": _rows_at(frame["collateral_currency"], first_row),
             "wallet": wallet,
             "positions": sizes.astype(int),
         }
@@ -552,6 +550,25 @@ def _accounts(book: _Book) -> _Accounts:
         members=members,
         starts=starts,
     )
+
+
+def _rows_at(column: pd.Series, rows: IntArray) -> Any:
+    """``column``'s values at ``rows``: taken from its own array (text stays in Arrow), or as
+    objects from a column of objects."""
+    if column.dtype == object:
+        return column.to_numpy()[rows]
+    return column.array.take(rows)
+
+
+def _sorted_codes(column: pd.Series) -> tuple[list[str], IntArray]:
+    """The distinct values of a text column in sorted order and each row's number among them
+    (``np.unique(..., return_inverse=True)``, without converting every row to a string)."""
+    codes, uniques = column.factorize()
+    words = [str(u) for u in uniques]
+    order = sorted(range(len(words)), key=words.__getitem__)
+    number = np.empty(len(words), dtype=np.intp)
+    number[order] = np.arange(len(words))
+    return [words[i] for i in order], number[codes]
 
 
 @dataclass(frozen=True)
@@ -619,13 +636,9 @@ def _shocks(
     scenarios: tuple[Scenario, ...],
     betas: Mapping[str, float] | None,
 ) -> _Shocks:
-    assets, asset_code = np.unique(book.frame["asset"].to_numpy(dtype=str), return_inverse=True)
-    currencies, currency_code = np.unique(
-        accounts.table["collateral_currency"].to_numpy(dtype=str), return_inverse=True
-    )
-    exchanges, exchange_code = np.unique(
-        accounts.table["exchange"].to_numpy(dtype=str), return_inverse=True
-    )
+    assets, asset_code = _sorted_codes(book.frame["asset"])
+    currencies, currency_code = _sorted_codes(accounts.table["collateral_currency"])
+    exchanges, exchange_code = _sorted_codes(accounts.table["exchange"])
     return _Shocks(
         moves=np.array([[s.price_move(a, betas=betas) for s in scenarios] for a in assets]),
         asset_code=asset_code.astype(np.intp),
@@ -752,39 +765,48 @@ def stress_test(
     totals = {name: np.zeros(m) for name in _TOTALS}
     factor = 1.0 + shocks.moves  # per asset and scenario: P' = MP * (1 + move)
 
+    # The block loop works on the positions ordered by group, so that each group's rows are
+    # one slice (nothing gathered or scattered per group and block); results are put back in
+    # the book's order as they are stored.
+    work, work_groups, work_accounts, asset_code, rank = _by_group(book, groups, accounts,
+                                                                    shocks.asset_code)
+    upnl_work = upnl_now.copy()
+    if rank is not None:
+        upnl_work[rank] = upnl_now
+
     width = max(1, min(m, _BLOCK_ELEMENTS // n))
     for start in range(0, m, width):
         block = slice(start, min(m, start + width))
-        price = np.take(factor[:, block], shocks.asset_code, axis=0)
-        price *= book.mark[:, None]
+        price = np.take(factor[:, block], asset_code, axis=0)
+        price *= work.mark[:, None]
         after = np.empty_like(price)  # uPnL after the move plus funding received
         rate = shocks.funding[block]
         flows = np.empty_like(price) if np.any(rate != 0) else None
         mm_block = np.empty_like(price)
         need = np.empty_like(price) if has_fee else mm_block
-        for group in groups:
-            _block_group(book, group, price, rate, after, flows, mm_block, need)
-        mm[:, block] = mm_block
+        for group in work_groups:
+            _block_group(work, group, price, rate, after, flows, mm_block, need)
+        mm[:, block] = mm_block if rank is None else mm_block[rank]
         # Coin amounts of inverse rows count at the coin's moved price (their own price).
-        quote_rows = np.where(book.inverse[:, None], price, 1.0) if any_inverse else None
+        quote_rows = np.where(work.inverse[:, None], price, 1.0) if any_inverse else None
         # Block results are summed while contiguous (a column sum over a narrow view of the
         # full array is many times slower), then put in place.
-        pnl_block = np.subtract(after, upnl_now[:, None])
+        pnl_block = np.subtract(after, upnl_work[:, None])
         totals["pnl"][block] = _column_sum(pnl_block, quote_rows)
-        pnl[:, block] = pnl_block
+        pnl[:, block] = pnl_block if rank is None else pnl_block[rank]
         if flows is not None:
             totals["funding"][block] = _column_sum(flows, quote_rows)
         cut = _Shocks.per_account(shocks.haircuts, shocks.currency_code, block)
         collateral = accounts.wallet[:, None] * (1.0 - cut) if cut is not None else (
             accounts.wallet[:, None]
         )
-        balance_block = np.add(collateral, _sum_by_account(after, accounts))
+        balance_block = np.add(collateral, _sum_by_account(after, work_accounts))
         balance[:, block] = balance_block
-        requirement_block = _sum_by_account(need, accounts)
+        requirement_block = _sum_by_account(need, work_accounts)
         if requirement is not mm:
             requirement[:, block] = requirement_block
         quote = (
-            np.where(accounts.inverse[:, None], price[accounts.first_row], 1.0)
+            np.where(accounts.inverse[:, None], price[work_accounts.first_row], 1.0)
             if any_inverse else None
         )
         _account_totals(
@@ -799,7 +821,7 @@ def stress_test(
         positions=book.frame[
             ["exchange", "symbol", "asset", "settle", "side", "contract", "margin_mode",
              "mark_price"]
-        ].assign(account=accounts.table["account"].to_numpy()[accounts.code]),
+        ].assign(account=_rows_at(accounts.table["account"], accounts.code)),
         scenarios=chosen,
         pnl=pnl,
         maintenance_margin=mm,
@@ -812,6 +834,31 @@ def stress_test(
         asset_moves=shocks.moves,
         asset_of_position=shocks.asset_code,
     )
+
+
+def _by_group(
+    book: _Book, groups: list[_Group], accounts: _Accounts, asset_code: IntArray
+) -> tuple[_Book, list[_Group], _Accounts, IntArray, IntArray | None]:
+    """The book's per-position arrays ordered by group (each group's rows one slice), the
+    groups and accounts in that order, each position's asset, and each book row's place in
+    that order (None: the book's own order, one group)."""
+    if len(groups) == 1:
+        return book, groups, accounts, asset_code, None
+    order = np.concatenate([np.arange(len(book.qty))[g.rows] for g in groups])
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    work = replace(
+        book, sign=book.sign[order], qty=book.qty[order], entry=book.entry[order],
+        mark=book.mark[order], rate=book.rate[order], amount=book.amount[order],
+        fee=book.fee[order], inverse=book.inverse[order], fee_value=book.fee_value[order],
+    )
+    bounds = np.cumsum([0] + [len(np.arange(len(book.qty))[g.rows]) for g in groups])
+    work_groups = [replace(g, rows=slice(int(start), int(stop)))
+                   for g, start, stop in zip(groups, bounds[:-1], bounds[1:], strict=True)]
+    # A shared account's members keep their order: its sums add them as before.
+    work_accounts = replace(accounts, first_row=rank[accounts.first_row],
+                            members=rank[accounts.members], identity=False)
+    return work, work_groups, work_accounts, asset_code[order], rank
 
 
 def _block_group(
@@ -845,7 +892,9 @@ def _block_group(
         rate, amount = maintenance_terms(value, np.asarray(np.nan), np.asarray(0.0), group.table)
     else:
         rate, amount = book.rate[rows, None], book.amount[rows, None]
-    margin = value * rate - amount
+    margin = value * rate
+    if np.any(amount != 0):  # (x - 0.0 is x)
+        margin = margin - amount
     margin_out[rows] = margin
     if need is not margin_out:
         fixed = book.fee_value[rows, None]
@@ -889,13 +938,18 @@ def _account_totals(
         totals["haircut_loss"][block] = _column_sum(cut, quote)
     totals["positions_liquidated"][block] = _positions_in(liquidated, accounts)
     totals["accounts_liquidated"][block] = np.count_nonzero(liquidated, axis=0)
-    # Missing market data is neither liquidated nor safe: count it so a report can say so.
-    unknown = np.isnan(balance)
-    unknown |= np.isnan(requirement)
-    totals["positions_unknown"][block] = _positions_in(unknown, accounts)
-    gap = np.negative(balance)
-    np.maximum(gap, 0.0, out=gap)  # max(-balance, 0), NaN where the balance is
-    totals["shortfall"][block] = _column_sum(gap, quote)
+    # The loss beyond the margin: sum of max(-balance, 0) = -sum of min(balance, 0), NaN where
+    # a balance is.
+    short = np.minimum(balance, 0.0)
+    shortfall = -_column_sum(short, quote)
+    totals["shortfall"][block] = shortfall
+    # Missing market data is neither liquidated nor safe: count it so a report can say so. A
+    # NaN balance makes its column's shortfall NaN, a NaN requirement its column's sum: without
+    # either, nothing is unknown.
+    if np.isnan(shortfall).any() or np.isnan(np.sum(requirement, axis=0)).any():
+        unknown = np.isnan(balance)
+        unknown |= np.isnan(requirement)
+        totals["positions_unknown"][block] = _positions_in(unknown, accounts)
 
 
 def _positions_in(flags: BoolArray, accounts: _Accounts) -> FloatArray:
