@@ -16,7 +16,9 @@ mode reports its ratio in the venue's own convention (:data:`MODES`).
 Sources (re-read December 2026): Bybit help "Glossary - Unified Trading Account" and
 "Liquidation Process (UTA)" (Account MM Rate = Total MM / Margin Balance, liquidation at 100%);
 Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc "How to Calculate Margin in Multi-Assets Mode"
-(account margin ratio = account MM / account equity, 100%); Binance FAQ
+(account margin ratio = account MM / account equity, 100%; with ``conversion_buffers`` each
+asset's equity at min(equity x bid rate, equity x ask rate) and the maintenance margin at the
+ask rate, as its example computes 416.02 and 199.596); Binance FAQ
 5e33af8e6ac04d57a1d0a3398e0a0752 (uniMMR = adjusted equity / MM, liquidation at or below
 105%); OKX help "Multi-currency margin mode: cross margin" (margin ratio = adjusted equity /
 (MMR + liquidation cost), below 100%); Hyperliquid docs "Liquidations" (account value below the
@@ -383,7 +385,9 @@ class AccountMargin:
         liquidation_fee, account_liquidation_price (the asset price that liquidates the account
         with every other price held; 0.0 never for a falling price, inf never for a rising one).
     coins : DataFrame
-        Per coin: balance, unrealized_pnl, equity (coins), price, value (USD after haircut).
+        Per coin: balance, unrealized_pnl, equity (coins), price, value (USD after haircut);
+        with ``conversion_buffers`` also bid_rate and ask_rate (USD), the value at the bid
+        rate when the equity is positive, at the ask rate when negative.
     """
 
     mode: str
@@ -418,6 +422,11 @@ class _Account:
     balances: dict[str, float]
     prices: dict[str, float]
     haircuts: dict[str, CollateralTiers]
+    #: Binance Multi-Assets bid/ask buffers per coin; None: no conversion rates (index prices).
+    buffers: dict[str, tuple[float, float]] | None = None
+
+    def _buffer(self, coin: str) -> tuple[float, float]:
+        return (self.buffers or {}).get(coin, (0.0, 0.0))
 
     def _coin_price(self, coin: str, moved: Mapping[str, Any]) -> Any:
         return np.asarray(moved.get(coin, self.prices.get(coin, 1.0)), dtype=float)
@@ -439,6 +448,8 @@ class _Account:
             else:
                 mm[rows] = value[rows] * self.rate[rows] - self.amount[rows]
         fees = value * self.fee if self.mode.fees_in_requirement else np.zeros_like(value)
+        if self.buffers is not None:
+            return self._at_conversion_rates(moved, pnl, mm, fees, value)
         equity = 0.0
         for coin in self.coins:
             px = float(self._coin_price(coin, moved))
@@ -448,16 +459,67 @@ class _Account:
         return {"equity": equity, "requirement": float((mm + fees).sum()), "mm": mm,
                 "pnl": pnl, "fees": fees, "value": value}
 
+    def _rates(self, coin: str, moved: Mapping[str, Any]) -> tuple[float, float]:
+        """(bid, ask) USD conversion rates of a coin: index x (1 - bid, 1 + ask buffer)."""
+        index = float(self._coin_price(coin, moved))
+        bid_buffer, ask_buffer = self._buffer(coin)
+        return index * (1.0 - bid_buffer), index * (1.0 + ask_buffer)
+
+    def _at_conversion_rates(self, moved: Mapping[str, Any], pnl: FloatArray, mm: FloatArray,
+                             fees: FloatArray, value: FloatArray) -> dict[str, Any]:
+        """Binance Multi-Assets: amounts in each margin asset (marks quoted in the settle
+        coin); asset equity = wallet + unrealised PnL, valued min(equity x bid, equity x ask)
+        (after the collateral ratio when positive); maintenance margin at the ask rate."""
+        equity = 0.0
+        for coin in self.coins:
+            held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum())
+            bid, ask = self._rates(coin, moved)
+            ratio = self.haircuts.get(coin, 1.0) if self.mode.haircuts else 1.0
+            equity += float(_weighted_value(held, bid if held >= 0 else ask, ratio))
+        ask_of = {coin: self._rates(coin, moved)[1] for coin in set(self.settle)}
+        asks = np.array([ask_of[c] for c in self.settle], dtype=float)
+        return {"equity": equity, "requirement": float(((mm + fees) * asks).sum()), "mm": mm,
+                "pnl": pnl, "fees": fees, "value": value, "ask": asks}
+
     def margin_left(self, moved: Mapping[str, Any] | None = None) -> Any:
         """equity - k x requirement: liquidation where it reaches 0."""
         state = self.evaluate(moved)
         return state["equity"] - _requirement_share(self.mode) * state["requirement"]
 
 
+def _buffers(given: Mapping[str, Any] | None, mode: str
+             ) -> dict[str, tuple[float, float]] | None:
+    """Validated conversion buffers per coin, or None when none are given."""
+    if given is None:
+        return None
+    if mode != "binance_multi_assets":
+        raise RiskInputError(f"conversion_buffers are Binance Multi-Assets' bid/ask rates: use "
+                             f"them with mode binance_multi_assets (got {mode!r})")
+    if not isinstance(given, Mapping):
+        raise RiskInputError(f"conversion_buffers must map each coin to (bid buffer, ask "
+                             f"buffer) (got {type(given).__name__})")
+    out = {}
+    for coin, pair in given.items():
+        name = f"conversion_buffers {str(coin).upper()}"
+        try:
+            bid, ask = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise RiskInputError(f"{name} must be two numbers: bid buffer, ask buffer (got "
+                                 f"{pair!r})") from None
+        if not 0.0 <= bid < 1.0:
+            raise RiskInputError(f"{name} bid buffer must be in [0, 1) (got {bid!r})")
+        if not 0.0 <= ask < np.inf:
+            raise RiskInputError(f"{name} ask buffer must be >= 0 (got {ask!r})")
+        out[str(coin).upper()] = (bid, ask)
+    return out
+
+
 def _account(book: pd.DataFrame, balances: Mapping[str, float], mode: str,
              prices: Mapping[str, float] | None, collateral_tiers: Mapping[str, Any] | None,
-             tiers: TierMap | None) -> _Account:
+             tiers: TierMap | None,
+             conversion_buffers: Mapping[str, Any] | None = None) -> _Account:
     chosen = MODES[choose("mode", mode, tuple(MODES))]
+    buffers = _buffers(conversion_buffers, str(mode))
     if not isinstance(book, pd.DataFrame):
         raise RiskInputError(f"book must be a DataFrame (got {type(book).__name__})")
     frame = book.reset_index(drop=True)
@@ -505,7 +567,7 @@ def _account(book: pd.DataFrame, balances: Mapping[str, float], mode: str,
         mark, _floats(fee.astype(float).fillna(0.0)),
         _floats(rate), _floats(amount.astype(float).fillna(0.0)), tables,
         labels, coins, held, {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices},
-        {str(k).upper(): v for k, v in (collateral_tiers or {}).items()})
+        {str(k).upper(): v for k, v in (collateral_tiers or {}).items()}, buffers)
 
 
 def _floats(values: Any) -> FloatArray:
@@ -519,7 +581,9 @@ _USD_COINS = ("USD", "USDT", "USDC")
 def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
                    mode: AccountMode, prices: Mapping[str, float] | None = None,
                    collateral_tiers: Mapping[str, CollateralTiers] | None = None,
-                   tiers: TierMap | None = None) -> AccountMargin:
+                   tiers: TierMap | None = None,
+                   conversion_buffers: Mapping[str, tuple[float, float]] | None = None,
+                   ) -> AccountMargin:
     """Equity, requirement, the account ratio and each asset's account liquidation price.
 
     Parameters
@@ -540,6 +604,15 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
         modes without haircuts (Hyperliquid, dYdX).
     tiers : mapping, optional
         Maintenance tiers by symbol (or ``(exchange, symbol)``), as in :func:`portfolio_margin`.
+    conversion_buffers : mapping of coin to (bid buffer, ask buffer), optional
+        Binance Multi-Assets only: the index bid and ask buffers of each margin asset
+        (``GET /fapi/v1/assetIndex`` ``bidBuffer``, ``askBuffer``; a coin not listed has 0,
+        0). Given, amounts are read in each margin asset as Binance does (marks quoted in the
+        settle coin): asset equity = wallet balance + unrealised PnL, valued at the bid rate
+        ``price x (1 - bid buffer)`` when positive (then its collateral ratio) and at the ask
+        rate ``price x (1 + ask buffer)`` when negative, and each position's maintenance
+        margin at its settle coin's ask rate (:func:`conversion_rates`). Omitted, coins are
+        valued at their index prices as before.
 
     Returns
     -------
@@ -563,18 +636,36 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     >>> state = account_margin(book, {"USDC": 1000.0}, mode="dydx_cross")
     >>> round(float(state.positions["account_liquidation_price"].iloc[0]), 2)
     3174.6
+
+    Binance FAQ "How to Calculate Margin in Multi-Assets Mode": 200 USDT (index 0.99, bid
+    buffer 0.01, ask buffer 0.005) and 220 USDC (index 1) behind 0.5 BTCUSDT at 20,000 (MMR
+    0.8%) and 20 ETHUSDC at 600 (MMR 1%): equity 200 x 0.9801 + 220 = 416.02, maintenance
+    80 x 0.99495 + 120 = 199.596, margin ratio 47.98%.
+
+    >>> book = pd.DataFrame({"symbol": ["BTC/USDT:USDT", "ETH/USDC:USDC"],
+    ...                      "side": ["long", "long"], "contracts": [0.5, 20.0],
+    ...                      "entryPrice": [20_000.0, 600.0], "markPrice": [20_000.0, 600.0],
+    ...                      "maintenanceMarginRate": [0.008, 0.01]})
+    >>> state = account_margin(book, {"USDT": 200.0, "USDC": 220.0},
+    ...                        mode="binance_multi_assets", prices={"USDT": 0.99},
+    ...                        conversion_buffers={"USDT": (0.01, 0.005)})
+    >>> round(state.equity, 6), round(state.requirement, 6), round(state.ratio, 4)
+    (416.02, 199.596, 0.4798)
     """
-    account = _account(book, balances, mode, prices, collateral_tiers, tiers)
+    account = _account(book, balances, mode, prices, collateral_tiers, tiers,
+                       conversion_buffers)
     state = account.evaluate()
     equity, requirement = float(state["equity"]), float(state["requirement"])
     m = account.mode
     ratio, liquidated = _ratio(m, equity, requirement)
     prices_by_asset = _liquidation_prices(account)
     usd = np.array([account.prices.get(c, 1.0) for c in account.settle], dtype=float)
+    # With conversion rates each maintenance margin counts at its settle coin's ask rate.
+    mm_usd = state["ask"] if account.buffers is not None else usd
     positions = pd.DataFrame({
         "symbol": book["symbol"].to_numpy(), "asset": account.asset, "settle": account.settle,
-        "notional_usd": state["value"] * usd, "maintenance_margin": state["mm"] * usd,
-        "unrealized_pnl": state["pnl"], "liquidation_fee": state["fees"] * usd,
+        "notional_usd": state["value"] * usd, "maintenance_margin": state["mm"] * mm_usd,
+        "unrealized_pnl": state["pnl"], "liquidation_fee": state["fees"] * mm_usd,
         "account_liquidation_price": [prices_by_asset[a] for a in account.asset],
     }, index=book.index)
     coins = pd.DataFrame({
@@ -583,10 +674,18 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     }, index=pd.Index(account.coins, name="coin"))
     coins["unrealized_pnl"] = [float(state["pnl"][account.settle == c].sum())
                                for c in account.coins]
-    coins["equity"] = coins["balance"] + coins["unrealized_pnl"] / coins["price"]
+    if account.buffers is None:
+        coins["equity"] = coins["balance"] + coins["unrealized_pnl"] / coins["price"]
+        rate = coins["price"]
+    else:  # in the coin itself, valued at the bid rate (held) or the ask rate (owed)
+        coins["equity"] = coins["balance"] + coins["unrealized_pnl"]
+        rates = [account._rates(c, {}) for c in account.coins]
+        coins["bid_rate"] = [bid for bid, _ in rates]
+        coins["ask_rate"] = [ask for _, ask in rates]
+        rate = coins["bid_rate"].where(coins["equity"] >= 0, coins["ask_rate"])
     coins["value"] = [
         float(collateral_value(e, p, account.haircuts.get(c, 1.0) if m.haircuts else 1.0))
-        for c, e, p in zip(account.coins, coins["equity"], coins["price"], strict=True)]
+        for c, e, p in zip(account.coins, coins["equity"], rate, strict=True)]
     return AccountMargin(mode, equity, requirement, float(ratio), m.ratio_name, m.convention,
                          m.trigger, bool(liquidated), positions, coins)
 
@@ -614,13 +713,15 @@ def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
                    scenarios: pd.DataFrame | Mapping[str, Mapping[str, float]], *,
                    mode: AccountMode, prices: Mapping[str, float] | None = None,
                    collateral_tiers: Mapping[str, CollateralTiers] | None = None,
-                   tiers: TierMap | None = None) -> pd.DataFrame:
+                   tiers: TierMap | None = None,
+                   conversion_buffers: Mapping[str, tuple[float, float]] | None = None,
+                   ) -> pd.DataFrame:
     """A unified account under joint scenarios: every asset and collateral coin moved at once.
 
     Parameters
     ----------
-    book, balances, mode, prices, collateral_tiers, tiers
-        As in :func:`account_margin`.
+    book, balances, mode, prices, collateral_tiers, tiers, conversion_buffers
+        As in :func:`account_margin` (a moved coin's bid and ask rates move with it).
     scenarios : DataFrame or mapping of scenario name to {coin: move}
         One row per scenario (its index names it), one column per asset or coin, each value
         a fractional move of that coin's price (-0.3 = 30% down; a stablecoin may move too).
@@ -656,7 +757,8 @@ def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
     >>> out["liquidated"].tolist()
     [False, True]
     """
-    account = _account(book, balances, mode, prices, collateral_tiers, tiers)
+    account = _account(book, balances, mode, prices, collateral_tiers, tiers,
+                       conversion_buffers)
     if isinstance(scenarios, pd.DataFrame):
         frame = scenarios
     elif isinstance(scenarios, Mapping):

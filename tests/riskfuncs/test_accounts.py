@@ -472,3 +472,114 @@ def test_account_stress_refusals_name_the_argument() -> None:
         account_stress(book, {"USDT": 1_000}, pd.DataFrame(), mode="bybit_uta")
     with pytest.raises(RiskInputError, match="scenarios must be a DataFrame or a mapping"):
         account_stress(book, {"USDT": 1_000}, [0.1], mode="bybit_uta")  # type: ignore[arg-type]
+
+
+# --- Binance Multi-Assets bid/ask conversion rates -----------------------------------------
+
+#: Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc "How to Calculate Margin in Multi-Assets Mode":
+#: USDTUSD index 0.99 with bid buffer 0.01 and ask buffer 0.005; USDCUSD 1, 0, 0.
+_BINANCE_FAQ_BOOK = pd.DataFrame({
+    "symbol": ["BTC/USDT:USDT", "ETH/USDC:USDC"], "side": ["long", "long"],
+    "contracts": [0.5, 20.0], "entryPrice": [20_000.0, 600.0], "markPrice": [20_000.0, 600.0],
+    "maintenanceMarginRate": [0.008, 0.01]})
+
+
+def test_binance_multi_assets_documented_example_at_the_bid_and_ask_rates() -> None:
+    # "Account Equity = sum min(assetEquity*bidRate, assetEquity*askRate) = 200 * 0.9801 +
+    # 220 * 1 = 416.02"; account maintenance margin 0.5 x 20,000 x 0.8% x 0.99495 +
+    # 20 x 600 x 1% x 1 = 199.596; "Margin Ratio = 199.596 / 416.02 = 0.47977 = 47.98%".
+    state = account_margin(_BINANCE_FAQ_BOOK, {"USDT": 200.0, "USDC": 220.0},
+                           mode="binance_multi_assets", prices={"USDT": 0.99, "USDC": 1.0},
+                           conversion_buffers={"USDT": (0.01, 0.005), "USDC": (0.0, 0.0)})
+    assert state.equity == pytest.approx(416.02, rel=1e-14)
+    assert state.requirement == pytest.approx(199.596, rel=1e-14)
+    assert state.ratio == pytest.approx(199.596 / 416.02, rel=1e-14)
+    assert round(state.ratio * 100, 2) == 47.98
+    assert state.coins.loc["USDT", "bid_rate"] == pytest.approx(0.9801, rel=1e-15)
+    assert state.coins.loc["USDT", "ask_rate"] == pytest.approx(0.99495, rel=1e-15)
+    assert state.positions["maintenance_margin"].tolist() == pytest.approx(
+        [80 * 0.99495, 120.0], rel=1e-14)
+    # Without the buffers the same account is valued at the index prices, as before.
+    before = account_margin(_BINANCE_FAQ_BOOK, {"USDT": 200.0, "USDC": 220.0},
+                            mode="binance_multi_assets", prices={"USDT": 0.99})
+    assert before.equity == pytest.approx(200 * 0.99 + 220, rel=1e-15)
+    assert before.requirement == pytest.approx(80 + 120, rel=1e-15)
+    assert "bid_rate" not in before.coins
+
+
+def test_binance_bid_ask_by_hand_with_a_debt_a_loss_and_a_haircut() -> None:
+    # 1 BTC collateral (index 60,000, buffers 0.2% / 0.3%, collateral ratio 95%) and -500 USDT
+    # behind a 0.5 BTCUSDT long from 62,000 marked 60,000 (PnL -1,000 USDT, MMR 0.8%).
+    # USDT equity -1,500 owed: at the ask 0.99 x 1.005 = 0.99495 -> -1,492.425.
+    # BTC equity 1 held: at the bid 60,000 x 0.998 = 59,880, x 95% = 56,886.
+    # Maintenance 0.5 x 60,000 x 0.8% = 240 USDT at the ask: 238.788.
+    book = _book(("BTC/USDT:USDT", "long", 0.5, 62_000, 60_000, 0.008))
+    state = account_margin(book, {"USDT": -500.0, "BTC": 1.0}, mode="binance_multi_assets",
+                           prices={"USDT": 0.99}, collateral_tiers={"BTC": 0.95},
+                           conversion_buffers={"USDT": (0.01, 0.005), "BTC": (0.002, 0.003)})
+    assert state.equity == pytest.approx(56_886 - 1_492.425, rel=1e-14)
+    assert state.requirement == pytest.approx(238.788, rel=1e-14)
+    assert state.ratio == pytest.approx(238.788 / (56_886 - 1_492.425), rel=1e-14)
+    assert state.coins.loc["USDT", "value"] == pytest.approx(-1_492.425, rel=1e-14)
+    assert state.coins.loc["BTC", "value"] == pytest.approx(56_886, rel=1e-14)
+
+
+def test_zero_buffers_at_a_dollar_are_todays_result() -> None:
+    balances = {"USDT": 20_000.0, "BTC": 1.5, "ETH": -2.0}
+    plain = account_margin(_mixed_book(), balances, mode="binance_multi_assets",
+                           prices=_PRICES, collateral_tiers=_HAIRCUTS)
+    zero = account_margin(_mixed_book(), balances, mode="binance_multi_assets",
+                          prices=_PRICES, collateral_tiers=_HAIRCUTS,
+                          conversion_buffers={"USDT": (0.0, 0.0)})
+    assert zero.equity == pytest.approx(plain.equity, rel=1e-15)
+    assert zero.requirement == pytest.approx(plain.requirement, rel=1e-15)
+    assert zero.positions["account_liquidation_price"].tolist() == pytest.approx(
+        plain.positions["account_liquidation_price"].tolist(), rel=1e-12)
+
+
+_BUFFERS = {"USDT": (0.01, 0.005), "BTC": (0.002, 0.003), "ETH": (0.004, 0.006)}
+
+
+def test_with_conversion_rates_the_ratio_is_its_trigger_at_each_liquidation_price() -> None:
+    balances = {"USDT": 20_000.0, "BTC": 1.5, "ETH": -2.0}
+    prices = {**_PRICES, "USDT": 0.995}
+    state = account_margin(_mixed_book(), balances, mode="binance_multi_assets", prices=prices,
+                           collateral_tiers=_HAIRCUTS, conversion_buffers=_BUFFERS)
+    checked = 0
+    for asset, price in zip(state.positions["asset"],
+                            state.positions["account_liquidation_price"], strict=True):
+        if not 0.0 < price < np.inf:
+            continue
+        checked += 1
+        book = _mixed_book()
+        book.loc[book["symbol"].str.startswith(asset + "/"), "markPrice"] = price
+        moved = account_margin(book, balances, mode="binance_multi_assets",
+                               prices={**prices, asset: price}, collateral_tiers=_HAIRCUTS,
+                               conversion_buffers=_BUFFERS)
+        assert moved.ratio == pytest.approx(1.0, rel=1e-9), asset
+    assert checked >= 2
+    # The joint stress moves each coin's bid and ask rates with its price.
+    out = account_stress(_mixed_book(), balances, {"usdt off peg": {"USDT": -0.03}},
+                         mode="binance_multi_assets", prices=prices,
+                         collateral_tiers=_HAIRCUTS, conversion_buffers=_BUFFERS)
+    expected = account_margin(_mixed_book(), balances, mode="binance_multi_assets",
+                              prices={**prices, "USDT": 0.995 * 0.97},
+                              collateral_tiers=_HAIRCUTS, conversion_buffers=_BUFFERS)
+    assert out.loc["usdt off peg", "equity"] == pytest.approx(expected.equity, rel=1e-12)
+    assert out.loc["usdt off peg", "requirement"] == pytest.approx(expected.requirement,
+                                                                   rel=1e-12)
+
+
+@pytest.mark.parametrize(("mode", "buffers", "message"), [
+    ("bybit_uta", {"USDT": (0.01, 0.005)}, "use them with mode binance_multi_assets"),
+    ("binance_multi_assets", {"USDT": (1.0, 0.005)},
+     r"conversion_buffers USDT bid buffer must be in \[0, 1\) \(got 1.0\)"),
+    ("binance_multi_assets", {"usdt": (0.01, -0.1)},
+     r"conversion_buffers USDT ask buffer must be >= 0"),
+    ("binance_multi_assets", {"USDT": 0.01}, "must be two numbers: bid buffer, ask buffer"),
+])
+def test_conversion_buffer_refusals_name_the_argument(mode: str, buffers: object,
+                                                      message: str) -> None:
+    with pytest.raises(RiskInputError, match=message):
+        account_margin(_BINANCE_FAQ_BOOK, {"USDT": 200.0}, mode=mode,  # type: ignore[arg-type]
+                       conversion_buffers=buffers)  # type: ignore[arg-type]
