@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from addin.excel import cells
+from addin.excel import cells, declare
 from addin.excel.declare import (
     COLUMN,
     EXPOSURES,
@@ -203,20 +203,39 @@ def _collateral_value(amount: Any, price: Any, tiers: Any = None, ratio: Any = O
     )
 
 
-def _account_margin(book: pd.DataFrame, balances: pd.DataFrame, mode: Any,
-                    tiers: Any = None) -> list[list[Any]]:
+BUFFER_COLUMNS = ("bid_buffer", "ask_buffer")
+
+
+def _balances(balances: pd.DataFrame, mode: Any = None) -> dict[str, Any]:
+    """The balances table as account arguments: balances, prices, collateral ratios and, for an
+    account ``mode``, Binance Multi-Assets conversion buffers from its bid_buffer and
+    ask_buffer columns."""
     if "coin" not in balances or "balance" not in balances:
         raise RiskInputError("balances must have coin and balance columns")
-    names = balances["coin"].fillna("").astype(str).str.upper()
+    names = balances["coin"].fillna("").astype(str).str.strip().str.upper()
 
     def by_coin(column: str) -> dict[str, float]:
         values: Any = balances.get(column, [])
         return {c: float(v) for c, v in zip(names, values, strict=False) if not np.isnan(v)}
 
-    state = accounts.account_margin(
-        book, dict(zip(names, balances["balance"].astype(float), strict=True)), mode=mode,
-        prices=by_coin("price"), collateral_tiers=by_coin("ratio"), tiers=tiers,
-    )
+    given: dict[str, Any] = {
+        "balances": dict(zip(names, balances["balance"].astype(float), strict=True)),
+        "prices": by_coin("price"), "collateral_tiers": by_coin("ratio"),
+    }
+    bid, ask = by_coin("bid_buffer"), by_coin("ask_buffer")
+    if mode is not None and (bid or ask):  # the account functions; empty columns are no buffers
+        if mode != "binance_multi_assets":
+            raise RiskInputError("balances bid_buffer and ask_buffer are Binance Multi-Assets' "
+                                 "conversion buffers: use mode binance_multi_assets (got "
+                                 f"{mode!r})")
+        given["conversion_buffers"] = {
+            c: (bid.get(c, 0.0), ask.get(c, 0.0)) for c in names if c in bid or c in ask}
+    return given
+
+
+def _account_margin(book: pd.DataFrame, balances: pd.DataFrame, mode: Any,
+                    tiers: Any = None) -> list[list[Any]]:
+    state = accounts.account_margin(book, **_balances(balances, mode), mode=mode, tiers=tiers)
     summary: list[list[Any]] = [
         ["equity (USD)", state.equity], ["requirement (USD)", state.requirement],
         [state.ratio_name, state.ratio], ["liquidated at", state.trigger],
@@ -233,6 +252,153 @@ def _steps(steps: Any, names: Any) -> list[list[Any]]:
     return [["price", "closed", "remaining", "what happens"]] + [
         [cells.cells_out(s.price, inf_text=NEVER_LIQUIDATED), s.closed, s.remaining, s.note]
         for s in steps]
+
+
+def _figure(value: Any) -> Any:
+    """One number as a cell of a raw table: NaN (no figure) empty, +/-inf as text."""
+    number = float(value)
+    return "" if np.isnan(number) else cells.cells_out(number)
+
+
+def _account_stress(book: pd.DataFrame, balances: pd.DataFrame, scenarios: pd.DataFrame,
+                    mode: Any, tiers: Any = None) -> pd.DataFrame:
+    result = accounts.account_stress(book, **_balances(balances, mode), scenarios=scenarios,
+                                     mode=mode, tiers=tiers)
+    return result.rename_axis("scenario").reset_index()
+
+
+def _named_rows(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A scenario table indexed by its name column (else by row number from 1)."""
+    if "name" not in frame:
+        return frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+    labels = frame["name"]
+    if labels.isna().any():
+        raise RiskInputError(f"{name} name must be given on every row "
+                             f"(row {int(labels.isna().to_numpy().argmax()) + 1} is empty)")
+    return frame.drop(columns="name").set_axis(labels.astype(str).str.strip().tolist(), axis=0)
+
+
+def _account_scenarios(name: str, value: Any, default: Any) -> pd.DataFrame:
+    frame = _named_rows(name, cells.table(name, value, text_columns=("name",)))
+    for column in frame.columns:
+        if frame[column].dtype.kind != "f":
+            raise RiskInputError(f"{name} {column} must hold price moves as fractions "
+                                 "(-0.3 = 30% down)")
+    return frame
+
+
+ACCOUNT_SCENARIOS = Kind(
+    "account scenario table", _account_scenarios, declare.TABLE_OPTIONS,
+    doc="Scenarios with a header row: name, then one column per asset or coin (BTC, ETH, "
+    "USDT...) holding its price move as a fraction (-0.3 = 30% down); empty = unchanged.",
+)
+
+
+def _margin_scenarios(name: str, value: Any, default: Any) -> pd.DataFrame:
+    return _named_rows(name, cells.table(name, value, text_columns=("name", "underlying"),
+                                         number_columns=("price_move", "vol_move")))
+
+
+MARGIN_SCENARIOS = Kind(
+    "portfolio-margin scenario table", _margin_scenarios, declare.TABLE_OPTIONS,
+    doc="Scenario grid with a header row: price_move (fraction); optional name, vol_move and "
+    "underlying (the risk unit a row applies to; empty or * for every unit).",
+)
+
+
+def _scenario_margin(book: pd.DataFrame, scenarios: pd.DataFrame, balances: Any = None,
+                     add_ons: Any = None) -> list[list[Any]]:
+    held = _balances(balances) if balances is not None else {}
+    result = accounts.scenario_margin(book, scenarios, balances=held.get("balances"),
+                                      prices=held.get("prices"), add_ons=add_ons)
+    units = result.units
+    rows: list[list[Any]] = [[
+        str(unit), _figure(row["worst_loss"]), row["worst_scenario"], _figure(row["add_on"]),
+        _figure(row["maintenance"]), row["basis"]] for unit, row in units.iterrows()]
+    total = ["total", _figure(units["worst_loss"].sum()), "", _figure(units["add_on"].sum()),
+             _figure(result.maintenance), result.basis]
+    header = ["underlying", "worst_loss", "worst_scenario", "add_on", "maintenance", "basis"]
+    return cells.fit_rows([header, *rows, total])
+
+
+def _collateral_tier_rows(records: Any, names: Any) -> list[list[Any]]:
+    unit = ("minValue", "maxValue") if "minValue" in records[0] else ("minAmount", "maxAmount")
+    return [[*unit, "ratio"], *(
+        [float(r[unit[0]] or 0.0), "" if r[unit[1]] is None else float(r[unit[1]]),
+         float(r["ratio"])] for r in records)]
+
+
+def _book_returns(name: str, value: Any, default: Any) -> pd.DataFrame:
+    values, labels = cells.history(name, value)
+    if not labels or any(not label for label in labels):
+        raise RiskInputError(f"{name} must have a header row naming the asset of each column "
+                             "(BTC, ETH...)")
+    return pd.DataFrame(values.reshape(len(values), -1), columns=labels)
+
+
+BOOK_RETURNS = Kind(
+    "returns by asset", _book_returns, RANGE_OPTIONS,
+    doc="Period returns oldest first (fractions, e.g. from PERP_RETURNS), one column per asset "
+    "under a header row of asset names; a leading date column is skipped; empty = no return.",
+)
+
+
+def _exposure_rows(name: str, value: Any, default: Any) -> list[tuple[str, float]]:
+    grid = [row for row in cells._grid(value) if any(v is not None for v in row)]
+    if any(len(row) != 2 for row in grid):
+        raise RiskInputError(f"{name} must be two columns: asset (or symbol) and USD exposure")
+    if grid and isinstance(grid[0][1], str):
+        grid = grid[1:]
+    if not grid:
+        raise RiskInputError(f"{name} must hold at least one position")
+    rows = []
+    for label, amount in grid:
+        if not isinstance(label, str) or not label.strip():
+            raise RiskInputError(f"{name} must name the asset or symbol of each exposure "
+                                 f"(got {label!r})")
+        rows.append((label.strip(), cells._to_float(f"{name} {label.strip()}", amount)))
+    return rows
+
+
+BOOK_EXPOSURES = Kind(
+    "asset | USD exposure rows", _exposure_rows, RANGE_OPTIONS,
+    doc="Two columns: asset or symbol (BTC, BTC/USDT:USDT) | USD value of the position, long "
+    "+, short -; one row per position (positions on one asset are netted).",
+)
+
+
+def _asset_of(label: str) -> str:
+    """BTC for BTC, BTC/USDT:USDT and BTC/USD:BTC."""
+    return label.split(":", 1)[0].split("/", 1)[0].strip().upper()
+
+
+def _book_var(returns: pd.DataFrame, exposures: list[tuple[str, float]],
+              **options: Any) -> Any:
+    labels = [label for label, _ in exposures]
+    values = pd.Series([amount for _, amount in exposures], index=labels, dtype=float)
+    return var.book_var(returns, values, assets=[_asset_of(a) for a in labels], **options)
+
+
+def _book_var_rows(book: Any, names: Any) -> list[list[Any]]:
+    width = 5
+    summary: list[list[Any]] = [
+        ["figure", "value"],
+        ["historical VaR (USD)", _figure(book.historical_var)],
+        ["historical ES (USD)", _figure(book.historical_es)],
+        ["normal VaR (USD)", _figure(book.normal_var)],
+        ["normal ES (USD)", _figure(book.normal_es)],
+        ["joint observations", float(book.observations)],
+        ["coverage (share of the book)", _figure(book.coverage)],
+        ["covered assets", ", ".join(book.covered)],
+        ["assets without history", ", ".join(book.missing)],
+        [""],
+        ["asset", "exposure", "volatility", "historical_var", "normal_var"],
+    ]
+    per_asset = [[str(asset), *(_figure(v) for v in row)]
+                 for asset, row in zip(book.per_asset.index,
+                                       book.per_asset.to_numpy(dtype=float).tolist(),
+                                       strict=True)]
+    return cells.fit_rows([[*row, *[""] * (width - len(row))] for row in summary + per_asset])
 
 
 # --- scenarios ----------------------------------------------------------------------------------
@@ -372,6 +538,29 @@ def _book_rating(result: Any, names: Any) -> list[list[Any]]:
     return cells.fit_rows([[result.rating], *([reason] for reason in result.reasons)])
 
 
+# --- unified accounts -----------------------------------------------------------------------------
+
+ACCOUNT_KINDS = {
+    "positions": table("account positions", ("symbol", "side", "exchange"), (
+        "contracts", "contractSize", "entryPrice", "markPrice", "maintenanceMarginRate",
+        "maintenanceAmount", "feeRate")),
+    "balances": table("balances", ("coin",), ("balance", "price", "ratio", *BUFFER_COLUMNS)),
+}
+ACCOUNT_EXCLUDED = {
+    "prices": "the price column of balances",
+    "collateral_tiers": "the ratio column of balances (one ratio per coin)",
+    "conversion_buffers": "the bid_buffer and ask_buffer columns of balances",
+}
+ACCOUNT_DOCS = {
+    "positions": "The account's linear positions with a header row (ccxt names): symbol, side, "
+    "contracts, entryPrice, markPrice, maintenanceMarginRate; optional contractSize, "
+    "maintenanceAmount, feeRate.",
+    "balances": "Coin balances with a header row: coin, balance; optional price (USD), ratio; "
+    "Binance Multi-Assets: optional bid_buffer, ask_buffer (conversion at bid/ask rates).",
+    "mode": "bybit_uta, binance_multi_assets, binance_portfolio, okx_multi_currency, "
+    "hyperliquid_cross or dydx_cross.",
+}
+
 CELLS = (
     Cell("PERP_NOTIONAL", margin.notional,
          "Position value: quantity x price (linear, quote) or quantity / price (inverse, coin).",
@@ -452,34 +641,62 @@ CELLS = (
          returns={"convert": "raw"}),
     Cell("PERP_COLLATERAL_VALUE", accounts.collateral_value,
          order=("amount", "price", "tiers", "ratio"),
-         kinds={"tiers": table("collateral tiers", number_columns=("minAmount", "maxAmount",
-                                                                     "ratio")),
+         kinds={"tiers": table("collateral tiers", number_columns=(
+             "minAmount", "maxAmount", "minValue", "maxValue", "ratio")),
                 "ratio": NUMBER},
          defaults={"tiers": None, "ratio": OMIT},
          docs={"amount": "Coins held (negative: borrowed, counted in full).",
                "price": "USD index price of the coin (>= 0).",
                "tiers": "Collateral tiers with a header row: minAmount, maxAmount (coin units; "
-               "empty = no upper bound), ratio (fraction). Omit for the flat ratio.",
+               "empty = no upper bound) or minValue, maxValue (USD), ratio (fraction), e.g. "
+               "PERP_COLLATERAL_TIERS. Omit for the flat ratio.",
                "ratio": "One collateral ratio for every amount when no tiers are given (1 = "
                "100%)."},
          call=_collateral_value),
     Cell("PERP_ACCOUNT_MARGIN", accounts.account_margin,
          "Unified account: equity, requirement, the venue's ratio and each liquidation price.",
+         rename={"book": "positions"}, kinds=ACCOUNT_KINDS, excluded=ACCOUNT_EXCLUDED,
+         docs=ACCOUNT_DOCS, call=_account_margin, spill=lambda rows, names: rows,
+         returns={"convert": "raw"}),
+    Cell("PERP_ACCOUNT_STRESS", accounts.account_stress,
+         "Unified account under joint scenarios: equity, requirement, ratio, liquidated; spills "
+         "a table.",
+         rename={"book": "positions"}, kinds={**ACCOUNT_KINDS, "scenarios": ACCOUNT_SCENARIOS},
+         excluded=ACCOUNT_EXCLUDED, docs=ACCOUNT_DOCS, call=_account_stress,
+         spill=lambda result, names: cells.frame_out(result), returns=TABLE),
+    Cell("PERP_COLLATERAL_TIERS", accounts.collateral_tiers,
+         "A venue's stored collateral haircut tiers for a coin, as a range PERP_COLLATERAL_VALUE "
+         "takes.",
+         docs={"venue": "bybit_uta, okx_multi_currency, binance_multi_assets, "
+               "binance_portfolio or binance_portfolio_pro.",
+               "coin": 'Coin held, e.g. "BTC".'},
+         spill=_collateral_tier_rows, returns={"convert": "raw"}),
+    Cell("PERP_SCENARIO_MARGIN", accounts.scenario_margin,
+         "Approximate portfolio margin: worst scenario loss per risk unit plus add-ons, labelled "
+         "approximation.",
          rename={"book": "positions"},
-         kinds={"positions": table("account positions", ("symbol", "side", "exchange"), (
-             "contracts", "contractSize", "entryPrice", "markPrice", "maintenanceMarginRate",
-             "maintenanceAmount", "feeRate")),
-                "balances": table("balances", ("coin",), ("balance", "price", "ratio"))},
-         excluded={"prices": "the price column of balances",
-                   "collateral_tiers": "the ratio column of balances (one ratio per coin)"},
-         docs={"positions": "The account's linear positions with a header row (ccxt names): "
-               "symbol, side, contracts, entryPrice, markPrice, maintenanceMarginRate; optional "
-               "contractSize, maintenanceAmount, feeRate.",
-               "balances": "Coin balances with a header row: coin, balance; optional price "
-               "(USD) and ratio.",
-               "mode": "bybit_uta, binance_multi_assets, binance_portfolio, "
-               "okx_multi_currency, hyperliquid_cross or dydx_cross."},
-         call=_account_margin, spill=lambda rows, names: rows, returns={"convert": "raw"}),
+         kinds={"positions": table("portfolio-margin positions", ("symbol", "side"), (
+             "contracts", "contractSize", "markPrice", "vega")),
+                "scenarios": MARGIN_SCENARIOS, "balances": ACCOUNT_KINDS["balances"],
+                "add_ons": PAIRS},
+         defaults={"balances": None, "add_ons": None},
+         excluded={"prices": "the price column of balances"},
+         docs={"positions": "Linear positions with a header row: symbol (its base asset is the "
+               "risk unit), side, contracts, markPrice; optional contractSize, vega (USD per "
+               "unit vol_move).",
+               "balances": "Optional coins held with a header row: coin, balance; optional "
+               "price (USD). A non-dollar coin joins its risk unit.",
+               "add_ons": "Optional two columns: underlying | add-on in USD (e.g. from "
+               "PERP_TIERED_ADD_ON)."},
+         call=_scenario_margin, spill=lambda rows, names: rows, returns={"convert": "raw"}),
+    Cell("PERP_TIERED_ADD_ON", accounts.tiered_add_on,
+         "A charge at tiered marginal rates: each USD slice of the value at its tier's rate "
+         "(approximation input).",
+         kinds={"tiers": table("add-on tiers", number_columns=("minValue", "maxValue",
+                                                                "rate"))},
+         docs={"value": "USD exposure (>= 0); a range gives one charge per cell.",
+               "tiers": "Tiers with a header row: minValue, maxValue (USD; empty = no upper "
+               "bound), rate (fraction)."}),
     Cell("PERP_LIQ_STEPS", steps_models.liquidation_steps,
          "The liquidation ladder: price, closed, remaining and what happens at each step.",
          defaults={"exchange": "binance"}, spill=_steps, returns={"convert": "raw"}),
@@ -530,6 +747,20 @@ CELLS = (
          order=("returns", "confidence", "method", "zero_mean"), excluded=MOMENTS,
          docs={"method": '"historical" (default), "rockafellar_uryasev" or "normal".'},
          spill=per_series),
+    Cell("PERP_BOOK_VAR", var.book_var,
+         "Book VaR and ES in USD over several assets' joint history, with coverage and each "
+         "asset alone.",
+         order=("returns", "exposures", "confidence", "quantile_method", "horizon",
+                "zero_mean"),
+         rename={"method": "quantile_method"},
+         kinds={"returns": BOOK_RETURNS, "exposures": BOOK_EXPOSURES},
+         excluded={"assets": "the first column of exposures: an asset, or a symbol whose base "
+                   "asset is taken", "ddof": DDOF},
+         docs={"horizon": "Periods to scale to by the square root of time, e.g. 10 for ten "
+               "days from daily returns. Default 1.",
+               "zero_mean": "TRUE to take the mean return as 0 (normal figures). Default "
+               "FALSE."},
+         call=_book_var, spill=_book_var_rows, returns={"convert": "raw"}),
     Cell("PERP_SCALE_TO_HORIZON", var.scale_to_horizon,
          "Square-root-of-time scaling: value x sqrt(horizon) (assumes independent returns).",
          docs={"value": "One-period volatility, VaR or ES (fraction).",

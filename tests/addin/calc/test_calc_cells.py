@@ -22,7 +22,7 @@ from addin.calc.formulas import convert_workbook
 from addin.calc.oxt import programmatic_name
 from addin.excel import udfs
 from addin.excel.errors import cell_message
-from riskfuncs import RiskInputError, discipline, liquidation, margin, tiers
+from riskfuncs import RiskInputError, accounts, discipline, liquidation, margin, tiers
 from tests.addin.calc.conftest import CalcSession, install_into, session_for
 
 pytestmark = pytest.mark.libreoffice
@@ -105,6 +105,15 @@ def _cases() -> list[Case]:
              _column(margin.maintenance_margin(QTY.astype(float), ENTRY.astype(float),
                                                tiers=TIER_FRAME))),
         Case("check table", "A30:F32", "=PERP_CHECK_LEVERAGE(B35:B36;5)", check_rows),
+        # A stored haircut table spilled, then read back as the tiers of another function.
+        Case("collateral tiers", "R20:T27", '=PERP_COLLATERAL_TIERS("okx_multi_currency";"BTC")',
+             [["minAmount", "maxAmount", "ratio"], *(
+                 [r["minAmount"], r["maxAmount"], r["ratio"]]
+                 for r in accounts.collateral_tiers("okx_multi_currency", "BTC"))]),
+        Case("collateral value of the spilled tiers", "A10",
+             "=PERP_COLLATERAL_VALUE(100;60000;R20:T27)",
+             [[accounts.collateral_value(100.0, 60_000.0, accounts.collateral_tiers(
+                 "okx_multi_currency", "BTC"))]]),
         Case("bad quantity", "A6", "=PERP_NOTIONAL(-1;60000)",
              [[_message(lambda: margin.notional(-1.0, 60_000.0))]]),
         Case("bad leverage", "A7", "=PERP_INITIAL_MARGIN(1;60000;-5)",

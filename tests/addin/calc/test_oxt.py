@@ -186,6 +186,25 @@ CALLS: list[tuple[str, list[Any]]] = [
     ("PERP_CHECK_LEVERAGE", [[[3.0], [7.0]], 5.0]),
     ("PERP_PORTFOLIO", [POSITIONS]),
     ("PERP_MAX_LEVERAGE_FOR_MOVE", [0.3, "long", 0.005]),
+    ("PERP_COLLATERAL_TIERS", ["bybit_uta", "BTC"]),
+    ("PERP_COLLATERAL_VALUE", [60.0, 60_000.0, [["minAmount", "maxAmount", "ratio"],
+                                                [0, 10, 0.98], [10, None, 0.95]]]),
+    ("PERP_TIERED_ADD_ON", [[[5e5], [1e7]], [["minValue", "maxValue", "rate"], [0, 1e6, 0.0075],
+                                             [1e6, 5e6, 0.0175], [5e6, None, 0.025]]]),
+    ("PERP_ACCOUNT_STRESS", [
+        [["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate"],
+         ["BTC/USDT:USDT", "long", 0.5, 20_000.0, 20_000.0, 0.008],
+         ["ETH/USDC:USDC", "long", 20.0, 600.0, 600.0, 0.01]],
+        [["coin", "balance", "price", "bid_buffer", "ask_buffer"],
+         ["USDT", 200.0, 0.99, 0.01, 0.005], ["USDC", 220.0, 1.0, None, None]],
+        [["name", "BTC", "ETH"], ["down", -0.1, -0.2], ["up", 0.1, None]],
+        "binance_multi_assets"]),
+    ("PERP_SCENARIO_MARGIN", [
+        [["symbol", "side", "contracts", "markPrice"], ["BTC/USDT:USDT", "long", 1.0, 50_000.0]],
+        [["name", "price_move"], ["down", -0.1], ["up", 0.1]]]),
+    ("PERP_BOOK_VAR", [[["BTC", "ETH"], *([0.01 * ((7 * i) % 11 - 5), 0.01 * ((5 * i) % 13 - 6)]
+                                          for i in range(40))],
+                       [["BTC/USDT:USDT", 1000.0], ["ETH", -500.0], ["SOL", 200.0]], 0.95]),
 ]
 
 

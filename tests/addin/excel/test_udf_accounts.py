@@ -3,10 +3,13 @@ riskfuncs.accounts, bad input is one line naming the argument."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from riskfuncs import accounts
+from riskfuncs import accounts, var
 from tests.addin.excel.excel_side import Excel, Range
 
 OKX_BTC = [["minAmount", "maxAmount", "ratio"], [0, 20, 0.98], [20, 25, 0.975], [25, 30, 0.97],
@@ -24,14 +27,15 @@ def test_collateral_value_cells(excel: Excel) -> None:
 
 
 def test_account_margin_cells(excel: Excel) -> None:
-    positions = [["symbol", "side", "contracts", "entryPrice", "markPrice",
-                  "maintenanceMarginRate", "feeRate"],
-                 ["BTC/USDT:USDT", "long", 1.0, 60_000.0, 60_000.0, 0.004, 0.0005],
-                 ["ETH/USDT:USDT", "short", 100.0, 3_000.0, 3_000.0, 0.005, 0.0005]]
+    positions: list[list[Any]] = [
+        ["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate",
+         "feeRate"],
+        ["BTC/USDT:USDT", "long", 1.0, 60_000.0, 60_000.0, 0.004, 0.0005],
+        ["ETH/USDT:USDT", "short", 100.0, 3_000.0, 3_000.0, 0.005, 0.0005]]
     balances = [["coin", "balance"], ["USDT", 20_000.0]]
     got = excel.call("PERP_ACCOUNT_MARGIN", Range(positions), Range(balances),
                      "okx_multi_currency")
-    frame = pd.DataFrame(positions[1:], columns=positions[0])
+    frame = _frame(positions)
     state = accounts.account_margin(frame, {"USDT": 20_000.0}, mode="okx_multi_currency")
     assert got[0] == ["equity (USD)", state.equity]
     assert got[2] == ["margin ratio", state.ratio]
@@ -61,3 +65,196 @@ def test_liquidation_price_takes_the_margin_mode(excel: Excel) -> None:
     assert "at most 1000x" in str(excel.call("PERP_LIQ_PRICE", *args))
     assert excel.call("PERP_LIQ_PRICE", *args, None, None, None, None, None, None,
                       "cross") == 0.0
+
+
+# --- Binance Multi-Assets conversion rates, joint stress, haircut tables, portfolio margin -----
+
+#: Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc: 200 USDT at index 0.99 (bid buffer 0.01, ask
+#: buffer 0.005) and 220 USDC behind 0.5 BTCUSDT at 20,000 (MMR 0.8%) and 20 ETHUSDC at 600.
+FAQ_POSITIONS: list[list[Any]] = [
+    ["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate"],
+    ["BTC/USDT:USDT", "long", 0.5, 20_000.0, 20_000.0, 0.008],
+    ["ETH/USDC:USDC", "long", 20.0, 600.0, 600.0, 0.01]]
+FAQ_BALANCES = [["coin", "balance", "price", "bid_buffer", "ask_buffer"],
+                ["USDT", 200.0, 0.99, 0.01, 0.005], ["USDC", 220.0, 1.0, None, None]]
+
+
+def _frame(rows: list[list[Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows[1:], columns=list(rows[0]))
+
+
+def test_account_margin_cells_at_binances_bid_and_ask_rates(excel: Excel) -> None:
+    got = excel.call("PERP_ACCOUNT_MARGIN", Range(FAQ_POSITIONS), Range(FAQ_BALANCES),
+                     "binance_multi_assets")
+    state = accounts.account_margin(
+        _frame(FAQ_POSITIONS), {"USDT": 200.0, "USDC": 220.0}, mode="binance_multi_assets",
+        prices={"USDT": 0.99, "USDC": 1.0}, conversion_buffers={"USDT": (0.01, 0.005)})
+    assert got[0][1] == pytest.approx(state.equity, rel=1e-12)
+    assert got[0][1] == pytest.approx(416.02, rel=1e-12)  # the FAQ's account equity
+    assert got[1][1] == pytest.approx(199.596, rel=1e-12)  # its maintenance margin
+    assert got[2] == ["account margin ratio", pytest.approx(199.596 / 416.02, rel=1e-12)]
+    bad = excel.call("PERP_ACCOUNT_MARGIN", Range(FAQ_POSITIONS), Range(FAQ_BALANCES),
+                     "bybit_uta")
+    assert isinstance(bad, str) and "\n" not in bad
+    assert "balances bid_buffer and ask_buffer" in bad and "binance_multi_assets" in bad
+    # Buffer columns left empty are no buffers: any mode takes the table.
+    empty = [[*FAQ_BALANCES[0]], ["USDT", 200.0, 0.99, None, None], ["USDC", 220.0, 1.0, None,
+                                                                    None]]
+    plain = accounts.account_margin(_frame(FAQ_POSITIONS), {"USDT": 200.0, "USDC": 220.0},
+                                    mode="bybit_uta", prices={"USDT": 0.99})
+    got = excel.call("PERP_ACCOUNT_MARGIN", Range(FAQ_POSITIONS), Range(empty), "bybit_uta")
+    assert got[0][1] == pytest.approx(plain.equity, rel=1e-12)
+    assert got[1][1] == pytest.approx(plain.requirement, rel=1e-12)
+
+
+MIXED_POSITIONS: list[list[Any]] = [
+    ["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate",
+     "feeRate"],
+    ["BTC/USDT:USDT", "long", 2.0, 60_000.0, 58_000.0, 0.005, 0.0005],
+    ["ETH/USDT:USDT", "short", 40.0, 3_000.0, 3_100.0, 0.006, 0.0005]]
+MIXED_BALANCES = [["coin", "balance", "price", "ratio"], ["USDT", 20_000.0, None, None],
+                  ["BTC", 1.5, 58_000.0, 0.95], ["ETH", -2.0, 3_100.0, 0.9]]
+MIXED = {"balances": {"USDT": 20_000.0, "BTC": 1.5, "ETH": -2.0},
+         "prices": {"BTC": 58_000.0, "ETH": 3_100.0},
+         "collateral_tiers": {"BTC": 0.95, "ETH": 0.9}}
+
+
+@pytest.mark.parametrize("mode", ["bybit_uta", "okx_multi_currency", "binance_portfolio"])
+def test_account_stress_cells_equal_riskfuncs(excel: Excel, mode: str) -> None:
+    scenarios = [["name", "BTC", "ETH", "USDT"], ["crash", -0.3, -0.4, -0.02],
+                 ["squeeze", 0.05, 0.25, None], ["calm", None, None, None],
+                 ["eth +90%", None, 0.9, None]]
+    got = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
+                     Range(scenarios), mode)
+    moves = pd.DataFrame([[-0.3, -0.4, -0.02], [0.05, 0.25, np.nan], [np.nan] * 3,
+                          [np.nan, 0.9, np.nan]],
+                         index=["crash", "squeeze", "calm", "eth +90%"],
+                         columns=["BTC", "ETH", "USDT"])
+    expected = accounts.account_stress(_frame(MIXED_POSITIONS), **MIXED,  # type: ignore[arg-type]
+                                       scenarios=moves, mode=mode)  # type: ignore[arg-type]
+    assert got[0] == ["scenario", "equity", "requirement", "ratio", "ratio_name", "trigger",
+                      "liquidated", "margin_left"]
+    assert [row[0] for row in got[1:]] == ["crash", "squeeze", "calm", "eth +90%"]
+    assert [row[6] for row in got[1:]] == [False, False, False, True]  # ETH +90%: the short
+    for row, (_, want) in zip(got[1:], expected.iterrows(), strict=True):
+        for value, column in zip(row[1:], got[0][1:], strict=True):
+            if value == "inf":  # no equity left: the ratio shows the word
+                assert want[column] == np.inf, column
+            elif isinstance(value, float):
+                assert value == pytest.approx(float(want[column]), rel=1e-12), column
+            else:
+                assert value == want[column], column
+    bad = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
+                     Range([["name", "BTC"], ["crash", "-30%"]]), mode)
+    assert bad == "scenarios BTC must hold price moves as fractions (-0.3 = 30% down)"
+
+
+@pytest.mark.parametrize(("venue", "coin", "amount", "price"), [
+    ("okx_multi_currency", "BTC", 100.0, 60_000.0),  # OKX's example: 5,785,500
+    ("bybit_uta", "BTC", 60.0, 60_000.0),  # past the open last tier (ratio 0)
+    ("binance_portfolio_pro", "FIL", 2_000_000.0, 5.0),  # tiers in USD value
+])
+def test_stored_collateral_tiers_spill_as_the_range_collateral_value_takes(
+        excel: Excel, venue: str, coin: str, amount: float, price: float) -> None:
+    records = accounts.collateral_tiers(venue, coin)
+    got = excel.call("PERP_COLLATERAL_TIERS", venue, coin)
+    unit = ["minValue", "maxValue"] if "minValue" in records[0] else ["minAmount", "maxAmount"]
+    assert got[0] == [*unit, "ratio"]
+    assert got[1:] == [[r[unit[0]], "" if r[unit[1]] is None else r[unit[1]], r["ratio"]]
+                       for r in records]
+    value = excel.call("PERP_COLLATERAL_VALUE", amount, price, Range(got))
+    assert value == pytest.approx(accounts.collateral_value(amount, price, records), rel=1e-12)
+    if venue == "okx_multi_currency":
+        assert value == pytest.approx(5_785_500, rel=1e-12)
+    bad = excel.call("PERP_COLLATERAL_TIERS", venue, "NOPE")
+    assert isinstance(bad, str) and "\n" not in bad and "coin 'NOPE' has no stored" in bad
+
+
+OKX_MR9: list[list[Any]] = [["minValue", "maxValue", "rate"], [0, 1e6, 0.0075], [1e6, 5e6, 0.0175],
+           [5e6, None, 0.025]]
+
+
+def test_tiered_add_on_cells(excel: Excel) -> None:
+    # OKX's stablecoin depeg add-on example: 10,000,000 USD -> 202,500.
+    assert excel.call("PERP_TIERED_ADD_ON", 10_000_000.0, Range(OKX_MR9)) == pytest.approx(
+        202_500, rel=1e-12)
+    tiers = _frame(OKX_MR9)
+    got = excel.call("PERP_TIERED_ADD_ON", Range([[500_000.0], [3e6]]), Range(OKX_MR9))
+    assert got == [[pytest.approx(v, rel=1e-12)]
+                   for v in accounts.tiered_add_on(np.array([500_000.0, 3e6]), tiers)]
+    bad = excel.call("PERP_TIERED_ADD_ON", -1.0, Range(OKX_MR9))
+    assert bad == "value must be >= 0 (got -1)"
+
+
+def test_scenario_margin_cells_label_every_row_approximation(excel: Excel) -> None:
+    positions: list[list[Any]] = [["symbol", "side", "contracts", "markPrice", "vega"],
+                                  ["BTC/USDT:USDT", "long", 2.0, 50_000.0, None],
+                                  ["BTC/USDC:USDC", "short", 1.0, 50_000.0, None],
+                                  ["ETH/USDT:USDT", "short", 30.0, 3_000.0, 150.0]]
+    grid = [["name", "price_move", "vol_move", "underlying"],
+            ["down 15%", -0.15, 0.3, None], ["up 15%", 0.15, -0.1, "*"],
+            ["flat", 0.0, 0.0, None], ["eth gap", 0.25, 0.5, "ETH"]]
+    balances = [["coin", "balance", "price"], ["BTC", 0.5, None], ["USDT", 10_000.0, None]]
+    add_on = excel.call("PERP_TIERED_ADD_ON", 3_000_000.0, Range(OKX_MR9))
+    got = excel.call("PERP_SCENARIO_MARGIN", Range(positions), Range(grid), Range(balances),
+                     Range([["BTC", add_on]]))
+    scenarios = pd.DataFrame({"price_move": [-0.15, 0.15, 0.0, 0.25],
+                              "vol_move": [0.3, -0.1, 0.0, 0.5],
+                              "underlying": [None, "*", None, "ETH"]},
+                             index=["down 15%", "up 15%", "flat", "eth gap"])
+    expected = accounts.scenario_margin(_frame(positions), scenarios,
+                                        balances={"BTC": 0.5, "USDT": 10_000.0},
+                                        add_ons={"BTC": add_on})
+    assert got[0] == ["underlying", "worst_loss", "worst_scenario", "add_on", "maintenance",
+                      "basis"]
+    units = expected.units
+    assert [row[0] for row in got[1:-1]] == list(units.index)
+    for row, (_, want) in zip(got[1:-1], units.iterrows(), strict=True):
+        assert row[1] == pytest.approx(want["worst_loss"], rel=1e-12)
+        assert row[2] == want["worst_scenario"]
+        assert row[3] == pytest.approx(want["add_on"], rel=1e-12)
+        assert row[4] == pytest.approx(want["maintenance"], rel=1e-12)
+    assert got[-1][0] == "total"
+    assert got[-1][4] == pytest.approx(expected.maintenance, rel=1e-12)
+    assert {row[5] for row in got[1:]} == {"approximation"}
+    # By hand: BTC is net long 1.5 BTC (2 - 1 + 0.5 held) x 50,000 = 75,000: worst -15%.
+    assert got[1][:3] == ["BTC", pytest.approx(11_250, rel=1e-12), "down 15%"]
+    bad = excel.call("PERP_SCENARIO_MARGIN", Range(positions), Range([["name"], ["x"]]))
+    assert bad == "scenarios must have a price_move column (fraction)"
+
+
+def test_book_var_cells_equal_riskfuncs(excel: Excel) -> None:
+    import datetime as dt
+    import warnings
+
+    rng = np.random.default_rng(7)
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(300)]
+    btc, eth = rng.normal(0, 0.03, 300), rng.normal(0, 0.04, 300)
+    eth[5] = np.nan  # a missing day: the joint history drops it
+    returns = [["date", "BTC", "ETH"], *([d, b, None if np.isnan(e) else e]
+                                         for d, b, e in zip(days, btc, eth, strict=True))]
+    exposures = [["position", "USD"], ["BTC/USDT:USDT", 60_000.0], ["BTC/USD:BTC", -20_000.0],
+                 ["ETH", -30_000.0], ["SOL/USDT:USDT", 5_000.0]]
+    got = excel.call("PERP_BOOK_VAR", Range(returns), Range(exposures), 0.975)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 300 returns: no short-history warning either way
+        book = var.book_var(pd.DataFrame({"BTC": btc, "ETH": eth}),
+                            pd.Series([60_000.0, -20_000.0, -30_000.0, 5_000.0]),
+                            assets=["BTC", "BTC", "ETH", "SOL"], confidence=0.975)
+    figures = {row[0]: row[1] for row in got[:9]}
+    assert figures["historical VaR (USD)"] == pytest.approx(book.historical_var, rel=1e-12)
+    assert figures["historical ES (USD)"] == pytest.approx(book.historical_es, rel=1e-12)
+    assert figures["normal VaR (USD)"] == pytest.approx(book.normal_var, rel=1e-12)
+    assert figures["normal ES (USD)"] == pytest.approx(book.normal_es, rel=1e-12)
+    assert figures["joint observations"] == 299
+    assert figures["coverage (share of the book)"] == pytest.approx(110 / 115, rel=1e-12)
+    assert figures["covered assets"] == "BTC, ETH"
+    assert figures["assets without history"] == "SOL"
+    assert got[10] == ["asset", "exposure", "volatility", "historical_var", "normal_var"]
+    per_asset = book.per_asset
+    for row in got[11:]:
+        assert row[1:] == [pytest.approx(v, rel=1e-12) for v in per_asset.loc[row[0]]]
+    assert [row[0] for row in got[11:]] == ["BTC", "ETH"]
+    assert {len(row) for row in got} == {5}
+    bad = excel.call("PERP_BOOK_VAR", Range([[0.01, 0.02], [0.0, -0.01]]), Range(exposures))
+    assert bad == "returns must have a header row naming the asset of each column (BTC, ETH...)"

@@ -34,18 +34,9 @@ NOT_CELL_FUNCTIONS = {
     "batch.batch": "a whole-book batch for cluster engines; PERP_PORTFOLIO and PERP_STRESS are "
                    "its cell forms",
     "batch.account_key": "the partition key for cluster engines (PERP_PORTFOLIO's account column)",
-    "accounts.account_stress": "no cell function yet: scenarios over a whole account (positions "
-                               "and coins) need a spill layout",
     "accounts.conversion_rates": "index x (1 - bid buffer) is one multiplication in a cell",
     "accounts.collateral_tables": "lists the stored haircut tables (data with sources), no formula",
-    "accounts.collateral_tiers": "a stored haircut table as records; PERP_COLLATERAL_VALUE takes "
-                                 "the table as a range",
     "accounts.parse_collateral_tiers": "reads a venue's API response (JSON), an adapter's job",
-    "accounts.scenario_margin": "no cell function yet: its result (per risk group and scenario) "
-                                "needs a spill layout",
-    "accounts.tiered_add_on": "no cell function yet: part of scenario_margin's requirement",
-    "var.book_var": "no cell function yet: a book's joint history and exposures as two ranges "
-                    "need a spill layout",
     "venues.known_venue": 'PERP_EXCHANGE_RULE answers it: "generic" for a venue without a rule',
     "venues.venue_key": "spelling normaliser (trim, lower case) used inside PERP_EXCHANGE_RULE",
     "venues.parse_symbol": "symbol reader used by every book function; a cell's symbol is text",

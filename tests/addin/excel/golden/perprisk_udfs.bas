@@ -14,6 +14,19 @@ failed:
     PERP_ACCOUNT_MARGIN = Err.Description
 End Function
 
+Function PERP_ACCOUNT_STRESS(positions, balances, scenarios, mode, Optional tiers)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_ACCOUNT_STRESS = XLPy.CallUDF("addin.excel.udfs", "PERP_ACCOUNT_STRESS", Array(positions, balances, scenarios, mode, tiers), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_ACCOUNT_STRESS = XLPy.CallUDF("addin.excel.udfs", "PERP_ACCOUNT_STRESS", Array(positions, balances, scenarios, mode, tiers))
+        Exit Function
+    #End If
+failed:
+    PERP_ACCOUNT_STRESS = Err.Description
+End Function
+
 Function PERP_ASSESSMENT(Optional distance_to_liquidation, Optional liquidation_probability, Optional margin_buffer, Optional leverage, Optional worst_scenario_liquidated, Optional var_fraction, Optional thresholds, Optional cap_buffer, Optional stop_beyond_liquidation)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -51,6 +64,19 @@ Function PERP_BOOK_RATING(Optional distance_to_liquidation, Optional liquidation
     #End If
 failed:
     PERP_BOOK_RATING = Err.Description
+End Function
+
+Function PERP_BOOK_VAR(returns, exposures, Optional confidence, Optional quantile_method, Optional horizon, Optional zero_mean)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_BOOK_VAR = XLPy.CallUDF("addin.excel.udfs", "PERP_BOOK_VAR", Array(returns, exposures, confidence, quantile_method, horizon, zero_mean), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_BOOK_VAR = XLPy.CallUDF("addin.excel.udfs", "PERP_BOOK_VAR", Array(returns, exposures, confidence, quantile_method, horizon, zero_mean))
+        Exit Function
+    #End If
+failed:
+    PERP_BOOK_VAR = Err.Description
 End Function
 
 Function PERP_CHECK_DIVERSIFICATION(exposures, Optional max_share, Optional min_venues)
@@ -116,6 +142,19 @@ Function PERP_CHECK_STOP_LOSS(side, entry_price, stop_price, liquidation_price, 
     #End If
 failed:
     PERP_CHECK_STOP_LOSS = Err.Description
+End Function
+
+Function PERP_COLLATERAL_TIERS(venue, coin)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_COLLATERAL_TIERS = XLPy.CallUDF("addin.excel.udfs", "PERP_COLLATERAL_TIERS", Array(venue, coin), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_COLLATERAL_TIERS = XLPy.CallUDF("addin.excel.udfs", "PERP_COLLATERAL_TIERS", Array(venue, coin))
+        Exit Function
+    #End If
+failed:
+    PERP_COLLATERAL_TIERS = Err.Description
 End Function
 
 Function PERP_COLLATERAL_VALUE(amount, price, Optional tiers, Optional ratio)
@@ -703,6 +742,19 @@ failed:
     PERP_SCENARIOS = Err.Description
 End Function
 
+Function PERP_SCENARIO_MARGIN(positions, scenarios, Optional balances, Optional add_ons)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_SCENARIO_MARGIN = XLPy.CallUDF("addin.excel.udfs", "PERP_SCENARIO_MARGIN", Array(positions, scenarios, balances, add_ons), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_SCENARIO_MARGIN = XLPy.CallUDF("addin.excel.udfs", "PERP_SCENARIO_MARGIN", Array(positions, scenarios, balances, add_ons))
+        Exit Function
+    #End If
+failed:
+    PERP_SCENARIO_MARGIN = Err.Description
+End Function
+
 Function PERP_SCENARIO_MOVE(scenario, asset, Optional betas)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -766,6 +818,19 @@ Function PERP_TIER(notional, tiers)
     #End If
 failed:
     PERP_TIER = Err.Description
+End Function
+
+Function PERP_TIERED_ADD_ON(value, tiers)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PERP_TIERED_ADD_ON = XLPy.CallUDF("addin.excel.udfs", "PERP_TIERED_ADD_ON", Array(value, tiers), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PERP_TIERED_ADD_ON = XLPy.CallUDF("addin.excel.udfs", "PERP_TIERED_ADD_ON", Array(value, tiers))
+        Exit Function
+    #End If
+failed:
+    PERP_TIERED_ADD_ON = Err.Description
 End Function
 
 Function PERP_TIER_MAX_LEVERAGE(notional, tiers)
