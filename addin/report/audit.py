@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from addin.report.assessment import Assessment, AuditCheck
@@ -52,12 +52,6 @@ class AuditContext:
     has_stress: bool = True
     has_scorecard: bool = True
     has_history: bool = True
-
-
-def summary(items: Sequence[ChecklistItem]) -> str:
-    """``"0 passed, 8 failed, 5 to tick"``, the workbook dashboard's Risk audit line."""
-    count = {s: sum(i.status == s for i in items) for s in (PASS, FAIL, OPEN)}
-    return f"{count[PASS]} passed, {count[FAIL]} failed, {count[OPEN]} to tick"
 
 
 def checklist(a: Assessment, context: AuditContext = AuditContext()) -> list[ChecklistItem]:
