@@ -16,6 +16,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.label import DataLabelList
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.formatting.rule import Rule as ConditionalRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
@@ -246,15 +247,19 @@ class SheetWriter:
             # Wide tables keep their first two columns (exchange, symbol...) in view too.
             column = "C" if len(first.columns) > 12 and not sheet.hidden else "A"
             ws.freeze_panes = f"{column}{first.first_row}"
-            ws.print_title_rows = f"{first.header_row}:{first.header_row}"
+            titles = sheet.table(sheet.print_titles) if sheet.print_titles else first
+            ws.print_title_rows = f"{titles.header_row}:{titles.header_row}"
         else:
             ws.freeze_panes = f"A{layout.FIRST_FIELD_ROW}"
         last_col = _last_visible_column(sheet)
         last_row = getattr(self, "_text_rows", sheet.last_row)
         if sheet.fields:  # the help texts next to the fields run over a few columns
             last_col = max(last_col, FIELD_HELP_LAST_COLUMN)
-        if sheet.charts:  # the charts sit right of the figures: print them too
-            last_col, last_row = max(last_col, CHART_LAST_COLUMN), max(last_row, CHART_LAST_ROW)
+        if sheet.charts:  # the charts sit right of the figures: print them too (hidden helper
+            # columns under them take no width, so the area reaches that much further)
+            hidden = max((sum(c.hidden for c in t.columns) for t in sheet.tables), default=0)
+            last_col = max(last_col, CHART_LAST_COLUMN + hidden)
+            last_row = max(last_row, CHART_LAST_ROW)
         if sheet.hidden:  # LibreOffice prints hidden sheets too: only their heading
             last_col, last_row = 3, layout.DESCRIPTION_ROW
         ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
@@ -451,17 +456,33 @@ def _add_charts(wb: Workbook, keys: Sequence[str]) -> None:
             if spec.top_down:  # categories run bottom-up unless the axis is reversed
                 chart.x_axis.scaling.orientation = "maxMin"
                 chart.y_axis.crosses = "max"  # keeps the value axis at the bottom
-            for source, target in ((spec.values, "data"), (spec.categories, "cats")):
-                src_sheet = layout.SHEETS[source[0]]
-                table = src_sheet.table(source[1])
-                col = table.column_index(source[2])
-                ref = Reference(wb[src_sheet.title], min_col=col, max_col=col,
-                                min_row=table.first_row, max_row=table.last_row)
-                if target == "data":
-                    chart.add_data(ref, titles_from_data=False)
-                else:
-                    chart.set_categories(ref)
+            values = [(*spec.values, "")] if not spec.series else list(spec.series)
+            for source in values:
+                chart.add_data(_column_ref(wb, source), titles_from_data=False)
+            chart.set_categories(_column_ref(wb, spec.categories))
+            for series, (*_, colour) in zip(chart.series, values, strict=True):
+                if colour:
+                    series.graphicalProperties.solidFill = colour
+                    series.graphicalProperties.line.solidFill = colour
+            if spec.series:  # one bar per row: the other levels' columns are #N/A
+                chart.grouping = "stacked"
+                chart.overlap = 100
+                chart.gapWidth = 40
+                chart.x_axis.tickLblSkip = 1  # every position named
+            if spec.data_labels:
+                chart.dataLabels = DataLabelList(
+                    showVal=True, showCatName=False, showSerName=False, showLegendKey=False,
+                    showPercent=False, numFmt=spec.number_format, dLblPos="outEnd")
             wb[sheet.title].add_chart(chart, spec.anchor)
+
+
+def _column_ref(wb: Workbook, source: tuple[str, ...]) -> Reference:
+    """The rows of one table column: (sheet key, table key, column key, ...)."""
+    src_sheet = layout.SHEETS[source[0]]
+    table = src_sheet.table(source[1])
+    col = table.column_index(source[2])
+    return Reference(wb[src_sheet.title], min_col=col, max_col=col,
+                     min_row=table.first_row, max_row=table.last_row)
 
 
 def write_template(template: Template, path: Path) -> Path:

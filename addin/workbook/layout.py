@@ -46,6 +46,7 @@ from typing import Literal
 
 from openpyxl.utils import get_column_letter
 
+from riskfuncs.accounts import MODES as ACCOUNT_MODE_TABLE
 from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.venues import VENUE_RULES
 from riskfuncs.venues import VENUES as VENUE_TABLE
@@ -62,7 +63,9 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #:    its count of failed proofs; a failed proof counts 0 in the score.
 #: 7: the Prices sheet (a close column per asset, named in its header; the book's VaR and ES
 #:    and their coverage); the Dashboard's VaR and ES are the book's.
-LAYOUT_VERSION = 7
+#: 8: the Accounts sheet (unified accounts: balances by coin, haircut tiers, the account ratio
+#:    and each position's account liquidation price).
+LAYOUT_VERSION = 8
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
 #: Alert cells, when its maintenance margin cannot be known: never a computed zero.
@@ -71,6 +74,9 @@ PROBLEM_MMR_TEXT = "MMR NOT A NUMBER"
 PROBLEM_TIER_MISSING = "TIER TABLE NOT FOUND"
 PROBLEM_ACCOUNT = "MMR MISSING IN ACCOUNT"
 PROBLEMS = (PROBLEM_MMR_MISSING, PROBLEM_MMR_TEXT, PROBLEM_TIER_MISSING, PROBLEM_ACCOUNT)
+
+#: Bar colours of the levels on charts (the report's chart colours).
+LEVEL_COLOURS = {"red": "C92A2A", "amber": "E67700", "green": "2F9E44"}
 
 #: Prices to the digits their size needs: 61,850.00, 146.90, 78.6195, 0.1612, 0.00001234
 #: (never 0.00 for a PEPE-sized price). Prices are never negative.
@@ -265,6 +271,12 @@ class Chart:
     number_format: str = "#,##0"
     #: first category at the top (a ranking) instead of Excel's bottom-up order
     top_down: bool = False
+    #: More value columns drawn as stacked series of these colours (hex RGB) instead of the
+    #: one ``values`` column: a row's value sits in the column of its level, so each bar has
+    #: its level's colour.
+    series: tuple[tuple[str, str, str, str], ...] = ()
+    #: each bar's value written at its end (a bar too short to see still reads)
+    data_labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,6 +296,8 @@ class Sheet:
     text_source: str | None = None
     #: a working sheet kept out of sight (and out of print)
     hidden: bool = False
+    #: the table whose header repeats on every printed page (default: the first table)
+    print_titles: str | None = None
 
     def __post_init__(self) -> None:
         # Place the tables below the fields: one blank row, a table title row, the header row.
@@ -913,6 +927,7 @@ PRICES = Sheet(
         ), POSITION_ROWS),
     ),
     requires=("positions", "volatility"),
+    print_titles="prices",  # the pages after the first are the closes
 )
 
 SCORECARD = Sheet(
@@ -1067,6 +1082,172 @@ AUDIT = Sheet(
     requires=("positions",),
 )
 
+# --------------------------------------------------------------------------------------------
+# Unified accounts (riskfuncs.accounts): the account view of cross positions on one exchange.
+
+ACCOUNT_ROWS = 8
+BALANCE_ROWS = 24
+HAIRCUT_ROWS = 40
+#: Newton steps of the account liquidation price (formulas.account_positions_table): the
+#: account's margin left is concave and piecewise linear in one asset's price, so each step
+#: lands on the next segment towards the root and the last steps repeat it exactly.
+ACCOUNT_STEPS = 12
+
+#: Account modes whose figures the sheet computes: riskfuncs.accounts.MODES valued at index
+#: prices. Binance Multi-Assets values coins at bid/ask conversion rates, which the sheet does
+#: not hold: its accounts show MODE NOT COVERED instead of a figure.
+ACCOUNT_MODES: tuple[str, ...] = tuple(ACCOUNT_MODE_TABLE)
+ACCOUNT_MODES_COVERED: tuple[str, ...] = tuple(
+    m for m in ACCOUNT_MODES if m != "binance_multi_assets")
+#: What an account row, a balance row or a position row shows instead of a figure.
+PROBLEM_MODE_MISSING = "MODE MISSING"
+PROBLEM_MODE_NOT_COVERED = "MODE NOT COVERED"
+PROBLEM_NO_POSITIONS = "NO CROSS POSITIONS"
+PROBLEM_INVERSE = "INVERSE IN ACCOUNT"
+PROBLEM_ACCOUNT_NOT_LISTED = "ACCOUNT NOT LISTED"
+PROBLEM_PRICE_MISSING = "PRICE MISSING"
+PROBLEM_HAIRCUT_MISSING = "HAIRCUT TABLE NOT FOUND"
+PROBLEM_COIN_TWICE = "COIN LISTED TWICE"
+PROBLEM_BALANCES = "BALANCE PROBLEM"
+PROBLEM_SETTLE_COINS = "SEVERAL SETTLE COINS"
+PROBLEM_OWN_SETTLE = "SETTLED IN THIS ASSET"
+PROBLEM_NOT_SOLVED = "NOT SOLVED"
+PROBLEM_AMOUNT_MISSING = "AMOUNT MISSING"
+PROBLEM_EXCHANGE_TWICE = "EXCHANGE LISTED TWICE"
+ACCOUNT_PROBLEMS = (PROBLEM_MODE_MISSING, PROBLEM_MODE_NOT_COVERED, PROBLEM_NO_POSITIONS,
+                    PROBLEM_AMOUNT_MISSING, PROBLEM_EXCHANGE_TWICE,
+                    PROBLEM_INVERSE, PROBLEM_ACCOUNT_NOT_LISTED, PROBLEM_PRICE_MISSING,
+                    PROBLEM_HAIRCUT_MISSING, PROBLEM_COIN_TWICE, PROBLEM_BALANCES,
+                    PROBLEM_SETTLE_COINS, PROBLEM_OWN_SETTLE, PROBLEM_NOT_SOLVED,
+                    *PROBLEMS)
+#: Levels of an account by the share of its trigger used (k x requirement / equity; 100% =
+#: liquidation): the levels perprisk watch gives the exchange's own account ratio.
+ACCOUNT_USE_AMBER = 0.5
+ACCOUNT_USE_RED = 0.8
+
+ACCOUNTS = Sheet(
+    key="accounts",
+    title="Accounts",
+    heading="Unified accounts",
+    description="Cross positions of one exchange margined as one account (Bybit UTA, OKX "
+                "multi-currency, Binance Portfolio Margin, Hyperliquid, dYdX): coins after "
+                "their haircut, the account ratio against its trigger, and the price of each "
+                "asset that liquidates the whole account.",
+    fields=(
+        _result("accounts", "Unified accounts", "Acct_Count", fmt="0"),
+        _result("red", "Accounts on red alert", "Acct_Red", fmt="0",
+                help=f"Trigger {ACCOUNT_USE_RED:.0%} used or more, or liquidated; amber "
+                     f"from {ACCOUNT_USE_AMBER:.0%}."),
+        _result("amber", "Accounts on amber alert", "Acct_Amber", fmt="0"),
+    ),
+    tables=(
+        Table("unified_accounts", "Accounts (one per exchange)", "UA", (
+            _venue("exchange", "Exchange", required=True, width=12,
+                   help="The exchange of the account: every cross row of it on Positions & "
+                        "Margin belongs to the account, whatever its settle coin."),
+            _choice("mode", "Mode", ACCOUNT_MODES, required=True, width=20,
+                    help="bybit_uta, okx_multi_currency, binance_portfolio, hyperliquid_cross "
+                         "or dydx_cross. binance_multi_assets (bid/ask conversion rates) is "
+                         "not computed here."),
+            _out("ratio_name", "Ratio", width=16, help="The venue's name for its ratio."),
+            _out("equity", "Equity (USD)", width=13,
+                 help="Coins after their haircut (borrowing in full), PnL in the settle coin."),
+            _out("requirement", "Requirement", width=12,
+                 help="Maintenance margin of the positions (OKX: plus their liquidation fees)."),
+            _out("ratio", "Account ratio", fmt="0.00%", width=11,
+                 help="In the venue's convention (Hyperliquid: equity - maintenance, USD)."),
+            _out("trigger", "Trigger", fmt="0.00%", width=9),
+            _out("use", "Trigger used", fmt="0.0%", width=9,
+                 help="k x requirement / equity: 100% = liquidation."),
+            _out("margin_left", "Margin left (USD)", width=13,
+                 help="Equity - k x requirement: the account is liquidated at 0."),
+            _out("liquidated", "Liquidated", width=9),
+            _out("level", "Level", width=8),
+            _out("positions", "Positions", fmt="0", width=9),
+            _out("problem", "Problem", width=22),
+        ), ACCOUNT_ROWS),
+        Table("balances", "Balances by coin", "Bal", (
+            _venue("exchange", "Exchange", required=True, width=12,
+                   help="The account (an exchange of the Accounts table)."),
+            _text("coin", "Coin", required=True, width=16, help="e.g. USDT, BTC."),
+            _num("amount", "Amount", fmt=SIZE_FORMAT, width=13, required=True,
+                 help="Wallet balance in the coin, before PnL; negative = borrowed; 0 for a "
+                      "settle coin with no balance."),
+            _num("price", "Price (USD)", minimum=0, exclusive_minimum=True, fmt=PRICE_FORMAT,
+                 help="Index price. Blank: 1 for USD, USDT, USDC; else the mark of the "
+                      "account's first position on the coin."),
+            _text("haircut_table", "Haircut table", width=16,
+                  help="Name of a table below (collateral value ratio tiers); blank = 100%."),
+            _out("price_used", "Price used", fmt=PRICE_FORMAT, width=11),
+            _out("pnl", "PnL settled", width=11,
+                 help="Unrealised PnL of the account's positions settled in this coin."),
+            _out("equity", "Equity (coins)", fmt=SIZE_FORMAT, width=13,
+                 help="Amount + PnL / price."),
+            _out("value", "Value (USD)", width=13,
+                 help="Each slice at its tier's ratio; negative (borrowed) in full."),
+            _out("problem", "Problem", width=22),
+        ), BALANCE_ROWS),
+        Table("haircuts", "Haircut tiers (collateral value ratio by amount held)", "Hc", (
+            _text("table", "Haircut table", required=True, width=12,
+                  help="Name balances use; one block of rows per table, amounts ascending."),
+            _num("min_amount", "Min amount", minimum=0, required=True, fmt=SIZE_FORMAT,
+                 width=16, help="Coins held where the tier starts (first tier: 0)."),
+            _num("max_amount", "Max amount", minimum=0, fmt=SIZE_FORMAT, width=13,
+                 help="Where it ends (the next tier's min); blank = no end. Past a last "
+                      "end the excess counts 0."),
+            _pct("ratio", "Ratio", fmt="0.00%", width=11, required=True,
+                 help="Collateral value ratio of the slice (98% = 0.98)."),
+        ), HAIRCUT_ROWS),
+        Table("account_positions", "Account liquidation price per position", "AccPos", (
+            _out("exchange", "Exchange", width=12,
+                 help="Blank: the Positions row is not a cross row of a listed account."),
+            _out("symbol", "Symbol", width=16),
+            _out("side", "Side", width=13),
+            _out("size", "Size", fmt=SIZE_FORMAT, width=11),
+            _out("mark_price", "Mark price", fmt=PRICE_FORMAT, width=13),
+            _out("asset", "Asset", width=9),
+            _out("settle", "Settle", width=9),
+            _out("pnl", "Unrealised PnL", width=11),
+            _out("maintenance", "Maint. margin", width=13,
+                 help="At the mark: tier rate x value - the tier's amount."),
+            _out("liquidation_fee", "Liq. fee", width=9,
+                 help="OKX: fee rate x value, counted in the requirement."),
+            _out("liquidation_price", "Account liq. price", fmt=PRICE_FORMAT, width=13,
+                 help="Price of the asset that liquidates the account, every other price "
+                      "held (every position on the asset moves); never: no price does."),
+            _out("move", "Move to liq.", fmt="0.00%", width=9,
+                 help="Account liq. price / mark - 1."),
+            _out("problem", "Problem", width=20),
+            # Working columns (hidden: right of every shown column of the sheet).
+            _out("member", "Member", hidden=True, fmt="0"),
+            _out("key", "Key", hidden=True, help="exchange|asset."),
+            _out("k", "k", hidden=True, help="Share of the requirement at the trigger."),
+            _out("fee_used", "Fee used", hidden=True),
+            _out("signed_size", "Signed size", hidden=True),
+            _out("signed_entry", "Signed size x entry", hidden=True),
+            _out("unlisted_pnl", "PnL of an unlisted settle coin", hidden=True),
+            _out("pair_size", "Net size on the asset", hidden=True),
+            _out("pair_entry", "Net size x entry on the asset", hidden=True),
+            _out("settle_row", "Settle coin's balance row", hidden=True, fmt="0"),
+            _out("settle_amount", "Settle coin amount", hidden=True),
+            _out("settle_price", "Settle coin price", hidden=True),
+            _out("hc_start", "Haircut start", hidden=True, fmt="0"),
+            _out("hc_count", "Haircut count", hidden=True, fmt="0"),
+            _out("coin_weight", "Asset coin weighted amount", hidden=True),
+            _out("other_equity", "Other equity", hidden=True),
+            _out("other_requirement", "Other requirement", hidden=True),
+            _out("other_pnl", "Other PnL in the settle coin", hidden=True),
+            _out("pre_problem", "Input problem", hidden=True),
+            *(c for n in range(ACCOUNT_STEPS + 1) for c in (
+                _out(f"p_{n}", f"Price {n}", hidden=True),
+                _out(f"h_{n}", f"Settle held {n}", hidden=True),
+                _out(f"m_{n}", f"Maintenance {n}", hidden=True),
+                _out(f"d_{n}", f"Slope {n}", hidden=True))),
+        ), POSITION_ROWS),
+    ),
+    requires=("positions",),
+)
+
 DASHBOARD = Sheet(
     key="dashboard",
     title="Dashboard",
@@ -1078,8 +1259,7 @@ DASHBOARD = Sheet(
         _result("equity", "Equity (USD)", "Dash_Equity"),
         _result("min_distance", "Closest distance to liquidation", "Dash_MinDistance",
                 fmt="0.00%"),
-        _result("red", "Positions on red alert", "Dash_Red", fmt="0",
-                help="Level red on Positions & Margin: the report counts the same."),
+        _result("red", "Positions on red alert", "Dash_Red", fmt="0"),
         _result("amber", "Positions on amber alert", "Dash_Amber", fmt="0"),
         _result("worst_scenario", "Worst stress scenario", "Dash_WorstScenario", fmt="@"),
         _result("worst_loss", "Its loss (USD)", "Dash_WorstLoss"),
@@ -1102,12 +1282,19 @@ DASHBOARD = Sheet(
             _out("alert", "Alert", width=24),
             _out("row", "Positions row", hidden=True, fmt="0"),
             _out("level", "Level", hidden=True, help="The row's level: its fill."),
+            *(_out(f"{level}_distance", f"{level.title()} distance", hidden=True,
+                   fmt="0.00%", help=f"The distance on {level} rows (the chart's {level} bars).")
+              for level in ("red", "amber", "green")),
         ), CLOSEST_ROWS),
     ),
     charts=(
-        Chart("closest", "Closest to liquidation", ("dashboard", "closest", "position"),
-              ("dashboard", "closest", "distance"), "E4", "fraction of mark", "0%",
-              top_down=True),
+        Chart("closest", "Closest to liquidation",
+              ("dashboard", "closest", "position"), ("dashboard", "closest", "distance"), "E4",
+              "adverse move to liquidation (red: under the alert distance)", "0%",
+              top_down=True,
+              series=tuple(("dashboard", "closest", f"{level}_distance", colour)
+                           for level, colour in LEVEL_COLOURS.items()),
+              data_labels=True),
         # The loss the worst-case figure quotes: haircuts and venue defaults included.
         Chart("stress", "Loss per stress scenario (USD)", ("stress", "scenarios", "label"),
               ("stress", "scenarios", "loss"), "E23", "USD, + = loss"),
@@ -1119,7 +1306,8 @@ DASHBOARD = Sheet(
 
 #: Book order: the Dashboard first, so it is the sheet that opens and the first printed page.
 ALL_SHEETS: tuple[Sheet, ...] = (DASHBOARD, INSTRUCTIONS, POSITIONS, STRESS, SCORECARD,
-                                 VOLATILITY, PRICES, FUNDING, AUDIT, TIERS, STRESS_GRID)
+                                 VOLATILITY, PRICES, FUNDING, AUDIT, ACCOUNTS, TIERS,
+                                 STRESS_GRID)
 SHEETS: dict[str, Sheet] = {s.key: s for s in ALL_SHEETS}
 
 TEMPLATES: dict[str, Template] = {

@@ -35,6 +35,8 @@ def test_asset_headers_are_inputs(tmp_path: Path) -> None:
         assert head.protection.locked is False and head.fill.fgColor.rgb.endswith("FFF2CC")
         assert not ws.column_dimensions[head.column_letter].hidden
     assert ws.cell(table.header_row, table.column_index("date")).protection.locked is not False
+    # Printed, the pages after the first are closes: they repeat the closes' header.
+    assert ws.print_title_rows.replace("$", "") == f"{table.header_row}:{table.header_row}"
     # The sheet sits right after Volatility & VaR, whose settings its formulas read.
     names = [s.key for s in layout.ALL_SHEETS]
     assert names.index("prices") == names.index("volatility") + 1
