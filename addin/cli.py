@@ -15,7 +15,7 @@ from addin import __version__
 
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
-    "addin.excel.commands",
+    "addin.host_commands",
     "addin.officejs.commands",
     "addin.lite.commands",
     "addin.reporting_commands",

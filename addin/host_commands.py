@@ -1,4 +1,10 @@
-"""``perprisk addin install``, ``perprisk addin file`` and ``perprisk addin reference``."""
+"""``perprisk addin``: the cell functions' hosts from one place.
+
+``install`` (Excel through xlwings, or LibreOffice Calc's .oxt), ``convert`` (a workbook's PERP_
+formulas between Excel's and Calc's names), ``file`` (the ready PerpRisk.xlam) and ``reference``
+(the function reference page). The group sits above the Excel and Calc packages, each of which
+knows only its own host.
+"""
 
 from __future__ import annotations
 
