@@ -46,4 +46,4 @@ clean:
 # workbook (LibreOffice, poppler) into dist/render.
 .PHONY: render
 render: $(BIN)/python
-	$(BIN)/python -m addin.report.preview dist/render
+	$(BIN)/python -m addin.delivery.preview dist/render

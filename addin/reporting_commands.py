@@ -351,15 +351,16 @@ def _pdf_of(data: bytes, content_type: str) -> bytes:
     import tempfile
 
     from addin.mail.message import XLSM_TYPE
-    from addin.report.pipeline import workbook_pdf
+    from addin.workbook.recalc import pdf_bytes
 
     with tempfile.TemporaryDirectory(prefix="perprisk-pdf-src-") as tmp:
         copy = Path(tmp) / ("workbook.xlsm" if content_type == XLSM_TYPE else "workbook.xlsx")
         copy.write_bytes(data)
-        return workbook_pdf(copy)
+        return pdf_bytes(copy)
 
 
 def cmd_email(args: argparse.Namespace) -> int:
+    from addin.delivery.email import email_for
     from addin.mail import MailError, Outgoing, SendLog, send_batch, write_eml
     from addin.mail.batch import shown
     from addin.mail.content import macro_parts, read_attachment, workbook_type
@@ -368,7 +369,6 @@ def cmd_email(args: argparse.Namespace) -> int:
     from addin.mail.sendlog import default_log_path, message_id_for_key, message_key
     from addin.mail.smtp import Deadline, settings_from_env
     from addin.reader import WorkbookError
-    from addin.report.pipeline import email_for
 
     if args.dry_run is None and not args.smtp_host:
         _err("--smtp-host is required (or --dry-run DIR to write .eml files)")

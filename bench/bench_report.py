@@ -145,10 +145,10 @@ def bench_email(count: int, folder: Path) -> None:
 
     from aiosmtpd.controller import Controller
 
+    from addin.delivery.email import email_for
     from addin.mail import Outgoing, SendLog, SmtpSettings, send_batch
     from addin.mail.sendlog import message_key
     from addin.report import assess_file
-    from addin.report.pipeline import email_for
 
     sample = folder / "sample.xlsx"
     demo = exchange_data.load_positions(

@@ -1,9 +1,10 @@
-"""The assessment of a filled workbook and its report (text, HTML with a chart, JSON)."""
+"""The assessment of a filled workbook and its report (text, HTML with its charts, JSON);
+:mod:`addin.delivery` emails it."""
 
 from __future__ import annotations
 
 from addin.report.assessment import Assessment, Settings, assess, positions_frame
-from addin.report.pipeline import Outcome, assess_book, assess_file, email_for
+from addin.report.pipeline import Outcome, assess_book, assess_file
 from addin.report.render import FORMATS, chart_png, render, render_subject
 
 __all__ = [
@@ -15,7 +16,6 @@ __all__ = [
     "assess_book",
     "assess_file",
     "chart_png",
-    "email_for",
     "positions_frame",
     "render",
     "render_subject",

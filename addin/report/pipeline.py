@@ -6,15 +6,12 @@ import dataclasses
 import datetime as dt
 import tempfile
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from addin.mail import Attachment, InlineImage, build_message
-from addin.mail.message import PDF_TYPE, XLSX_TYPE
 from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
 from addin.reader.exchange_data import Export
 from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
@@ -27,13 +24,9 @@ from addin.report.assessment import (
     positions_frame,
     tiers_by_symbol,
 )
-from addin.report.render import charts, render, render_subject
 from addin.workbook.texts import load_texts
 from riskfuncs import RiskInputError
 from riskfuncs.counterparty import exposure_by_exchange
-
-#: Positions listed in an email body, most urgent first; the workbook attached has them all.
-EMAIL_POSITIONS = 50
 
 
 @dataclass
@@ -291,44 +284,3 @@ def assess_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS,
             path = Path(tmp) / "workbook.xlsx"
             path.write_bytes(data)
         return assess_file(path, limits=limits, now=now)
-
-
-def email_for(
-    assessment: Assessment,
-    workbook_bytes: bytes,
-    *,
-    filename: str,
-    sender: str,
-    to: list[str],
-    cc: list[str] | None = None,
-    subject: str | None = None,
-    pdf: bytes | None = None,
-    message_id: str | None = None,
-    content_type: str = XLSX_TYPE,
-) -> EmailMessage:
-    """The assessment email: text + HTML with the charts inline, the workbook attached as is
-    (as ``content_type``, which the caller takes from the bytes, not from the name)."""
-    auto = render_subject(assessment)
-    images = charts(assessment)
-    attachments = [Attachment(filename, workbook_bytes, content_type)]
-    if pdf is not None:
-        attachments.append(Attachment(Path(filename).stem + ".pdf", pdf, PDF_TYPE))
-    return build_message(
-        sender=sender, to=to, cc=cc or [],
-        subject=f"{subject} - {auto}" if subject else auto,
-        text=render(assessment, "text", max_positions=EMAIL_POSITIONS),
-        html=render(assessment, "html", images=images, inline=False,
-                    max_positions=EMAIL_POSITIONS),
-        attachments=attachments,
-        images=[InlineImage(image.content_id, image.png) for image in images.values()],
-        message_id=message_id,
-    )
-
-
-def workbook_pdf(path: Path) -> bytes:
-    """Render the workbook to PDF with LibreOffice (a temporary copy; the file is untouched)."""
-    from addin.workbook.recalc import render_pdf
-
-    with tempfile.TemporaryDirectory(prefix="perprisk-pdf-") as tmp:
-        out = render_pdf([path], Path(tmp))[0]
-        return out.read_bytes()

@@ -105,3 +105,9 @@ def recalculate(paths: Sequence[Path], out_dir: Path, *, timeout: float = 300) -
 def render_pdf(paths: Sequence[Path], out_dir: Path, *, timeout: float = 300) -> list[Path]:
     """Render each workbook to PDF (recalculated, with its print setup) into ``out_dir``."""
     return _convert(paths, out_dir, "pdf:calc_pdf_Export", ".pdf", timeout)
+
+
+def pdf_bytes(path: Path) -> bytes:
+    """One workbook as PDF bytes (LibreOffice renders a temporary copy; the file is untouched)."""
+    with tempfile.TemporaryDirectory(prefix="perprisk-pdf-") as tmp:
+        return render_pdf([path], Path(tmp))[0].read_bytes()

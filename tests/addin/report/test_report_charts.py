@@ -17,9 +17,9 @@ from matplotlib.image import imread
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
+from addin.delivery.email import email_for
 from addin.report import Assessment, assess_file, chart, render
 from addin.report.chart import DistanceBar, VenueBar
-from addin.report.pipeline import email_for
 from addin.report.render import charts, distance_bars, loss_bars, probability_curves
 from riskfuncs.discipline import DisciplineLimits
 from tests.addin.report.workbooks import sample_book

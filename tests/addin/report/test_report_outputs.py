@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from addin.cli import main
+from addin.delivery.email import email_for
 from addin.reader import read_filled_workbook
 from addin.report import render, render_subject
-from addin.report.pipeline import assess_book, email_for
+from addin.report.pipeline import assess_book
 from tests.addin.report.workbooks import book_from_positions
 
 

@@ -1,6 +1,6 @@
 """Render the demo report and its email to PNG with headless Chromium, as a reader sees them.
 
-``python -m addin.report.preview DIR`` writes the demo workbook and report into ``DIR``, the
+``python -m addin.delivery.preview DIR`` writes the demo workbook and report into ``DIR``, the
 email's HTML with its inline images resolved, and a screenshot of each at desktop width and at
 a 390-pixel phone width (``*-desktop.png``, ``*-phone.png``), trimmed of the blank page below,
 each chart alone (``chart-*.png``) and the workbook's first printed pages
@@ -24,8 +24,8 @@ PAGE_HEIGHT = 9000
 
 def email_html(book: Path) -> str:
     """The HTML body of the demo email, each ``cid:`` image replaced by its data."""
+    from addin.delivery.email import email_for
     from addin.report import assess_file
-    from addin.report.pipeline import email_for
 
     assessment = assess_file(book).assessment
     if assessment is None:
