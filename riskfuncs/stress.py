@@ -66,8 +66,12 @@ MEASURES: tuple[str, ...] = (
     "shortfall",
 )
 
-#: Elements (positions x scenarios) per block of work: about 16 MB per float temporary.
-_BLOCK_ELEMENTS = 1 << 21
+#: Elements (positions x scenarios) per block of work: about 8 MB per float temporary. A block
+#: is at least _MIN_WIDTH scenarios wide (narrower ones make the per-scenario sums and the
+#: copies into the results slow) unless that passes _MAX_BLOCK_ELEMENTS (64 MB a temporary).
+_BLOCK_ELEMENTS = 1 << 20
+_MIN_WIDTH = 16
+_MAX_BLOCK_ELEMENTS = 1 << 23
 
 
 @dataclass(frozen=True, eq=False)
@@ -774,7 +778,7 @@ def stress_test(
     if rank is not None:
         upnl_work[rank] = upnl_now
 
-    width = max(1, min(m, _BLOCK_ELEMENTS // n))
+    width = max(1, min(m, max(_MIN_WIDTH, _BLOCK_ELEMENTS // n), _MAX_BLOCK_ELEMENTS // n))
     for start in range(0, m, width):
         block = slice(start, min(m, start + width))
         price = np.take(factor[:, block], asset_code, axis=0)
