@@ -202,6 +202,7 @@ class Assessment:
     #: The workbook's Risk Audit checklist judged by its own rules (audit.ChecklistItem).
     risk_audit: list[Any] = field(default_factory=list)
     funding: Any = None  # sections.FundingSummary
+    accounts: Any = None  # accounts_view.AccountView: the Accounts sheet's unified accounts
 
     @property
     def worst_alert(self) -> Alert | None:

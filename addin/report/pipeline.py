@@ -15,7 +15,7 @@ import pandas as pd
 from addin.reader import FilledWorkbook, read_filled_workbook, tier_frames
 from addin.reader.exchange_data import Export
 from addin.reader.safety import DEFAULT_LIMITS, Limits, WorkbookError
-from addin.report import audit, sections
+from addin.report import accounts_view, audit, sections
 from addin.report.assessment import (
     LEVEL_RANK,
     Assessment,
@@ -151,6 +151,12 @@ def assess_book(book: FilledWorkbook, *, now: dt.datetime | None = None) -> Asse
     assessment.alerts = sorted([*assessment.alerts, *failed], key=lambda a: LEVEL_RANK[a.level])
     if assessment.scorecard is None and "scorecard" in has:
         notes.append("exchange scores and expected loss need the Exchange Scorecard filled in")
+    # Unified accounts (the Accounts sheet): an account near its trigger is an alert too.
+    assessment.accounts = accounts_view.account_view(book, tier_tables)
+    if assessment.accounts is not None:
+        assessment.alerts = sorted([*assessment.alerts,
+                                    *accounts_view.account_alerts(assessment.accounts)],
+                                   key=lambda a: LEVEL_RANK[a.level])
     assessment.checklist = sections.checklist_of(book)
     if "audit" in has:
         assessment.risk_audit = audit.checklist(assessment, audit_context(book, has))

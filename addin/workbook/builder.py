@@ -31,6 +31,7 @@ from addin import __version__
 from addin.workbook import formulas, layout, prefill
 from addin.workbook.layout import Column, Field, Rule, Sheet, Table, Template
 from addin.workbook.texts import load_texts
+from riskfuncs.accounts import MODES as ACCOUNT_MODE_TABLE
 from riskfuncs.assessment import RatingThresholds
 
 FONT = "Calibri"
@@ -395,6 +396,8 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         rng = f"A{t.first_row}:{get_column_letter(_last_visible_column(sheet))}{t.last_row}"
         _level_colours(ws, rng, t)
         _coin_amounts(ws, t)
+    if "accounts" in keys:
+        _account_formats(wb[layout.ACCOUNTS.title])
     if "dashboard" in keys:  # the closest-to-liquidation rows carry their level's colour too
         t = layout.DASHBOARD.table("closest")
         ws = wb[layout.DASHBOARD.title]
@@ -435,6 +438,37 @@ def _coin_amounts(ws: Worksheet, t: Table) -> None:
 
 #: Id of the coin number format in the conditional styles (custom formats start at 164).
 COIN_FORMAT_ID = 190
+#: Id of the USD format of an account ratio stated in USD (Hyperliquid's margin available).
+USD_RATIO_FORMAT_ID = 191
+
+
+def _account_formats(ws: Worksheet) -> None:
+    """Accounts: each account row in its level's colour (a problem is amber), the ratio and
+    trigger of a mode whose ratio is a USD amount (Hyperliquid) in USD rather than percent."""
+    t = layout.ACCOUNTS.table("unified_accounts")
+    level = f"${t.column_letter('level')}{t.first_row}"
+    rng = f"A{t.first_row}:{get_column_letter(len(t.columns))}{t.last_row}"
+    ws.conditional_formatting.add(rng, FormulaRule(formula=[f'{level}="red"'], fill=ALERT_FILL,
+                                                   stopIfTrue=True))
+    ws.conditional_formatting.add(rng, FormulaRule(formula=[f'{level}="amber"'],
+                                                   fill=WARN_FILL))
+    usd_modes = [name for name, m in ACCOUNT_MODE_TABLE.items()
+                 if m.convention == "equity-requirement"]
+    mode = f"${t.column_letter('mode')}{t.first_row}"
+    style = DifferentialStyle(numFmt=NumberFormat(numFmtId=USD_RATIO_FORMAT_ID,
+                                                  formatCode='#,##0.00" USD"'))
+    for key in ("ratio", "trigger"):
+        letter = t.column_letter(key)
+        ws.conditional_formatting.add(
+            f"{letter}{t.first_row}:{letter}{t.last_row}",
+            ConditionalRule(type="expression", dxf=style,
+                            formula=["OR(" + ",".join(f'{mode}="{m}"' for m in usd_modes)
+                                     + ")"]))
+    p = layout.ACCOUNTS.table("account_positions")
+    problem = f"${p.column_letter('problem')}{p.first_row}"
+    ws.conditional_formatting.add(
+        f"A{p.first_row}:{get_column_letter(_last_visible_column(layout.ACCOUNTS))}{p.last_row}",
+        FormulaRule(formula=[f'{problem}<>""'], fill=WARN_FILL))
 
 
 def _add_charts(wb: Workbook, keys: Sequence[str]) -> None:

@@ -24,6 +24,7 @@ from openpyxl.utils import FORMULAE
 from addin.workbook import layout
 from addin.workbook.layout import SPAN_PREFIX, Sheet, Table
 from addin.workbook.texts import load_texts
+from riskfuncs.accounts import MODES as ACCOUNT_MODE_TABLE
 from riskfuncs.assessment import RatingThresholds
 from riskfuncs.liquidation import ALREADY_LIQUIDATED as REACHED
 from riskfuncs.liquidation import NEVER_LIQUIDATED as NEVER
@@ -1153,6 +1154,313 @@ def tiers_table(ctx: Context) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
+# Accounts (riskfuncs.accounts.account_margin): unified accounts of cross positions
+
+ACC = layout.ACCOUNTS
+UA = ACC.table("unified_accounts")
+BAL = ACC.table("balances")
+HC = ACC.table("haircuts")
+ACP = ACC.table("account_positions")
+_USD_COINS = ("USD", "USDT", "USDC")  # riskfuncs.accounts takes them at 1 USD unless priced
+#: riskfuncs.accounts' ratio conventions, numbered for the formulas.
+_CONVENTIONS = {"requirement/equity": 1, "equity/requirement": 2, "equity-requirement": 3}
+
+
+def _mode_value(mode: str, values: list[str]) -> str:
+    """One value per account mode (riskfuncs.accounts.MODES order), picked by the mode cell."""
+    return f'INDEX({{{",".join(values)}}},MATCH({mode},{{{_list(layout.ACCOUNT_MODES)}}},0))'
+
+
+def _share(name: str) -> float:
+    """k in equity = k x requirement at the trigger (riskfuncs.accounts)."""
+    m = ACCOUNT_MODE_TABLE[name]
+    if m.convention == "equity/requirement":
+        return m.trigger
+    return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
+
+
+def _mode_of(mode: str) -> dict[str, str]:
+    modes = [ACCOUNT_MODE_TABLE[m] for m in layout.ACCOUNT_MODES]
+    return {
+        "k": _mode_value(mode, [repr(_share(m)) for m in layout.ACCOUNT_MODES]),
+        "trigger": _mode_value(mode, [repr(m.trigger) for m in modes]),
+        "convention": _mode_value(mode, [str(_CONVENTIONS[m.convention]) for m in modes]),
+        "fees": _mode_value(mode, ["1" if m.fees_in_requirement else "0" for m in modes]),
+        "haircuts": _mode_value(mode, ["1" if m.haircuts else "0" for m in modes]),
+        "name": _mode_value(mode, [f'"{m.ratio_name}"' for m in modes]),
+    }
+
+
+def _haircut_value(h: str, price: str, start: str, count: str) -> str:
+    """riskfuncs.accounts.collateral_value of ``h`` coins: each slice at its tier's ratio, a
+    negative amount (borrowing) in full; past a finite last cap the excess counts 0."""
+    lo, hi = _slice(HC.name_of("min_amount"), start, count), \
+        _slice(HC.name_of("max_amount"), start, count)
+    ratio = _slice(HC.name_of("ratio"), start, count)
+    sliced = f"SUMPRODUCT({ratio}*({h}>{lo})*(({h}-{lo})-({hi}<>\"\")*({h}>{hi})*({h}-{hi})))"
+    return f"{price}*IF({h}<0,{h},IF({count}=0,{h},{sliced}))"
+
+
+def _haircut_slope(h: str, start: str, count: str) -> str:
+    """d value / d coins at ``h`` (per USD of price): the ratio of the tier ``h`` is in."""
+    lo, hi = _slice(HC.name_of("min_amount"), start, count), \
+        _slice(HC.name_of("max_amount"), start, count)
+    ratio = _slice(HC.name_of("ratio"), start, count)
+    return (f'IF({h}<0,1,IF({count}=0,1,SUMPRODUCT({ratio}*({h}>={lo})*'
+            f'((({hi}="")+({h}<{hi}))>0))))')
+
+
+def _in_accounts(exchange: str, key: str) -> str:
+    """A cell of the Accounts table row of an exchange."""
+    return f"INDEX({UA.name_of(key)},MATCH({exchange},{UA.name_of('exchange')},0))"
+
+
+def unified_accounts_table(ctx: Context) -> dict[str, str]:
+    c = Row(UA)
+    e, mode = c("exchange"), c("mode")
+    m = _mode_of(mode)
+    pos = POS_TABLE.name_of
+    acp = ACP.name_of
+    equity, req, problem = c("equity"), c("requirement"), c("problem")
+    covered = f'ISNUMBER(MATCH({mode},{{{_list(layout.ACCOUNT_MODES_COVERED)}}},0))'
+    cross = f'{pos("exchange")},{e},{pos("margin_mode")},"cross"'
+    f = {
+        "positions": f'COUNTIFS({acp("exchange")},{e})',
+        "problem": (
+            f'IF(COUNTIF({c.name("exchange")},{e})>1,"{layout.PROBLEM_EXCHANGE_TWICE}",'
+            f'IF({mode}="","{layout.PROBLEM_MODE_MISSING}",'
+            f'IF(NOT({covered}),"{layout.PROBLEM_MODE_NOT_COVERED}",'
+            f'IF({c("positions")}=0,"{layout.PROBLEM_NO_POSITIONS}",'
+            f'IF(COUNTIFS({cross},{pos("contract")},"inverse")>0,"{layout.PROBLEM_INVERSE}",'
+            f'IF(SUMIFS({pos("problem_flag")},{cross})>0,"{layout.PROBLEM_ACCOUNT}",'
+            f'IF(COUNTIFS({BAL.name_of("exchange")},{e},{BAL.name_of("problem")},"?*")>0,'
+            f'"{layout.PROBLEM_BALANCES}","")))))))'
+        ),
+        "ratio_name": m["name"],
+        "equity": (f'SUMIFS({BAL.name_of("value")},{BAL.name_of("exchange")},{e})'
+                   f'+SUMIFS({acp("unlisted_pnl")},{acp("exchange")},{e})'),
+        "requirement": (f'SUMIFS({acp("maintenance")},{acp("exchange")},{e})'
+                        f'+SUMIFS({acp("liquidation_fee")},{acp("exchange")},{e})'),
+        "ratio": (
+            f'IF({m["convention"]}=1,IF({equity}>0,{req}/{equity},"no equity"),'
+            f'IF({m["convention"]}=2,IF({req}>0,{equity}/{req},"no requirement"),'
+            f'{equity}-{req}))'
+        ),
+        "trigger": m["trigger"],
+        "use": f'IF({equity}>0,{m["k"]}*{req}/{equity},"no equity")',
+        "margin_left": f'{equity}-{m["k"]}*{req}',
+        "liquidated": (
+            f'IF({m["convention"]}=1,IF({equity}<=0,"yes",IF({req}/{equity}>={c("trigger")},'
+            f'"yes","no")),IF({m["convention"]}=2,IF({req}<=0,"no",IF({equity}/{req}<='
+            f'{c("trigger")},"yes","no")),IF({equity}-{req}<=0,"yes","no")))'
+        ),
+        "level": (
+            f'IF({c("liquidated")}="yes","red",IF(NOT(ISNUMBER({c("use")})),"red",'
+            f'IF({c("use")}>={layout.ACCOUNT_USE_RED},"red",'
+            f'IF({c("use")}>={layout.ACCOUNT_USE_AMBER},"amber","green"))))'
+        ),
+    }
+    for key in ("ratio_name", "equity", "requirement", "ratio", "trigger", "use",
+                "margin_left", "liquidated"):
+        f[key] = f'IF({problem}<>"",{problem},{f[key]})'
+    f["level"] = f'IF({problem}<>"","amber",{f["level"]})'
+    return {key: f'=IF({e}="","",{body})' for key, body in f.items()}
+
+
+def balances_table(ctx: Context) -> dict[str, str]:
+    c = Row(BAL)
+    e, coin, table = c("exchange"), c("coin"), c("haircut_table")
+    coin_key = f"UPPER(TRIM({coin}))"
+    usd = "OR(" + ",".join(f'{coin_key}="{u}"' for u in _USD_COINS) + ")"
+    start = f"MATCH({table},{HC.name_of('table')},0)"
+    count = (f'IF(OR({table}="",{_mode_of(_in_accounts(e, "mode"))["haircuts"]}<>1),0,'
+             f'COUNTIF({HC.name_of("table")},{table}))')
+    problem = c("problem")
+    f = {
+        "problem": (
+            f'IF(ISNA(MATCH({e},{UA.name_of("exchange")},0)),'
+            f'"{layout.PROBLEM_ACCOUNT_NOT_LISTED}",'
+            f'IF(NOT(ISNUMBER({c("amount")})),"{layout.PROBLEM_AMOUNT_MISSING}",'
+            f'IF(ISTEXT({c("price_used")}),"{layout.PROBLEM_PRICE_MISSING}",'
+            f'IF(AND({table}<>"",COUNTIF({HC.name_of("table")},{table})=0),'
+            f'"{layout.PROBLEM_HAIRCUT_MISSING}",'
+            f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{coin})>1,'
+            f'"{layout.PROBLEM_COIN_TWICE}","")))))'
+        ),
+        "price_used": (
+            f'IF({c("price")}<>"",{c("price")},IF({usd},1,'
+            f'IFERROR(INDEX({ACP.name_of("mark_price")},MATCH({e}&"|"&{coin_key},'
+            f'{ACP.name_of("key")},0)),"{layout.PROBLEM_PRICE_MISSING}")))'
+        ),
+        "pnl": (f'SUMIFS({ACP.name_of("pnl")},{ACP.name_of("exchange")},{e},'
+                f'{ACP.name_of("settle")},{coin})'),
+        "equity": f'{c("amount")}+{c("pnl")}/{c("price_used")}',
+        "value": _haircut_value(c("equity"), c("price_used"), start, count),
+    }
+    for key in ("pnl", "equity", "value"):
+        f[key] = f'IF({problem}<>"",{problem},{f[key]})'
+    return {key: f'=IF(AND({e}="",{coin}=""),"",{body})' for key, body in f.items()}
+
+
+def account_positions_table(ctx: Context) -> dict[str, str]:
+    """Per Positions row in a listed account: its maintenance at the mark and the price of its
+    asset that liquidates the whole account (riskfuncs.accounts: every position on the asset
+    moves, every other price is held).
+
+    With P the asset's price, the account's margin left is
+    ``f(P) = E_other + V_s(h(P)) + W_A P - k (R_other + sum m_i(P))`` where ``h(P)`` is the
+    settle coin's amount (wallet + PnL / its price), ``V_s`` its value after the haircut tiers,
+    ``W_A`` the coin amount of the asset held after its haircut, and ``m_i`` each position's
+    tiered maintenance (and OKX's liquidation fee) at P. ``f`` is piecewise linear and concave
+    (haircut ratios fall and maintenance rates rise with size), so Newton's step
+    ``P - f/f'`` with the slope of the segment at P reaches the root segment in as many steps
+    as segments it crosses and then repeats the exact root; after layout.ACCOUNT_STEPS steps a
+    price still moving shows NOT SOLVED, never a figure. A step below 0 stops at 0: no price
+    above 0 liquidates the account on that side ("never"), as riskfuncs' bisection finds.
+    """
+    c = Row(ACP)
+    bal = BAL.name_of
+    e, asset, settle, key = c("exchange"), c("asset"), c("settle"), c("key")
+    mode = _in_accounts(e, "mode")
+    m = _mode_of(mode)
+    member = c("member")
+    size = c("size")
+    tier_start, tier_count = _pos("tier_start"), _pos("tier_count")
+    floor, rate, amount = (TIER_TABLE.name_of("min_notional"),
+                           TIER_TABLE.name_of("maintenance_margin_rate"),
+                           TIER_TABLE.name_of("amount_used"))
+    side = f'IF({_pos("side")}="long",1,-1)'
+
+    def maintenance(price: str) -> tuple[str, str]:
+        """(maintenance, the slope in P of maintenance + fee) of this position at ``price``."""
+        value = f"{size}*{price}"
+        tier = f"MAX(1,SUMPRODUCT(--({_slice(floor, tier_start, tier_count)}<={value})))"
+        rate_k = f"INDEX({rate},{tier_start}+{tier}-1)"
+        amount_k = f"INDEX({amount},{tier_start}+{tier}-1)"
+        mm = (f'IF({tier_count}=0,{value}*{_pos("base_rate")}-N({_pos("maintenance_amount")}),'
+              f'{value}*{rate_k}-{amount_k})')
+        slope = f'{size}*(IF({tier_count}=0,{_pos("base_rate")},{rate_k})+{c("fee_used")})'
+        return mm, slope
+
+    def margin_left(n: int) -> tuple[str, str]:
+        """(f, f') at the n-th price."""
+        h, p = c(f"h_{n}"), c(f"p_{n}")
+        value = _haircut_value(h, c("settle_price"), c("hc_start"), c("hc_count"))
+        slope = _haircut_slope(h, c("hc_start"), c("hc_count"))
+        f = (f'{c("other_equity")}+{value}+{c("coin_weight")}*{p}-{c("k")}*'
+             f'({c("other_requirement")}+SUMIFS({c.name(f"m_{n}")},{c.name("key")},{key}))')
+        d = (f'{slope}*{c("pair_size")}+{c("coin_weight")}-{c("k")}*'
+             f'SUMIFS({c.name(f"d_{n}")},{c.name("key")},{key})')
+        return f, d
+
+    listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin")},{asset})'
+    settle_listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin")},{settle})'
+    bal_row = f"(ROW({bal('coin')})-{BAL.first_row - 1})"
+    hc_name = f'INDEX({bal("haircut_table")},{c("settle_row")})&""'
+    mark_now = f'{size}*{_pos("mark_price")}'
+    mm_now, _ = maintenance(_pos("mark_price"))
+    f: dict[str, str] = {
+        "exchange": _pos("exchange"),
+        "symbol": _pos("symbol"),
+        "side": _pos("side"),
+        "size": _pos("size"),
+        "mark_price": _pos("mark_price"),
+        "asset": _pos("asset"),
+        "settle": _pos("settle"),
+        "key": f'{e}&"|"&{asset}',
+        "k": f'IFERROR({m["k"]},"")',
+        "fee_used": f'IFERROR({m["fees"]},0)*N({_pos("fee_rate")})',
+        "signed_size": f"{side}*{size}",
+        "signed_entry": f'{c("signed_size")}*{_pos("entry_price")}',
+        "pnl": f'{c("signed_size")}*({_pos("mark_price")}-{_pos("entry_price")})',
+        "maintenance": mm_now,
+        "liquidation_fee": f'{c("fee_used")}*{mark_now}',
+        "unlisted_pnl": f'IF({settle_listed}=0,{c("pnl")},0)',
+        "pre_problem": (
+            f'IF({_in_accounts(e, "problem")}<>"",{_in_accounts(e, "problem")},'
+            f'IF(COUNTIFS({c.name("key")},{key},{c.name("settle")},"<>"&{settle})>0,'
+            f'"{layout.PROBLEM_SETTLE_COINS}",'
+            f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("settle")},{asset})>0,'
+            f'"{layout.PROBLEM_OWN_SETTLE}","")))'
+        ),
+        "pair_size": f'SUMIFS({c.name("signed_size")},{c.name("key")},{key})',
+        "pair_entry": f'SUMIFS({c.name("signed_entry")},{c.name("key")},{key})',
+        "settle_row": (f'IF({settle_listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
+                       f'({bal("coin")}={settle})*{bal_row}))'),
+        "settle_amount": f'IF({c("settle_row")}=0,0,INDEX({bal("amount")},{c("settle_row")}))',
+        "settle_price": (f'IF({c("settle_row")}=0,1,'
+                         f'INDEX({bal("price_used")},{c("settle_row")}))'),
+        "hc_count": (f'IF({c("settle_row")}=0,0,IF(OR({hc_name}="",{m["haircuts"]}<>1),0,'
+                     f'COUNTIF({HC.name_of("table")},{hc_name})))'),
+        "hc_start": (f'IF({c("hc_count")}=0,0,MATCH({hc_name},{HC.name_of("table")},0))'),
+        "coin_weight": (f'IF({listed}=0,0,SUMIFS({bal("value")},{bal("exchange")},{e},'
+                        f'{bal("coin")},{asset})/SUMIFS({bal("price_used")},{bal("exchange")},'
+                        f'{e},{bal("coin")},{asset}))'),
+        "other_equity": (
+            f'{_in_accounts(e, "equity")}-IF({c("settle_row")}=0,'
+            f'SUMIFS({c.name("unlisted_pnl")},{c.name("exchange")},{e},{c.name("settle")},'
+            f'{settle}),INDEX({bal("value")},{c("settle_row")}))'
+            f'-SUMIFS({bal("value")},{bal("exchange")},{e},{bal("coin")},{asset})'
+        ),
+        "other_requirement": (
+            f'{_in_accounts(e, "requirement")}-SUMIFS({c.name("maintenance")},'
+            f'{c.name("key")},{key})-SUMIFS({c.name("liquidation_fee")},{c.name("key")},{key})'
+        ),
+        "other_pnl": (
+            f'SUMIFS({c.name("pnl")},{c.name("exchange")},{e},{c.name("settle")},{settle})'
+            f'-SUMIFS({c.name("pnl")},{c.name("key")},{key})'
+        ),
+        # riskfuncs starts from the coin's index price (Balances), else the first mark.
+        "p_0": (f'IF({listed}=0,INDEX({c.name("mark_price")},MATCH({key},{c.name("key")},0)),'
+                f'SUMIFS({bal("price_used")},{bal("exchange")},{e},{bal("coin")},{asset}))'),
+    }
+    steps = layout.ACCOUNT_STEPS
+    for n in range(steps + 1):
+        p = c(f"p_{n}")
+        f[f"h_{n}"] = (f'{c("settle_amount")}+({c("other_pnl")}+{c("pair_size")}*{p}'
+                       f'-{c("pair_entry")})/{c("settle_price")}')
+        mm, f[f"d_{n}"] = maintenance(p)
+        f[f"m_{n}"] = f'{mm}+{c("fee_used")}*{size}*{p}'
+        if n < steps:
+            fn, dn = margin_left(n)
+            f[f"p_{n + 1}"] = f"IF({dn}=0,{p},MAX(0,{p}-({fn})/({dn})))"
+    last, before = c(f"p_{steps}"), c(f"p_{steps - 1}")
+    _, d_last = margin_left(steps)
+    solved = f"ABS({last}-{before})<=1E-12*{last}"
+    pre = c("pre_problem")
+    f["liquidation_price"] = (
+        f'IF({pre}<>"",{pre},IF(OR({last}=0,{d_last}=0),"{NEVER}",'
+        f'IF({solved},{last},"{layout.PROBLEM_NOT_SOLVED}")))'
+    )
+    lp = c("liquidation_price")
+    f["move"] = f'IF(ISNUMBER({lp}),{lp}/{c("mark_price")}-1,"")'
+    f["problem"] = (f'IF(AND(ISTEXT({lp}),{lp}<>"{NEVER}"),{lp},'
+                    f'IF({_pos("input_problem")}<>"",{_pos("input_problem")},""))')
+    own = _pos("input_problem")
+    for key_ in ("maintenance", "liquidation_fee"):
+        f[key_] = f'IF({own}<>"",{own},{f[key_]})'
+    # The working columns wait for a clean account: no error value, even hidden.
+    working = ("pair_size", "pair_entry", "settle_row", "settle_amount", "settle_price",
+               "hc_count", "hc_start", "coin_weight", "other_equity", "other_requirement",
+               "other_pnl", *(f"{x}_{n}" for n in range(steps + 1) for x in "phmd"))
+    for key_ in working:
+        f[key_] = f'IF({pre}<>"","",{f[key_]})'
+    out = {key_: f'=IF({member}<>1,"",{body})' for key_, body in f.items()}
+    out["member"] = (f'=IF({_pos("size")}="",0,IF(AND({_pos("margin_mode")}="cross",'
+                     f'ISNUMBER(MATCH({_pos("exchange")},{UA.name_of("exchange")},0))),1,0))')
+    return out
+
+
+def accounts_fields(ctx: Context) -> dict[str, str]:
+    level = UA.name_of("level")
+    return {
+        "accounts": f'=COUNTIF({UA.name_of("exchange")},"?*")',
+        "red": f'=COUNTIF({level},"red")',
+        "amber": f'=COUNTIF({level},"amber")',
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # Registry: which formulas fill which sheet.
 
 ColumnFormulas = Mapping[str, str | list[str]]
@@ -1175,6 +1483,9 @@ TABLE_FORMULAS: dict[tuple[str, str], TableFormulas] = {
     ("funding", "after"): funding_after_table,
     ("audit", "checks"): checks_table,
     ("dashboard", "closest"): closest_table,
+    ("accounts", "unified_accounts"): unified_accounts_table,
+    ("accounts", "balances"): balances_table,
+    ("accounts", "account_positions"): account_positions_table,
 }
 FIELD_FORMULAS: dict[str, FieldFormulas] = {
     "positions": positions_fields,
@@ -1185,6 +1496,7 @@ FIELD_FORMULAS: dict[str, FieldFormulas] = {
     "funding": funding_fields,
     "audit": audit_fields,
     "dashboard": dashboard_fields,
+    "accounts": accounts_fields,
 }
 
 

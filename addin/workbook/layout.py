@@ -1149,12 +1149,12 @@ ACCOUNTS = Sheet(
                     help="bybit_uta, okx_multi_currency, binance_portfolio, hyperliquid_cross "
                          "or dydx_cross. binance_multi_assets (bid/ask conversion rates) is "
                          "not computed here."),
-            _out("ratio_name", "Ratio", width=16, help="The venue's name for its ratio."),
+            _out("ratio_name", "Ratio", width=25, help="The venue's name for its ratio."),
             _out("equity", "Equity (USD)", width=13,
                  help="Coins after their haircut (borrowing in full), PnL in the settle coin."),
             _out("requirement", "Requirement", width=12,
                  help="Maintenance margin of the positions (OKX: plus their liquidation fees)."),
-            _out("ratio", "Account ratio", fmt="0.00%", width=11,
+            _out("ratio", "Account ratio", fmt="0.00%", width=16,
                  help="In the venue's convention (Hyperliquid: equity - maintenance, USD)."),
             _out("trigger", "Trigger", fmt="0.00%", width=9),
             _out("use", "Trigger used", fmt="0.0%", width=9,
@@ -1181,7 +1181,7 @@ ACCOUNTS = Sheet(
             _out("price_used", "Price used", fmt=PRICE_FORMAT, width=11),
             _out("pnl", "PnL settled", width=11,
                  help="Unrealised PnL of the account's positions settled in this coin."),
-            _out("equity", "Equity (coins)", fmt=SIZE_FORMAT, width=13,
+            _out("equity", "Equity (coins)", fmt=SIZE_FORMAT, width=17,
                  help="Amount + PnL / price."),
             _out("value", "Value (USD)", width=13,
                  help="Each slice at its tier's ratio; negative (borrowed) in full."),
@@ -1203,7 +1203,7 @@ ACCOUNTS = Sheet(
                  help="Blank: the Positions row is not a cross row of a listed account."),
             _out("symbol", "Symbol", width=16),
             _out("side", "Side", width=13),
-            _out("size", "Size", fmt=SIZE_FORMAT, width=11),
+            _out("size", "Size", fmt=SIZE_FORMAT, width=16),
             _out("mark_price", "Mark price", fmt=PRICE_FORMAT, width=13),
             _out("asset", "Asset", width=9),
             _out("settle", "Settle", width=9),
@@ -1246,6 +1246,7 @@ ACCOUNTS = Sheet(
         ), POSITION_ROWS),
     ),
     requires=("positions",),
+    print_titles="account_positions",  # the pages after the first are the positions
 )
 
 DASHBOARD = Sheet(

@@ -1,0 +1,246 @@
+"""The account view of the report: each unified account of the workbook's Accounts sheet.
+
+Per account (an exchange listed on the Accounts sheet, its cross positions on Positions &
+Margin, its coins on Balances by coin, their haircut tiers): the mode, equity and requirement as
+the venue counts them, the account ratio in the venue's convention against its trigger, how much
+of the trigger is used (``k x requirement / equity``: 100% = liquidation) with the level perprisk
+watch gives the exchange's own account ratio (amber from 50%, red from 80%, red when liquidated),
+and per asset the price that liquidates the whole account with every other price held. Computed
+with :func:`riskfuncs.accounts.account_margin` on the workbook's inputs; an account whose inputs
+riskfuncs refuses shows the reason instead of figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from addin.reader import FilledWorkbook
+from addin.reader.filled import is_blank
+from addin.report.assessment import Alert, positions_frame, tiers_by_symbol
+from addin.workbook.layout import ACCOUNT_USE_AMBER, ACCOUNT_USE_RED
+from riskfuncs._errors import RiskInputError
+from riskfuncs.accounts import MODES, account_margin
+from riskfuncs.venues import rule_for_venue
+
+__all__ = ["AccountAsset", "AccountCoin", "AccountSummary", "AccountView", "account_alerts",
+           "account_view", "level_of_use"]
+
+#: Modes the workbook's Accounts sheet does not compute itself (the report does, and says how).
+INDEX_PRICE_NOTE = {
+    "binance_multi_assets": "coins valued at index prices: the sheet holds no bid/ask "
+                            "conversion buffers",
+}
+
+
+@dataclass(frozen=True)
+class AccountAsset:
+    """One asset of an account: the price of it that liquidates the account."""
+
+    asset: str
+    mark_price: float
+    #: USD; None when no positive price liquidates the account on that side.
+    liquidation_price: float | None
+    #: liquidation price / mark - 1 (the move that liquidates); None with no price.
+    move: float | None
+
+
+@dataclass(frozen=True)
+class AccountCoin:
+    coin: str
+    amount: float
+    price: float
+    value: float  # USD after the haircut
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """One unified account."""
+
+    exchange: str
+    mode: str
+    level: str  # red, amber or green ("amber" when its inputs have a problem)
+    problem: str = ""
+    ratio_name: str = ""
+    convention: str = ""
+    equity: float = math.nan
+    requirement: float = math.nan
+    ratio: float = math.nan
+    trigger: float = math.nan
+    use: float = math.nan  # k x requirement / equity; 1 = liquidation
+    margin_left: float = math.nan
+    liquidated: bool = False
+    note: str = ""
+    positions: int = 0
+    assets: list[AccountAsset] = field(default_factory=list)
+    coins: list[AccountCoin] = field(default_factory=list)
+
+    @property
+    def ratio_text(self) -> str:
+        """The ratio as the venue states it: a percentage, or USD for Hyperliquid."""
+        if math.isnan(self.ratio):
+            return "n/a"
+        if math.isinf(self.ratio):
+            return "no equity" if self.convention == "requirement/equity" else "no requirement"
+        if self.convention == "equity-requirement":
+            return f"{self.ratio:,.2f} USD"
+        return f"{self.ratio:.2%}"
+
+    @property
+    def trigger_text(self) -> str:
+        if math.isnan(self.trigger):
+            return "n/a"
+        if self.convention == "equity-requirement":
+            return f"{self.trigger:,.0f} USD"
+        sign = ">=" if self.convention == "requirement/equity" else "<="
+        return f"{sign} {self.trigger:.0%}"
+
+
+@dataclass(frozen=True)
+class AccountView:
+    accounts: list[AccountSummary]
+
+    @property
+    def red(self) -> int:
+        return sum(a.level == "red" for a in self.accounts)
+
+    @property
+    def amber(self) -> int:
+        return sum(a.level == "amber" for a in self.accounts)
+
+
+def level_of_use(use: float, liquidated: bool) -> str:
+    """red (liquidated, or 80% of the trigger used), amber (50%) or green."""
+    if liquidated or not use < ACCOUNT_USE_RED:  # NaN (no equity) is not a pass
+        return "red"
+    return "amber" if use >= ACCOUNT_USE_AMBER else "green"
+
+
+def _share(mode: str) -> float:
+    m = MODES[mode]
+    if m.convention == "equity/requirement":
+        return m.trigger
+    return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
+
+
+def _text(value: Any) -> str:
+    return "" if is_blank(value) else str(value).strip()
+
+
+def _haircut_tables(table: pd.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    if table is None or table.empty:
+        return out
+    for record in table.to_dict("records"):
+        name = _text(record.get("table")).lower()
+        if not name:
+            continue
+        high = record.get("max_amount")
+        out.setdefault(name, []).append({
+            "minAmount": float(record.get("min_amount") or 0.0),
+            "maxAmount": None if high is None or is_blank(high) else float(high),
+            "ratio": float(record["ratio"]) if not is_blank(record.get("ratio")) else np.nan})
+    return out
+
+
+def account_view(book: FilledWorkbook, tier_tables: Mapping[str, pd.DataFrame]
+                 ) -> AccountView | None:
+    """The unified accounts of the workbook's Accounts sheet; None when it lists none."""
+    accounts = book.tables.get("unified_accounts")
+    if accounts is None or accounts.empty:
+        return None
+    table = book.tables.get("positions", pd.DataFrame())
+    frame = positions_frame(table)
+    tiers = tiers_by_symbol(table, tier_tables) if len(table) else {}
+    balances = book.tables.get("balances", pd.DataFrame())
+    haircuts = _haircut_tables(book.tables.get("haircuts"))
+    out = []
+    for record in accounts.to_dict("records"):
+        exchange, mode = _text(record.get("exchange")), _text(record.get("mode"))
+        if not exchange:
+            continue
+        out.append(_summary(exchange, mode, frame, tiers, balances, haircuts))
+    return AccountView(out) if out else None
+
+
+def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, Any],
+             balances: pd.DataFrame, haircuts: Mapping[str, list[dict[str, Any]]]
+             ) -> AccountSummary:
+    venue = exchange.lower()
+    mine = frame[(frame["exchange"].str.strip().str.lower() == venue)
+                 & (frame["marginMode"].str.lower() == "cross")] if len(frame) else frame
+    if not mode:
+        return AccountSummary(exchange, "", "amber", "no mode given")
+    if mine.empty:
+        return AccountSummary(exchange, mode, "amber", "no cross positions on Positions")
+    coins: dict[str, float] = {}
+    prices: dict[str, float] = {}
+    tables: dict[str, Any] = {}
+    rows = balances[balances["exchange"].astype(str).str.strip().str.lower() == venue] \
+        if len(balances) and "exchange" in balances else pd.DataFrame()
+    for record in rows.to_dict("records"):
+        coin = _text(record.get("coin")).upper()
+        if not coin:
+            continue
+        coins[coin] = float(record.get("amount") or 0.0)
+        if not is_blank(record.get("price")):
+            prices[coin] = float(record["price"])
+        name = _text(record.get("haircut_table")).lower()
+        if name:
+            if name not in haircuts:
+                return AccountSummary(exchange, mode, "amber",
+                                      f"haircut table {name!r} of {coin} not found")
+            tables[coin] = haircuts[name]
+    book = mine.copy()
+    # Hyperliquid without an MMR: half the initial margin at the market's max leverage.
+    rule = book["exchange"].map(lambda v: rule_for_venue(str(v)))
+    hyper = (rule == "hyperliquid") & book["maintenanceMarginRate"].isna()
+    book.loc[hyper, "maintenanceMarginRate"] = 1 / (2 * book.loc[hyper, "maxLeverage"])
+    try:
+        state = account_margin(book, coins, mode=mode,  # type: ignore[arg-type]
+                               prices=prices, collateral_tiers=tables, tiers=dict(tiers))
+    except RiskInputError as exc:
+        return AccountSummary(exchange, mode, "amber", str(exc).splitlines()[0])
+    use = _share(mode) * state.requirement / state.equity if state.equity > 0 else math.nan
+    assets = []
+    seen = set()
+    for asset, mark, price in zip(state.positions["asset"], book["markPrice"],
+                                  state.positions["account_liquidation_price"], strict=True):
+        if asset in seen:
+            continue
+        seen.add(asset)
+        found = float(price) if 0 < price < math.inf else None
+        assets.append(AccountAsset(str(asset), float(mark), found,
+                                   None if found is None else found / float(mark) - 1))
+    return AccountSummary(
+        exchange, mode, level_of_use(use, state.liquidated), "", state.ratio_name,
+        state.convention, state.equity, state.requirement, state.ratio, state.trigger, use,
+        state.equity - _share(mode) * state.requirement, state.liquidated,
+        INDEX_PRICE_NOTE.get(mode, ""), len(book), assets,
+        [AccountCoin(str(c), float(r["balance"]), float(r["price"]), float(r["value"]))
+         for c, r in state.coins.iterrows()])
+
+
+def account_alerts(view: AccountView | None) -> list[Alert]:
+    """An alert per account on red or amber: the trigger used, or the problem."""
+    if view is None:
+        return []
+    out = []
+    for a in view.accounts:
+        if a.level == "green":
+            continue
+        subject = f"{a.exchange} account"
+        if a.problem:
+            text = f"not assessed: {a.problem}"
+        elif a.liquidated:
+            text = f"{a.ratio_name} {a.ratio_text} has reached its trigger ({a.trigger_text})"
+        else:
+            text = (f"{a.use:.0%} of the way to liquidation ({a.ratio_name} {a.ratio_text}, "
+                    f"trigger {a.trigger_text})")
+        out.append(Alert(a.level, subject, text))
+    return out

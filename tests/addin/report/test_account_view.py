@@ -1,0 +1,149 @@
+"""The report's account view: the workbook's Accounts sheet read back and computed with
+riskfuncs.accounts, its levels at the watch command's thresholds, and the section in the text
+and HTML report.
+
+Reference values (tests/riskfuncs/test_accounts.py, with their sources there): OKX's fee case
+(BTC's account liquidation price 41,650 / 0.9955 = 41,838.27, margin ratio 20,000 / 1,920),
+Bybit UTA's haircut example (equity 879,000: 15 BTC after the BTC tiers and 10,000 USDT less a
+4,000 loss) and dYdX's (short 3 ETH at 3,000, deposit 1,000, MMF 5%: 3,174.60). Tolerance 1e-12
+relative: the report calls riskfuncs on the same numbers the workbook holds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from addin.reader import read_filled_workbook
+from addin.report import render
+from addin.report.accounts_view import AccountSummary, level_of_use
+from addin.report.pipeline import assess_book
+from addin.workbook import builder, layout
+from tests.addin.workbook.inputs import Extra, fill
+from tests.addin.workbook.test_accounts_sheet import _book as book_of
+from tests.addin.workbook.test_accounts_sheet import (
+    _expected,
+    _extra,
+    _position,
+    _reference_variants,
+)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("accounts_report") / "full.xlsx"
+    return builder.write_template(layout.TEMPLATES["credit-risk-assessment"], path)
+
+
+def _assess(template: Path, path: Path, book: Any, extra: Extra) -> Any:
+    fill(template, path, book, extra)
+    read = read_filled_workbook(path)
+    assert read.ok, read.problems
+    return assess_book(read)
+
+
+@pytest.fixture(scope="module")
+def reference(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    book, accounts, balances = _reference_variants()["okx_fee"]
+    out = _assess(template, tmp_path_factory.mktemp("ref") / "okx_fee.xlsx", book,
+                  _extra(accounts, balances))
+    return out, book, accounts, balances
+
+
+def _by_exchange(assessment: Any) -> dict[str, AccountSummary]:
+    return {a.exchange: a for a in assessment.accounts.accounts}
+
+
+def test_reference_accounts(reference: Any) -> None:
+    assessment, book, accounts, balances = reference
+    found = _by_exchange(assessment)
+    okx, bybit, dydx = found["okx"], found["bybit"], found["dydx"]
+    assert okx.assets[0].asset == "BTC"
+    assert okx.assets[0].liquidation_price == pytest.approx(41_650 / 0.9955, rel=1e-12)
+    assert okx.ratio == pytest.approx(20_000 / 1_920, rel=1e-12)
+    assert bybit.equity == pytest.approx(879_000, rel=1e-12)
+    assert bybit.requirement == pytest.approx(1_240, rel=1e-12)
+    assert dydx.assets[0].liquidation_price == pytest.approx(10_000 / 3.15, rel=1e-12)
+    assert dydx.use == pytest.approx(0.45, rel=1e-12) and dydx.level == "green"
+    # Every figure is riskfuncs' on the workbook's inputs.
+    for exchange, mode in zip(accounts["exchange"], accounts["mode"], strict=True):
+        state = _expected(book, exchange, mode, balances)
+        mine = found[exchange]
+        assert (mine.mode, mine.ratio_name, mine.liquidated) == (mode, state.ratio_name,
+                                                                   state.liquidated)
+        for key in ("equity", "requirement", "ratio", "trigger"):
+            assert getattr(mine, key) == pytest.approx(getattr(state, key), rel=1e-12), key
+        prices = state.positions.drop_duplicates("asset")["account_liquidation_price"]
+        assert [a.liquidation_price for a in mine.assets] == pytest.approx(list(prices),
+                                                                           rel=1e-12)
+
+
+@pytest.mark.parametrize(("use", "liquidated", "level"), [
+    (0.0, False, "green"), (0.4999, False, "green"), (0.5, False, "amber"),
+    (0.7999, False, "amber"), (0.8, False, "red"), (0.1, True, "red"),
+    (math.nan, False, "red"),
+])
+def test_levels_are_the_watch_commands(use: float, liquidated: bool, level: str) -> None:
+    assert (layout.ACCOUNT_USE_AMBER, layout.ACCOUNT_USE_RED) == (0.5, 0.8)
+    assert level_of_use(use, liquidated) == level
+
+
+def test_a_stretched_account_is_an_alert_and_a_bad_one_says_why(
+        template: Path, tmp_path: Path) -> None:
+    # OKX: wallet 2,600 against a requirement of 1,920: 74% of the trigger used (amber);
+    # Bybit: 1,300 against 1,240 at a 1% rate: 95% (red); Gate's haircut table is missing.
+    rows = [
+        _position("okx", "BTC/USDT:USDT", "long", 1.0, 60_000, 60_000, 0.004, fee=0.0005),
+        _position("okx", "ETH/USDT:USDT", "short", 100.0, 3_000, 3_000, 0.005, fee=0.0005),
+        _position("bybit", "ETH/USDT:USDT", "short", 40.0, 3_100, 3_100, 0.01),
+        _position("gate", "ETH/USDT:USDT", "short", 1.0, 3_000, 3_000, 0.01),
+    ]
+    accounts = pd.DataFrame({"exchange": ["okx", "bybit", "gate"],
+                             "mode": ["okx_multi_currency", "bybit_uta", "bybit_uta"]})
+    balances = pd.DataFrame([
+        {"exchange": "okx", "coin": "USDT", "amount": 2_600.0},
+        {"exchange": "bybit", "coin": "USDT", "amount": 1_300.0},
+        {"exchange": "gate", "coin": "USDT", "amount": 100.0, "haircut_table": "MISSING"},
+    ])
+    assessment = _assess(template, tmp_path / "stretched.xlsx", book_of(rows),
+                         _extra(accounts, balances))
+    found = _by_exchange(assessment)
+    assert found["okx"].use == pytest.approx(1_920 / 2_600, rel=1e-12)
+    assert found["okx"].level == "amber"
+    assert found["bybit"].use == pytest.approx(1_240 / 1_300, rel=1e-12)
+    assert found["bybit"].level == "red"
+    assert found["gate"].level == "amber" and "MISSING" in found["gate"].problem.upper()
+    alerts = {a.subject: a for a in assessment.alerts}
+    assert alerts["okx account"].level == "amber" and "74%" in alerts["okx account"].text
+    assert alerts["bybit account"].level == "red"
+    assert "not assessed" in alerts["gate account"].text
+    text = render(assessment, "text")
+    assert "[RED] bybit (bybit_uta, 1 position(s)): Account MM Rate 95.38%" in text
+    assert "not assessed" in text
+
+
+def test_the_section_in_text_and_html(reference: Any) -> None:
+    assessment = reference[0]
+    text = render(assessment, "text")
+    section = text[text.index("UNIFIED ACCOUNTS"):]
+    assert "okx (okx_multi_currency, 2 position(s)): margin ratio 1041.67%, trigger <= 100%" \
+        in section
+    assert "BTC      mark       60,000.0  account liq. price       41,838.3  (-30.3%)" \
+        in section
+    assert "3,174.60" in section
+    html = render(assessment, "html")
+    part = html[html.index("Unified accounts"):]
+    assert "okx_multi_currency, 2 position(s)" in part
+    assert "BTC 41,838.3 (-30.3%)" in part and "ETH 3,174.60 (5.8%)" in part
+    assert render(assessment, "json").count('"liquidation_price"') >= 4
+
+
+def test_no_accounts_no_section(template: Path, tmp_path: Path) -> None:
+    rows = [_position("okx", "BTC/USDT:USDT", "long", 1.0, 60_000, 60_000, 0.004)]
+    assessment = _assess(template, tmp_path / "none.xlsx", book_of(rows), Extra({}, {}))
+    assert assessment.accounts is None
+    assert "UNIFIED ACCOUNTS" not in render(assessment, "text")
