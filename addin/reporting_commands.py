@@ -173,11 +173,10 @@ def fill_from_export(
     skipped and the venues that failed, then checks the workbook it wrote. Returns the exit code:
     1 when anything failed or is wrong, 0 otherwise.
     """
+    from addin.fill.writer import fill_market_data, fill_workbook
     from addin.reader.exchange_data import (
         ExportError,
         ExportNote,
-        fill_market_data,
-        fill_workbook,
         load_exchanges,
         load_export,
         load_funding,
@@ -477,6 +476,7 @@ def _digest(path: Path) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from addin.fill import writer
     from addin.reader import exchange_data as data
     from addin.report import assess_file, render
     from addin.workbook import layout
@@ -498,9 +498,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                  "pass --force to overwrite it")
             return EXIT_PROBLEMS
     positions = data.load_export(sample / "positions.json").positions
-    wb = data.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], positions,
+    wb = writer.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], positions,
                             data.load_tiers(sample / "tiers.json"))
-    data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
+    writer.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
                           exchanges=data.load_exchanges(sample / "exchanges.json"),
                           funding=data.load_funding(sample / "funding.json"),
                           histories=data.load_price_histories(sample / "ohlcv.json"))

@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from addin.fill import writer
 from addin.reader import exchange_data, read_filled_workbook
 from addin.workbook import layout
 from bench.timing import best_of
@@ -96,7 +97,7 @@ def bench_report(n: int, folder: Path) -> None:
 
     path = folder / f"book-{n}.xlsx"
     template = big_template(n)
-    build_s, wb = timed(lambda: exchange_data.fill_workbook(template, positions(n)))
+    build_s, wb = timed(lambda: writer.fill_workbook(template, positions(n)))
     save_s, _ = timed(lambda: wb.save(path))
     print(f"workbook: {n:,} positions, {path.stat().st_size / 2**20:.1f} MiB "
           f"(built in {build_s:.1f} s, saved in {save_s:.1f} s)")
@@ -153,7 +154,7 @@ def bench_email(count: int, folder: Path) -> None:
     sample = folder / "sample.xlsx"
     demo = exchange_data.load_positions(
         Path(__file__).resolve().parent.parent / "templates" / "sample" / "positions.json")
-    exchange_data.fill_workbook(layout.TEMPLATES["position-margin-monitor"], demo).save(sample)
+    writer.fill_workbook(layout.TEMPLATES["position-margin-monitor"], demo).save(sample)
     outcome = assess_file(sample)
     assert outcome.assessment is not None
     data = sample.read_bytes()

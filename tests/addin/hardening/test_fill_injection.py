@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from addin.fill import writer
 from addin.reader import exchange_data as data
 from addin.reader import read_filled_workbook
 from addin.reader.exchange_data import ExportError
@@ -59,9 +60,9 @@ def test_export_text_is_written_as_text_never_a_formula(tmp_path: Path) -> None:
     loaded = export(tmp_path, [position(exchange=text, contracts=1.0 + i)
                                for i, text in enumerate(HOSTILE)])
     venues = [p.values["exchange"] for p in loaded.positions]
-    wb = data.fill_workbook(TEMPLATE, loaded.positions)
+    wb = writer.fill_workbook(TEMPLATE, loaded.positions)
     text = HOSTILE[1]
-    data.fill_market_data(wb, loaded.positions,
+    writer.fill_market_data(wb, loaded.positions,
                           prices=(text, [(dt.datetime(2026, 1, 1), 60000.0)]),
                           exchanges=[{"exchange": text, "loss_given_default": 0.5}],
                           funding=(text, [{"time": dt.datetime(2026, 1, 1), "rate": 0.0001}]))
@@ -88,7 +89,7 @@ def test_tier_table_names_are_text(tmp_path: Path) -> None:
     for p in loaded.positions:
         values = p.values
         values["tier_table"], values["maintenance_margin_rate"] = name, None
-    wb = data.fill_workbook(TEMPLATE, loaded.positions, tiers)
+    wb = writer.fill_workbook(TEMPLATE, loaded.positions, tiers)
     out = tmp_path / "tiers.xlsx"
     wb.save(out)
     assert formula_cells(out) == []
@@ -96,26 +97,26 @@ def test_tier_table_names_are_text(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def blank() -> Workbook:
-    return data.fill_workbook(TEMPLATE, [])
+    return writer.fill_workbook(TEMPLATE, [])
 
 
 @pytest.mark.parametrize("value", ["=1+1", "0.5; =HYPERLINK(1)", True, math.inf, math.nan,
                                    [1, 2]])
 def test_numeric_cells_only_ever_get_numbers(blank: Workbook, value: Any) -> None:
     with pytest.raises(ExportError, match=r"Exchange Scorecard .* row 1: "):
-        data.fill_market_data(blank, [], exchanges=[{"exchange": "binance",
+        writer.fill_market_data(blank, [], exchanges=[{"exchange": "binance",
                                                      "loss_given_default": value}])
 
 
 def test_numeric_text_and_control_characters(blank: Workbook) -> None:
     wb = blank
-    data.fill_market_data(wb, [], exchanges=[{"exchange": "okx", "loss_given_default": "0.5"}])
+    writer.fill_market_data(wb, [], exchanges=[{"exchange": "okx", "loss_given_default": "0.5"}])
     sheet = layout.SHEETS["scorecard"]
     table = sheet.table("exchanges")
     assert wb[sheet.title].cell(table.first_row, table.column_index(
         "loss_given_default")).value == 0.5
     with pytest.raises(ExportError, match="control character"):
-        data.fill_market_data(wb, [], exchanges=[{"exchange": "ok\x1bx"}])
+        writer.fill_market_data(wb, [], exchanges=[{"exchange": "ok\x1bx"}])
 
 
 def test_check_flags_a_formula_in_an_input_cell(tmp_path: Path) -> None:
@@ -156,19 +157,19 @@ def test_truncated_history_is_reported(tmp_path: Path, blank: Workbook) -> None:
     funding = [{"time": start + dt.timedelta(hours=8 * i), "rate": 0.0001} for i in range(300)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data.fill_market_data(wb, loaded.positions, prices=("BTC/USDT:USDT", bars),
+        writer.fill_market_data(wb, loaded.positions, prices=("BTC/USDT:USDT", bars),
                               funding=("BTC/USDT:USDT", funding))
     notes = [str(w.message) for w in caught if issubclass(w.category, data.ExportNote)]
     assert any("450 price bars" in n and "400" in n for n in notes), notes
     assert any("300 funding records" in n and "270" in n for n in notes), notes
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # what fits is written without a note
-        data.fill_market_data(wb, loaded.positions, prices=("BTC/USDT:USDT", bars[:400]),
+        writer.fill_market_data(wb, loaded.positions, prices=("BTC/USDT:USDT", bars[:400]),
                               funding=("BTC/USDT:USDT", funding[:270]))
 
 
 def test_control_characters_are_refused_and_never_echoed(tmp_path: Path) -> None:
     loaded = export(tmp_path, [position(symbol="BTC/USDT:USDT\x1b[31m")])
     with pytest.raises(ExportError, match="control character") as caught:
-        data.fill_workbook(TEMPLATE, loaded.positions)
+        writer.fill_workbook(TEMPLATE, loaded.positions)
     assert "\x1b" not in str(caught.value)

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from addin.cli import main
-from addin.reader import exchange_data as data
+from addin.fill import writer
 from addin.reader import read_filled_workbook
 from addin.report.pipeline import assess_file
 from addin.workbook import layout
@@ -99,7 +99,7 @@ def test_a_name_over_millions_of_rows_is_refused_cheaply(sample: Path, tmp_path:
 def test_a_book_without_positions_is_never_ok(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "blank.xlsx"
-    data.fill_workbook(TEMPLATE, []).save(path)
+    writer.fill_workbook(TEMPLATE, []).save(path)
     book = read_filled_workbook(path)
     assert [p.cell for p in book.problems] == [cell("symbol")[1]]
     assert "no position" in book.problems[0].what

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from addin.fill import writer
 from addin.reader import exchange_data as data
 from addin.workbook import layout
 
@@ -66,8 +67,8 @@ def test_fetch_export_gives_one_column_per_asset(tmp_path: Path) -> None:
         loaded = data.load_export(path)
     assert list(loaded.histories) == ["ETH", "BTC"]  # 90,000 USD of ETH, 66,000 of BTC
     assert loaded.histories["BTC"][0][1] == 60_000.0  # binance's bars: the larger BTC position
-    wb = data.fill_workbook(TEMPLATE, loaded.positions, loaded.tiers)
-    data.fill_market_data(wb, loaded.positions, histories=loaded.histories)
+    wb = writer.fill_workbook(TEMPLATE, loaded.positions, loaded.tiers)
+    writer.fill_market_data(wb, loaded.positions, histories=loaded.histories)
     heads, rows = _prices(wb)
     assert heads[:3] == ["ETH", "BTC", "Asset 3"]
     assert [r[0] for r in rows] == [dt.datetime(2024, 11, 1) + dt.timedelta(days=i)
@@ -93,12 +94,12 @@ def test_capacity_is_noted(tmp_path: Path) -> None:
     path = tmp_path / "positions.json"
     path.write_text(json.dumps({"binanceusdm": positions}))
     loaded = data.load_export(path).positions
-    wb = data.fill_workbook(TEMPLATE, loaded)
+    wb = writer.fill_workbook(TEMPLATE, loaded)
     rows = layout.PRICES.table("prices").rows
     histories = {s.split("/")[0]: [(dt.datetime(2024, 1, 1) + dt.timedelta(days=d), 10.0)
                                    for d in range(rows + 5)] for s in symbols}
     with pytest.warns(data.ExportNote) as caught:
-        data.fill_market_data(wb, loaded, histories=histories)
+        writer.fill_market_data(wb, loaded, histories=histories)
     notes = [str(w.message) for w in caught]
     assert any("C1, C0 left out of the book VaR" in n for n in notes), notes
     assert any(f"the most recent {rows} written" in n for n in notes), notes
@@ -112,8 +113,8 @@ def test_a_header_cannot_smuggle_a_formula(tmp_path: Path) -> None:
     path = tmp_path / "positions.json"
     path.write_text(json.dumps({"binanceusdm": [_position("=1+1/USDT:USDT", "long", 1, 10.0)]}))
     loaded = data.load_export(path).positions
-    wb = data.fill_workbook(TEMPLATE, loaded)
-    data.fill_market_data(wb, loaded, histories={"=1+1": [(dt.datetime(2024, 1, 1), 1.0)]})
+    wb = writer.fill_workbook(TEMPLATE, loaded)
+    writer.fill_market_data(wb, loaded, histories={"=1+1": [(dt.datetime(2024, 1, 1), 1.0)]})
     ws = wb[layout.PRICES.title]
     table = layout.PRICES.table("prices")
     cell = ws.cell(table.header_row, table.column_index("close_1"))

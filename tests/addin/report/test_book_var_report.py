@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from scipy import stats
 
 from addin._resources import templates_dir
+from addin.fill import writer
 from addin.reader import exchange_data as data
 from addin.reader import read_filled_workbook
 from addin.report import render
@@ -117,9 +118,9 @@ def test_an_asset_without_history_is_named(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", data.ExportNote)
         loaded = data.load_export(export).positions
-    wb = data.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], loaded,
+    wb = writer.fill_workbook(layout.TEMPLATES["credit-risk-assessment"], loaded,
                             data.load_tiers(SAMPLE / "tiers.json"))
-    data.fill_market_data(wb, loaded, prices=data.load_ohlcv(SAMPLE / "ohlcv.json"),
+    writer.fill_market_data(wb, loaded, prices=data.load_ohlcv(SAMPLE / "ohlcv.json"),
                           histories=data.load_price_histories(SAMPLE / "ohlcv.json"))
     path = tmp_path / "book.xlsx"
     wb.save(path)

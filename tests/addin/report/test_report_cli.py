@@ -107,14 +107,15 @@ def test_demo_writes_a_book_and_its_reports(tmp_path: Path) -> None:
 def test_scorecard_template_without_positions(tmp_path: Path) -> None:
     import pandas as pd
 
+    from addin.fill import writer
     from addin.reader import exchange_data
     from addin.report import assess_file
     from addin.workbook import layout
     from riskfuncs.counterparty import exchange_grade, exchange_score
 
     facts = exchange_data.load_exchanges(SAMPLE / "exchanges.json")
-    wb = exchange_data.fill_workbook(layout.TEMPLATES["exchange-scorecard"], [])
-    exchange_data.fill_market_data(wb, [], exchanges=facts)
+    wb = writer.fill_workbook(layout.TEMPLATES["exchange-scorecard"], [])
+    writer.fill_market_data(wb, [], exchanges=facts)
     path = tmp_path / "scorecard.xlsx"
     wb.save(path)
     outcome = assess_file(path)

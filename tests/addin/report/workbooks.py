@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from addin._resources import templates_dir
+from addin.fill import writer
 from addin.reader import exchange_data as data
 from addin.workbook import layout
 
@@ -18,8 +19,8 @@ def sample_book(path: Path) -> Path:
     """The bundled demo data, filled in."""
     sample = templates_dir() / "sample"
     positions = data.load_positions(sample / "positions.json")
-    wb = data.fill_workbook(TEMPLATE, positions, data.load_tiers(sample / "tiers.json"))
-    data.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
+    wb = writer.fill_workbook(TEMPLATE, positions, data.load_tiers(sample / "tiers.json"))
+    writer.fill_market_data(wb, positions, prices=data.load_ohlcv(sample / "ohlcv.json"),
                           exchanges=data.load_exchanges(sample / "exchanges.json"),
                           funding=data.load_funding(sample / "funding.json"),
                           histories=data.load_price_histories(sample / "ohlcv.json"))
@@ -35,7 +36,7 @@ def book_from_positions(path: Path, positions: list[dict[str, Any]]) -> Path:
         # These positions carry their account's wallet on each cross row, as intended.
         warnings.simplefilter("ignore", data.ExportNote)
         loaded = data.load_positions(export)
-    wb = data.fill_workbook(TEMPLATE, loaded)
+    wb = writer.fill_workbook(TEMPLATE, loaded)
     wb.save(path)
     return path
 

@@ -1,0 +1,1 @@
+"""``perprisk fill``: an export's inputs written into an assessment workbook."""
