@@ -1133,6 +1133,10 @@ def closest_table(ctx: Context) -> dict[str, str]:
         "distance": f'=IF({row}="","",INDEX({p("closeness")},{row}))',
         "alert": f'=IF({row}="","",INDEX({p("alert")},{row}))',
         "level": f'=IF({row}="","",INDEX({p("level")},{row}))',
+        # One column per level, #N/A elsewhere: a chart draws no bar for #N/A.
+        **{f"{level}_distance": (f'=IF(AND({c("level")}="{level}",ISNUMBER({c("distance")})),'
+                                 f'{c("distance")},NA())')
+           for level in layout.LEVEL_COLOURS},
     }
 
 

@@ -76,6 +76,15 @@ def test_workbook_and_report_tell_one_story(books: dict[str, tuple[Path, Any]],
               for i in range(len(load_texts()["audit"]))]
     assert [item.status for item in report.risk_audit] == status
     assert _field(result, layout.DASHBOARD, "audit") == report.risk_audit_summary
+    # The Dashboard's ranking: the chart's bar of each row sits in its level's column only.
+    near = layout.DASHBOARD.table("closest")
+    dash = result[layout.DASHBOARD.title]
+    for i in range(n):
+        level = dash[f"{near.column_letter('level')}{near.first_row + i}"].value
+        assert level in layout.LEVEL_COLOURS
+        for colour in layout.LEVEL_COLOURS:
+            bar = dash[f"{near.column_letter(f'{colour}_distance')}{near.first_row + i}"].value
+            assert isinstance(bar, float) if colour == level else bar == "#N/A", (i, colour)
     if variant == "demo":
         assert (report.totals.red, report.totals.amber) == (2, 4)
         doge = next(r for r in report.positions if r.symbol.startswith("DOGE"))
