@@ -107,9 +107,21 @@ def _reference_variants() -> dict[str, tuple[Book, pd.DataFrame, pd.DataFrame]]:
          "haircut_table": "OKX_BTC"},
         {"exchange": "okx", "coin": "USDT", "amount": 0.0},
     ])
+    # Far from the mark: ETH's short crosses a maintenance tier (1M notional at 3,333.33)
+    # and the USDT wallet the haircut's 50,000 boundary on the way.
+    segments = [
+        _position("bybit", "ETH/USDT:USDT", "short", 300.0, 3_000, 3_000),
+        _position("bybit", "BTC/USDT:USDT", "long", 2.0, 60_000, 60_000),
+    ]
+    segment_accounts = pd.DataFrame({"exchange": ["bybit"], "mode": ["bybit_uta"]})
+    segment_balances = pd.DataFrame([
+        {"exchange": "bybit", "coin": "USDT", "amount": 700_000.0,
+         "haircut_table": "USDT_TIERS"},
+    ])
     return {
         "okx_fee": (_book(okx_fee), accounts, balances),
         "okx_discount": (_book(discount), accounts.iloc[:1], discount_balances),
+        "segments": (_book(segments), segment_accounts, segment_balances),
     }
 
 
@@ -374,6 +386,17 @@ def test_okx_tiered_discount_example(sheets: dict[str, Any]) -> None:
     assert _close(_cell(ws, BAL, 0, "value"), 5_785_500, rel=1e-12)
     assert collateral_value(100, 60_000, _records("OKX_BTC")) == pytest.approx(5_785_500)
     _check_account(ws, book, accounts, balances, 0)
+
+
+def test_the_price_is_exact_across_tier_and_haircut_breakpoints(sheets: dict[str, Any]) -> None:
+    ws, book, accounts, balances = sheets["segments"]
+    _no_errors(ws)
+    _check_account(ws, book, accounts, balances, 0)
+    path = [_cell(ws, ACP, 0, f"p_{n}") for n in range(layout.ACCOUNT_STEPS + 1)]
+    # Newton walked through several segments before it repeated the root.
+    assert len({round(p, 6) for p in path}) >= 3, path
+    eth = _cell(ws, ACP, 0, "liquidation_price")
+    assert 300 * eth > 1_000_000 and 700_000 - 300 * (eth - 3_000) < 50_000
 
 
 @pytest.mark.parametrize("seed", RANDOM_SEEDS)
