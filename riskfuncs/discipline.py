@@ -23,7 +23,7 @@ half the exchange exposure and at least two venues, a volatility estimate at mos
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ from riskfuncs.counterparty import (
 )
 from riskfuncs.margin import CONTRACTS, margin_buffer
 from riskfuncs.portfolio import portfolio_margin
-from riskfuncs.tiers import TierLike
+from riskfuncs.tiers import TierMap
 
 __all__ = [
     "CHECK_COLUMNS",
@@ -638,7 +638,7 @@ def discipline_report(
     positions: pd.DataFrame,
     *,
     limits: DisciplineLimits = DEFAULT_LIMITS,
-    tiers: Mapping[str, TierLike] | None = None,
+    tiers: TierMap | None = None,
     volatility_age_days: float | None = None,
 ) -> pd.DataFrame:
     """Every discipline check on a book of positions, as one tidy table.
@@ -650,8 +650,9 @@ def discipline_report(
         ``stopLossPrice`` (ccxt's name; missing or NaN = no stop set).
     limits : DisciplineLimits
         The limits to check against.
-    tiers : mapping of symbol to TierLike, optional
-        Leverage tiers by symbol, passed to :func:`riskfuncs.portfolio.portfolio_margin`.
+    tiers : mapping of symbol (or (exchange, symbol)) to TierLike, optional
+        Leverage tiers, passed to :func:`riskfuncs.portfolio.portfolio_margin` (which looks a
+        table up by venue and symbol first).
     volatility_age_days : float, optional
         Days since the volatility estimate was updated; the freshness check runs when given.
 

@@ -143,8 +143,8 @@ def test_the_report_gives_the_library_figures(filled: Path, library: pd.DataFram
     compared = [s for s in report.scenarios if s.name in stress.index]
     assert len(compared) >= 10  # the library's events (the sheet adds its SPAN scan rows)
     for scenario in compared:
-        assert math.isclose(scenario.loss, float(stress.loc[scenario.name, "loss"]),
-                            rel_tol=REL, abs_tol=1e-6), scenario.name
+        expected_loss = float(np.asarray(stress.loc[scenario.name, "loss"]))
+        assert math.isclose(scenario.loss, expected_loss, rel_tol=REL, abs_tol=1e-6), scenario.name
         assert scenario.positions_liquidated == stress.loc[scenario.name, "positions_liquidated"]
     # Discipline: the leverage and stop-loss checks per position are discipline_report's
     # (the margin-buffer check is the report's own, at the leverage cap).
