@@ -174,8 +174,9 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
     venue = exchange.lower()
     mine = frame[(frame["exchange"].str.strip().str.lower() == venue)
                  & (frame["marginMode"].str.lower() == "cross")] if len(frame) else frame
+    count = len(mine)
     if not mode:
-        return AccountSummary(exchange, "", "amber", "no mode given")
+        return AccountSummary(exchange, "", "amber", "no mode given", positions=count)
     if mine.empty:
         return AccountSummary(exchange, mode, "amber", "no cross positions on Positions")
     coins: dict[str, float] = {}
@@ -190,12 +191,13 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
         coins[coin] = float(record.get("amount") or 0.0)
         if not is_blank(record.get("price")):
             prices[coin] = float(record["price"])
-        name = _text(record.get("haircut_table")).lower()
+        name = _text(record.get("haircut_table"))
         if name:
-            if name not in haircuts:
+            if name.lower() not in haircuts:
                 return AccountSummary(exchange, mode, "amber",
-                                      f"haircut table {name!r} of {coin} not found")
-            tables[coin] = haircuts[name]
+                                      f"haircut table {name!r} of {coin} not found",
+                                      positions=count)
+            tables[coin] = haircuts[name.lower()]
     book = mine.copy()
     # Hyperliquid without an MMR: half the initial margin at the market's max leverage.
     rule = book["exchange"].map(lambda v: rule_for_venue(str(v)))
@@ -205,7 +207,8 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
         state = account_margin(book, coins, mode=mode,  # type: ignore[arg-type]
                                prices=prices, collateral_tiers=tables, tiers=dict(tiers))
     except RiskInputError as exc:
-        return AccountSummary(exchange, mode, "amber", str(exc).splitlines()[0])
+        return AccountSummary(exchange, mode, "amber", str(exc).splitlines()[0],
+                              positions=count)
     use = _share(mode) * state.requirement / state.equity if state.equity > 0 else math.nan
     assets = []
     seen = set()

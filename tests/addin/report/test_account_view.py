@@ -123,7 +123,9 @@ def test_a_stretched_account_is_an_alert_and_a_bad_one_says_why(
     assert "not assessed" in alerts["gate account"].text
     text = render(assessment, "text")
     assert "[RED] bybit (bybit_uta, 1 position(s)): Account MM Rate 95.38%" in text
-    assert "not assessed" in text
+    # A line of its own, the position counted: the next account starts on the next line.
+    assert "  [AMBER] gate (bybit_uta, 1 position(s)): not assessed, haircut table 'MISSING' " \
+        "of USDT not found\n" in text
 
 
 def test_the_section_in_text_and_html(reference: Any) -> None:
@@ -132,13 +134,13 @@ def test_the_section_in_text_and_html(reference: Any) -> None:
     section = text[text.index("UNIFIED ACCOUNTS"):]
     assert "okx (okx_multi_currency, 2 position(s)): margin ratio 1041.67%, trigger <= 100%" \
         in section
-    assert "BTC      mark       60,000.0  account liq. price       41,838.3  (-30.3%)" \
+    assert "BTC      mark       60,000.0  account liq. price       41,838.3  (-30.27%)" \
         in section
     assert "3,174.60" in section
     html = render(assessment, "html")
     part = html[html.index("Unified accounts"):]
     assert "okx_multi_currency, 2 position(s)" in part
-    assert "BTC 41,838.3 (-30.3%)" in part and "ETH 3,174.60 (5.8%)" in part
+    assert "BTC 41,838.3 (-30.27%)" in part and "ETH 3,174.60 (5.82%)" in part
     assert render(assessment, "json").count('"liquidation_price"') >= 4
 
 
