@@ -1106,6 +1106,7 @@ def dashboard_fields(ctx: Context) -> dict[str, str]:
         # The book's (every asset with a price history on Prices), not one asset's.
         "var_usd": "=Book_HistoricalVar",
         "es_usd": "=Book_HistoricalEs",
+        "var_coverage": "=Book_Coverage",
         "max_probability": (
             f'=IF(COUNT({PROB.name_of("probability")})=0,"n/a",'
             f'MAX({PROB.name_of("probability")}))'

@@ -1267,6 +1267,8 @@ DASHBOARD = Sheet(
         _result("worst_liquidated", "Positions it liquidates", "Dash_WorstLiquidated", fmt="0"),
         _result("var_usd", "Historical VaR over horizon (USD)", "Dash_VarUsd"),
         _result("es_usd", "Historical ES over horizon (USD)", "Dash_EsUsd"),
+        _result("var_coverage", "VaR covers (share of the book)", "Dash_VarCoverage",
+                fmt="0.0%"),
         _result("max_probability", "Highest liquidation probability", "Dash_MaxProbability",
                 fmt="0.00%"),
         _result("expected_loss", "Exchange expected loss (USD)", "Dash_ExpectedLoss"),

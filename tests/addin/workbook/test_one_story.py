@@ -76,6 +76,10 @@ def test_workbook_and_report_tell_one_story(books: dict[str, tuple[Path, Any]],
               for i in range(len(load_texts()["audit"]))]
     assert [item.status for item in report.risk_audit] == status
     assert _field(result, layout.DASHBOARD, "audit") == report.risk_audit_summary
+    # The book's VaR and how much of the book it covers, as the report says them.
+    assert report.book_risk is not None
+    assert _field(result, layout.DASHBOARD, "var_coverage") == pytest.approx(
+        report.book_risk.coverage, rel=1e-9)
     # The Dashboard's ranking: the chart's bar of each row sits in its level's column only.
     near = layout.DASHBOARD.table("closest")
     dash = result[layout.DASHBOARD.title]

@@ -58,7 +58,9 @@ def test_validations_protection_and_print_setup(books: dict[str, Any],
         assert ws.print_area and ws.freeze_panes
         validated = {str(r) for dv in ws.data_validations.dataValidation for r in dv.sqref.ranges}
         for table in sheet.tables:
-            head = sheet.tables[0].header_row
+            # The header each printed page repeats: the sheet's choice, else its first table's.
+            titles = sheet.table(sheet.print_titles) if sheet.print_titles else sheet.tables[0]
+            head = titles.header_row
             # The dashboard prints on one page: no repeated header, no frozen table top.
             assert ws.print_title_rows == (None if sheet.charts else f"${head}:${head}")
             for col in table.columns:
@@ -142,16 +144,30 @@ def test_every_cell_is_calibri(books: dict[str, Any]) -> None:
 
 
 def test_focused_templates_share_the_sheet_definitions(books: dict[str, Any]) -> None:
-    """A sheet in a focused template is cell for cell the complete workbook's sheet."""
-    full = books["credit-risk-assessment"]
+    """A sheet in a focused template is cell for cell the complete workbook's sheet, but for
+    the Positions columns that read a sheet the focused template does not have (the
+    liquidation probability and the worst stress case behind the Level): blank there."""
+    full_id = "credit-risk-assessment"
+    full = books[full_id]
+    positions = layout.POSITIONS.table("positions")
+    elsewhere = {positions.column_index(k) - 1 for k in ("liquidation_probability",
+                                                          "worst_case_liquidated")}
     for template in TEMPLATES:
         for key in ("positions", "tiers", "scorecard"):
             if key not in layout.sheet_closure(template.sheets):
                 continue
             title = layout.SHEETS[key].title
             a, b = full[title], books[template.id][title]
-            assert [[c.value for c in r] for r in a.iter_rows(max_row=60)] == \
-                   [[c.value for c in r] for r in b.iter_rows(max_row=60)], (template.id, key)
+            skip = elsewhere if key == "positions" and template.id != full_id else set()
+            assert [[c.value for i, c in enumerate(r) if i not in skip]
+                    for r in a.iter_rows(max_row=60)] == \
+                   [[c.value for i, c in enumerate(r) if i not in skip]
+                    for r in b.iter_rows(max_row=60)], (template.id, key)
+            closure = layout.sheet_closure(template.sheets)
+            for i, needs in zip(sorted(skip), ("volatility", "stress"), strict=False):
+                first = positions.first_row
+                if key == "positions" and needs not in closure:  # blank, never a dead reference
+                    assert b.cell(first, i + 1).value == f'=IF(E{first}="","","")', needs
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,4 +255,5 @@ def test_alerts_are_conditionally_formatted(books: dict[str, Any]) -> None:
         assert rules and all(rule.dxf.fill is not None for rule in rules), sheet.key
     texts = " ".join(rule.formula[0] for cf in wb[layout.POSITIONS.title].conditional_formatting
                      for rule in cf.rules)
-    assert "NEAR LIQUIDATION" in texts
+    level = layout.POSITIONS.table("positions").column_letter("level")
+    assert f'${level}' in texts and '="red"' in texts and '="amber"' in texts
