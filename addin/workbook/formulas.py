@@ -1302,7 +1302,23 @@ def balances_table(ctx: Context) -> dict[str, str]:
         "equity": f'{c("amount")}+{c("pnl")}/{c("price_used")}',
         "value": _haircut_value(c("equity"), c("price_used"), start, count),
     }
-    for key in ("pnl", "equity", "value"):
+    # The coin's price that liquidates the account: a coin no position settles in or trades
+    # counts its haircut amount W at any price, so margin left is linear in it:
+    # P = (k x requirement - other equity) / W; a traded coin takes its positions' price.
+    pair = f'{e}&"|"&{coin_key}'
+    weight = f'({c("value")}/{c("price_used")})'
+    solved = (f'({_mode_of(_in_accounts(e, "mode"))["k"]}*{_in_accounts(e, "requirement")}'
+              f'-({_in_accounts(e, "equity")}-{c("value")}))/{weight}')
+    account_problem = _in_accounts(e, "problem")
+    f["liquidation_price"] = (
+        f'IF({usd},"",IF({account_problem}<>"",{account_problem},'
+        f'IF(COUNTIF({ACP.name_of("key")},{pair})>0,'
+        f'INDEX({ACP.name_of("liquidation_price")},MATCH({pair},{ACP.name_of("key")},0)),'
+        f'IF(COUNTIFS({ACP.name_of("exchange")},{e},{ACP.name_of("settle")},{coin})>0,'
+        f'"{layout.PROBLEM_OWN_SETTLE}",'
+        f'IF({weight}=0,"{NEVER}",IF({solved}<=0,"{NEVER}",{solved}))))))'
+    )
+    for key in ("pnl", "equity", "value", "liquidation_price"):
         f[key] = f'IF({problem}<>"",{problem},{f[key]})'
     return {key: f'=IF(AND({e}="",{coin}=""),"",{body})' for key, body in f.items()}
 

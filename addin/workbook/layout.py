@@ -63,8 +63,9 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #:    its count of failed proofs; a failed proof counts 0 in the score.
 #: 7: the Prices sheet (a close column per asset, named in its header; the book's VaR and ES
 #:    and their coverage); the Dashboard's VaR and ES are the book's.
-#: 8: the Accounts sheet (unified accounts: balances by coin, haircut tiers, the account ratio
-#:    and each position's account liquidation price).
+#: 8: the Accounts sheet (unified accounts: balances by coin with each coin's account
+#:    liquidation price, haircut tiers, the account ratio and each position's account
+#:    liquidation price).
 LAYOUT_VERSION = 8
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
@@ -1185,6 +1186,10 @@ ACCOUNTS = Sheet(
                  help="Amount + PnL / price."),
             _out("value", "Value (USD)", width=13,
                  help="Each slice at its tier's ratio; negative (borrowed) in full."),
+            _out("liquidation_price", "Account liq. price", fmt=PRICE_FORMAT, width=13,
+                 help="Price of the coin that liquidates the account, every other price held "
+                      "(a coin traded too: its positions' price); never: no price does. "
+                      "Blank for USD, USDT and USDC."),
             _out("problem", "Problem", width=22),
         ), BALANCE_ROWS),
         Table("haircuts", "Haircut tiers (collateral value ratio by amount held)", "Hc", (

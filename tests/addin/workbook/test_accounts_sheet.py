@@ -32,7 +32,13 @@ import pytest
 from openpyxl import load_workbook
 
 from addin.workbook import builder, layout, recalc
-from riskfuncs.accounts import MODES, account_margin, collateral_value
+from riskfuncs.accounts import (  # the private two: riskfuncs' own test reads coins' prices
+    MODES,
+    _account,
+    _liquidation_prices,
+    account_margin,
+    collateral_value,
+)
 from riskfuncs.liquidation import NEVER_LIQUIDATED
 from tests.addin.workbook.inputs import BTC_LINEAR, ETH_LINEAR, Book, Extra, fill, tier_frame
 
@@ -251,7 +257,8 @@ def _members(book: Book, exchange: str) -> pd.DataFrame:
     return p[(p["exchange"] == exchange) & (p["margin_mode"] == "cross")]
 
 
-def _expected(book: Book, exchange: str, mode: str, balances: pd.DataFrame) -> Any:
+def _inputs(book: Book, exchange: str, balances: pd.DataFrame) -> tuple[Any, ...]:
+    """riskfuncs.accounts' arguments for one account: book, balances, prices, haircuts."""
     rows = _members(book, exchange)
     rate = rows["maintenance_margin_rate"].astype(float)
     hyper = rows["max_leverage"].notna() & rate.isna() & rows["tier_table"].isna()
@@ -268,10 +275,21 @@ def _expected(book: Book, exchange: str, mode: str, balances: pd.DataFrame) -> A
               if "price" in r and not pd.isna(r["price"])}
     tables = {r["coin"]: _records(r["haircut_table"]) for _, r in mine.iterrows()
               if "haircut_table" in r and isinstance(r["haircut_table"], str)}
-    return account_margin(frame, dict(zip(mine["coin"], mine["amount"].astype(float),
-                                          strict=True)),
-                          mode=mode,  # type: ignore[arg-type]
+    coins = dict(zip(mine["coin"], mine["amount"].astype(float), strict=True))
+    return frame, coins, prices, tables
+
+
+def _expected(book: Book, exchange: str, mode: str, balances: pd.DataFrame) -> Any:
+    frame, coins, prices, tables = _inputs(book, exchange, balances)
+    return account_margin(frame, coins, mode=mode,  # type: ignore[arg-type]
                           prices=prices, collateral_tiers=tables, tiers=book.tiers)
+
+
+def _coin_prices(book: Book, exchange: str, mode: str, balances: pd.DataFrame
+                 ) -> dict[str, float]:
+    """Each coin's account liquidation price, as riskfuncs' own tests read it."""
+    frame, coins, prices, tables = _inputs(book, exchange, balances)
+    return _liquidation_prices(_account(frame, coins, mode, prices, tables, book.tiers))
 
 
 def _cell(ws: Any, table: layout.Table, i: int, key: str) -> Any:
@@ -315,6 +333,7 @@ def _check_account(ws: Any, book: Book, accounts: pd.DataFrame, balances: pd.Dat
             "amber" if use >= layout.ACCOUNT_USE_AMBER else "green")
         assert _cell(ws, UA, i, "level") == level
     checked = 8
+    coin_prices = _coin_prices(book, exchange, mode, balances)
     for j in range(len(balances)):
         if balances["exchange"].iloc[j] != exchange:
             continue
@@ -327,6 +346,16 @@ def _check_account(ws: Any, book: Book, accounts: pd.DataFrame, balances: pd.Dat
                 (exchange, coin, key, _cell(ws, BAL, j, key), expected)
             checked += 1
         assert _cell(ws, BAL, j, "problem") == ""
+        price = _cell(ws, BAL, j, "liquidation_price")
+        if coin.upper() in ("USD", "USDT", "USDC"):
+            assert price == "", (exchange, coin, price)
+            continue
+        wanted = coin_prices[coin.upper()]
+        if wanted in (0.0, np.inf):
+            assert price == NEVER_LIQUIDATED, (exchange, coin, price, wanted)
+        else:
+            assert _close(price, wanted), (exchange, coin, price, wanted)
+        checked += 1
     members = _members(book, exchange)
     usd = state.positions["maintenance_margin"] / state.positions["notional_usd"] * (
         members["size"].to_numpy() * members["mark_price"].to_numpy())
@@ -384,6 +413,9 @@ def test_okx_tiered_discount_example(sheets: dict[str, Any]) -> None:
     ws, book, accounts, balances = sheets["okx_discount"]
     _no_errors(ws)
     assert _close(_cell(ws, BAL, 0, "value"), 5_785_500, rel=1e-12)
+    # No BTC position: BTC's price liquidates the account where 96.425 BTC after the discount
+    # (5,785,500 / 60,000) cover the ETH short's 305 maintenance and its 500 loss in USDT.
+    assert _close(_cell(ws, BAL, 0, "liquidation_price"), 805 / (5_785_500 / 60_000), rel=1e-12)
     assert collateral_value(100, 60_000, _records("OKX_BTC")) == pytest.approx(5_785_500)
     _check_account(ws, book, accounts, balances, 0)
 
