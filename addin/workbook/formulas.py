@@ -1215,6 +1215,22 @@ def _haircut_slope(h: str, start: str, count: str) -> str:
             f'((({hi}="")+({h}<{hi}))>0))))')
 
 
+def _haircut_broken(name: str) -> str:
+    """TRUE when a haircut table is not as riskfuncs.accounts accepts it: its rows together,
+    the first from 0, each tier starting where the one above ends, every ratio in [0, 1]."""
+    start = f"MATCH({name},{HC.name_of('table')},0)"
+    count = f"COUNTIF({HC.name_of('table')},{name})"
+    low, high = HC.name_of("min_amount"), HC.name_of("max_amount")
+    ratio = _slice(HC.name_of("ratio"), start, count)
+    gaps = (f"SUMPRODUCT(--(INDEX({high},{start}):INDEX({high},{start}+{count}-2)"
+            f"<>INDEX({low},{start}+1):INDEX({low},{start}+{count}-1)))")
+    return (f'OR(SUMPRODUCT(--({_slice(HC.name_of("table"), start, count)}<>{name}))>0,'
+            f'N(INDEX({low},{start}))<>0,'
+            f'SUMPRODUCT(--(NOT(ISNUMBER({ratio}))))>0,'
+            f'SUMPRODUCT(({ratio}<0)+({ratio}>1))>0,'
+            f'IF({count}>1,{gaps}>0,FALSE))')
+
+
 def _in_accounts(exchange: str, key: str) -> str:
     """A cell of the Accounts table row of an exchange."""
     return f"INDEX({UA.name_of(key)},MATCH({exchange},{UA.name_of('exchange')},0))"
@@ -1289,8 +1305,9 @@ def balances_table(ctx: Context) -> dict[str, str]:
             f'IF(ISTEXT({c("price_used")}),"{layout.PROBLEM_PRICE_MISSING}",'
             f'IF(AND({table}<>"",COUNTIF({HC.name_of("table")},{table})=0),'
             f'"{layout.PROBLEM_HAIRCUT_MISSING}",'
+            f'IF(IF({table}="",FALSE,{_haircut_broken(table)}),"{layout.PROBLEM_HAIRCUT_BROKEN}",'
             f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{coin})>1,'
-            f'"{layout.PROBLEM_COIN_TWICE}","")))))'
+            f'"{layout.PROBLEM_COIN_TWICE}",""))))))'
         ),
         "price_used": (
             f'IF({c("price")}<>"",{c("price")},IF({usd},1,'

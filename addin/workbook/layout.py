@@ -1108,6 +1108,7 @@ PROBLEM_INVERSE = "INVERSE IN ACCOUNT"
 PROBLEM_ACCOUNT_NOT_LISTED = "ACCOUNT NOT LISTED"
 PROBLEM_PRICE_MISSING = "PRICE MISSING"
 PROBLEM_HAIRCUT_MISSING = "HAIRCUT TABLE NOT FOUND"
+PROBLEM_HAIRCUT_BROKEN = "HAIRCUT TABLE BROKEN"
 PROBLEM_COIN_TWICE = "COIN LISTED TWICE"
 PROBLEM_BALANCES = "BALANCE PROBLEM"
 PROBLEM_SETTLE_COINS = "SEVERAL SETTLE COINS"
@@ -1118,7 +1119,8 @@ PROBLEM_EXCHANGE_TWICE = "EXCHANGE LISTED TWICE"
 ACCOUNT_PROBLEMS = (PROBLEM_MODE_MISSING, PROBLEM_MODE_NOT_COVERED, PROBLEM_NO_POSITIONS,
                     PROBLEM_AMOUNT_MISSING, PROBLEM_EXCHANGE_TWICE,
                     PROBLEM_INVERSE, PROBLEM_ACCOUNT_NOT_LISTED, PROBLEM_PRICE_MISSING,
-                    PROBLEM_HAIRCUT_MISSING, PROBLEM_COIN_TWICE, PROBLEM_BALANCES,
+                    PROBLEM_HAIRCUT_MISSING, PROBLEM_HAIRCUT_BROKEN, PROBLEM_COIN_TWICE,
+                    PROBLEM_BALANCES,
                     PROBLEM_SETTLE_COINS, PROBLEM_OWN_SETTLE, PROBLEM_NOT_SOLVED,
                     *PROBLEMS)
 #: Levels of an account by the share of its trigger used (k x requirement / equity; 100% =
@@ -1194,7 +1196,9 @@ ACCOUNTS = Sheet(
         ), BALANCE_ROWS),
         Table("haircuts", "Haircut tiers (collateral value ratio by amount held)", "Hc", (
             _text("table", "Haircut table", required=True, width=12,
-                  help="Name balances use; one block of rows per table, amounts ascending."),
+                  help="Name balances use; one block of rows per table, amounts ascending "
+                       "from 0, each tier starting where the one above ends (else the "
+                       "balance shows HAIRCUT TABLE BROKEN)."),
             _num("min_amount", "Min amount", minimum=0, required=True, fmt=SIZE_FORMAT,
                  width=16, help="Coins held where the tier starts (first tier: 0)."),
             _num("max_amount", "Max amount", minimum=0, fmt=SIZE_FORMAT, width=13,

@@ -32,6 +32,7 @@ import pytest
 from openpyxl import load_workbook
 
 from addin.workbook import builder, layout, recalc
+from riskfuncs._errors import RiskInputError
 from riskfuncs.accounts import (  # the private two: riskfuncs' own test reads coins' prices
     MODES,
     _account,
@@ -60,18 +61,23 @@ OKX_BTC: Tiers = [(0, 20, 0.98), (20, 25, 0.975), (25, 30, 0.97), (30, 50, 0.965
 #: A USDT table with a cut for large amounts, and a flat ratio.
 USDT_TIERS: Tiers = [(0, 50_000, 1.0), (50_000, None, 0.9)]
 ETH_FLAT: Tiers = [(0, None, 0.9)]
+#: Tables riskfuncs refuses: a gap between tiers, a first tier not from 0, a ratio above 1.
+BROKEN: dict[str, Tiers] = {"GAPPED": [(0, 10, 0.9), (12, None, 0.8)],
+                            "LATE_START": [(5, None, 0.9)], "OVER_ONE": [(0, None, 1.2)]}
 HAIRCUTS: dict[str, Tiers] = {"BYBIT_BTC": BYBIT_BTC, "OKX_BTC": OKX_BTC,
                               "USDT_TIERS": USDT_TIERS, "ETH_FLAT": ETH_FLAT}
 TIERS: dict[str, Any] = {"BTC/USDT:USDT": BTC_LINEAR, "ETH/USDT:USDT": ETH_LINEAR}
 
 
-def _haircut_rows() -> pd.DataFrame:
+def _haircut_rows(broken: bool = False) -> pd.DataFrame:
+    tables = {**HAIRCUTS, **(BROKEN if broken else {})}
     return pd.DataFrame([{"table": name, "min_amount": lo, "max_amount": hi, "ratio": ratio}
-                         for name, rows in HAIRCUTS.items() for lo, hi, ratio in rows])
+                         for name, rows in tables.items() for lo, hi, ratio in rows])
 
 
 def _records(name: str) -> list[dict[str, Any]]:
-    return [{"minAmount": lo, "maxAmount": hi, "ratio": ratio} for lo, hi, ratio in HAIRCUTS[name]]
+    rows = HAIRCUTS.get(name) or BROKEN[name]
+    return [{"minAmount": lo, "maxAmount": hi, "ratio": ratio} for lo, hi, ratio in rows]
 
 
 def _position(exchange: str, symbol: str, side: str, size: float, entry: float, mark: float,
@@ -211,13 +217,16 @@ def _problem_variant() -> tuple[Book, pd.DataFrame, pd.DataFrame]:
         {"exchange": "mexc", "coin": "USDT", "amount": 1.0},
         {"exchange": "bitget", "coin": "USDT", "amount": None},
         {"exchange": "bitget", "coin": "USDT", "amount": 5.0},
+        *({"exchange": "kucoin", "coin": coin, "amount": 1.0, "price": 10.0,
+           "haircut_table": name} for coin, name in zip(("BTC", "ETH", "SOL"), BROKEN,
+                                                        strict=True)),
     ])
     return _book(rows), accounts, balances
 
 
-def _extra(accounts: pd.DataFrame, balances: pd.DataFrame) -> Extra:
+def _extra(accounts: pd.DataFrame, balances: pd.DataFrame, broken: bool = False) -> Extra:
     return Extra({("accounts", "unified_accounts"): accounts, ("accounts", "balances"): balances,
-                  ("accounts", "haircuts"): _haircut_rows()}, {})
+                  ("accounts", "haircuts"): _haircut_rows(broken)}, {})
 
 
 RANDOM_SEEDS = (11, 12, 13, 14)
@@ -239,7 +248,7 @@ def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Any, Boo
     prepared = []
     for name, (book, accounts, balances) in variants.items():
         path = work / f"{name}.xlsx"
-        fill(template, path, book, _extra(accounts, balances))
+        fill(template, path, book, _extra(accounts, balances, broken=name == "problems"))
         prepared.append((name, path, book, accounts, balances))
     blank = work / "blank_copy.xlsx"
     shutil.copyfile(template, blank)
@@ -468,7 +477,10 @@ def test_problems_show_instead_of_figures(sheets: dict[str, Any]) -> None:
     bal = [_cell(ws, BAL, j, "problem") for j in range(len(balances))]
     assert bal == [layout.PROBLEM_PRICE_MISSING, layout.PROBLEM_HAIRCUT_MISSING, "", "",
                    layout.PROBLEM_ACCOUNT_NOT_LISTED, layout.PROBLEM_AMOUNT_MISSING,
-                   layout.PROBLEM_COIN_TWICE]
+                   layout.PROBLEM_COIN_TWICE, *[layout.PROBLEM_HAIRCUT_BROKEN] * 3]
+    for name in BROKEN:  # riskfuncs refuses each of them too
+        with pytest.raises(RiskInputError):
+            collateral_value(1.0, 10.0, _records(name))
     assert _cell(ws, BAL, 0, "value") == layout.PROBLEM_PRICE_MISSING
     # Per position: its account's problem, or the asset's (BTC settled in USDT and USDC).
     prices = [_cell(ws, ACP, r, "liquidation_price") for r in range(len(book.positions))]
