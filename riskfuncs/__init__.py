@@ -24,6 +24,7 @@ from riskfuncs.accounts import (
     tiered_add_on,
 )
 from riskfuncs.assessment import HybridAssessment, RatingThresholds, hybrid_assessment
+from riskfuncs.book import BOOK_COLUMNS, Book, BookColumn, as_book
 from riskfuncs.counterparty import (
     Concentration,
     DiversificationCheck,
@@ -111,11 +112,14 @@ from riskfuncs.volatility import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BOOK_COLUMNS",
     "DEFAULT_BETAS",
     "DEFAULT_WEIGHTS",
     "EXCHANGE_RULES",
     "GRADE_BANDS",
     "AccountMargin",
+    "Book",
+    "BookColumn",
     "BookVar",
     "Concentration",
     "DisciplineLimits",
@@ -135,6 +139,7 @@ __all__ = [
     "TierTable",
     "account_margin",
     "account_stress",
+    "as_book",
     "as_tier_table",
     "bankruptcy_price",
     "book_var",

@@ -28,7 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from riskfuncs.portfolio import _normalise, _venue_accounts, portfolio_margin
+from riskfuncs.book import Book, as_book
+from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.scenarios import Scenario
 from riskfuncs.stress import stress_test
 from riskfuncs.tiers import TierMap
@@ -36,20 +37,19 @@ from riskfuncs.tiers import TierMap
 __all__ = ["account_key", "batch"]
 
 
-def account_key(positions: pd.DataFrame) -> pd.Series:
-    """The partition key that keeps each margin account whole: ``exchange:SETTLE``, read the
-    way :func:`portfolio_margin` reads its accounts (once per venue combination).
+def account_key(positions: pd.DataFrame | Book) -> pd.Series:
+    """The partition key that keeps each margin account whole: ``exchange:SETTLE``, the
+    account :func:`riskfuncs.book.as_book` gives every row (read once per venue combination).
 
     Every position of a cross account has its account's key; isolated positions get the same
     key as their venue's cross account, which only makes groups a little coarser.
     """
-    _, combo, venues, _ = _normalise(positions)
-    keys = np.asarray(_venue_accounts(venues), dtype=object)[combo]
-    return pd.Series(keys, index=positions.index, name="account", dtype=object)
+    book = as_book(positions)
+    return pd.Series(book.account_keys, index=book.index, name="account", dtype=object)
 
 
 def batch(
-    positions: pd.DataFrame,
+    positions: pd.DataFrame | Book,
     *,
     tiers: TierMap | None = None,
     scenarios: Scenario | str | Sequence[Scenario | str] | None = None,
@@ -58,8 +58,9 @@ def batch(
 
     Parameters
     ----------
-    positions : DataFrame
+    positions : DataFrame or Book
         As :func:`portfolio_margin` takes it; each account whole (see :func:`account_key`).
+        A DataFrame is read once (:func:`riskfuncs.book.as_book`) for both calls.
     tiers : mapping, optional
         Tier tables by symbol or ``(exchange, symbol)``.
     scenarios : Scenario, library name or a sequence of them, optional
@@ -74,10 +75,11 @@ def batch(
     """
     if len(positions) == 0:
         return _empty(scenarios)
-    result = portfolio_margin(positions, tiers=tiers)
+    book = as_book(positions)
+    result = portfolio_margin(book, tiers=tiers)
     if scenarios is None:
         return result
-    stressed = stress_test(positions, scenarios, tiers=tiers)
+    stressed = stress_test(book, scenarios, tiers=tiers)
     liquidated = (stressed.account_balance < stressed.account_requirement)[
         stressed.account_of_position]
     columns: dict[str, np.ndarray] = {}

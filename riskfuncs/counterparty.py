@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ from riskfuncs._arrays import (
 )
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import FloatLike
+from riskfuncs.book import Book, as_book
 from riskfuncs.data.lgd_priors import LGD_PROFILES, VENUE_FAILURES
 from riskfuncs.data.score_weights import (
     DEFAULT_WEIGHTS,
@@ -48,7 +49,6 @@ from riskfuncs.data.score_weights import (
     ScoreWeights,
 )
 from riskfuncs.margin import unrealized_pnl
-from riskfuncs.portfolio import account_of
 
 __all__ = [
     "Concentration",
@@ -603,34 +603,27 @@ def loss_given_default_prior(name: LgdPrior) -> float:
 # Exposure and concentration
 
 
-def _column(positions: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
-    if name in positions.columns:
-        return positions[name]
-    if default is None:
-        raise RiskInputError(f"positions must have a {name} column (got none)")
-    return pd.Series(default, index=positions.index)
+@overload
+def exposure_by_exchange(
+    positions: pd.DataFrame
+) -> pd.Series: ...
 
 
-def _option(positions: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> npt.NDArray[Any]:
-    """A text option column, trimmed and lower-cased (missing = the first allowed value)."""
-    codes, uniques = pd.factorize(_column(positions, name, allowed[0]))
-    words = [str(word).strip().lower() for word in uniques]
-    for word in words:
-        if word not in allowed:
-            raise RiskInputError(
-                f"{name} must be one of {', '.join(allowed)} (got {format_value(word)})"
-            )
-    # factorize gives -1 for a missing value, which picks the default appended last.
-    return np.array([*words, allowed[0]], dtype=object)[codes]
+@overload
+def exposure_by_exchange(
+    positions: Book
+) -> pd.Series: ...
 
 
-def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
+# The implementation is annotated with the table form, which cell functions read.
+def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:  # type: ignore[misc]
     """What each exchange owes you: margin equity per venue, floored at 0, in quote currency.
 
     Parameters
     ----------
-    positions : DataFrame
-        ccxt Position columns: ``exchange``, ``symbol``, ``side``, ``contracts``,
+    positions : DataFrame or Book
+        ccxt Position columns (:data:`riskfuncs.book.BOOK_COLUMNS`, read by
+        :func:`riskfuncs.book.as_book`): ``exchange``, ``symbol``, ``side``, ``contracts``,
         ``contractSize`` (default 1), ``entryPrice``, ``markPrice``, ``collateral``,
         ``marginMode`` (isolated|cross, default isolated), ``contractType`` (linear|inverse,
         default linear). ``collateral`` is the isolated margin of the position, or for cross
@@ -661,29 +654,22 @@ def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
     >>> exposure_by_exchange(frame).to_dict()
     {'binance': 11000.0, 'bybit': 800.0}
     """
-    if not isinstance(positions, pd.DataFrame):
-        raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
-    if positions.empty:
+    book = as_book(positions)
+    if len(book) == 0:
         return pd.Series(dtype=float, name="exposure", index=pd.Index([], name="exchange"))
-    contract = _option(positions, "contractType", ("linear", "inverse"))
-    mode = _option(positions, "marginMode", ("isolated", "cross"))
-    quantity = to_float_array("contracts", _column(positions, "contracts")) * to_float_array(
-        "contractSize", _column(positions, "contractSize", 1.0).fillna(1.0)
-    )
-    mark = to_float_array("markPrice", _column(positions, "markPrice"))
-    collateral = to_float_array("collateral", _column(positions, "collateral"))
+    venues = book.venues
+    quantity, mark = book.quantity, book.values("markPrice")
+    collateral, entry = book.values("collateral"), book.values("entryPrice")
     require_non_negative("collateral", collateral)
-    entry = to_float_array("entryPrice", _column(positions, "entryPrice"))
-    side = _column(positions, "side").to_numpy()
-    is_linear = contract == "linear"
-    pnl = np.full(len(positions), np.nan)
+    is_linear = (venues["contractType"] == "linear").to_numpy(dtype=bool)[book.venue]
+    pnl = np.full(len(book), np.nan)
     for kind, rows in (("linear", is_linear), ("inverse", ~is_linear)):
         if rows.any():
-            pnl[rows] = unrealized_pnl(side[rows], entry[rows], mark[rows], quantity[rows],
+            pnl[rows] = unrealized_pnl(book.sign[rows], entry[rows], mark[rows], quantity[rows],
                                        contract=kind)  # type: ignore[arg-type]
-    exchange_codes, exchanges = pd.factorize(_column(positions, "exchange").astype(str))
-    symbol_codes, symbols = pd.factorize(_column(positions, "symbol", "").fillna("").astype(str))
-    cross = mode == "cross"
+    exchange_of_venue, exchanges = pd.factorize(venues["exchange"].to_numpy(dtype=object))
+    exchange_codes = exchange_of_venue[book.venue]
+    cross = book.cross
 
     # Isolated positions: each floored at 0 on its own.
     isolated = ~cross
@@ -692,47 +678,23 @@ def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:
     total = _venue_sums(exchange_codes[isolated], quote[isolated], len(exchanges))
 
     if cross.any():
-        # Cross positions: one wallet per account (exchange + settle currency), floored once.
-        # Account names are built per distinct (exchange, symbol, contract), not per row.
-        n_symbols = len(symbols)
-        key = (exchange_codes * n_symbols + symbol_codes) * 2 + is_linear
-        combos, combo_of_row = np.unique(key[cross], return_inverse=True)
-        names = [
-            account_of(str(exchanges[k // 2 // n_symbols]), str(symbols[k // 2 % n_symbols]),
-                       "linear" if k % 2 else "inverse")
-            for k in combos.tolist()
-        ]
-        account_codes, account_names = pd.factorize(pd.Series(names, dtype=object))
-        accounts = pd.DataFrame(
-            {
-                "account": account_codes[combo_of_row.reshape(-1)],
-                "exchange": exchange_codes[cross],
-                "linear": is_linear[cross],
-                "collateral": collateral[cross],
-                "pnl": pnl[cross],
-                "mark": mark[cross],
-            }
-        ).groupby("account", sort=True).agg(
-            exchange=("exchange", "first"), linear=("linear", "first"),
-            low=("collateral", "min"), high=("collateral", "max"),
-            pnl=("pnl", "sum"), missing=("pnl", lambda v: v.isna().any()),
-            mark=("mark", "mean"),
-        )
-        differs = (accounts["high"] > accounts["low"]).to_numpy()
-        if differs.any():
-            bad = int(np.argmax(differs))
-            raise RiskInputError(
-                f"collateral must be one wallet balance on every cross row of "
-                f"{account_names[bad]} (got {format_value(accounts['low'].iloc[bad])} and "
-                f"{format_value(accounts['high'].iloc[bad])})"
-            )
-        wallet = accounts["high"].to_numpy() + np.where(accounts["missing"], np.nan,
-                                                        accounts["pnl"].to_numpy())
-        wallet_equity = np.clip(wallet, 0.0, None)
-        wallet_quote = np.where(accounts["linear"].to_numpy(), wallet_equity,
-                                wallet_equity * accounts["mark"].to_numpy())
-        total = total + _venue_sums(accounts["exchange"].to_numpy(), wallet_quote,
-                                    len(exchanges))
+        # Cross positions: one wallet per account (exchange + settle currency), floored once;
+        # as_book checked that every cross row of an account carries the same wallet.
+        members = np.flatnonzero(cross)
+        account = book.account[members]
+        n_accounts = len(book.accounts)
+        counts = np.bincount(account, minlength=n_accounts)
+        first = np.full(n_accounts, -1, dtype=np.intp)
+        first[account[::-1]] = members[::-1]
+        present = np.flatnonzero(counts)
+        head = first[present]
+        # A missing PnL makes the account's sum missing (NaN flows through the sums).
+        account_pnl = np.bincount(account, weights=pnl[members], minlength=n_accounts)[present]
+        account_mark = np.bincount(account, weights=mark[members], minlength=n_accounts)[
+            present] / counts[present]
+        wallet_equity = np.clip(collateral[head] + account_pnl, 0.0, None)
+        wallet_quote = np.where(is_linear[head], wallet_equity, wallet_equity * account_mark)
+        total = total + _venue_sums(exchange_codes[head], wallet_quote, len(exchanges))
     return pd.Series(total, index=pd.Index(np.asarray(exchanges, dtype=object), name="exchange"),
                      name="exposure")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from riskfuncs._arrays import (
 )
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, FloatLike, SideLike
+from riskfuncs.book import Book, as_book
 from riskfuncs.counterparty import (
     MAX_VENUE_SHARE,
     MIN_VENUES,
@@ -634,7 +635,22 @@ def risk_audit(
     return pd.concat(parts, ignore_index=True)
 
 
+@overload
 def discipline_report(
+    positions: pd.DataFrame, *, limits: DisciplineLimits = ..., tiers: TierMap | None = ...,
+    volatility_age_days: float | None = ...
+) -> pd.DataFrame: ...
+
+
+@overload
+def discipline_report(
+    positions: Book, *, limits: DisciplineLimits = ..., tiers: TierMap | None = ...,
+    volatility_age_days: float | None = ...
+) -> pd.DataFrame: ...
+
+
+# The implementation is annotated with the table form, which cell functions read.
+def discipline_report(  # type: ignore[misc]
     positions: pd.DataFrame,
     *,
     limits: DisciplineLimits = DEFAULT_LIMITS,
@@ -645,9 +661,10 @@ def discipline_report(
 
     Parameters
     ----------
-    positions : DataFrame
+    positions : DataFrame or Book
         ccxt ``Position`` columns as for :func:`riskfuncs.portfolio.portfolio_margin`, plus
-        ``stopLossPrice`` (ccxt's name; missing or NaN = no stop set).
+        ``stopLossPrice`` (ccxt's name; missing or NaN = no stop set); read once
+        (:func:`riskfuncs.book.as_book`) for every check.
     limits : DisciplineLimits
         The limits to check against.
     tiers : mapping of symbol (or (exchange, symbol)) to TierLike, optional
@@ -687,22 +704,20 @@ def discipline_report(
     >>> print(report.loc[5, "message"])
     no stop-loss set: place one above 3,100 and below the liquidation price 3,781.09
     """
-    if not isinstance(positions, pd.DataFrame):
+    if not isinstance(positions, pd.DataFrame | Book):
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
     if not isinstance(limits, DisciplineLimits):
         raise RiskInputError(f"limits must be a DisciplineLimits (got {limits!r})")
-    if positions.empty:
+    if len(positions) == 0 or (isinstance(positions, pd.DataFrame) and positions.empty):
         return _empty()
-    margins = portfolio_margin(positions, tiers=tiers)
-    exchange = positions["exchange"].astype(str) if "exchange" in positions else margins["account"]
-    symbol = positions["symbol"].astype(str) if "symbol" in positions else pd.Series(
-        "", index=positions.index)
-    signs = np.asarray(side_sign(positions["side"].to_numpy(dtype=object)))
+    book = as_book(positions)
+    margins = portfolio_margin(book, tiers=tiers)
+    exchange = book.text("exchange") if "exchange" in book.given else margins["account"]
+    signs = book.sign
     side_words = np.where(signs > 0, "long", np.where(signs < 0, "short", ""))
     labels = [" ".join(word for word in (e, s, w) if word) for e, s, w in
-              zip(exchange, symbol, side_words, strict=True)]
-    cross = (positions.get("marginMode", pd.Series("isolated", index=positions.index))
-             .fillna("isolated").astype(str).str.lower() == "cross").to_numpy()
+              zip(exchange, book.text("symbol"), side_words, strict=True)]
+    cross = book.cross
 
     # A figure that rests on a missing one is missing: a NaN balance is not a gone balance
     # (leverage inf), and a cross account with one unknown position is unknown as a whole,
@@ -742,15 +757,14 @@ def discipline_report(
             minimum=limits.minimum_margin_buffer, scope=account_labels,
         ),
         check_stop_loss(
-            positions["side"].to_numpy(dtype=object),
-            pd.to_numeric(positions["entryPrice"]).to_numpy(dtype=float),
-            pd.to_numeric(positions.get("stopLossPrice", pd.Series(np.nan, index=positions.index)))
-            .to_numpy(dtype=float),
+            signs,
+            book.values("entryPrice"),
+            book.values("stopLossPrice"),
             liquidation,
-            mark_price=pd.to_numeric(positions["markPrice"]).to_numpy(dtype=float),
+            mark_price=book.values("markPrice"),
             scope=labels,
         ),
-        check_diversification(exposure_by_exchange(positions), max_share=limits.max_venue_share,
+        check_diversification(exposure_by_exchange(book), max_share=limits.max_venue_share,
                               min_venues=limits.min_venues),
     ]
     if volatility_age_days is not None:

@@ -11,44 +11,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from riskfuncs._arrays import FloatArray, choose, format_value, side_sign
+from riskfuncs._arrays import FloatArray
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange
-from riskfuncs.liquidation import EXCHANGE_RULES, EXCHANGES, liquidation_price, rule_for_venue
-from riskfuncs.margin import CONTRACTS, maintenance_margin, notional_of, pnl_of
+from riskfuncs.book import BOOK_COLUMNS, Book, _renumber, account_of, as_book
+from riskfuncs.liquidation import EXCHANGE_RULES, liquidation_price, rule_for_venue
+from riskfuncs.margin import maintenance_margin, notional_of, pnl_of
 from riskfuncs.tiers import TierMap, resolve_tier_tables
 
 BoolArray = npt.NDArray[np.bool_]
 
-#: pandas copies a column on write (always from pandas 3): a shallow copy of a book is safe.
-_COPY_ON_WRITE = int(pd.__version__.split(".", 1)[0]) >= 3
-
 __all__ = ["POSITION_COLUMNS", "RESULT_COLUMNS", "account_of", "portfolio_margin"]
 
-#: Input columns and their defaults (None = required).
+#: Input columns and their defaults (None = required): the position columns of
+#: :data:`riskfuncs.book.BOOK_COLUMNS`.
 POSITION_COLUMNS: Mapping[str, Any] = {
-    "exchange": "generic",
-    "symbol": "",
-    "side": None,
-    "contracts": None,
-    "contractSize": 1.0,
-    "entryPrice": None,
-    "markPrice": None,
-    "collateral": None,
-    "marginMode": "isolated",
-    "contractType": "linear",
-    "maintenanceMarginRate": np.nan,
-    "maintenanceAmount": 0.0,
-    "leverage": np.nan,
-    "feeRate": 0.0,
-    "maxLeverage": np.nan,
-}
+    column.name: column.default for column in BOOK_COLUMNS if column.group == "position"}
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "account",
@@ -65,24 +49,6 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "margin_buffer",
     "leverage",
 )
-
-
-def account_of(exchange: str, symbol: str, contract: str) -> str:
-    """Account key ``exchange:settle``: the wallet cross positions share.
-
-    The settlement currency comes from a ccxt symbol (``BTC/USDT:USDT`` settles in USDT,
-    ``BTC/USD:BTC`` in BTC); without one, linear contracts settle in the quote and inverse ones
-    in the base currency.
-    """
-    symbol = str(symbol)
-    if ":" in symbol:
-        settle = symbol.split(":", 1)[1].split("-", 1)[0]
-    elif "/" in symbol:
-        base, quote = symbol.split("/", 1)
-        settle = quote if contract == "linear" else base
-    else:
-        settle = "quote" if contract == "linear" else symbol or "coin"
-    return f"{exchange}:{settle.upper()}"
 
 
 def _codes(*columns: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -107,160 +73,31 @@ def _codes(*columns: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     return key.astype(np.intp), first
 
 
-def _renumber(key: npt.NDArray[np.int64], size: int) -> tuple[
-        npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """``key`` (integers below ``size``) numbered 0, 1, ... in order of first appearance, as
-    ``pd.factorize`` numbers them, and the first row of each number."""
-    n = len(key)
-    if size > 4 * n + 1024:  # sparse keys: hash them
-        codes = pd.factorize(key)[0].astype(np.intp)
-        first = np.empty(int(codes.max()) + 1 if n else 0, dtype=np.intp)
-        first[codes[::-1]] = np.arange(n - 1, -1, -1)
-        return codes, first
-    first_row = np.full(size, n, dtype=np.intp)
-    first_row[key[::-1]] = np.arange(n - 1, -1, -1)
-    present = np.flatnonzero(first_row < n)
-    order = present[np.argsort(first_row[present], kind="stable")]
-    number = np.empty(size, dtype=np.intp)
-    number[order] = np.arange(len(order))
-    return number[key], first_row[order]
-
-
-def _refuse_unknown(
-    frame: pd.DataFrame, column: str, values: pd.Series, codes: Any, allowed: tuple[str, ...]
-) -> None:
-    """Refuse the first row whose (distinct) value is not allowed, naming the row."""
-    unknown = ~values.isin(allowed).to_numpy()
-    if unknown.any():
-        position = int(np.argmax(unknown[codes]))
-        choose(f"{column} (row {frame.index[position]})", values.iloc[codes[position]], allowed)
-
-
-def _venue_accounts(venues: pd.DataFrame) -> list[str]:
-    """The account key of each venue combination (as :func:`_normalise` returns them)."""
-    return [account_of(e, s, c) for e, s, c in zip(
-        venues["exchange"], venues["symbol"], venues["contractType"], strict=True)]
-
-
-def _normalise(positions: pd.DataFrame) -> tuple[pd.DataFrame, Any, pd.DataFrame, BoolArray]:
-    """The book with defaults filled and numbers as floats; its venue combinations (exchange,
-    symbol, contract type and rule, lower-cased where they are words): one row each in the
-    returned table, with each position's row number in it; and where positions are cross.
-    Text is read once per distinct value, never per row, and not written back to the book.
-    """
-    if not isinstance(positions, pd.DataFrame):
-        raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
-    # Columns are replaced, never written into: a shallow copy leaves the book alone where
-    # pandas copies on write.
-    frame = positions.copy(deep=not _COPY_ON_WRITE)
-    if "contracts" not in frame and "quantity" in frame:
-        frame["contracts"] = frame["quantity"]
-    # A default is not written out per row: text is held once per venue, numbers are read
-    # through _values.
-    for column, default in POSITION_COLUMNS.items():
-        if column not in frame and default is None:
-            raise RiskInputError(f"positions must have a {column} column")
-    text = [c for c in ("exchange", "symbol", "contractType", "rule") if c in frame]
-    if text:
-        combo, first = _codes(*(frame[c] for c in text))
-        venues = frame[text].iloc[first].reset_index(drop=True)
-    else:
-        combo, first = np.zeros(len(frame), dtype=np.intp), np.zeros(min(len(frame), 1),
-                                                                        dtype=np.intp)
-        venues = pd.DataFrame(index=range(len(first)))
-    for column in ("exchange", "symbol", "contractType"):
-        if column not in venues:
-            venues[column] = pd.Series(POSITION_COLUMNS[column], index=venues.index,
-                                       dtype=object)
-    venues = venues[[c for c in ("exchange", "symbol", "contractType", "rule") if c in venues]]
-    for column in ("exchange", "contractType"):
-        venues[column] = venues[column].fillna(POSITION_COLUMNS[column]).astype(str).str.lower()
-    venues["symbol"] = venues["symbol"].fillna("").astype(str)
-    venue_rule = venues["exchange"].map(rule_for_venue)
-    if "rule" in venues:
-        venues["rule"] = venues["rule"].fillna("").astype(str).str.lower()
-        venues["rule"] = venues["rule"].where(venues["rule"] != "", venue_rule)
-    else:
-        venues["rule"] = venue_rule
-    if "marginMode" in frame:
-        modes, mode_first = _codes(frame["marginMode"])
-        mode_words = frame["marginMode"].iloc[mode_first].fillna("isolated").astype(
-            str).str.lower()
-    else:
-        modes, mode_words = np.zeros(len(frame), dtype=np.intp), pd.Series(["isolated"])
-    cross = (mode_words == "cross").to_numpy()[modes]
-    _refuse_unknown(frame, "rule", venues["rule"], combo, EXCHANGES)
-    _refuse_unknown(frame, "marginMode", mode_words, modes, ("isolated", "cross"))
-    _refuse_unknown(frame, "contractType", venues["contractType"], combo, CONTRACTS)
-    for column in (
-        "contracts",
-        "contractSize",
-        "entryPrice",
-        "markPrice",
-        "collateral",
-        "maintenanceMarginRate",
-        "maintenanceAmount",
-        "leverage",
-        "feeRate",
-        "maxLeverage",
-    ):
-        if column not in frame or frame[column].dtype == np.float64:
-            continue
-        try:
-            frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
-        except (TypeError, ValueError):
-            raise RiskInputError(f"positions column {column} must hold numbers") from None
-    for column, default in (("contractSize", 1.0), ("maintenanceAmount", 0.0),
-                            ("feeRate", 0.0)):
-        if column in frame and frame[column].isna().any():
-            frame[column] = frame[column].fillna(default)
-    return frame, combo, venues, cross
-
-
-def _values(frame: pd.DataFrame, column: str) -> FloatArray:
-    """A numeric column of the normalised book, or its default in every row (a read-only view
-    of one number) when the book leaves it out."""
-    if column in frame:
-        values: FloatArray = frame[column].to_numpy()
-        return values
-    return np.broadcast_to(np.float64(POSITION_COLUMNS[column]), (len(frame),))
-
-
 def _cross_terms(
-    frame: pd.DataFrame, mm: FloatArray, upnl: FloatArray, cross: BoolArray,
-    fee: FloatArray | None, accounts: tuple[Any, Any],
+    book: Book, mm: FloatArray, upnl: FloatArray, fee: FloatArray | None,
 ) -> tuple[_Wallets, FloatArray, FloatArray]:
     """The cross accounts' sums (maintenance margin, closing fee at the mark, as OKX's "MMR +
     liquidation cost" counts every position of the account, and uPnL in the shared wallet),
     and per row the requirement liquidation is judged on (cross: the account's maintenance
     margin; isolated: the position's) and the balance (cross: the account's wallet + uPnL;
-    isolated: collateral + uPnL). ``accounts``: each row's account number and the account
-    keys. Only cross rows are read for the accounts' sums."""
-    inverse, keys = accounts
-    collateral = _values(frame, "collateral")
-    members = np.flatnonzero(cross)
+    isolated: collateral + uPnL). Only cross rows are read for the accounts' sums; the wallet
+    is the first cross row's collateral (:func:`riskfuncs.book.as_book` checked that every
+    cross row of the account repeats it)."""
+    inverse, n_accounts = book.account, len(book.accounts)
+    collateral = book.values("collateral")
+    members = np.flatnonzero(book.cross)
     requirement = mm.copy()
     balance: FloatArray = collateral + upnl
     account = inverse[members]
     member_fee = None if fee is None else fee[members]
     # A cross member with missing data makes its whole account unknown (NaN), not zero.
-    account_mm = np.bincount(account, weights=mm[members], minlength=len(keys))
-    account_fee = np.zeros(len(keys)) if member_fee is None else np.bincount(
-        account, weights=member_fee, minlength=len(keys))
-    account_pnl = np.bincount(account, weights=upnl[members], minlength=len(keys))
-    # The wallet is the first cross member's collateral; every member must repeat it.
-    first_member = np.full(len(keys), -1, dtype=np.intp)
+    account_mm = np.bincount(account, weights=mm[members], minlength=n_accounts)
+    account_fee = np.zeros(n_accounts) if member_fee is None else np.bincount(
+        account, weights=member_fee, minlength=n_accounts)
+    account_pnl = np.bincount(account, weights=upnl[members], minlength=n_accounts)
+    first_member = np.full(n_accounts, -1, dtype=np.intp)
     first_member[account[::-1]] = members[::-1]
     wallet = np.where(first_member >= 0, collateral[first_member], np.nan)
-    same = np.isclose(collateral[members], wallet[account], rtol=1e-12, equal_nan=True)
-    if not same.all():
-        differing = np.unique(account[~same])
-        key_index = differing[np.argmin(keys[differing].astype(str))]  # first in key order
-        rows = frame.index[cross & (inverse == key_index)][:2].tolist()
-        raise RiskInputError(
-            f"collateral of cross positions on {keys[key_index]} must be the one wallet "
-            f"balance (rows {rows[0]} and {rows[1]} differ)"
-        )
     requirement[members] = account_mm[account]
     balance[members] = wallet[account] + account_pnl[account]
     sums = (np.asarray(total, dtype=float) for total in (account_mm, account_fee, account_pnl))
@@ -286,7 +123,20 @@ class _Wallets:
         return other_mm, other_pnl
 
 
+@overload
 def portfolio_margin(
+    positions: pd.DataFrame, *, tiers: TierMap | None = ...
+) -> pd.DataFrame: ...
+
+
+@overload
+def portfolio_margin(
+    positions: Book, *, tiers: TierMap | None = ...
+) -> pd.DataFrame: ...
+
+
+# The implementation is annotated with the table form, which cell functions read.
+def portfolio_margin(  # type: ignore[misc]
     positions: pd.DataFrame,
     *,
     tiers: TierMap | None = None,
@@ -295,8 +145,9 @@ def portfolio_margin(
 
     Parameters
     ----------
-    positions : DataFrame
-        One row per position, ccxt ``Position`` column names:
+    positions : DataFrame or Book
+        One row per position, ccxt ``Position`` column names (:data:`riskfuncs.book.BOOK_COLUMNS`,
+        read by :func:`riskfuncs.book.as_book`):
 
         - ``side`` ("long"/"short"), ``contracts`` (or ``quantity``), ``contractSize``
           (default 1; base units per contract for linear, USD per contract for inverse),
@@ -337,57 +188,42 @@ def portfolio_margin(
     0          1000.0           54216.87
     1         -1000.0            3283.58
     """
-    frame, combo, venues, cross = _normalise(positions)
+    book = as_book(positions)
+    combo, venues, cross = book.venue, book.venues, book.cross
     # Per venue combination (few), then per position by its combination's number.
     tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
-    venue_accounts = _venue_accounts(venues)
-    account_codes, account_first = _codes(venue_accounts)
-    account_rows = _rows_of(venue_accounts, combo)
-    accounts = (account_codes[combo], np.asarray(venue_accounts, dtype=object)[account_first])
-    side_codes, side_words = frame["side"].factorize()
-    sign = np.asarray(side_sign(np.asarray(side_words, dtype=object)), dtype=float)
-    sign = np.where(side_codes >= 0, sign[side_codes], np.nan)  # a missing side: NaN
-    qty = _values(frame, "contracts") * _values(frame, "contractSize")
-    entry = _values(frame, "entryPrice")
-    mark = _values(frame, "markPrice")
-    has_tiers = (venue_labels != "")[combo]
-    hyperliquid = (venues["rule"] == "hyperliquid").to_numpy()[combo]
-    missing_rate = (
-        ~has_tiers
-        & np.isnan(_values(frame, "maintenanceMarginRate"))
-        & ~(hyperliquid & ~np.isnan(_values(frame, "maxLeverage")))
-    )
-    if missing_rate.any():
-        position = int(np.argmax(missing_rate))
-        raise RiskInputError(
-            f"positions row {frame.index[position]} needs maintenanceMarginRate or tiers "
-            f"for {venues['symbol'].iloc[combo[position]]!r}"
-        )
+    account_rows = _rows_of(book.accounts, book.account)
+    sign = book.sign
+    qty = book.quantity
+    entry = book.values("entryPrice")
+    mark = book.values("markPrice")
+    rate = book.maintenance_rate((venue_labels != "")[combo])
 
-    value = np.full(len(frame), np.nan)
-    mm = np.full(len(frame), np.nan)
-    upnl = np.full(len(frame), np.nan)
+    n = len(book)
+    value = np.full(n, np.nan)
+    mm = np.full(n, np.nan)
+    upnl = np.full(n, np.nan)
     for rows, kind, exchange, symbol, _ in _groups(combo, venues, venue_labels, None):
         group_qty, group_mark = qty[rows], mark[rows]
         value[rows] = notional_of(group_qty, group_mark, kind)
         upnl[rows] = pnl_of(sign[rows], entry[rows], group_mark, group_qty, kind)
-        with _rows_named(frame, rows):
+        with _rows_named(book, rows):
             mm[rows] = maintenance_margin(
                 group_qty,
                 group_mark,
                 contract=kind,  # type: ignore[arg-type]
-                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
+                **_rate_arguments(book, rate, rows, tier_map, symbol, exchange),
             )
-    fee_rate = frame["feeRate"].to_numpy() if "feeRate" in frame else None
+    fee_rate = book.values("feeRate") if "feeRate" in book.given else None
     closing_fee = None if fee_rate is None else fee_rate * value
-    wallets, requirement, balance = _cross_terms(frame, mm, upnl, cross, closing_fee, accounts)
+    wallets, requirement, balance = _cross_terms(book, mm, upnl, closing_fee)
 
-    collateral = _values(frame, "collateral")
-    liq = np.full(len(frame), np.nan)
+    collateral = book.values("collateral")
+    liq = np.full(n, np.nan)
     for rows, kind, exchange, symbol, mode in _groups(combo, venues, venue_labels, cross):
         # Isolated rows share nothing; cross rows share their account's wallet.
         others = wallets.others(rows, mm, upnl, closing_fee) if mode == "cross" else (0.0, 0.0)
-        with _rows_named(frame, rows):
+        with _rows_named(book, rows):
             liq[rows] = liquidation_price(
                 sign[rows],
                 entry[rows],
@@ -399,7 +235,7 @@ def portfolio_margin(
                 other_maintenance_margin=others[0],
                 other_unrealized_pnl=others[1],
                 margin_mode=mode,
-                **_rate_arguments(frame, rows, tier_map, symbol, exchange),
+                **_rate_arguments(book, rate, rows, tier_map, symbol, exchange),
             )
 
     # Each figure written into one new array, the exceptions set in place (no temporaries of
@@ -417,8 +253,8 @@ def portfolio_margin(
         effective_leverage[~(balance > 0)] = np.inf
         effective_leverage[np.isnan(balance) | np.isnan(value)] = np.nan
         initial = np.where(cross, np.nan, collateral)
-        if "leverage" in frame:
-            leverage_given = frame["leverage"].to_numpy()
+        if "leverage" in book.given:
+            leverage_given = book.values("leverage")
             given = ~np.isnan(leverage_given)
             initial[given] = value[given] / leverage_given[given]
         distance = np.subtract(mark, liq)
@@ -440,7 +276,7 @@ def portfolio_margin(
             "margin_buffer": buffer,
             "leverage": effective_leverage,
         },
-        index=positions.index,
+        index=book.index,
         copy=False,  # every column is a new array of this call
     )
     return result
@@ -503,26 +339,21 @@ _COLUMN_OF = {"entry_price": "entryPrice", "quantity": "contracts", "collateral"
 
 
 @contextmanager
-def _rows_named(frame: pd.DataFrame, rows: Any) -> Iterator[None]:
+def _rows_named(book: Book, rows: Any) -> Iterator[None]:
     """Re-raise a refusal of a per-group call with the book's row label and column name:
-    the group's element ``position`` is row ``frame.index[rows][position]``."""
+    the group's element ``position`` is row ``rows[position]`` of the book."""
     try:
         yield
     except RiskInputError as exc:
         if not isinstance(exc.position, int):
             raise
-        where = int(np.arange(len(frame))[rows][exc.position])
-        label = frame.index[where]
+        where = int(np.arange(len(book))[rows][exc.position])
         column = _COLUMN_OF.get(str(exc.argument), str(exc.argument))
-        rule = exc.rule or "be valid"
-        raise RiskInputError(
-            f"{column} (row {label}) must {rule} (got {format_value(exc.value)})",
-            argument=column, position=where, value=exc.value,
-            rule=exc.rule) from None
+        raise book.row_error(column, where, exc.rule or "be valid", exc.value) from None
 
 
 def _rate_arguments(
-    frame: pd.DataFrame, rows: Any, tier_map: Mapping[str, Any], symbol: str | None,
+    book: Book, rate: FloatArray, rows: Any, tier_map: Mapping[str, Any], symbol: str | None,
     exchange: str = "generic",
 ) -> dict[str, Any]:
     if symbol is not None:
@@ -530,11 +361,7 @@ def _rate_arguments(
         if not EXCHANGE_RULES[rule_for_venue(exchange)].tier_amounts:
             table = table.without_amounts()
         return {"tiers": table}
-    rate = _values(frame, "maintenanceMarginRate")[rows]
-    if np.isnan(rate).any():
-        # Only Hyperliquid rows get here without a rate (checked above): MMR = 1/(2 max lev).
-        rate = np.where(np.isnan(rate), 1.0 / (2.0 * _values(frame, "maxLeverage")[rows]), rate)
     return {
-        "maintenance_margin_rate": rate,
-        "maintenance_amount": _values(frame, "maintenanceAmount")[rows],
+        "maintenance_margin_rate": rate[rows],
+        "maintenance_amount": book.values("maintenanceAmount")[rows],
     }

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -40,16 +40,14 @@ import pandas as pd
 from riskfuncs._arrays import (
     FloatArray,
     choose,
-    format_value,
     require_non_negative,
     require_positive,
     require_rate,
-    side_sign,
 )
 from riskfuncs._errors import RiskInputError
-from riskfuncs.liquidation import EXCHANGE_RULES, rule_for_venue
+from riskfuncs.book import Book, as_book
+from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.margin import maintenance_terms, notional_of, pnl_of, unrealized_pnl
-from riskfuncs.portfolio import account_of
 from riskfuncs.scenarios import Scenario, get_scenario
 from riskfuncs.tiers import TierMap, TierTable, resolve_tier_tables
 
@@ -235,156 +233,50 @@ class _Book:
     venue_keys: list[str]
 
 
-_REQUIRED = ("symbol", "side", "contracts", "entryPrice", "markPrice", "collateral")
-_NUMERIC_DEFAULTS: Mapping[str, float] = {
-    "contracts": np.nan, "contractSize": 1.0, "entryPrice": np.nan, "markPrice": np.nan,
-    "collateral": np.nan, "maintenanceMarginRate": np.nan, "maintenanceAmount": 0.0,
-    "feeRate": 0.0, "maxLeverage": np.nan,
-}
-
-
-def _text_column(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
-    if column not in frame:
-        return pd.Series(default, index=frame.index, dtype=object)
-    values = frame[column].astype(object)
-    return values.where(values.notna() & (values.astype(str).str.strip() != ""), default).map(
-        lambda v: str(v).strip()
-    )
-
-
-@dataclass(frozen=True)
-class _Text:
-    """A text column read once per distinct value: each row's code into ``words``."""
-
-    codes: IntArray
-    words: list[str]
-    given: bool  # the column was in the book (else every row holds the default)
-
-    def rows(self, index: pd.Index) -> pd.Series:
-        """The text of each row, as the column pandas would infer from it (taken from the
-        distinct words, without converting a string per row)."""
-        if not self.given:
-            return pd.Series(np.asarray(self.words, dtype=object)[self.codes], index=index,
-                             dtype=object)
-        return _taken(self.words, self.codes, index)
-
-
 def _taken(words: Sequence[str] | npt.NDArray[Any], codes: IntArray, index: pd.Index) -> pd.Series:
     """``words[codes]`` as a text column with ``index``."""
     values = pd.Series(np.asarray(words, dtype=object)).array.take(codes)
     return pd.Series(values, index=index)
 
 
-def _text(positions: pd.DataFrame, column: str, default: str,
-          case: Literal["lower", "upper"] | None = None) -> _Text:
-    """A text column stripped, empty or missing values as ``default``, in one case: the words
-    :func:`_text_column` gives, worked out once per distinct value."""
-    n = len(positions)
-    if column not in positions:
-        word = default.lower() if case == "lower" else default.upper() if case == "upper" else (
-            default)
-        return _Text(np.zeros(n, dtype=np.intp), [word], False)
-    codes, uniques = positions[column].factorize(use_na_sentinel=False)
-    raw = list(uniques)
-    if all(isinstance(v, str) or v is None or v is pd.NA or (isinstance(v, float) and v != v)
-           for v in raw):
-        words = ["" if not isinstance(v, str) else v.strip() for v in raw]
-        words = [w or default for w in words]
-    else:  # numbers or other objects in a text column: read per row, as given
-        codes, uniques = pd.factorize(_text_column(positions, column, default).to_numpy())
-        words = [str(v) for v in uniques]
-    if case is not None:
-        words = [w.lower() if case == "lower" else w.upper() for w in words]
-    distinct: dict[str, int] = {}
-    renumber = np.array([distinct.setdefault(w, len(distinct)) for w in words], dtype=np.intp)
-    return _Text(renumber[codes] if len(renumber) else codes.astype(np.intp), list(distinct),
-                 True)
-
-
-def _parse_symbol(symbol: str, contract: str) -> tuple[str, str]:
-    """(asset, settle) of a ccxt symbol ``BASE/QUOTE:SETTLE``."""
-    if "/" not in symbol:
-        raise RiskInputError(
-            f"symbol must be a ccxt symbol like BTC/USDT:USDT (got {format_value(symbol)})"
-        )
-    asset = symbol.split("/", 1)[0].strip().upper()
-    settle = account_of("", symbol, contract).split(":", 1)[1]
-    if contract == "inverse" and settle != asset:
-        raise RiskInputError(
-            f"symbol must settle in its base coin for an inverse contract (got {symbol!r})"
-        )
-    return asset, settle
-
-
-def _pairs(*codes: IntArray) -> tuple[IntArray, IntArray]:
-    """Each row's combination of integer ``codes`` (numbered in order of first appearance) and
-    a row holding each combination."""
-    key = np.zeros(len(codes[0]), dtype=np.int64)
-    for code in codes:
-        key = key * (int(code.max()) + 1 if len(code) else 1) + code
-        key = pd.factorize(key)[0]
-    combined = np.asarray(key, dtype=np.intp)
-    first = np.empty(int(combined.max()) + 1 if len(combined) else 0, dtype=np.intp)
-    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
-    return combined, first
-
-
-def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[str, TierTable]]:
-    if not isinstance(positions, pd.DataFrame):
-        raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
-    for column in _REQUIRED:
-        if column not in positions:
-            raise RiskInputError(f"positions must have a {column} column")
+def _book(positions: pd.DataFrame | Book,
+          tiers: TierMap | None) -> tuple[_Book, dict[str, TierTable]]:
+    positions = as_book(positions)
+    if "symbol" not in positions.given:
+        raise RiskInputError("positions must have a symbol column")
     if len(positions) == 0:
         raise RiskInputError("positions must have at least one row (got none)")
-    numbers = {}
-    for column, default in _NUMERIC_DEFAULTS.items():
-        if column not in positions:
-            numbers[column] = np.full(len(positions), default)
-            continue
-        try:
-            values = pd.to_numeric(positions[column], errors="raise").to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            coerced = pd.to_numeric(positions[column], errors="coerce")
-            bad = positions[column][coerced.isna() & positions[column].notna()]
-            raise RiskInputError(
-                f"{column} must be a number (got {format_value(bad.iloc[0])} in positions row "
-                f"{bad.index[0]})"
-            ) from None
-        numbers[column] = np.where(np.isnan(values), default, values)
-    # Text is read once per distinct value (or combination), then taken per row.
-    exchange = _text(positions, "exchange", "generic", "lower")
-    symbol = _text(positions, "symbol", "")
-    contract = _text(positions, "contractType", "linear", "lower")
-    mode = _text(positions, "marginMode", "isolated", "lower")
-    for name, texts, allowed in (
-        ("contractType", contract, ("linear", "inverse")),
-        ("marginMode", mode, ("isolated", "cross")),
-    ):
-        for value in texts.words:
-            choose(name, value, allowed)
-    listing, listing_row = _pairs(symbol.codes, contract.codes)
-    parsed = [
-        _parse_symbol(symbol.words[symbol.codes[row]], contract.words[contract.codes[row]])
-        for row in listing_row
-    ]
-    assets = np.array([asset for asset, _ in parsed], dtype=object)
-    settles = np.array([settle for _, settle in parsed], dtype=object)
+    numbers = positions.numbers
+    venues = positions.venues
+    # Every position moves with its base asset: its symbol must name a market.
+    for venue, row in enumerate(positions.venue_row):
+        symbol, base = venues["symbol"].iloc[venue], venues["base"].iloc[venue]
+        if not base:
+            raise positions.row_error(
+                "symbol", int(row), "name a market such as BTC/USDT:USDT, BTCUSDT or "
+                "BTC-USDT-SWAP", symbol)
+        if venues["contractType"].iloc[venue] == "inverse" and venues["settle"].iloc[
+                venue] != base:
+            raise positions.row_error(
+                "symbol", int(row), "settle in its base coin for an inverse contract", symbol)
     index = positions.index
+    code = positions.venue
     frame = pd.DataFrame(index=index)
-    frame["exchange"] = exchange.rows(index)
-    frame["symbol"] = symbol.rows(index)
-    frame["asset"] = _taken(assets, listing, index)
-    frame["settle"] = _taken(settles, listing, index)
-    frame["contract"] = contract.rows(index)
-    frame["margin_mode"] = mode.rows(index)
-    currency = _text(positions, "collateralCurrency", "", "upper")
-    frame["collateral_currency"] = currency.rows(index)
+    for column, source in (("exchange", "exchange"), ("symbol", "symbol"), ("asset", "base"),
+                           ("settle", "settle"), ("contract", "contractType")):
+        frame[column] = _taken(venues[source].to_numpy(dtype=object), code, index)
+    cross = positions.cross
+    frame["margin_mode"] = _taken(["isolated", "cross"], cross.astype(np.intp), index)
+    frame["collateral_currency"] = _taken(positions.collateral_currency[1],
+                                          positions.collateral_currency[0], index)
     frame["collateral_currency"] = frame["collateral_currency"].where(
         frame["collateral_currency"] != "", frame["settle"]
     )
 
-    sign = np.asarray(side_sign(positions["side"].to_numpy(dtype=object)), dtype=float)
+    sign = positions.sign
+    if np.isnan(sign).any():
+        position = int(np.argmax(np.isnan(sign)))
+        raise positions.row_error("side", position, "be long or short", None)
     require_positive("contracts", numbers["contracts"])
     require_positive("contractSize", numbers["contractSize"])
     require_positive("entryPrice", numbers["entryPrice"])
@@ -394,54 +286,34 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
     require_rate("feeRate", numbers["feeRate"])
     require_positive("maxLeverage", numbers["maxLeverage"])
 
-    rate = numbers["maintenanceMarginRate"]
-    # Hyperliquid: maintenance margin is half the initial margin at maximum leverage.
-    venue_rules = [EXCHANGE_RULES[rule_for_venue(e)] for e in exchange.words]
-    venue_is = np.array([rule_for_venue(e) == "hyperliquid" for e in exchange.words])
-    hyper = venue_is[exchange.codes] & np.isnan(rate)
-    rate = np.where(hyper, 1.0 / (2.0 * numbers["maxLeverage"]), rate)
-    venue, venue_row = _pairs(exchange.codes, symbol.codes)
-    tier_map, venue_labels = resolve_tier_tables(
-        [exchange.words[exchange.codes[row]] for row in venue_row],
-        [symbol.words[symbol.codes[row]] for row in venue_row], tiers)
-    tier_labels = venue_labels[venue] if len(venue_labels) else np.array([], dtype=str)
+    # The rule of each venue combination: the venue's, or the row's ``rule`` column.
+    venue_rules = [EXCHANGE_RULES[rule] for rule in venues["rule"]]
+    tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
+    tier_labels = venue_labels[code] if len(venue_labels) else np.array([], dtype=str)
     has_tiers = tier_labels != ""
-    missing = ~has_tiers & np.isnan(rate)
-    if missing.any():
-        row = frame.index[int(np.argmax(missing))]
-        raise RiskInputError(
-            f"maintenanceMarginRate must be given, or tiers for {frame.at[row, 'symbol']!r} "
-            f"(got none in positions row {row})"
-        )
+    # Hyperliquid: maintenance margin is half the initial margin at maximum leverage.
+    rate = positions.maintenance_rate(has_tiers)
     require_rate("maintenanceMarginRate", np.where(has_tiers, 0.0, rate))
     frame["tier_symbol"] = tier_labels
     frame["side"] = sign
     frame["mark_price"] = numbers["markPrice"]
     entry_basis = np.array(
-        [r is not None and r.maintenance_basis == "entry" for r in venue_rules])[exchange.codes]
-    whole_position = np.array([not r.tier_amounts for r in venue_rules],
-                              dtype=bool)[exchange.codes]
-    qty = numbers["contracts"] * numbers["contractSize"]
-    inverse = (np.asarray(contract.words, dtype=object) == "inverse")[contract.codes]
-    cross = (np.asarray(mode.words, dtype=object) == "cross")[mode.codes]
+        [r is not None and r.maintenance_basis == "entry" for r in venue_rules],
+        dtype=bool)[code]
+    whole_position = np.array([not r.tier_amounts for r in venue_rules], dtype=bool)[code]
+    qty = positions.quantity
+    inverse = (venues["contractType"] == "inverse").to_numpy(dtype=bool)[code]
     # Bybit charges the "fee to close" on the value at the bankruptcy price of an isolated
     # position: (x_e - sigma * W) / (1 - sigma * fee), as riskfuncs.liquidation does.
     on_bankruptcy = ~cross & np.array(
-        [bool(getattr(r, "fee_on_bankruptcy_value", False)) for r in venue_rules]
-    )[exchange.codes]
+        [bool(getattr(r, "fee_on_bankruptcy_value", False)) for r in venue_rules], dtype=bool
+    )[code]
     sigma = np.where(inverse, -sign, sign)
     entry_value = np.where(inverse, qty / numbers["entryPrice"], qty * numbers["entryPrice"])
     bankruptcy_value = (entry_value - sigma * numbers["collateral"]) / (
         1.0 - sigma * numbers["feeRate"]
     )
     fee_value = np.where(on_bankruptcy, np.maximum(bankruptcy_value, 0.0), np.nan)
-    combo, combo_row = _pairs(exchange.codes, listing)
-    venue_keys: dict[str, int] = {}
-    key_of_venue = np.array([
-        venue_keys.setdefault(account_of(exchange.words[exchange.codes[row]],
-                                         symbol.words[symbol.codes[row]],
-                                         contract.words[contract.codes[row]]), len(venue_keys))
-        for row in combo_row], dtype=np.intp)
     book = _Book(
         frame=frame,
         sign=sign,
@@ -457,8 +329,8 @@ def _book(positions: pd.DataFrame, tiers: TierMap | None) -> tuple[_Book, dict[s
         entry_basis=entry_basis,
         whole_position=whole_position,
         fee_value=fee_value,
-        venue_account=key_of_venue[combo],
-        venue_keys=list(venue_keys),
+        venue_account=positions.account,
+        venue_keys=list(positions.accounts),
     )
     return book, tier_map
 
@@ -513,17 +385,8 @@ def _accounts(book: _Book) -> _Accounts:
         n_accounts)))
     isolated = keys + ":isolated:" + pd.Series(first_row).astype(str)
     labels = isolated.where(~pd.Series(book.cross[first_row]), keys)
+    # One wallet per cross account: riskfuncs.book.as_book refuses cross rows that differ.
     wallet = book.collateral[first_row]
-    differs = ~np.isclose(book.collateral, wallet[codes], rtol=1e-12, atol=0.0, equal_nan=True)
-    if differs.any():
-        row = int(np.argmax(differs))
-        first = first_row[codes[row]]
-        raise RiskInputError(
-            f"collateral must be one wallet balance on every cross row of "
-            f"{labels.iloc[codes[row]]} "
-            f"(got {format_value(book.collateral[first])} in row {frame.index[first]}, "
-            f"{format_value(book.collateral[row])} in row {frame.index[row]})"
-        )
     counts = np.bincount(codes, minlength=n_accounts)
     sizes = counts.astype(float)
     shared = np.flatnonzero(counts > 1).astype(np.intp)
@@ -667,7 +530,22 @@ def _loss_given_default(
     return lgds
 
 
+@overload
 def stress_test(
+    positions: pd.DataFrame, scenarios: Scenario | str | Sequence[Scenario | str], *,
+    tiers: TierMap | None = ..., betas: Mapping[str, float] | None = ...
+) -> StressResult: ...
+
+
+@overload
+def stress_test(
+    positions: Book, scenarios: Scenario | str | Sequence[Scenario | str], *,
+    tiers: TierMap | None = ..., betas: Mapping[str, float] | None = ...
+) -> StressResult: ...
+
+
+# The implementation is annotated with the table form, which cell functions read.
+def stress_test(  # type: ignore[misc]
     positions: pd.DataFrame,
     scenarios: Scenario | str | Sequence[Scenario | str],
     *,
@@ -678,13 +556,16 @@ def stress_test(
 
     Parameters
     ----------
-    positions : DataFrame
-        One row per position with ccxt ``Position`` columns: ``symbol`` (ccxt, e.g.
-        "BTC/USDT:USDT"; its base is the asset a scenario moves), ``side``, ``contracts``,
+    positions : DataFrame or Book
+        One row per position with ccxt ``Position`` columns (:data:`riskfuncs.book.BOOK_COLUMNS`,
+        read by :func:`riskfuncs.book.as_book`): ``symbol`` (ccxt ``BTC/USDT:USDT`` or an
+        exchange id such as ``BTCUSDT``; its base is the asset a scenario moves), ``side``,
+        ``contracts`` (or ``quantity``),
         ``contractSize`` (default 1), ``entryPrice``, ``markPrice`` (quote per base unit),
         ``collateral`` (isolated margin, or the account's wallet balance repeated on each of its
         cross rows), ``exchange`` (any venue name, default "generic"; known venues bring their
-        maintenance-margin rule), ``marginMode`` (isolated/cross, default isolated),
+        maintenance-margin rule, a ``rule`` column overrides it), ``marginMode``
+        (isolated/cross, default isolated),
         ``contractType`` (linear/inverse, default linear), ``maintenanceMarginRate`` and
         ``maintenanceAmount`` unless the symbol has tiers, ``feeRate`` (closing taker fee,
         default 0), ``maxLeverage`` (Hyperliquid) and ``collateralCurrency`` (default: the

@@ -465,6 +465,7 @@ def test_exposure_errors_and_missing_data() -> None:
     assert math.isnan(exposure["binance"]) and exposure["bybit"] == pytest.approx(18_000.0)
     with pytest.raises(RiskInputError, match=r"^positions must have a collateral column"):
         exposure_by_exchange(_book().drop(columns="collateral"))
-    with pytest.raises(RiskInputError, match=r"^marginMode must be one of isolated, cross"):
+    with pytest.raises(RiskInputError, match=r"^marginMode \(row 0\) must be one of isolated, "
+                                             r"cross \(got 'portfolio'\)"):
         exposure_by_exchange(_book().assign(marginMode="portfolio"))
     assert exposure_by_exchange(_book().iloc[:0]).empty

@@ -139,11 +139,13 @@ def test_input_frame_is_not_modified() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"side": ["long", "short", "long", "short", "long", "hold"]}, "side must be long or sh"),
+        ({"side": ["long", "short", "long", "short", "long", "hold"]},
+         r"side \(row pos5\) must be long or short \(got 'hold'\)"),
         ({"rule": ["binance"] * 5 + ["mtgox"]}, r"rule \(row pos5\) must be one of"),
         (
             {"collateral": [20_000.0, 19_000.0, 20_000.0, 6_100.0, 3_050.0, 0.05]},
-            "must be the one wallet balance",
+            r"^collateral must be one wallet balance on every cross row of binance:USDT \(got "
+            r"20000 in row pos0, 19000 in row pos1\)",
         ),
     ],
 )
@@ -154,7 +156,8 @@ def test_bad_books_are_refused(change: dict[str, list[object]], message: str) ->
 
 
 def test_missing_rate_names_the_row() -> None:
-    with pytest.raises(RiskInputError, match="row pos0 needs maintenanceMarginRate or tiers"):
+    with pytest.raises(RiskInputError, match=r"^maintenanceMarginRate \(row pos0\) must be "
+                                             r"given, or tiers for 'BTC/USDT:USDT' \(got none\)"):
         portfolio_margin(_book())
 
 
@@ -208,9 +211,13 @@ def test_the_first_differing_cross_account_is_named() -> None:
         "markPrice": [60_000.0] * 4, "collateral": [10_000.0, 20_000.0, 11_000.0, 21_000.0],
         "marginMode": ["cross"] * 4, "maintenanceMarginRate": [0.005] * 4,
     }, index=["a", "b", "c", "d"])
-    # Both accounts differ; the message names the first account in key order and its rows.
-    with pytest.raises(RiskInputError, match=r"on binance:USDT must be .* \(rows b and d differ"):
+    # Both accounts differ; the message names the first row that differs (in the book's order),
+    # its account and that account's first row; the fields point at the row.
+    with pytest.raises(RiskInputError, match=r"cross row of okx:USDT \(got 10000 in row a, "
+                                             r"11000 in row c\)$") as error:
         portfolio_margin(book)
+    assert (error.value.argument, error.value.position, error.value.value) == (
+        "collateral", 2, 11_000.0)
 
 
 def test_a_refusal_names_the_book_row_and_column_as_fields() -> None:

@@ -518,19 +518,21 @@ def test_worst_picks_the_largest_weighted_loss() -> None:
 @pytest.mark.parametrize(
     ("change", "start"),
     [
-        ({"symbol": "BTCUSDT"}, "symbol must be a ccxt symbol like BTC/USDT:USDT"),
+        ({"symbol": "bitcoin"}, "symbol (row 0) must name a market such as BTC/USDT:USDT, "
+         "BTCUSDT or BTC-USDT-SWAP (got 'bitcoin')"),
         ({"symbol": "BTC/USD:USDT", "contractType": "inverse"},
-         "symbol must settle in its base coin for an inverse contract (got 'BTC/USD:USDT')"),
+         "symbol (row 0) must settle in its base coin for an inverse contract "
+         "(got 'BTC/USD:USDT')"),
         ({"contracts": 0.0}, "contracts must be > 0"),
         ({"markPrice": -1.0}, "markPrice must be > 0"),
         ({"collateral": -5.0}, "collateral must be >= 0"),
         ({"maintenanceMarginRate": np.nan},
-         "maintenanceMarginRate must be given, or tiers for 'BTC/USDT:USDT' (got none in "
-         "positions row 0)"),
+         "maintenanceMarginRate (row 0) must be given, or tiers for 'BTC/USDT:USDT' (got none)"),
         ({"maintenanceMarginRate": 1.5}, "maintenanceMarginRate must be in [0, 1)"),
-        ({"marginMode": "portfolio"}, "marginMode must be one of isolated, cross"),
-        ({"side": "flat"}, "side must be long or short"),
-        ({"contracts": "many"}, "contracts must be a number (got 'many' in positions row 0)"),
+        ({"marginMode": "portfolio"},
+         "marginMode (row 0) must be one of isolated, cross (got 'portfolio')"),
+        ({"side": "flat"}, "side (row 0) must be long or short (got 'flat')"),
+        ({"contracts": "many"}, "contracts (row 0) must be a number (got 'many')"),
     ],
 )
 def test_bad_positions_are_named(change: dict[str, Any], start: str) -> None:

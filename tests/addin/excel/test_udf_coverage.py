@@ -24,6 +24,10 @@ from riskfuncs._typing import FloatLike  # the demo's annotations name it
 NOT_CELL_FUNCTIONS = {
     "tiers.as_tier_table": "conversion: every tiers argument takes a tier range directly",
     "portfolio.account_of": "the account key is the account column of PERP_PORTFOLIO",
+    "book.account_of": "the account key is the account column of PERP_PORTFOLIO",
+    "book.as_book": "reads the positions table inside every book function (PERP_PORTFOLIO, "
+                    "PERP_STRESS, PERP_EXPOSURE_BY_EXCHANGE, PERP_DISCIPLINE_REPORT); a cell "
+                    "passes its range",
     "scenarios.get_scenario": "scenario names are accepted wherever scenarios are",
     "scenarios.exchange_default_scenario": 'scenario name "default <exchange> [lgd]"',
     "volatility.as_history": "input reader used inside the volatility functions",
