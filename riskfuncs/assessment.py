@@ -166,7 +166,9 @@ def _level_text(value: float) -> str:
 
 def _describe(measure: str, value: float) -> str:
     if measure == "leverage":
-        return f"leverage {value:.1f}x" if math.isfinite(value) else "leverage unbounded (no margin)"
+        if not math.isfinite(value):
+            return "leverage unbounded (no margin)"
+        return f"leverage {value:.1f}x"
     if measure == "worst_scenario_liquidated":
         return "liquidated in the worst stress scenario"
     if measure == "stop_beyond_liquidation":

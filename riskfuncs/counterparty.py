@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -603,20 +603,7 @@ def loss_given_default_prior(name: LgdPrior) -> float:
 # Exposure and concentration
 
 
-@overload
-def exposure_by_exchange(
-    positions: pd.DataFrame
-) -> pd.Series: ...
-
-
-@overload
-def exposure_by_exchange(
-    positions: Book
-) -> pd.Series: ...
-
-
-# The implementation is annotated with the table form, which cell functions read.
-def exposure_by_exchange(positions: pd.DataFrame) -> pd.Series:  # type: ignore[misc]
+def exposure_by_exchange(positions: pd.DataFrame | Book) -> pd.Series:
     """What each exchange owes you: margin equity per venue, floored at 0, in quote currency.
 
     Parameters

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -635,23 +635,8 @@ def risk_audit(
     return pd.concat(parts, ignore_index=True)
 
 
-@overload
 def discipline_report(
-    positions: pd.DataFrame, *, limits: DisciplineLimits = ..., tiers: TierMap | None = ...,
-    volatility_age_days: float | None = ...
-) -> pd.DataFrame: ...
-
-
-@overload
-def discipline_report(
-    positions: Book, *, limits: DisciplineLimits = ..., tiers: TierMap | None = ...,
-    volatility_age_days: float | None = ...
-) -> pd.DataFrame: ...
-
-
-# The implementation is annotated with the table form, which cell functions read.
-def discipline_report(  # type: ignore[misc]
-    positions: pd.DataFrame,
+    positions: pd.DataFrame | Book,
     *,
     limits: DisciplineLimits = DEFAULT_LIMITS,
     tiers: TierMap | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast, overload
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -123,21 +123,8 @@ class _Wallets:
         return other_mm, other_pnl
 
 
-@overload
 def portfolio_margin(
-    positions: pd.DataFrame, *, tiers: TierMap | None = ...
-) -> pd.DataFrame: ...
-
-
-@overload
-def portfolio_margin(
-    positions: Book, *, tiers: TierMap | None = ...
-) -> pd.DataFrame: ...
-
-
-# The implementation is annotated with the table form, which cell functions read.
-def portfolio_margin(  # type: ignore[misc]
-    positions: pd.DataFrame,
+    positions: pd.DataFrame | Book,
     *,
     tiers: TierMap | None = None,
 ) -> pd.DataFrame:

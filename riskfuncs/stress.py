@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -530,23 +530,8 @@ def _loss_given_default(
     return lgds
 
 
-@overload
 def stress_test(
-    positions: pd.DataFrame, scenarios: Scenario | str | Sequence[Scenario | str], *,
-    tiers: TierMap | None = ..., betas: Mapping[str, float] | None = ...
-) -> StressResult: ...
-
-
-@overload
-def stress_test(
-    positions: Book, scenarios: Scenario | str | Sequence[Scenario | str], *,
-    tiers: TierMap | None = ..., betas: Mapping[str, float] | None = ...
-) -> StressResult: ...
-
-
-# The implementation is annotated with the table form, which cell functions read.
-def stress_test(  # type: ignore[misc]
-    positions: pd.DataFrame,
+    positions: pd.DataFrame | Book,
     scenarios: Scenario | str | Sequence[Scenario | str],
     *,
     tiers: TierMap | None = None,

@@ -256,6 +256,7 @@ KINDS_BY_ANNOTATION: Mapping[str, Kind] = {
     "TierMap | None": TIERS_BY_SYMBOL,
     "Mapping[str, TierLike] | None": TIERS_BY_SYMBOL,
     "pd.DataFrame": POSITIONS,
+    "pd.DataFrame | Book": POSITIONS,
     "float": NUMBER,
     "float | None": NUMBER,
     "int": WHOLE,
