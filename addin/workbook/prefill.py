@@ -10,6 +10,7 @@ from typing import Any
 
 from addin.workbook import layout
 from addin.workbook.texts import load_texts
+from riskfuncs.accounts import collateral_tables
 from riskfuncs.data.score_weights import DEFAULT_WEIGHTS, GRADE_BANDS
 from riskfuncs.scenarios import DEFAULT_BETAS, scenario_library, span_grid
 
@@ -93,6 +94,27 @@ def _tiers() -> Rows:
     return rows
 
 
+#: Haircut tables the Accounts sheet starts with: riskfuncs' stored multi-tier tables in coin
+#: units (riskfuncs.data.collateral, each with its venue, date and source), named VENUE_COIN
+#: (BYBIT_BTC, OKX_BTC, ...).
+HAIRCUT_VENUES = ("bybit_uta", "okx_multi_currency")
+
+
+def _haircuts() -> Rows:
+    stored = collateral_tables()
+    rows: Rows = []
+    for (venue, coin), tiers in stored.groupby(["venue", "coin"], sort=False):
+        if venue not in HAIRCUT_VENUES or (tiers["unit"] != "coin").any():
+            continue
+        for record in tiers.to_dict("records"):
+            upper = record["upper"]
+            name = f"{str(venue).split('_')[0]}_{coin}".upper()
+            rows.append({"table": name, "min_amount": record["lower"],
+                         "max_amount": None if upper != upper else upper,
+                         "ratio": record["ratio"]})
+    return rows
+
+
 def tiers_as_of() -> dt.date:
     return dt.date.fromisoformat(load_texts("tiers.json")["as_of"])
 
@@ -104,6 +126,7 @@ TABLES: dict[tuple[str, str], Callable[[], Rows]] = {
     ("scorecard", "weights"): _weights,
     ("scorecard", "grades"): _grades,
     ("tiers", "tiers"): _tiers,
+    ("accounts", "haircuts"): _haircuts,
 }
 
 

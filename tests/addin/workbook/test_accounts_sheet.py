@@ -38,6 +38,7 @@ from riskfuncs.accounts import (  # the private two: riskfuncs' own test reads c
     _account,
     _liquidation_prices,
     account_margin,
+    collateral_tables,
     collateral_value,
 )
 from riskfuncs.liquidation import NEVER_LIQUIDATED
@@ -503,4 +504,13 @@ def test_blank_template_shows_nothing(sheets: dict[str, Any]) -> None:
             for i in range(table.rows):
                 assert _cell(ws, table, i, col.key) in ("", None, 0), (table.key, col.key, i)
     assert ws[SHEET.field_cell("accounts")].value == 0
+    # The haircut tables start as riskfuncs' stored ones (Bybit UTA and OKX, coin tiers).
+    stored = collateral_tables()
+    stored = stored[stored["venue"].isin(["bybit_uta", "okx_multi_currency"])]
+    rows = [tuple(_cell(ws, HC, i, k) for k in ("table", "min_amount", "max_amount", "ratio"))
+            for i in range(len(stored))]
+    assert rows == [(f"{v.split('_')[0]}_{c}".upper(), lo, "" if math.isnan(hi) else hi, r)
+                    for v, c, lo, hi, r in stored[["venue", "coin", "lower", "upper",
+                                                   "ratio"]].itertuples(index=False)]
+    assert _cell(ws, HC, len(stored), "table") == ""
 
