@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from riskfuncs.assessment import RatingThresholds, hybrid_assessment
+from riskfuncs.book import as_book
 from riskfuncs.counterparty import concentration, diversification_check, exposure_by_exchange
 from riskfuncs.discipline import DisciplineLimits, discipline_report
 from riskfuncs.liquidation import ALREADY_LIQUIDATED, NEVER_LIQUIDATED, liquidation_state
@@ -365,7 +366,8 @@ def assess(
     if positions.empty:
         return Assessment(source, template, generated, settings,
                           Totals(0, 0.0, 0.0, 0.0, 0, 0), notes=["no positions in the workbook"])
-    margins = portfolio_margin(positions, tiers=tiers)
+    book = as_book(positions)  # the positions read once, for every figure below
+    margins = portfolio_margin(book, tiers=tiers)
     distance = margins["distance_to_liquidation"].to_numpy(dtype=float).copy()
     liquidation = margins["liquidation_price"].to_numpy(dtype=float)
     # 0 and inf are never liquidated on one side and already liquidated on the other.
@@ -379,7 +381,7 @@ def assess(
     worst: ScenarioResult | None = None
     worst_liquidated: np.ndarray | None = None
     if chosen:
-        stress = stress_test(positions, list(chosen), tiers=tiers, betas=betas)
+        stress = stress_test(book, list(chosen), tiers=tiers, betas=betas)
         table = stress.by_scenario
         for scenario in chosen:
             s = table.loc[scenario.name].to_dict()
@@ -458,7 +460,7 @@ def assess(
             f"would liquidate {worst.positions_liquidated} position(s) and lose "
             f"{worst.loss:,.0f} USD ({worst.loss_fraction:.0%} of equity)"))
 
-    exposures = exposure_by_exchange(positions)
+    exposures = exposure_by_exchange(book)
     total = float(exposures.sum())
     shares = exposures / total if total > 0 else exposures * np.nan
     conc = concentration(exposures)
@@ -472,7 +474,7 @@ def assess(
 
     limits = DisciplineLimits(leverage_cap=settings.leverage_cap,
                               minimum_margin_buffer=settings.buffer_rule)
-    audit_table = discipline_report(positions, limits=limits, tiers=tiers)
+    audit_table = discipline_report(book, limits=limits, tiers=tiers)
     audit = [
         AuditCheck(check=str(r["check"]), scope=str(r["scope"]),
                    passed=None if pd.isna(r["passed"]) else bool(r["passed"]),
