@@ -617,6 +617,11 @@ def fit_print_areas(wb: Workbook) -> None:
             continue
         last_cell = str(area).split("!")[-1].replace("$", "").partition(":")[2]
         column = "".join(ch for ch in last_cell if ch.isalpha())
+        if sheet is layout.ACCOUNTS and not _filled_rows(wb, sheet, sheet.tables[0]):
+            # No unified account listed: the heading and the empty accounts table, not the
+            # starting haircut tables and a blank row per position.
+            ws.print_area = f"A1:{column}{sheet.tables[0].header_row + 1}"
+            continue
         spans: list[tuple[int, int]] = []
         start = 1
         for table in sheet.tables:

@@ -514,3 +514,24 @@ def test_blank_template_shows_nothing(sheets: dict[str, Any]) -> None:
                                                    "ratio"]].itertuples(index=False)]
     assert _cell(ws, HC, len(stored), "table") == ""
 
+
+
+def test_print_area_of_a_filled_book(tmp_path: Any) -> None:
+    """fit_print_areas: no account listed prints the heading and the empty accounts table (the
+    demo's page count); a listed account prints the filled rows of each table (the starting
+    haircut tables with the ones written here) and one row per position."""
+    template = builder.write_template(layout.TEMPLATES["credit-risk-assessment"],
+                                      tmp_path / "full.xlsx")
+    book, accounts, balances = _reference_variants()["okx_fee"]
+    areas = {}
+    for name, extra in (("none", Extra({}, {})), ("listed", _extra(accounts, balances))):
+        fill(template, tmp_path / f"{name}.xlsx", book, extra)
+        wb = load_workbook(tmp_path / f"{name}.xlsx")
+        builder.fit_print_areas(wb)
+        areas[name] = str(wb[SHEET.title].print_area).replace(f"'{SHEET.title}'!", "")
+    assert areas["none"] == f"$A$1:$M${UA.header_row + 1}"
+    spans = [(1, UA.header_row + len(accounts)),
+             (BAL.header_row - 1, BAL.header_row + len(balances)),
+             (HC.header_row - 1, HC.header_row + len(_haircut_rows())),
+             (ACP.header_row - 1, ACP.header_row + len(book.positions))]
+    assert areas["listed"] == ",".join(f"$A${a}:$M${b}" for a, b in spans)
