@@ -202,14 +202,10 @@ def fill_market_data(
         fill_prices(wb, positions, histories)
     if prices is not None and "volatility" in layout.SHEETS:
         symbol, bars = prices
-        capacity = layout.SHEETS["volatility"].table("history").rows
-        if len(bars) > capacity:
-            warnings.warn(ExportNote(
-                f"{symbol or 'price history'}: {len(bars)} price bars, the workbook holds "
-                f"{capacity}: the most recent {capacity} written, the older "
-                f"{len(bars) - capacity} left out"), stacklevel=2)
+        kept = _most_recent(bars, "volatility", "history", f"{symbol or 'price history'}",
+                            "price bars")
         _write_rows(wb, "volatility", "history",
-                    [{"date": when, "price": close} for when, close in bars[-capacity:]])
+                    [{"date": when, "price": close} for when, close in kept])
         asset = symbol.partition("/")[0].upper() if symbol else "BTC"
         if symbol:
             _write_field(wb, "volatility", "asset", asset)
@@ -218,19 +214,26 @@ def fill_market_data(
         _write_rows(wb, "scorecard", "exchanges", exchanges)
     if funding is not None and "funding" in layout.SHEETS:
         symbol, rows = funding
-        capacity = layout.SHEETS["funding"].table("log").rows
-        if len(rows) > capacity:
-            warnings.warn(ExportNote(
-                f"{symbol or 'funding log'}: {len(rows)} funding records, the workbook holds "
-                f"{capacity}: the most recent {capacity} written, the older "
-                f"{len(rows) - capacity} left out"), stacklevel=2)
-        _write_rows(wb, "funding", "log", rows[-capacity:])
+        _write_rows(wb, "funding", "log", _most_recent(
+            rows, "funding", "log", f"{symbol or 'funding log'}", "funding records"))
         if symbol:
             _write_field(wb, "funding", "symbol", symbol)
             match = next((i for i, p in enumerate(positions, start=1)
                           if p.values["symbol"] == symbol), None)
             if match is not None:
                 _write_field(wb, "funding", "position_row", match)
+
+
+def _most_recent(rows: Sequence[Any], sheet_key: str, table_key: str, what: str,
+                 kind: str) -> Sequence[Any]:
+    """The most recent rows the table holds (the rows come oldest first), with a note when
+    older ones are left out."""
+    capacity = layout.SHEETS[sheet_key].table(table_key).rows
+    if len(rows) > capacity:
+        warnings.warn(ExportNote(
+            f"{what}: {len(rows)} {kind}, the workbook holds {capacity}: the most recent "
+            f"{capacity} written, the older {len(rows) - capacity} left out"), stacklevel=3)
+    return rows[-capacity:]
 
 
 def fill_prices(wb: Workbook, positions: Sequence[PositionInput],
