@@ -248,7 +248,7 @@ class SheetWriter:
             # Wide tables keep their first two columns (exchange, symbol...) in view too.
             column = "C" if len(first.columns) > 12 and not sheet.hidden else "A"
             ws.freeze_panes = f"{column}{first.first_row}"
-            titles = sheet.table(sheet.print_titles) if sheet.print_titles else first
+            titles = print_titles_table(sheet)
             ws.print_title_rows = f"{titles.header_row}:{titles.header_row}"
         else:
             ws.freeze_panes = f"A{layout.FIRST_FIELD_ROW}"
@@ -596,6 +596,11 @@ def record_file(out_dir: Path, path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Print areas of a filled workbook
 
+def print_titles_table(sheet: Sheet) -> Table:
+    """The table whose header repeats on each printed page: the sheet's choice, else its first."""
+    return sheet.table(sheet.print_titles) if sheet.print_titles else sheet.tables[0]
+
+
 def fit_print_areas(wb: Workbook) -> None:
     """Print what is filled, not the empty capacity: each sheet prints its fields and, for each
     table, the header and the rows down to the last filled one (an empty table its header
@@ -625,6 +630,10 @@ def fit_print_areas(wb: Workbook) -> None:
         spans: list[tuple[int, int]] = []
         start = 1
         for table in sheet.tables:
+            if not table.printed:  # input data: the figures it feeds are printed instead
+                if not spans:  # the fields above it
+                    spans.append((start, table.header_row - 2))
+                continue
             if table.rows == layout.POSITION_ROWS and sheet is not layout.POSITIONS:
                 filled = positions  # one row per position, whatever its own inputs
             elif not table.inputs():
@@ -639,6 +648,11 @@ def fit_print_areas(wb: Workbook) -> None:
             else:
                 spans.append((start, end))
         ws.print_area = [f"A{first}:{column}{last}" for first, last in spans]
+        titles = print_titles_table(sheet)
+        if not titles.printed:  # repeat the header of a table that is printed
+            shown = next((t for t in sheet.tables if t.printed), None)
+            ws.print_title_rows = (f"{shown.header_row}:{shown.header_row}" if shown
+                                   else None)
 
 
 def _filled_rows(wb: Workbook, sheet: Sheet, table: Table) -> int:

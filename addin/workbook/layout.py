@@ -222,6 +222,9 @@ class Table:
     columns: tuple[Column, ...]
     rows: int
     header_row: int = 0
+    #: False for input data a filled workbook does not print (the daily closes behind the
+    #: volatility and the book's VaR: a hundred days on six pages); the blank form prints it.
+    printed: bool = True
 
     @property
     def first_row(self) -> int:
@@ -307,7 +310,7 @@ class Sheet:
         for table in self.tables:
             header = row + 1
             placed.append(Table(table.key, table.title, table.prefix, table.columns,
-                                table.rows, header_row=header))
+                                table.rows, header_row=header, printed=table.printed))
             row = header + table.rows + 2
         object.__setattr__(self, "tables", tuple(placed))
 
@@ -833,7 +836,7 @@ VOLATILITY = Sheet(
             _out("value", "Return or 0", fmt="0.000%", width=9),
             _out("backcast_weight", "Backcast weight", fmt="0.0000", width=9,
                  help="Weight of the return in the EWMA start variance (first 75 returns)."),
-        ), PRICE_ROWS),
+        ), PRICE_ROWS, printed=False),
         Table("probability", "Liquidation probability per position", "Prob", (
             _out("symbol", "Symbol", width=18),
             _out("side", "Side", width=8),
@@ -915,7 +918,8 @@ PRICES = Sheet(
             _out("historical_var", "Historical VaR alone (USD)", width=13),
             _out("normal_var", "Normal VaR alone (USD)", width=13),
         ), PRICE_ASSETS),
-        Table("prices", "Daily closes (oldest first)", "Px", _price_columns(), PRICE_ROWS),
+        Table("prices", "Daily closes (oldest first)", "Px", _price_columns(), PRICE_ROWS,
+              printed=False),
         Table("book_positions", "Coverage per position", "BookPos", (
             _out("symbol", "Symbol", width=18),
             _out("asset", "Asset", width=10),

@@ -65,9 +65,10 @@ def test_the_demo_prints_the_dashboard_first_in_a_few_pages(tmp_path: Path) -> N
     pages = int(next(line.split()[-1] for line in info.splitlines()
                      if line.startswith("Pages:")))
     assert page(1).lstrip().startswith("Dashboard")
-    # Sixty with the empty capacity rows; most of what is left is the 120 days of closes, on
-    # Volatility & VaR (BTC) and on Prices (every asset held, for the book VaR: six pages).
-    assert pages <= 30, pages
+    # Sixty with the empty capacity rows, thirty with the 120 days of daily closes (inputs,
+    # not printed in a filled book: the figures they feed are); what is left is the
+    # instructions, the stress scenarios and one or two pages a sheet.
+    assert pages <= 22, pages
     # Every filled position is still printed.
     text = "".join(page(n) for n in range(1, pages + 1))
     for symbol in ("ETH/USDT:USDT", "DOGE/USDT:USDT", "BTC/USD:BTC"):
@@ -84,6 +85,16 @@ def test_print_areas_end_at_the_filled_rows(tmp_path: Path) -> None:
     assert area.endswith(f"${t.first_row + 5}"), area  # six positions
     blank = builder.build_workbook(layout.TEMPLATES["credit-risk-assessment"])
     assert str(blank[layout.POSITIONS.title].print_area).endswith(f"${t.last_row}")
+    # The daily closes are inputs: a filled book prints the figures around them, not them.
+    for sheet, key in ((layout.VOLATILITY, "history"), (layout.PRICES, "prices")):
+        table = sheet.table(key)
+        areas = str(wb[sheet.title].print_area).replace("$", "").split(",")
+        for area in areas:
+            top, bottom = (int("".join(ch for ch in part if ch.isdigit()))
+                           for part in area.split("!")[-1].split(":"))
+            assert bottom < table.header_row or top > table.last_row, (sheet.key, area)
+        header = int(str(wb[sheet.title].print_title_rows).split(":")[0].strip("$"))
+        assert header != table.header_row, sheet.key  # no repeated header of it either
 
 
 def test_dashboard_closest_rows_carry_their_alert_colour() -> None:
@@ -94,7 +105,9 @@ def test_dashboard_closest_rows_carry_their_alert_colour() -> None:
     chosen = rules[f"A{t.first_row}:C{t.last_row}"]
     assert [r.dxf.fill.fgColor.rgb[-6:] for r in chosen] == [
         str(builder.ALERT_FILL.fgColor.rgb)[-6:], str(builder.WARN_FILL.fgColor.rgb)[-6:]]
-    assert "NEAR LIQUIDATION" in chosen[0].formula[0]
+    level = t.column_letter("level")
+    assert chosen[0].formula[0].startswith(f'OR(${level}{t.first_row}="red"')
+    assert chosen[1].formula[0] == f'${level}{t.first_row}="amber"'
     assert layout.PROBLEM_MMR_MISSING in chosen[0].formula[0]
 
 
