@@ -242,7 +242,7 @@ def _write_workbook(export: Mapping[str, Any], out: Path, *, template: str,
     """Fill the workbook through ``perprisk fill``'s export reader, into a temporary file that
     replaces ``out`` only once it is complete. Each fetch failure is said once: by fill, which
     says what is not in the workbook, or here when fill did not say it."""
-    fill = getattr(importlib.import_module("addin.reporting_commands"), "fill_from_export", None)
+    fill = getattr(importlib.import_module("addin.fill.commands"), "fill_from_export", None)
     if fill is None:
         for message in messages:
             _err(message)

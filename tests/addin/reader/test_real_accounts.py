@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
+from addin.fill.commands import fill_from_export
 from addin.reader.exchange_data import load_export
 from addin.report import assess_file
-from addin.reporting_commands import fill_from_export
 from tests.addin.fetch.conftest import FAKE_KEYS, VENUES, WALLET
 from tests.addin.fetch.conftest import replay_server as replay_server  # the session's server
 
