@@ -394,8 +394,9 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         t = sheet.table("positions")
         ws = wb[sheet.title]
         rng = f"A{t.first_row}:{get_column_letter(_last_visible_column(sheet))}{t.last_row}"
+        _coin_amounts(ws, t, filled=True)
         _level_colours(ws, rng, t)
-        _coin_amounts(ws, t)
+        _coin_amounts(ws, t, filled=False)
     if "accounts" in keys:
         _account_formats(wb[layout.ACCOUNTS.title])
     if "dashboard" in keys:  # the closest-to-liquidation rows carry their level's colour too
@@ -406,16 +407,20 @@ def _add_conditional_formats(wb: Workbook, keys: Sequence[str]) -> None:
         _level_colours(ws, rng, t)
 
 
-def _level_colours(ws: Worksheet, rng: str, t: Table) -> None:
-    """Red and amber fills from the row's Level (the report's rating), never the input yellow;
-    a row whose inputs have a problem is red-filled so it cannot be missed."""
+def _level_fills(t: Table) -> tuple[tuple[str, PatternFill], ...]:
+    """(condition on the row's first cell, fill): red for a red Level or an input problem (so
+    it cannot be missed), amber for an amber one; never the input yellow."""
     level = f"${t.column_letter('level')}{t.first_row}"
     alert = f"${t.column_letter('alert')}{t.first_row}"
     problems = ",".join(f'{alert}="{word}"' for word in layout.PROBLEMS)
-    ws.conditional_formatting.add(rng, FormulaRule(
-        formula=[f'OR({level}="red",{problems})'], fill=ALERT_FILL, stopIfTrue=True))
-    ws.conditional_formatting.add(rng, FormulaRule(
-        formula=[f'{level}="amber"'], fill=WARN_FILL))
+    return ((f'OR({level}="red",{problems})', ALERT_FILL), (f'{level}="amber"', WARN_FILL))
+
+
+def _level_colours(ws: Worksheet, rng: str, t: Table) -> None:
+    """Red and amber fills from the row's Level (the report's rating)."""
+    for condition, fill in _level_fills(t):
+        ws.conditional_formatting.add(rng, FormulaRule(formula=[condition], fill=fill,
+                                                       stopIfTrue=True))
 
 
 #: Positions columns holding an amount in the settlement currency: the coin, for inverse rows.
@@ -423,17 +428,26 @@ COIN_AMOUNT_COLUMNS = ("collateral", "maintenance_amount", "notional", "initial_
                        "maintenance_margin", "unrealized_pnl", "margin_balance")
 
 
-def _coin_amounts(ws: Worksheet, t: Table) -> None:
-    """Eight decimals for the amounts of coin-margined rows (0.0027 BTC never reads 0.00); a
-    number format only, so the alert fills of the same cells still apply."""
+def _coin_amounts(ws: Worksheet, t: Table, *, filled: bool) -> None:
+    """Eight decimals for the amounts of coin-margined rows (0.0027 BTC never reads 0.00).
+
+    LibreOffice applies one conditional style to a cell, the first whose condition holds, so a
+    coin amount on a red or amber row needs a style with both the fill and the format: with
+    ``filled`` those come first (before the row's fills), without it the format alone comes
+    last (after them)."""
     contract = f"${t.column_letter('contract')}{t.first_row}"
-    style = DifferentialStyle(numFmt=NumberFormat(numFmtId=COIN_FORMAT_ID,
-                                                  formatCode=layout.COIN_FORMAT))
+    inverse = f'LOWER(TRIM({contract}))="inverse"'
+    number = NumberFormat(numFmtId=COIN_FORMAT_ID, formatCode=layout.COIN_FORMAT)
+    rules = ([(f"AND({condition},{inverse})", DifferentialStyle(numFmt=number, fill=fill))
+              for condition, fill in _level_fills(t)] if filled
+             else [(inverse, DifferentialStyle(numFmt=number))])
     for key in COIN_AMOUNT_COLUMNS:
         letter = t.column_letter(key)
-        rule = ConditionalRule(type="expression", dxf=style,
-                    formula=[f'LOWER(TRIM({contract}))="inverse"'])
-        ws.conditional_formatting.add(f"{letter}{t.first_row}:{letter}{t.last_row}", rule)
+        for formula, style in rules:
+            ws.conditional_formatting.add(
+                f"{letter}{t.first_row}:{letter}{t.last_row}",
+                ConditionalRule(type="expression", dxf=style, formula=[formula],
+                                stopIfTrue=True))
 
 
 #: Id of the coin number format in the conditional styles (custom formats start at 164).

@@ -98,7 +98,7 @@ DOGE = {"exchange": "bybit", "symbol": "DOGE/USDT:USDT", "side": "short",
 @pytest.mark.libreoffice
 def test_printed_prices_and_coin_amounts_keep_their_digits(tmp_path: Path) -> None:
     """What LibreOffice prints: PEPE at 0.00001234 (not 0.00), DOGE at 0.1612 (not 0.16), a
-    0.0027 BTC collateral as 0.00270000 (not 0.00)."""
+    0.0026 BTC collateral with its eight decimals (not 0.00), on a row filled by its level."""
     if shutil.which("pdftotext") is None:
         pytest.skip("needs poppler-utils (pdftotext)")
     try:
@@ -115,5 +115,13 @@ def test_printed_prices_and_coin_amounts_keep_their_digits(tmp_path: Path) -> No
             for symbol in ("PEPE/USDT:USDT", "BTC/USD:BTC", "DOGE/USDT:USDT")}
     assert "0.00001234" in rows["PEPE/USDT:USDT"] and "0.000012 " in rows["PEPE/USDT:USDT"]
     assert " 0.1612 " in rows["DOGE/USDT:USDT"] and " 0.1588 " in rows["DOGE/USDT:USDT"]
-    assert "0.00270000" in rows["BTC/USD:BTC"] and "61,850.00" in rows["BTC/USD:BTC"]
+    # The coin margin as written (the export's 0.0027 BTC less its unrealised PnL: margin
+    # without PnL, as the reader takes it), printed to eight decimals on an amber row too.
+    from openpyxl import load_workbook
+
+    t = layout.POSITIONS.table("positions")
+    written = load_workbook(book)[layout.POSITIONS.title][
+        f"{t.column_letter('collateral')}{t.first_row + 1}"].value
+    assert 0.0026 < written < 0.0027
+    assert f"{written:.8f}" in rows["BTC/USD:BTC"] and "61,850.00" in rows["BTC/USD:BTC"]
     assert " 0.00 " not in rows["PEPE/USDT:USDT"] + rows["BTC/USD:BTC"]
