@@ -117,12 +117,12 @@ def col_scale(values: Iterable[Any]) -> float:
 # --------------------------------------------------------------------------------------------
 # No error cell anywhere
 
-def _chart_gaps() -> set[tuple[str, str]]:
-    """(sheet title, column letter) of the hidden columns that hold #N/A on purpose: a chart
+def _chart_gaps() -> set[tuple[str, int]]:
+    """(sheet title, column number) of the hidden columns that hold #N/A on purpose: a chart
     draws no bar for #N/A (the Dashboard's bar per level: a row's value sits in its level's
     column only)."""
     t = layout.DASHBOARD.table("closest")
-    return {(layout.DASHBOARD.title, t.column_letter(f"{level}_distance"))
+    return {(layout.DASHBOARD.title, t.column_index(f"{level}_distance"))
             for level in layout.LEVEL_COLOURS}
 
 
@@ -134,7 +134,7 @@ def test_no_error_cell_in_any_recalculated_template(recalculated: dict[str, Fill
             for row in ws.iter_rows():
                 for cell in row:
                     value = cell.value
-                    if (ws.title, cell.column_letter) in gaps and value == "#N/A":
+                    if (ws.title, cell.column) in gaps and value == "#N/A":
                         continue
                     if isinstance(value, str) and (value.startswith("#") or
                                                    value.startswith("Err:")):
