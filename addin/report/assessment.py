@@ -321,18 +321,31 @@ def thresholds_for(settings: Settings) -> RatingThresholds:
     )
 
 
+def stop_check(side: str, stop: float, liquidation: float, mark: float) -> str:
+    """ok, missing, unknown (no liquidation price), beyond (at or past the liquidation price:
+    the exchange liquidates first) or wrong side (of the mark): the workbook's Stop check."""
+    if not stop > 0:
+        return "missing"
+    if math.isnan(liquidation):
+        return "unknown"
+    sign = 1.0 if str(side).lower() == "long" else -1.0
+    if not sign * (stop - liquidation) > 0:
+        return "beyond"
+    return "ok" if sign * (mark - stop) > 0 else "wrong side"
+
+
 def stop_beyond_liquidation(positions: pd.DataFrame, liquidation: np.ndarray) -> np.ndarray:
-    """Per row: True when the stop-loss sits at or past the liquidation price (the exchange
-    liquidates first), False when it fires before it or no stop is set (a missing stop is the
-    audit's), None when the liquidation price is unknown. As the workbook's ``Stop check``."""
+    """Per row: True when the stop-loss is beyond the liquidation price, False when it fires
+    before it or no stop is set (a missing stop is the audit's), None when the liquidation
+    price is unknown (:func:`stop_check`)."""
     stops = pd.to_numeric(positions.get("stopLossPrice", pd.Series(np.nan, positions.index)),
                           errors="coerce").to_numpy(dtype=float)
-    signs = np.where(positions["side"].astype(str).str.lower().to_numpy() == "long", 1.0, -1.0)
-    out = np.full(len(positions), False, dtype=object)
-    for i, (stop, liq, sign) in enumerate(zip(stops, liquidation, signs, strict=True)):
-        if not stop > 0:
-            continue
-        out[i] = None if math.isnan(liq) else not sign * (stop - liq) > 0
+    marks = positions["markPrice"].to_numpy(dtype=float)
+    verdicts = {"beyond": True, "unknown": None}
+    out = np.empty(len(positions), dtype=object)
+    for i, (side, stop, liq, mark) in enumerate(zip(positions["side"], stops, liquidation,
+                                                     marks, strict=True)):
+        out[i] = verdicts.get(stop_check(side, stop, liq, mark), False)
     return out
 
 

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from addin.report.assessment import Assessment, AuditCheck
+from addin.report.assessment import Assessment, AuditCheck, stop_check
 from addin.workbook.texts import load_texts
 from riskfuncs.discipline import DisciplineLimits
 
@@ -94,7 +94,7 @@ def _computed(a: Assessment, c: AuditContext) -> dict[str, tuple[str, str]]:
         red = sum(d < s.alert_distance for d in distances)
         unknown = sum(math.isnan(d) for d in distances)
         below = sum(r.cap_buffer < s.buffer_rule for r in rows)
-        stops = [_stop_check(r.side, r.stop_price, r.liquidation_price, r.mark_price)
+        stops = [stop_check(r.side, r.stop_price, r.liquidation_price, r.mark_price)
                  for r in rows]
         reds, ambers = (sum(r.level == level for r in rows) for level in ("red", "amber"))
         finite = [x for x in leverage if math.isfinite(x)]
@@ -147,16 +147,3 @@ def _computed(a: Assessment, c: AuditContext) -> dict[str, tuple[str, str]]:
 
 def _verdict(passed: bool) -> str:
     return PASS if passed else FAIL
-
-
-def _stop_check(side: str, stop: float, liquidation: float, mark: float) -> str:
-    """ok, missing, unknown, beyond (at or past the liquidation price) or wrong side (of the
-    mark): the workbook's Stop check column."""
-    if not stop > 0:
-        return "missing"
-    if math.isnan(liquidation):
-        return "unknown"
-    sign = 1.0 if side == "long" else -1.0
-    if not sign * (stop - liquidation) > 0:
-        return "beyond"
-    return "ok" if sign * (mark - stop) > 0 else "wrong side"

@@ -162,7 +162,7 @@ def probability_curves(assessment: Assessment) -> list[chart.ProbabilityCurve]:
     """The most urgent positions with a volatility: their chance of liquidation within each of
     the chart's horizons (riskfuncs.probability.liquidation_probability with the report's
     drift; 0 for a position never liquidated, 1 for one already past)."""
-    years = [d / 365.0 for d in chart.HORIZON_DAYS]
+    years = np.asarray(chart.HORIZON_DAYS) / 365.0
     out: list[chart.ProbabilityCurve] = []
     for p in assessment.positions:
         if len(out) == chart.MAX_CURVES:
@@ -171,11 +171,11 @@ def probability_curves(assessment: Assessment) -> list[chart.ProbabilityCurve]:
             continue
         state = p.liquidation_state
         if state in (NEVER_LIQUIDATED, ALREADY_LIQUIDATED):
-            values = [0.0 if state == NEVER_LIQUIDATED else 1.0] * len(years)
+            values = [0.0 if state == NEVER_LIQUIDATED else 1.0] * len(chart.HORIZON_DAYS)
         elif math.isfinite(p.liquidation_price) and p.liquidation_price > 0:
-            values = [float(np.asarray(liquidation_probability(
-                p.mark_price, p.liquidation_price, p.volatility, t, side=p.side,
-                drift=assessment.drift))) for t in years]
+            values = np.asarray(liquidation_probability(  # every horizon in one call
+                p.mark_price, p.liquidation_price, p.volatility, years, side=p.side,
+                drift=assessment.drift), dtype=float).tolist()
         else:
             continue
         out.append(chart.ProbabilityCurve(position_label(p.symbol, p.side, p.exchange),
