@@ -35,7 +35,7 @@ import hmac
 import json
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -265,6 +265,18 @@ def _result(kind: Format, steps: list[Step], balances: dict[str, Decimal], root_
                         notes=tuple(notes))
 
 
+def _leaf_step(leaf: str, stated: str, balances: Mapping[str, Decimal], recipe: str,
+               shown: Callable[[str], str]) -> Step:
+    """The first check of a Merkle sum proof: the user's leaf, hashed from their balances as
+    ``recipe`` says, is the one the proof states, and no balance is negative."""
+    if leaf != stated:
+        return Step("leaf", False, f"{recipe} is {shown(leaf)}, the proof says {shown(stated)}: "
+                                   "your balances or nonce were changed")
+    if min(balances.values()) < 0:
+        return Step("leaf", False, "a balance is negative")
+    return Step("leaf", True, f"hash {shown(leaf)} matches your balances")
+
+
 def _stop_after_failure(steps: list[Step]) -> bool:
     return bool(steps) and not steps[-1].ok
 
@@ -318,16 +330,8 @@ def verify_okx_merkle(proof: Mapping[str, Any], *, source: str = "proof") -> Ver
     _, root_balances = _okx_balances(root, f"{source} root")
     audit = str(me.get("auditId") or "")
 
-    steps: list[Step] = []
-    leaf = _okx_leaf_hash(nonce, texts)
-    if leaf != my_hash:
-        steps.append(Step("leaf", False, f"sha256(nonce + balances) is {_short(leaf)}, the "
-                                         f"proof says {_short(my_hash)}: your balances or nonce "
-                                         "were changed"))
-    elif min(balances.values()) < 0:
-        steps.append(Step("leaf", False, "a balance is negative"))
-    else:
-        steps.append(Step("leaf", True, f"hash {_short(leaf)} matches your balances"))
+    steps = [_leaf_step(_okx_leaf_hash(nonce, texts), my_hash, balances,
+                        "sha256(nonce + balances)", _short)]
     if _stop_after_failure(steps):
         return _result("okx-merkle-v1", steps, balances, root_hash, root_balances, audit)
 
@@ -465,15 +469,8 @@ def verify_bitget_merkle(proof: Mapping[str, Any], *, source: str = "proof") -> 
     root_balances = _balances(root, f"{source} root")
     audit = str(me.get("auditId") or "")
 
-    steps: list[Step] = []
-    leaf = bitget_leaf_hash(uid, nonce, balances)
-    if leaf != my_hash:
-        steps.append(Step("leaf", False, f"sha256(uid, nonce, balances) is {leaf}, the proof "
-                                         f"says {my_hash}: your balances or nonce were changed"))
-    elif min(balances.values()) < 0:
-        steps.append(Step("leaf", False, "a balance is negative"))
-    else:
-        steps.append(Step("leaf", True, f"hash {leaf} matches your balances"))
+    steps = [_leaf_step(bitget_leaf_hash(uid, nonce, balances), my_hash, balances,
+                        "sha256(uid, nonce, balances)", str)]
     if _stop_after_failure(steps):
         return _result("bitget-merkle", steps, balances, root_hash, root_balances, audit)
 
