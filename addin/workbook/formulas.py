@@ -113,6 +113,14 @@ def _tier_at(start: str, name: str, k: str) -> str:
     return f"INDEX({name},{start}+{k}-1)"
 
 
+def _tier_terms(value: str, start: str, count: str) -> tuple[str, str, str]:
+    """(tier k, its rate, its amount) of a position value in the row's tier table on the Tiers
+    sheet: the last tier whose floor is at most the value (riskfuncs.tiers)."""
+    k = f'MAX(1,COUNTIF({_slice(TIER_TABLE.name_of("min_notional"), start, count)},"<="&{value}))'
+    return (k, _tier_at(start, TIER_TABLE.name_of("maintenance_margin_rate"), k),
+            _tier_at(start, TIER_TABLE.name_of("amount_used"), k))
+
+
 def _solver(src: Get, own: Get, fee: str) -> dict[str, str]:
     """Target, tier, rate, amount, notional and price at liquidation (riskfuncs.liquidation).
 
@@ -181,7 +189,6 @@ def _entry_basis(exchange: str) -> str:
 
 def positions_table(ctx: Context) -> dict[str, str]:
     c = Row(POS_TABLE)
-    tier_floor = TIER_TABLE.name_of("min_notional")
     tier_rate, tier_amount = (TIER_TABLE.name_of("maintenance_margin_rate"),
                               TIER_TABLE.name_of("amount_used"))
     start, count = c("tier_start"), c("tier_count")
@@ -282,10 +289,7 @@ def positions_table(ctx: Context) -> dict[str, str]:
             f'{c("maintenance_margin_rate")}=""),1/(2*{c("max_leverage")}),'
             f'N({c("maintenance_margin_rate")})))'
         ),
-        "mark_tier": (
-            f'IF({count}=0,0,MAX(1,COUNTIF({_slice(tier_floor, start, count)},'
-            f'"<="&{c("notional")})))'
-        ),
+        "mark_tier": f'IF({count}=0,0,{_tier_terms(c("notional"), start, count)[0]})',
         # Cross: the others' maintenance margin and closing fee (OKX's "MMR + liquidation
         # cost" counts every position of the account) come off the wallet, their PnL adds.
         "closing_fee": f'N({c("fee_rate")})*{c("notional")}',
@@ -459,9 +463,6 @@ def grid_table(ctx: Context) -> dict[str, str]:
         "worst_liquidated": _worst_liquidated(c),
     }
     out = {k: f"={v}" for k, v in per_row.items()}
-    floor = TIER_TABLE.name_of("min_notional")
-    rate, amount = (TIER_TABLE.name_of("maintenance_margin_rate"),
-                    TIER_TABLE.name_of("amount_used"))
     start, count = _pos("tier_start"), _pos("tier_count")
     pos_account, pos_mode = POS_TABLE.name_of("account"), POS_TABLE.name_of("margin_mode")
     for j in range(1, SCEN.rows + 1):
@@ -479,10 +480,10 @@ def grid_table(ctx: Context) -> dict[str, str]:
         entry = _pos("entry_price")
         at = f"IF({c('entry_basis')}=1,{entry},{price})"
         value = f"IF({c('inverse')}=1,{c('size')}/{at},{c('size')}*{at})"
-        k = f'MAX(1,COUNTIF({_slice(floor, start, count)},"<="&{value}))'
-        rate_at = f"IF({count}=0,{_pos('base_rate')},{_tier_at(start, rate, k)})"
+        _, rate_k, amount_k = _tier_terms(value, start, count)
+        rate_at = f"IF({count}=0,{_pos('base_rate')},{rate_k})"
         amount_at = (f"IF({count}=0,N({_pos('maintenance_amount')}),"
-                     f"{_amount_kept(_pos('rule'))}*{_tier_at(start, amount, k)})")
+                     f"{_amount_kept(_pos('rule'))}*{amount_k})")
         cum = _scenario_cell("cumulative_rate", j)
         cut = (f'IF(UPPER({_pos("settle")})=UPPER({_scenario_cell("haircut_currency", j)}),'
                f'N({_scenario_cell("haircut", j)}),0)')
@@ -1364,17 +1365,12 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     member = c("member")
     size = c("size")
     tier_start, tier_count = _pos("tier_start"), _pos("tier_count")
-    floor, rate, amount = (TIER_TABLE.name_of("min_notional"),
-                           TIER_TABLE.name_of("maintenance_margin_rate"),
-                           TIER_TABLE.name_of("amount_used"))
     side = f'IF({_pos("side")}="long",1,-1)'
 
     def maintenance(price: str) -> tuple[str, str]:
         """(maintenance, the slope in P of maintenance + fee) of this position at ``price``."""
         value = f"{size}*{price}"
-        tier = f"MAX(1,SUMPRODUCT(--({_slice(floor, tier_start, tier_count)}<={value})))"
-        rate_k = f"INDEX({rate},{tier_start}+{tier}-1)"
-        amount_k = f"INDEX({amount},{tier_start}+{tier}-1)"
+        _, rate_k, amount_k = _tier_terms(value, tier_start, tier_count)
         mm = (f'IF({tier_count}=0,{value}*{_pos("base_rate")}-N({_pos("maintenance_amount")}),'
               f'{value}*{rate_k}-{amount_k})')
         slope = f'{size}*(IF({tier_count}=0,{_pos("base_rate")},{rate_k})+{c("fee_used")})'
