@@ -37,18 +37,19 @@ class Outcome:
     assessment: Assessment | None
 
 
+def _number(values: dict[str, Any], key: str, default: float) -> float:
+    """A setting the reader typed as a number, else ``default`` (blank or invalid)."""
+    value = values.get(key)
+    return float(value) if isinstance(value, int | float) else default
+
+
 def settings_of(book: FilledWorkbook) -> Settings:
     values: dict[str, Any] = book.fields.get("positions", {})
     defaults = Settings()
-
-    def pick(key: str, default: float) -> float:
-        value = values.get(key)
-        return float(value) if isinstance(value, int | float) else default
-
     return Settings(
-        leverage_cap=pick("leverage_cap", defaults.leverage_cap),
-        buffer_rule=pick("buffer_rule", defaults.buffer_rule),
-        alert_distance=pick("alert_distance", defaults.alert_distance),
+        leverage_cap=_number(values, "leverage_cap", defaults.leverage_cap),
+        buffer_rule=_number(values, "buffer_rule", defaults.buffer_rule),
+        alert_distance=_number(values, "alert_distance", defaults.alert_distance),
     )
 
 
@@ -66,20 +67,15 @@ def audit_context(book: FilledWorkbook, has: set[str]) -> audit.AuditContext:
     dates = pd.to_datetime(history["date"], errors="coerce").dropna() if (
         history is not None and "date" in history) else pd.Series(dtype="datetime64[ns]")
     defaults = audit.AuditContext()
-
-    def number(values: dict[str, Any], key: str, default: float) -> float:
-        value = values.get(key)
-        return float(value) if isinstance(value, int | float) else default
-
     when = settings.get("date")
     return audit.AuditContext(
         answers=answers,
-        max_share=number(card, "max_share", defaults.max_share),
-        min_venues=int(number(card, "min_venues", defaults.min_venues)),
+        max_share=_number(card, "max_share", defaults.max_share),
+        min_venues=int(_number(card, "min_venues", defaults.min_venues)),
         audit_date=when.date() if isinstance(when, dt.datetime) else (
             when if isinstance(when, dt.date) else None),
         last_price=dates.max().date() if len(dates) else None,
-        max_data_age=number(settings, "max_data_age", defaults.max_data_age),
+        max_data_age=_number(settings, "max_data_age", defaults.max_data_age),
         has_stress="stress" in has, has_scorecard="scorecard" in has,
         has_history="volatility" in has,
     )
