@@ -45,7 +45,9 @@ import pandas as pd
 from riskfuncs._arrays import FloatArray, broadcast, choose, require, side_sign
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import FloatLike
+from riskfuncs.book import Book, as_book
 from riskfuncs.data.collateral import COLLATERAL_TABLES
+from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.margin import maintenance_margin
 from riskfuncs.tiers import TierMap, resolve_tier_tables
 
@@ -81,23 +83,29 @@ class _Mode:
     fees_in_requirement: bool
     haircuts: bool
     source: str
+    #: The venue's liquidation rule (:data:`riskfuncs.liquidation.EXCHANGE_RULES`): whether a
+    #: tier table's maintenance amounts count (OKX values a position at its tier's rate alone).
+    rule: str = "generic"
 
 
 #: The account modes, with each venue's ratio convention and trigger.
 MODES: Mapping[str, _Mode] = {
     "bybit_uta": _Mode("Account MM Rate", "requirement/equity", 1.0, False, True,
-                       "Bybit 'Liquidation Process (UTA)': Account MM Rate >= 100%"),
+                       "Bybit 'Liquidation Process (UTA)': Account MM Rate >= 100%", "bybit"),
     "binance_multi_assets": _Mode("account margin ratio", "requirement/equity", 1.0, False, True,
-                                  "Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc: 100%"),
+                                  "Binance FAQ c983a9268cfa4e70a4916c276bb3b7bc: 100%",
+                                  "binance"),
     "binance_portfolio": _Mode("uniMMR", "equity/requirement", 1.05, False, True,
-                               "Binance FAQ 5e33af8e6ac04d57a1d0a3398e0a0752: uniMMR <= 105%"),
+                               "Binance FAQ 5e33af8e6ac04d57a1d0a3398e0a0752: uniMMR <= 105%",
+                               "binance"),
     "okx_multi_currency": _Mode("margin ratio", "equity/requirement", 1.0, True, True,
                                 "OKX multi-currency margin: adjusted equity / (MMR + "
-                                "liquidation cost) below 100%"),
+                                "liquidation cost) below 100%", "okx"),
     "hyperliquid_cross": _Mode("margin available", "equity-requirement", 0.0, False, False,
-                               "Hyperliquid 'Liquidations': account value below maintenance"),
+                               "Hyperliquid 'Liquidations': account value below maintenance",
+                           "hyperliquid"),
     "dydx_cross": _Mode("maintenance / net collateral", "requirement/equity", 1.0, False, False,
-                        "dYdX Chain 'Liquidations': net collateral below maintenance"),
+                        "dYdX Chain 'Liquidations': net collateral below maintenance", "dydx"),
 }
 
 #: A collateral ratio: one number for every amount, or tiers by amount held (coin units) or by
@@ -385,9 +393,12 @@ class AccountMargin:
         liquidation_fee, account_liquidation_price (the asset price that liquidates the account
         with every other price held; 0.0 never for a falling price, inf never for a rising one).
     coins : DataFrame
-        Per coin: balance, unrealized_pnl, equity (coins), price, value (USD after haircut);
-        with ``conversion_buffers`` also bid_rate and ask_rate (USD), the value at the bid
-        rate when the equity is positive, at the ask rate when negative.
+        Per coin: balance, unrealized_pnl (in the coin: the PnL of the positions it settles),
+        equity (coins), price, value (USD after haircut), account_liquidation_price (the USD
+        price of that coin that liquidates the account with every other price held, marks
+        quoted in it included; 0.0 and inf as for positions); with ``conversion_buffers``
+        also bid_rate and ask_rate (USD), the value at the bid rate when the equity is
+        positive, at the ask rate when negative.
     """
 
     mode: str
@@ -422,6 +433,8 @@ class _Account:
     balances: dict[str, float]
     prices: dict[str, float]
     haircuts: dict[str, CollateralTiers]
+    symbol: np.ndarray
+    index: pd.Index
     #: Binance Multi-Assets bid/ask buffers per coin; None: no conversion rates (index prices).
     buffers: dict[str, tuple[float, float]] | None = None
 
@@ -453,11 +466,19 @@ class _Account:
         equity = 0.0
         for coin in self.coins:
             px = float(self._coin_price(coin, moved))
-            held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum()) / px
+            # PnL is in the settle coin (marks are quoted in it), like the balance.
+            held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum())
             ratio = self.haircuts.get(coin, 1.0) if self.mode.haircuts else 1.0
             equity += float(_weighted_value(held, px, ratio))
-        return {"equity": equity, "requirement": float((mm + fees).sum()), "mm": mm,
-                "pnl": pnl, "fees": fees, "value": value}
+        # Maintenance and fees are in each position's settle coin: in USD at its price.
+        usd = self._settle_prices(moved)
+        return {"equity": equity, "requirement": float(((mm + fees) * usd).sum()), "mm": mm,
+                "pnl": pnl, "fees": fees, "value": value, "usd": usd}
+
+    def _settle_prices(self, moved: Mapping[str, Any]) -> FloatArray:
+        """The USD price of each position's settle coin."""
+        price_of = {coin: float(self._coin_price(coin, moved)) for coin in set(self.settle)}
+        return np.array([price_of[c] for c in self.settle], dtype=float)
 
     def _rates(self, coin: str, moved: Mapping[str, Any]) -> tuple[float, float]:
         """(bid, ask) USD conversion rates of a coin: index x (1 - bid, 1 + ask buffer)."""
@@ -514,43 +535,43 @@ def _buffers(given: Mapping[str, Any] | None, mode: str
     return out
 
 
-def _account(book: pd.DataFrame, balances: Mapping[str, float], mode: str,
+def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str,
              prices: Mapping[str, float] | None, collateral_tiers: Mapping[str, Any] | None,
              tiers: TierMap | None,
              conversion_buffers: Mapping[str, Any] | None = None) -> _Account:
     chosen = MODES[choose("mode", mode, tuple(MODES))]
     buffers = _buffers(conversion_buffers, str(mode))
-    if not isinstance(book, pd.DataFrame):
+    if not isinstance(book, (pd.DataFrame, Book)):
         raise RiskInputError(f"book must be a DataFrame (got {type(book).__name__})")
-    frame = book.reset_index(drop=True)
-    for column in ("symbol", "side", "contracts", "entryPrice", "markPrice"):
-        if column not in frame:
-            raise RiskInputError(f"book must have a {column} column")
-    if "contractType" in frame and (frame["contractType"].astype(str).str.lower()
-                                    == "inverse").any():
+    if isinstance(book, pd.DataFrame) and "symbol" not in book:
+        raise RiskInputError("book must have a symbol column")
+    read = as_book(book, collateral=False)
+    if (read.venues["contractType"] == "inverse").any():
         raise RiskInputError("book must hold linear contracts only: a unified account margins "
                              "coin-settled (inverse) contracts in their own coin")
-    symbols = frame["symbol"].astype(str)
-    pair = symbols.str.split(":", n=1).str[0]
-    asset = pair.str.split("/", n=1).str[0].str.upper().to_numpy()
-    settle = symbols.str.split(":", n=1).str[1].fillna(pair.str.split("/").str[1]) \
-        .str.split("-", n=1).str[0].str.upper().to_numpy()
-    size = frame.get("contractSize", pd.Series(1.0, index=frame.index)).astype(float)
-    qty = _floats(frame["contracts"].astype(float) * size)
-    entry = _floats(frame["entryPrice"])
-    mark = _floats(frame["markPrice"])
+    asset = read.text("base").astype(str)
+    settle = read.text("settle").astype(str)
+    symbols = read.text("symbol")
+    unread = np.flatnonzero(asset == "")
+    if len(unread):
+        raise read.row_error("symbol", int(unread[0]), "name a market such as BTC/USDT:USDT, "
+                             "BTCUSDT or BTC-USDT-SWAP", symbols[unread[0]])
+    sign = read.sign
+    unknown = np.flatnonzero(np.isnan(sign))
+    if len(unknown):
+        raise read.row_error("side", int(unknown[0]), "be long or short", None)
+    qty = read.quantity
+    entry = read.values("entryPrice")
+    mark = read.values("markPrice")
     for name, values in (("contracts", qty), ("entryPrice", entry), ("markPrice", mark)):
-        require(name, values, values > 0, "be > 0")
-    rate = frame.get("maintenanceMarginRate", pd.Series(np.nan, index=frame.index))
-    amount = frame.get("maintenanceAmount", pd.Series(0.0, index=frame.index))
-    fee = frame.get("feeRate", pd.Series(0.0, index=frame.index))
-    exchanges = frame.get("exchange", pd.Series(mode, index=frame.index)).astype(str)
+        bad = np.flatnonzero(~(values > 0))
+        if len(bad):
+            raise read.row_error(name, int(bad[0]), "be > 0", values[bad[0]])
+    exchanges = read.text("exchange") if "exchange" in read.given else np.full(len(read), mode)
     tables, labels = resolve_tier_tables(exchanges, symbols, tiers)
-    missing = (labels == "") & np.isnan(_floats(rate))
-    if missing.any():
-        row = int(np.argmax(missing))
-        raise RiskInputError(f"maintenanceMarginRate must be given, or tiers for "
-                             f"{symbols.iloc[row]!r} (row {row})")
+    if not EXCHANGE_RULES[chosen.rule].tier_amounts:  # OKX: the tier's rate alone
+        tables = {label: table.without_amounts() for label, table in tables.items()}
+    rate = read.maintenance_rate(labels != "")
     coin_prices = {str(k).upper(): float(v) for k, v in (prices or {}).items()}
     for coin, price in coin_prices.items():
         if not price > 0:
@@ -563,11 +584,12 @@ def _account(book: pd.DataFrame, balances: Mapping[str, float], mode: str,
     if unpriced:
         raise RiskInputError(f"prices must give the USD price of {', '.join(unpriced)}")
     return _Account(
-        chosen, asset, settle, _floats(side_sign(frame["side"].to_numpy())), qty, entry,
-        mark, _floats(fee.astype(float).fillna(0.0)),
-        _floats(rate), _floats(amount.astype(float).fillna(0.0)), tables,
-        labels, coins, held, {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices},
-        {str(k).upper(): v for k, v in (collateral_tiers or {}).items()}, buffers)
+        chosen, asset, settle, _floats(sign), _floats(qty), _floats(entry), _floats(mark),
+        _floats(read.values("feeRate")), _floats(rate),
+        _floats(read.values("maintenanceAmount")), tables, labels, coins, held,
+        {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices},
+        {str(k).upper(): v for k, v in (collateral_tiers or {}).items()}, symbols, read.index,
+        buffers)
 
 
 def _floats(values: Any) -> FloatArray:
@@ -588,10 +610,13 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
 
     Parameters
     ----------
-    book : DataFrame
-        The account's linear positions, ccxt column names as in :func:`portfolio_margin`
-        (``symbol``, ``side``, ``contracts``, ``contractSize``, ``entryPrice``, ``markPrice``,
-        ``maintenanceMarginRate``/``maintenanceAmount`` or ``tiers``, ``feeRate``).
+    book : DataFrame or Book
+        The account's linear positions, read by the positions schema
+        (:func:`riskfuncs.book.as_book`, its aliases and symbols such as ``BTCUSDT``) without
+        a ``collateral`` column: ``symbol``, ``side``, ``contracts`` (or ``quantity``),
+        ``contractSize``, ``entryPrice``, ``markPrice`` (quoted in the settle coin),
+        ``maintenanceMarginRate``/``maintenanceAmount`` or ``tiers``, ``feeRate``, optional
+        ``exchange`` (for tiers keyed by venue).
     balances : mapping of coin to amount
         Wallet balances, before unrealised PnL (negative: borrowed).
     mode : {"bybit_uta", "binance_multi_assets", "binance_portfolio", "okx_multi_currency",
@@ -620,6 +645,11 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
 
     Notes
     -----
+    Each position's PnL, maintenance margin and fee are in its settle coin and count at that
+    coin's USD price (a USDC perpetual with USDC at 0.998 counts 0.998 USD per USDC of each).
+    On OKX a tier table's maintenance amounts are not used: a position counts at its tier's
+    rate, as :func:`portfolio_margin` values OKX.
+
     The account liquidation price of an asset moves every position on that asset, and a
     balance held in that coin, with all other prices held; it is where ``equity = k x
     requirement`` (:data:`MODES`), found by bisection to machine precision through the tier
@@ -659,26 +689,25 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     m = account.mode
     ratio, liquidated = _ratio(m, equity, requirement)
     prices_by_asset = _liquidation_prices(account)
-    usd = np.array([account.prices.get(c, 1.0) for c in account.settle], dtype=float)
+    usd = account._settle_prices({})
     # With conversion rates each maintenance margin counts at its settle coin's ask rate.
     mm_usd = state["ask"] if account.buffers is not None else usd
     positions = pd.DataFrame({
-        "symbol": book["symbol"].to_numpy(), "asset": account.asset, "settle": account.settle,
+        "symbol": account.symbol, "asset": account.asset, "settle": account.settle,
         "notional_usd": state["value"] * usd, "maintenance_margin": state["mm"] * mm_usd,
         "unrealized_pnl": state["pnl"], "liquidation_fee": state["fees"] * mm_usd,
         "account_liquidation_price": [prices_by_asset[a] for a in account.asset],
-    }, index=book.index)
+    }, index=account.index)
     coins = pd.DataFrame({
         "balance": [account.balances.get(c, 0.0) for c in account.coins],
         "price": [account.prices.get(c, 1.0) for c in account.coins],
     }, index=pd.Index(account.coins, name="coin"))
     coins["unrealized_pnl"] = [float(state["pnl"][account.settle == c].sum())
                                for c in account.coins]
+    coins["equity"] = coins["balance"] + coins["unrealized_pnl"]
     if account.buffers is None:
-        coins["equity"] = coins["balance"] + coins["unrealized_pnl"] / coins["price"]
         rate = coins["price"]
-    else:  # in the coin itself, valued at the bid rate (held) or the ask rate (owed)
-        coins["equity"] = coins["balance"] + coins["unrealized_pnl"]
+    else:  # valued at the bid rate (held) or the ask rate (owed)
         rates = [account._rates(c, {}) for c in account.coins]
         coins["bid_rate"] = [bid for bid, _ in rates]
         coins["ask_rate"] = [ask for _, ask in rates]
@@ -686,6 +715,7 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     coins["value"] = [
         float(collateral_value(e, p, account.haircuts.get(c, 1.0) if m.haircuts else 1.0))
         for c, e, p in zip(account.coins, coins["equity"], rate, strict=True)]
+    coins["account_liquidation_price"] = [prices_by_asset[c] for c in account.coins]
     return AccountMargin(mode, equity, requirement, float(ratio), m.ratio_name, m.convention,
                          m.trigger, bool(liquidated), positions, coins)
 
@@ -793,7 +823,7 @@ def _liquidation_prices(account: _Account) -> dict[str, float]:
     """Per asset of the account, the price that liquidates the whole account (others held).
 
     0.0: no positive price liquidates it on the way down; inf: none on the way up."""
-    assets = sorted(set(account.asset) | {c for c in account.coins if c not in _USD_COINS})
+    assets = sorted(set(account.asset) | set(account.coins))
     out: dict[str, float] = {}
     for asset in assets:
         now = float(account._coin_price(asset, {}))

@@ -238,7 +238,7 @@ class Book:
         return _row_error(self.index, column, position, rule, value)
 
 
-def as_book(positions: pd.DataFrame | Book) -> Book:
+def as_book(positions: pd.DataFrame | Book, *, collateral: bool = True) -> Book:
     """Read a positions table (:data:`BOOK_COLUMNS`) into a :class:`Book`, or return a Book.
 
     Parameters
@@ -246,6 +246,11 @@ def as_book(positions: pd.DataFrame | Book) -> Book:
     positions : DataFrame or Book
         One row per position. Required: ``side``, ``contracts`` (or ``quantity``),
         ``entryPrice``, ``markPrice``, ``collateral``; the others take their defaults.
+    collateral : bool, default True
+        Whether the rows carry their margin (``collateral``). False for a unified account,
+        whose coin balances are given apart (:func:`riskfuncs.accounts.account_margin`): the
+        column is then neither required nor read (NaN), and no wallet rule applies. A Book read
+        that way is refused where collateral is needed.
 
     Returns
     -------
@@ -259,12 +264,17 @@ def as_book(positions: pd.DataFrame | Book) -> Book:
         other than 1, cross rows of one account with different wallet balances.
     """
     if isinstance(positions, Book):
+        if collateral and "collateral" not in positions.given:
+            raise RiskInputError("positions must have a collateral column")
         return positions
     if not isinstance(positions, pd.DataFrame):
         raise RiskInputError(f"positions must be a DataFrame (got {type(positions).__name__})")
     columns = _resolve_aliases(positions)
+    if not collateral:
+        columns.pop("collateral", None)
     for column in BOOK_COLUMNS:
-        if column.default is None and column.name not in columns:
+        if column.default is None and column.name not in columns and (
+                collateral or column.name != "collateral"):
             raise RiskInputError(f"positions must have a {column.name} column")
     book_index = positions.index
     numbers = {name: _numbers(positions, columns, name) for name in _NUMBERS}
@@ -303,7 +313,8 @@ def as_book(positions: pd.DataFrame | Book) -> Book:
     mode_codes, mode_words = texts["marginMode"]
     cross = (np.asarray(mode_words, dtype=object) == "cross")[mode_codes]
     sign = _signs(positions, book_index)
-    _one_wallet(book_index, numbers["collateral"], cross, account, accounts)
+    if collateral:
+        _one_wallet(book_index, numbers["collateral"], cross, account, accounts)
     for values in numbers.values():
         values.flags.writeable = False
     return Book(

@@ -175,13 +175,105 @@ def test_a_collateral_coin_has_its_own_liquidation_price() -> None:
     book = _book(("ETH/USDT:USDT", "short", 10, 3000, 3000, 0.01))
     state = account_margin(book, {"BTC": 1.0}, mode="bybit_uta", prices={"BTC": 60_000},
                            collateral_tiers={"BTC": 0.9})
-    from riskfuncs.accounts import _account, _liquidation_prices
-
-    prices = _liquidation_prices(_account(book, {"BTC": 1.0}, "bybit_uta",
-                                                 {"BTC": 60_000}, {"BTC": 0.9}, None))
     # 0.9 x P = 300 (MM of 30,000 at 1%): P = 333.33.
-    assert prices["BTC"] == pytest.approx(300 / 0.9, rel=1e-12)
+    assert state.coins.loc["BTC", "account_liquidation_price"] == pytest.approx(300 / 0.9,
+                                                                                rel=1e-12)
     assert state.positions["account_liquidation_price"].iloc[0] > 3000
+    # USDT is a coin of the account too (the short settles in it, with no balance): a USDT
+    # price moves only the USD value of the short's maintenance margin, never to 0 equity.
+    assert state.coins.loc["USDT", "account_liquidation_price"] == pytest.approx(
+        0.9 * 60_000 / 300, rel=1e-12)
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_at_each_coins_account_liquidation_price_the_ratio_equals_its_trigger(
+        mode: str) -> None:
+    # Every coin held, stablecoins included: moving that coin alone to its account
+    # liquidation price (marks quoted in it held) puts the account on its trigger.
+    balances = {"USDT": 9_000.0, "USDC": 4_000.0, "BTC": 0.4, "ETH": -2.0}
+    prices = {"BTC": 58_000.0, "ETH": 3_100.0, "USDC": 0.9995}
+    book = _mixed_book()
+    book.loc[2, "symbol"] = "SOL/USDC:USDC"
+    tiers = {"BTC": BYBIT_BTC, "ETH": 0.9, "USDC": 0.98}
+    state = account_margin(book, balances, mode=mode,  # type: ignore[arg-type]
+                           prices=prices, collateral_tiers=tiers)
+    m = MODES[mode]
+    assert set(state.coins.index) == {"BTC", "ETH", "USDC", "USDT"}
+    checked = 0
+    for coin, price in state.coins["account_liquidation_price"].items():
+        if price in (0.0, np.inf):
+            continue
+        checked += 1
+        moved = book.copy()
+        if coin in ("BTC", "ETH"):  # a traded asset moves its positions' marks too
+            moved.loc[moved["symbol"].str.startswith(coin + "/"), "markPrice"] = price
+        there = account_margin(moved, balances, mode=mode,  # type: ignore[arg-type]
+                               prices={**prices, coin: price}, collateral_tiers=tiers)
+        if m.convention == "equity-requirement":
+            assert there.ratio == pytest.approx(0.0, abs=1e-6 * there.requirement), coin
+        else:
+            assert there.ratio == pytest.approx(m.trigger, rel=1e-9), (mode, coin)
+    assert checked >= 2, state.coins
+
+
+def test_a_settle_coin_off_its_peg_converts_pnl_and_maintenance_alike() -> None:
+    # SOL/USDC long settled in USDC at 0.98: its PnL (-3,000 USDC) and maintenance margin
+    # (42,000 x 1% = 420 USDC) are in USDC, each worth 0.98 USD. By hand: equity =
+    # (10,000 - 3,000) x 0.98 = 6,860; requirement 420 x 0.98 = 411.6.
+    book = _book(("SOL/USDC:USDC", "long", 300, 150, 140, 0.01))
+    state = account_margin(book, {"USDC": 10_000.0}, mode="bybit_uta", prices={"USDC": 0.98})
+    assert state.equity == pytest.approx(7_000 * 0.98, rel=1e-15)
+    assert state.requirement == pytest.approx(420 * 0.98, rel=1e-15)
+    assert state.positions["maintenance_margin"].iloc[0] == pytest.approx(411.6, rel=1e-15)
+    assert state.ratio == pytest.approx(420 / 7_000, rel=1e-14)
+    # The ratio is unchanged by the settle coin's price when it is the only coin held, so its
+    # account liquidation price is the same as at par.
+    par = account_margin(book, {"USDC": 10_000.0}, mode="bybit_uta")
+    assert state.positions["account_liquidation_price"].iloc[0] == pytest.approx(
+        par.positions["account_liquidation_price"].iloc[0], rel=1e-12)
+
+
+def test_the_book_is_read_by_the_positions_schema() -> None:
+    # Exchange ids and aliases as the positions table accepts them: BTCUSDT and XBTUSDT read
+    # as BTC settled in USDT, quantity for contracts, a ccxt side word.
+    plain = _book(("BTC/USDT:USDT", "long", 2, 60_000, 58_000, 0.005),
+                  ("ETH/USDT:USDT", "short", 40, 3_000, 3_100, 0.006))
+    aliased = pd.DataFrame({"symbol": ["XBTUSDT", "ETHUSDT"], "side": ["buy", "sell"],
+                            "quantity": [2.0, 40.0], "entryPrice": [60_000.0, 3_000.0],
+                            "markPrice": [58_000.0, 3_100.0],
+                            "maintenanceMarginRate": [0.005, 0.006]}, index=["a", "b"])
+    one = account_margin(plain, {"USDT": 20_000, "BTC": 0.5}, mode="bybit_uta")
+    two = account_margin(aliased, {"USDT": 20_000, "BTC": 0.5}, mode="bybit_uta")
+    assert two.positions["asset"].tolist() == ["BTC", "ETH"]
+    assert list(two.positions.index) == ["a", "b"]
+    assert two.equity == one.equity and two.requirement == one.requirement
+    np.testing.assert_array_equal(two.positions["account_liquidation_price"],
+                                  one.positions["account_liquidation_price"])
+    with pytest.raises(RiskInputError, match=r"^side \(row b\) must be long or short"):
+        account_margin(aliased.assign(side=["buy", None]), {"USDT": 1}, mode="bybit_uta")
+    with pytest.raises(RiskInputError, match=r"^symbol \(row a\) must name a market"):
+        account_margin(aliased.assign(symbol=["??", "ETHUSDT"]), {"USDT": 1}, mode="bybit_uta")
+    with pytest.raises(RiskInputError, match=r"^contracts \(row b\) must be > 0"):
+        account_margin(aliased.assign(quantity=[1.0, 0.0]), {"USDT": 1}, mode="bybit_uta")
+
+
+def test_okx_tiers_count_the_tier_rate_alone_as_its_position_rule_does() -> None:
+    # OKX values a position at its tier's rate with no maintenance amount; a tier table with
+    # amounts (as ccxt rebuilds them) must not change the OKX account, and one position
+    # alone reproduces portfolio_margin's OKX cross liquidation price.
+    tiers = [{"minNotional": 0, "maxNotional": 50_000, "maintenanceMarginRate": 0.004,
+              "maxLeverage": 100},
+             {"minNotional": 50_000, "maxNotional": 500_000, "maintenanceMarginRate": 0.01,
+              "maxLeverage": 50}]
+    book = _book(("BTC/USDT:USDT", "long", 2, 60_000, 60_000, np.nan))
+    state = account_margin(book, {"USDT": 30_000}, mode="okx_multi_currency",
+                           tiers={"BTC/USDT:USDT": tiers})
+    assert state.positions["maintenance_margin"].iloc[0] == pytest.approx(120_000 * 0.01,
+                                                                          rel=1e-15)
+    cross = portfolio_margin(book.assign(exchange="okx", marginMode="cross", collateral=30_000),
+                             tiers={"BTC/USDT:USDT": tiers})
+    assert state.positions["account_liquidation_price"].iloc[0] == pytest.approx(
+        cross["liquidation_price"].iloc[0], rel=1e-12)
 
 
 def test_refusals_name_the_argument() -> None:
@@ -192,7 +284,8 @@ def test_refusals_name_the_argument() -> None:
         account_margin(book, {"USDT": 1, "SOL": 5}, mode="bybit_uta")
     with pytest.raises(RiskInputError, match="linear contracts only"):
         account_margin(book.assign(contractType="inverse"), {"BTC": 1}, mode="bybit_uta")
-    with pytest.raises(RiskInputError, match="maintenanceMarginRate must be given"):
+    with pytest.raises(RiskInputError,
+                       match=r"maintenanceMarginRate \(row 0\) must be given, or tiers"):
         account_margin(book.assign(maintenanceMarginRate=np.nan), {"USDT": 1},
                        mode="bybit_uta")
 
@@ -503,7 +596,8 @@ def test_binance_multi_assets_documented_example_at_the_bid_and_ask_rates() -> N
     before = account_margin(_BINANCE_FAQ_BOOK, {"USDT": 200.0, "USDC": 220.0},
                             mode="binance_multi_assets", prices={"USDT": 0.99})
     assert before.equity == pytest.approx(200 * 0.99 + 220, rel=1e-15)
-    assert before.requirement == pytest.approx(80 + 120, rel=1e-15)
+    # Each maintenance margin in its settle coin at that coin's index price: USDT at 0.99.
+    assert before.requirement == pytest.approx(80 * 0.99 + 120, rel=1e-15)
     assert "bid_rate" not in before.coins
 
 
@@ -583,3 +677,16 @@ def test_conversion_buffer_refusals_name_the_argument(mode: str, buffers: object
     with pytest.raises(RiskInputError, match=message):
         account_margin(_BINANCE_FAQ_BOOK, {"USDT": 200.0}, mode=mode,  # type: ignore[arg-type]
                        conversion_buffers=buffers)  # type: ignore[arg-type]
+
+
+def test_a_book_read_without_collateral_is_refused_where_collateral_is_needed() -> None:
+    from riskfuncs.book import as_book
+
+    book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
+    with pytest.raises(RiskInputError, match="^positions must have a collateral column$"):
+        as_book(book)
+    read = as_book(book, collateral=False)
+    assert np.isnan(read.values("collateral")).all()
+    assert account_margin(read, {"USDT": 5_000}, mode="bybit_uta").equity == 5_000
+    with pytest.raises(RiskInputError, match="^positions must have a collateral column$"):
+        portfolio_margin(read)
