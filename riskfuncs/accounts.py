@@ -49,6 +49,7 @@ from riskfuncs.book import Book, as_book
 from riskfuncs.data.collateral import COLLATERAL_TABLES
 from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.margin import maintenance_margin
+from riskfuncs.scenarios import Scenario, scenario_set
 from riskfuncs.tiers import TierMap, resolve_tier_tables
 
 __all__ = [
@@ -444,14 +445,18 @@ class _Account:
     def _coin_price(self, coin: str, moved: Mapping[str, Any]) -> Any:
         return np.asarray(moved.get(coin, self.prices.get(coin, 1.0)), dtype=float)
 
-    def evaluate(self, moved: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Equity and requirement (USD) with some asset prices moved (scalars)."""
+    def evaluate(self, moved: Mapping[str, Any] | None = None,
+                 funding: float = 0.0) -> dict[str, Any]:
+        """Equity and requirement (USD) with some asset prices moved (scalars), and a
+        cumulative funding rate paid by longs on the moved notional (``flow``: received, in
+        each settle coin, counted in the PnL)."""
         moved = dict(moved or {})
         price = np.array(self.mark, dtype=float)
         for asset, value in moved.items():
             price[self.asset == asset] = float(value)
-        pnl = self.sign * self.qty * (price - self.entry)
         value = self.qty * price
+        flow = -self.sign * value * funding
+        pnl = self.sign * self.qty * (price - self.entry) + flow
         mm = np.empty_like(value)
         for label in np.unique(self.labels):
             rows = self.labels == label
@@ -462,7 +467,8 @@ class _Account:
                 mm[rows] = value[rows] * self.rate[rows] - self.amount[rows]
         fees = value * self.fee if self.mode.fees_in_requirement else np.zeros_like(value)
         if self.buffers is not None:
-            return self._at_conversion_rates(moved, pnl, mm, fees, value)
+            return {**self._at_conversion_rates(moved, pnl, mm, fees, value), "flow": flow,
+                    "usd": self._settle_prices(moved)}
         equity = 0.0
         for coin in self.coins:
             px = float(self._coin_price(coin, moved))
@@ -473,7 +479,7 @@ class _Account:
         # Maintenance and fees are in each position's settle coin: in USD at its price.
         usd = self._settle_prices(moved)
         return {"equity": equity, "requirement": float(((mm + fees) * usd).sum()), "mm": mm,
-                "pnl": pnl, "fees": fees, "value": value, "usd": usd}
+                "pnl": pnl, "fees": fees, "value": value, "usd": usd, "flow": flow}
 
     def _settle_prices(self, moved: Mapping[str, Any]) -> FloatArray:
         """The USD price of each position's settle coin."""
@@ -739,8 +745,9 @@ def _ratio(m: _Mode, equity: float, requirement: float) -> tuple[float, bool]:
     return ratio, bool(ratio <= m.trigger)
 
 
-def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
-                   scenarios: pd.DataFrame | Mapping[str, Mapping[str, float]], *,
+def account_stress(book: pd.DataFrame | Book, balances: Mapping[str, float],
+                   scenarios: pd.DataFrame | Mapping[str, Mapping[str, float]] | Scenario | str
+                   | Sequence[Scenario | str], *,
                    mode: AccountMode, prices: Mapping[str, float] | None = None,
                    collateral_tiers: Mapping[str, CollateralTiers] | None = None,
                    tiers: TierMap | None = None,
@@ -752,17 +759,24 @@ def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
     ----------
     book, balances, mode, prices, collateral_tiers, tiers, conversion_buffers
         As in :func:`account_margin` (a moved coin's bid and ask rates move with it).
-    scenarios : DataFrame or mapping of scenario name to {coin: move}
+    scenarios : DataFrame, mapping of scenario name to {coin: move}, or Scenario(s)
         One row per scenario (its index names it), one column per asset or coin, each value
         a fractional move of that coin's price (-0.3 = 30% down; a stablecoin may move too).
         A coin with no column, or NaN, keeps its price; a column for a coin the account
         neither holds nor trades is ignored.
+        Or the scenarios :func:`stress_test` takes (:class:`Scenario` objects or library
+        names such as ``"BTC -30% 1h"``): every asset and coin of the account moves by
+        :meth:`Scenario.price_move` (unlisted assets follow the reference asset by beta,
+        stablecoins stay), a coin in its ``collateral_haircuts`` falls by that fraction (a
+        depeg), and the scenario's funding is paid on each position's moved notional, as in
+        :func:`stress_test`.
 
     Returns
     -------
     DataFrame
-        Per scenario: equity and requirement (USD, as :func:`account_margin` values them at
-        the moved prices), ratio (the venue's convention, named by ratio_name), trigger,
+        Per scenario: funding (USD received over the scenario; negative: paid), equity and
+        requirement (USD, as :func:`account_margin` values them at the moved prices, funding
+        included), ratio (the venue's convention, named by ratio_name), trigger,
         liquidated (the ratio has reached the trigger) and margin_left (USD: equity less the
         trigger's share of the requirement; liquidation at or below 0).
 
@@ -789,17 +803,28 @@ def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
     """
     account = _account(book, balances, mode, prices, collateral_tiers, tiers,
                        conversion_buffers)
+    known = set(account.asset) | set(account.coins)
+    funding: FloatArray | None = None
     if isinstance(scenarios, pd.DataFrame):
         frame = scenarios
     elif isinstance(scenarios, Mapping):
         frame = pd.DataFrame.from_dict({k: dict(v) for k, v in scenarios.items()},
                                        orient="index")
+    elif isinstance(scenarios, Scenario | str) or (
+            isinstance(scenarios, Sequence)
+            and all(isinstance(item, Scenario | str) for item in scenarios)):
+        chosen = scenario_set(scenarios)
+        coins = sorted(known)
+        frame = pd.DataFrame(
+            [[s.moves[c] if c in s.moves else -s.haircut(c) if s.haircut(c) else
+              s.price_move(c) for c in coins] for s in chosen],
+            index=pd.Index([s.name for s in chosen], name="scenario"), columns=coins)
+        funding = np.array([s.cumulative_funding_rate for s in chosen], dtype=float)
     else:
-        raise RiskInputError(f"scenarios must be a DataFrame or a mapping of scenario to moves "
-                             f"(got {type(scenarios).__name__})")
+        raise RiskInputError(f"scenarios must be a DataFrame, a mapping of scenario to moves or "
+                             f"stress scenarios (got {type(scenarios).__name__})")
     if frame.empty:
         raise RiskInputError("scenarios must have at least one scenario")
-    known = set(account.asset) | set(account.coins)
     moves = {str(c).upper(): _floats(pd.to_numeric(frame[c], errors="coerce"))
              for c in frame.columns if str(c).upper() in known}
     for coin, values in moves.items():
@@ -810,10 +835,12 @@ def account_stress(book: pd.DataFrame, balances: Mapping[str, float],
     for i in range(len(frame)):
         moved = {coin: float(account._coin_price(coin, {})) * (1.0 + float(values[i]))
                  for coin, values in moves.items() if not np.isnan(values[i])}
-        state = account.evaluate(moved)
+        rate = 0.0 if funding is None else float(funding[i])
+        state = account.evaluate(moved, funding=rate)
         equity, requirement = float(state["equity"]), float(state["requirement"])
         ratio, liquidated = _ratio(m, equity, requirement)
-        rows.append({"equity": equity, "requirement": requirement, "ratio": ratio,
+        paid = float((state["flow"] * state["usd"]).sum())
+        rows.append({"funding": paid, "equity": equity, "requirement": requirement, "ratio": ratio,
                      "ratio_name": m.ratio_name, "trigger": m.trigger,
                      "liquidated": liquidated, "margin_left": equity - k * requirement})
     return pd.DataFrame(rows, index=frame.index)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import date
 from statistics import NormalDist
@@ -425,6 +425,30 @@ def get_scenario(name: str) -> Scenario:
             return scenario
     names = ", ".join(s.name for s in _LIBRARY)
     raise RiskInputError(f"scenario must be one of {names} (got {format_value(name)})")
+
+
+def scenario_set(scenarios: Scenario | str | Sequence[Scenario | str]) -> tuple[Scenario, ...]:
+    """Scenarios as :func:`riskfuncs.stress.stress_test` and
+    :func:`riskfuncs.accounts.account_stress` take them: one, or a list, of Scenario objects
+    or library names (:func:`get_scenario`); at least one, names unique."""
+    items = [scenarios] if isinstance(scenarios, Scenario | str) else list(scenarios)
+    if not items:
+        raise RiskInputError("scenarios must hold at least one scenario (got none)")
+    resolved = []
+    for item in items:
+        if isinstance(item, str):
+            resolved.append(get_scenario(item))
+        elif isinstance(item, Scenario):
+            resolved.append(item)
+        else:
+            raise RiskInputError(
+                f"scenarios must be Scenario objects or library names (got {type(item).__name__})"
+            )
+    names = [s.name for s in resolved]
+    if len(set(names)) != len(names):
+        duplicate = next(n for n in names if names.count(n) > 1)
+        raise RiskInputError(f"scenarios must have unique names (got {duplicate!r} twice)")
+    return tuple(resolved)
 
 
 #: Loss given default of a venue failure when none is given (the FTX-like case).

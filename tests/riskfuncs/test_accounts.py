@@ -563,7 +563,8 @@ def test_account_stress_refusals_name_the_argument() -> None:
         account_stress(book, {"USDT": 1_000}, {"wipe": {"BTC": -1.0}}, mode="bybit_uta")
     with pytest.raises(RiskInputError, match="scenarios must have at least one scenario"):
         account_stress(book, {"USDT": 1_000}, pd.DataFrame(), mode="bybit_uta")
-    with pytest.raises(RiskInputError, match="scenarios must be a DataFrame or a mapping"):
+    with pytest.raises(RiskInputError, match="scenarios must be a DataFrame, a mapping of "
+                       "scenario to moves or stress scenarios"):
         account_stress(book, {"USDT": 1_000}, [0.1], mode="bybit_uta")  # type: ignore[arg-type]
 
 
@@ -683,10 +684,43 @@ def test_a_book_read_without_collateral_is_refused_where_collateral_is_needed() 
     from riskfuncs.book import as_book
 
     book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
-    with pytest.raises(RiskInputError, match="^positions must have a collateral column$"):
+    with pytest.raises(RiskInputError, match=r"^positions must have a collateral column$"):
         as_book(book)
     read = as_book(book, collateral=False)
     assert np.isnan(read.values("collateral")).all()
     assert account_margin(read, {"USDT": 5_000}, mode="bybit_uta").equity == 5_000
-    with pytest.raises(RiskInputError, match="^positions must have a collateral column$"):
+    with pytest.raises(RiskInputError, match=r"^positions must have a collateral column$"):
         portfolio_margin(read)
+
+
+def test_library_scenarios_move_every_asset_and_coin_of_the_account() -> None:
+    # "BTC -30% 1h": BTC -30%, ETH 1.3 x -30% = -39%, SOL 2 x -30% = -60%, USDT unmoved; a
+    # USDC depeg scenario (collateral haircut 13%) moves USDC to 0.87. Each row equals the
+    # account at the moved prices given as a table.
+    from riskfuncs.scenarios import Scenario, get_scenario
+
+    book = _mixed_book()
+    balances = {"USDT": 30_000.0, "USDC": 10_000.0, "BTC": 0.5}
+    depeg = Scenario("USDC depeg", collateral_haircuts={"USDC": 0.13}, funding_rate=0.001,
+                     funding_intervals=3)
+    out = account_stress(book, balances, ["BTC -30% 1h", depeg], mode="bybit_uta",
+                         collateral_tiers={"BTC": BYBIT_BTC})
+    assert list(out.index) == ["BTC -30% 1h", "USDC depeg"]
+    by_hand = account_stress(book, balances, pd.DataFrame(
+        {"BTC": [-0.30, 0.0], "ETH": [-0.39, 0.0], "SOL": [-0.60, 0.0], "USDC": [0.0, -0.13]},
+        index=["BTC -30% 1h", "USDC depeg"]), mode="bybit_uta",
+        collateral_tiers={"BTC": BYBIT_BTC})
+    crash = out.loc["BTC -30% 1h"]
+    assert get_scenario("BTC -30% 1h").price_move("ETH") == pytest.approx(-0.39, abs=1e-15)
+    for column in ("equity", "requirement", "ratio"):
+        assert crash[column] == pytest.approx(by_hand.loc["BTC -30% 1h", column], rel=1e-12)
+    assert crash["funding"] == 0.0
+    # Funding 0.3% of each notional at the marks: longs pay, the ETH short receives.
+    notional = book["contracts"] * book["markPrice"]
+    signs = np.where(book["side"] == "long", 1.0, -1.0)
+    received = float((-signs * notional * 0.003).sum())
+    assert out.loc["USDC depeg", "funding"] == pytest.approx(received, rel=1e-12)
+    assert out.loc["USDC depeg", "equity"] == pytest.approx(
+        by_hand.loc["USDC depeg", "equity"] + received, rel=1e-12)
+    with pytest.raises(RiskInputError, match=r"^scenario must be one of"):
+        account_stress(book, balances, "BTC -99% 1h", mode="bybit_uta")
