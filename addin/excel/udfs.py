@@ -63,11 +63,13 @@ from riskfuncs import (
     probability,
     stress,
     var,
+    venues,
 )
 from riskfuncs import scenarios as scenario_models
 from riskfuncs import steps as steps_models
 from riskfuncs import tiers as tier_tables
 from riskfuncs import volatility as volatility_models
+from riskfuncs.data.collateral import COLLATERAL_TABLES
 from riskfuncs.liquidation import ALREADY_LIQUIDATED, NEVER_LIQUIDATED
 from riskfuncs.scenarios import DEFAULT_EXCHANGE_LGD
 from riskfuncs.volatility import RISKMETRICS_LAMBDA
@@ -204,12 +206,131 @@ def _collateral_value(amount: Any, price: Any, tiers: Any = None, ratio: Any = O
 
 
 BUFFER_COLUMNS = ("bid_buffer", "ask_buffer")
+#: The columns of a collateral tier range besides coin: bounds in coins or in USD, the ratio.
+COLLATERAL_BOUNDS = {"coin": ("minAmount", "maxAmount"), "usd": ("minValue", "maxValue")}
+COLLATERAL_TIER_COLUMNS = (*COLLATERAL_BOUNDS["coin"], *COLLATERAL_BOUNDS["usd"], "ratio")
+#: The venues (account modes) with stored haircut tables, as PERP_COLLATERAL_TIERS names them.
+STORED_HAIRCUTS = tuple(sorted({venue for venue, _ in COLLATERAL_TABLES}))
+
+Record = dict[str, float | None]
 
 
-def _balances(balances: pd.DataFrame, mode: Any = None) -> dict[str, Any]:
-    """The balances table as account arguments: balances, prices, collateral ratios and, for an
-    account ``mode``, Binance Multi-Assets conversion buffers from its bid_buffer and
-    ask_buffer columns."""
+def _tier_rule(records: list[Record], name: str) -> None:
+    """riskfuncs' check of a haircut table (``accounts._tier_arrays``: numbers, ratios in [0, 1],
+    from 0 with no gap, one unit); the caller names the row, so no position within the table."""
+    try:
+        accounts._tier_arrays(records, name=name)
+    except RiskInputError as exc:
+        if exc.position is None or exc.rule is None:
+            raise
+        raise RiskInputError(f"{exc.argument} must {exc.rule} (got {exc.value:g})",
+                             argument=exc.argument, value=exc.value, rule=exc.rule) from None
+
+
+def _checked_tiers(name: str, rows: list[tuple[int, Record]]) -> list[Record]:
+    """One coin's tier records, checked by riskfuncs' own rule (``accounts._tier_arrays``); a
+    refusal names the first row (lowest tiers first) that breaks it."""
+    ordered = sorted(rows, key=lambda row: float(row[1].get("minAmount", row[1].get("minValue"))
+                                                 or 0.0))
+    records = [record for _, record in ordered]
+    try:
+        _tier_rule(records, name)
+    except RiskInputError:
+        for count in range(1, len(ordered) + 1):  # the shortest run of tiers riskfuncs refuses
+            _tier_rule(records[:count], f"{name} (row {ordered[count - 1][0]})")
+        raise
+    return [record for _, record in rows]
+
+
+def _tiers_by_coin(name: str, value: Any, default: Any) -> Any:
+    """A range of haircut tiers of several coins: coin, minAmount, maxAmount (coins) or
+    minValue, maxValue (USD), ratio, as {coin: tier records} for ``account_margin``. Each
+    coin's tiers are checked as riskfuncs checks a table; a refusal names the row, counted from
+    1 under the header."""
+    frame = cells.optional_table(name, value, text_columns=("coin", *COLLATERAL_TIER_COLUMNS))
+    if frame is None:
+        return default
+    if "coin" not in frame or "ratio" not in frame or not any(
+            bound in frame for bounds in COLLATERAL_BOUNDS.values() for bound in bounds):
+        raise RiskInputError(f"{name} must have a header row: coin, minAmount, maxAmount, ratio "
+                             "(or coin, minValue, maxValue, ratio for tiers in USD)")
+    blocks: dict[str, list[tuple[int, Record]]] = {}
+    for row, given in enumerate(frame.to_dict("records"), start=1):
+        coin = given.get("coin")
+        numbers = {column: cells._to_float(f"{name} (row {row}) {column}", given.get(column))
+                   for column in COLLATERAL_TIER_COLUMNS}
+        filled = {column for column, number in numbers.items() if not np.isnan(number)}
+        if coin is None and not filled:
+            continue  # an empty row inside the range
+        if not isinstance(coin, str) or not coin.strip():
+            raise RiskInputError(f"{name} (row {row}) coin must name the coin of the tier, e.g. "
+                                 "BTC")
+        units = [unit for unit, bounds in COLLATERAL_BOUNDS.items() if filled & set(bounds)]
+        if len(units) > 1:
+            raise RiskInputError(f"{name} (row {row}) must give minAmount, maxAmount (coins) or "
+                                 "minValue, maxValue (USD), not both")
+        if "ratio" not in filled:
+            raise RiskInputError(f"{name} (row {row}) ratio must be given (98% = 0.98)")
+        low, high = COLLATERAL_BOUNDS[units[0] if units else "coin"]
+        record: Record = {low: numbers[low] if low in filled else 0.0,
+                          high: numbers[high] if high in filled else None,
+                          "ratio": numbers["ratio"]}
+        blocks.setdefault(coin.strip().upper(), []).append((row, record))
+    if not blocks:
+        raise RiskInputError(f"{name} must hold at least one tier under its header row")
+    return {coin: _checked_tiers(f"{name} {coin}", rows) for coin, rows in blocks.items()}
+
+
+COLLATERAL_TIERS_BY_COIN = Kind(
+    "collateral tiers by coin", _tiers_by_coin, declare.TABLE_OPTIONS,
+    doc="Optional haircut tiers with a header row: coin, minAmount, maxAmount (coins; empty = "
+    "no end) or minValue, maxValue (USD), ratio; each coin's rows from 0, each starting where "
+    "the last ends. A coin here leaves balances ratio empty.",
+)
+
+
+def _stored_venue(word: str, mode: Any) -> str:
+    """The stored haircut tables a ratio cell's word names: a table's venue as
+    PERP_COLLATERAL_TIERS takes it, or an exchange (okx, bybit, binance...): the account
+    mode's own table when the mode is on it, else the exchange's only table."""
+    key = venues.venue_key(word)
+    if key in STORED_HAIRCUTS:
+        return key
+    exchange = venues.venue_name(key)
+    if isinstance(mode, str) and mode.strip().lower() in STORED_HAIRCUTS \
+            and mode.strip().lower().startswith(exchange + "_"):
+        return mode.strip().lower()
+    found = [venue for venue in STORED_HAIRCUTS if venue.startswith(exchange + "_")]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise RiskInputError(f"names {len(found)} stored haircut tables ({', '.join(found)}): "
+                             "type one of them")
+    raise RiskInputError(f"must be a collateral ratio (0.95) or a venue with stored haircut "
+                         f"tables: {', '.join(STORED_HAIRCUTS)} (got {word!r})")
+
+
+def _haircut(where: str, value: Any, coin: str, mode: Any) -> Any:
+    """A balances ratio cell: a ratio (checked by riskfuncs' tier rule), a stored table's venue
+    (its tiers for the coin), or None when empty."""
+    if isinstance(value, str) and value.strip():
+        try:
+            return accounts.collateral_tiers(_stored_venue(value, mode), coin)
+        except RiskInputError as exc:
+            raise RiskInputError(f"{where} ratio {value.strip()!r}: {exc}") from None
+    ratio = cells._to_float(f"{where} ratio", value)
+    if np.isnan(ratio):
+        return None
+    _tier_rule([{"minAmount": 0.0, "ratio": ratio}], where)
+    return ratio
+
+
+def _balances(balances: pd.DataFrame, mode: Any = None, collateral_tiers: Any = None,
+              haircuts: bool = True) -> dict[str, Any]:
+    """The balances table as account arguments: balances, prices, collateral ratios (a number
+    or a stored table's venue in the ratio column, or the coin's rows of ``collateral_tiers``)
+    and, for an account ``mode``, Binance Multi-Assets conversion buffers from its bid_buffer
+    and ask_buffer columns. Without ``haircuts`` the ratio column is not read."""
     if "coin" not in balances or "balance" not in balances:
         raise RiskInputError("balances must have coin and balance columns")
     names = balances["coin"].fillna("").astype(str).str.strip().str.upper()
@@ -220,8 +341,21 @@ def _balances(balances: pd.DataFrame, mode: Any = None) -> dict[str, Any]:
 
     given: dict[str, Any] = {
         "balances": dict(zip(names, balances["balance"].astype(float), strict=True)),
-        "prices": by_coin("price"), "collateral_tiers": by_coin("ratio"),
+        "prices": by_coin("price"),
     }
+    if haircuts:
+        tables = dict(collateral_tiers or {})
+        ratios: dict[str, Any] = {}
+        for row, (coin, value) in enumerate(zip(names, balances.get("ratio", [None] * len(names)),
+                                                strict=True), start=1):
+            where = f"balances {coin} (row {row})"
+            ratio = _haircut(where, value, coin, mode)
+            if ratio is not None and coin in tables:
+                raise RiskInputError(f"{where} ratio must be empty: collateral_tiers gives "
+                                     f"{coin}'s tiers (give them once)")
+            if ratio is not None:
+                ratios[coin] = ratio
+        given["collateral_tiers"] = {**tables, **ratios}
     bid, ask = by_coin("bid_buffer"), by_coin("ask_buffer")
     if mode is not None and (bid or ask):  # the account functions; empty columns are no buffers
         if mode != "binance_multi_assets":
@@ -234,8 +368,9 @@ def _balances(balances: pd.DataFrame, mode: Any = None) -> dict[str, Any]:
 
 
 def _account_margin(book: pd.DataFrame, balances: pd.DataFrame, mode: Any,
-                    tiers: Any = None) -> list[list[Any]]:
-    state = accounts.account_margin(book, **_balances(balances, mode), mode=mode, tiers=tiers)
+                    tiers: Any = None, collateral_tiers: Any = None) -> list[list[Any]]:
+    state = accounts.account_margin(book, **_balances(balances, mode, collateral_tiers),
+                                    mode=mode, tiers=tiers)
     summary: list[list[Any]] = [
         ["equity (USD)", state.equity], ["requirement (USD)", state.requirement],
         [state.ratio_name, state.ratio], ["liquidated at", state.trigger],
@@ -244,8 +379,12 @@ def _account_margin(book: pd.DataFrame, balances: pd.DataFrame, mode: Any,
     rows = [[str(symbol), cells.cells_out(float(price), inf_text=NEVER_LIQUIDATED)]
             for symbol, price in zip(state.positions["symbol"],
                                      state.positions["account_liquidation_price"], strict=True)]
+    # Every coin of the account: 0.0 (no falling price) and inf (no rising price) are never.
+    coins = [[str(coin), NEVER_LIQUIDATED if price in (0.0, np.inf) else float(price)]
+             for coin, price in state.coins["account_liquidation_price"].items()]
     return [[row[0], cells.cells_out(row[1]) if isinstance(row[1], float) else row[1]]
-            for row in summary] + rows
+            for row in summary] + rows + [["", ""], ["coin", "account liquidation price"],
+                                          *coins]
 
 
 def _steps(steps: Any, names: Any) -> list[list[Any]]:
@@ -261,9 +400,9 @@ def _figure(value: Any) -> Any:
 
 
 def _account_stress(book: pd.DataFrame, balances: pd.DataFrame, scenarios: pd.DataFrame,
-                    mode: Any, tiers: Any = None) -> pd.DataFrame:
-    result = accounts.account_stress(book, **_balances(balances, mode), scenarios=scenarios,
-                                     mode=mode, tiers=tiers)
+                    mode: Any, tiers: Any = None, collateral_tiers: Any = None) -> pd.DataFrame:
+    result = accounts.account_stress(book, **_balances(balances, mode, collateral_tiers),
+                                     scenarios=scenarios, mode=mode, tiers=tiers)
     return result.rename_axis("scenario").reset_index()
 
 
@@ -308,7 +447,7 @@ MARGIN_SCENARIOS = Kind(
 
 def _scenario_margin(book: pd.DataFrame, scenarios: pd.DataFrame, balances: Any = None,
                      add_ons: Any = None) -> list[list[Any]]:
-    held = _balances(balances) if balances is not None else {}
+    held = _balances(balances, haircuts=False) if balances is not None else {}
     result = accounts.scenario_margin(book, scenarios, balances=held.get("balances"),
                                       prices=held.get("prices"), add_ons=add_ons)
     units = result.units
@@ -544,19 +683,21 @@ ACCOUNT_KINDS = {
     "positions": table("account positions", ("symbol", "side", "exchange"), (
         "contracts", "contractSize", "entryPrice", "markPrice", "maintenanceMarginRate",
         "maintenanceAmount", "feeRate")),
-    "balances": table("balances", ("coin",), ("balance", "price", "ratio", *BUFFER_COLUMNS)),
+    # ratio: a number or the venue of a stored haircut table, read row by row (_haircut)
+    "balances": table("balances", ("coin", "ratio"), ("balance", "price", *BUFFER_COLUMNS)),
+    "collateral_tiers": COLLATERAL_TIERS_BY_COIN,
 }
 ACCOUNT_EXCLUDED = {
     "prices": "the price column of balances",
-    "collateral_tiers": "the ratio column of balances (one ratio per coin)",
     "conversion_buffers": "the bid_buffer and ask_buffer columns of balances",
 }
 ACCOUNT_DOCS = {
     "positions": "The account's linear positions with a header row (ccxt names): symbol, side, "
     "contracts, entryPrice, markPrice, maintenanceMarginRate; optional contractSize, "
     "maintenanceAmount, feeRate.",
-    "balances": "Coin balances with a header row: coin, balance; optional price (USD), ratio; "
-    "Binance Multi-Assets: optional bid_buffer, ask_buffer (conversion at bid/ask rates).",
+    "balances": "Coins with a header row: coin, balance; optional price (USD), ratio (0.95, or "
+    "a venue such as okx for its stored tiers: see PERP_COLLATERAL_TIERS); Binance "
+    "Multi-Assets: optional bid_buffer, ask_buffer.",
     "mode": "bybit_uta, binance_multi_assets, binance_portfolio, okx_multi_currency, "
     "hyperliquid_cross or dydx_cross.",
 }
@@ -654,13 +795,16 @@ CELLS = (
                "100%)."},
          call=_collateral_value),
     Cell("PERP_ACCOUNT_MARGIN", accounts.account_margin,
-         "Unified account: equity, requirement, the venue's ratio and each liquidation price.",
+         "Unified account: equity, requirement, the venue's ratio and the account liquidation "
+         "price of each position and coin.",
+         order=("positions", "balances", "mode", "tiers", "collateral_tiers"),
          rename={"book": "positions"}, kinds=ACCOUNT_KINDS, excluded=ACCOUNT_EXCLUDED,
          docs=ACCOUNT_DOCS, call=_account_margin, spill=lambda rows, names: rows,
          returns={"convert": "raw"}),
     Cell("PERP_ACCOUNT_STRESS", accounts.account_stress,
          "Unified account under joint scenarios: equity, requirement, ratio, liquidated; spills "
          "a table.",
+         order=("positions", "balances", "scenarios", "mode", "tiers", "collateral_tiers"),
          rename={"book": "positions"}, kinds={**ACCOUNT_KINDS, "scenarios": ACCOUNT_SCENARIOS},
          excluded=ACCOUNT_EXCLUDED, docs=ACCOUNT_DOCS, call=_account_stress,
          spill=lambda result, names: cells.frame_out(result), returns=TABLE),

@@ -49,6 +49,58 @@ SIDE, ENTRY, QTY, COLL, MARK = (np.array([row[i] for row in POSITIONS], dtype=ob
                                 for i in range(5))
 
 
+# A unified account in A41:F42 (positions), H41:K43 (balances) and M41:P48 (OKX's discount
+# tiers for BTC with a coin column): 100 BTC at 60,000 behind a flat ETH short.
+ACCOUNT_POSITIONS: list[list[Any]] = [
+    ["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate"],
+    ["ETH/USDT:USDT", "short", 500.0, 3_000.0, 3_000.0, 0.005]]
+ACCOUNT_BALANCES: list[list[Any]] = [["coin", "balance", "price", "ratio"],
+                                     ["BTC", 100.0, 60_000.0, None], ["USDT", 0.0, None, None]]
+OKX_BTC_TIERS: list[list[Any]] = [["coin", "minAmount", "maxAmount", "ratio"], *(
+    ["BTC", t["minAmount"], t["maxAmount"], t["ratio"]]
+    for t in accounts.collateral_tiers("okx_multi_currency", "BTC"))]
+ACCOUNT_TABLES = (("A", 41, ACCOUNT_POSITIONS), ("H", 41, ACCOUNT_BALANCES),
+                  ("M", 41, OKX_BTC_TIERS), ("H", 45, [["coin", "balance", "price", "ratio"],
+                                                        ["BTC", 100.0, 60_000.0, "okx"],
+                                                        ["USDT", 0.0, None, None]]))
+
+
+def _placed(column: str, row: int, grid: list[list[Any]]) -> dict[str, Any]:
+    first = ord(column)
+    return {f"{chr(first + c)}{row + r}": value for r, cells in enumerate(grid)
+            for c, value in enumerate(cells)}
+
+
+def _account_rows(mode: str) -> list[list[Any]]:
+    """What PERP_ACCOUNT_MARGIN spills for the account above, from riskfuncs."""
+    state = accounts.account_margin(
+        pd.DataFrame(ACCOUNT_POSITIONS[1:], columns=ACCOUNT_POSITIONS[0]),
+        {"BTC": 100.0, "USDT": 0.0}, mode=mode, prices={"BTC": 60_000.0},  # type: ignore[arg-type]
+        collateral_tiers={"BTC": accounts.collateral_tiers("okx_multi_currency", "BTC")})
+    assert state.equity == 5_785_500.0  # OKX's help page: 100 BTC at 60,000 under its tiers
+    return [["equity (USD)", state.equity], ["requirement (USD)", state.requirement],
+            [state.ratio_name, state.ratio], ["liquidated at", state.trigger],
+            ["liquidated", "no"], ["", ""], ["symbol", "account liquidation price"],
+            *([s, p] for s, p in zip(state.positions["symbol"],
+                                     state.positions["account_liquidation_price"], strict=True)),
+            ["", ""], ["coin", "account liquidation price"],
+            *([c, p] for c, p in state.coins["account_liquidation_price"].items())]
+
+
+def _account_stress_case() -> Case:
+    """PERP_ACCOUNT_STRESS with the tiers range: BTC -50% halves the BTC's value (coin tiers)."""
+    frame = accounts.account_stress(
+        pd.DataFrame(ACCOUNT_POSITIONS[1:], columns=ACCOUNT_POSITIONS[0]),
+        {"BTC": 100.0, "USDT": 0.0}, {"BTC -50%": {"BTC": -0.5}}, mode="okx_multi_currency",
+        prices={"BTC": 60_000.0},
+        collateral_tiers={"BTC": accounts.collateral_tiers("okx_multi_currency", "BTC")})
+    assert frame["equity"].iloc[0] == 5_785_500.0 / 2
+    last = chr(ord("G") + len(frame.columns))
+    return Case("account stress, tiers range", f"G50:{last}51",
+                '=PERP_ACCOUNT_STRESS(A41:F42;H41:K43;R41:S42;"okx_multi_currency";;M41:P48)',
+                [["scenario", *frame.columns], ["BTC -50%", *frame.iloc[0].tolist()]])
+
+
 def _column(values: Any) -> list[list[Any]]:
     return [[v] for v in np.asarray(values, dtype=float).ravel().tolist()]
 
@@ -114,6 +166,16 @@ def _cases() -> list[Case]:
              "=PERP_COLLATERAL_VALUE(100;60000;R20:T27)",
              [[accounts.collateral_value(100.0, 60_000.0, accounts.collateral_tiers(
                  "okx_multi_currency", "BTC"))]]),
+        Case("account margin, tiers range", "A50:B61",
+             '=PERP_ACCOUNT_MARGIN(A41:F42;H41:K43;"okx_multi_currency";;M41:P48)',
+             _account_rows("okx_multi_currency")),
+        Case("account margin, stored table by venue", "D50:E61",
+             '=PERP_ACCOUNT_MARGIN(A41:F42;H45:K47;"bybit_uta")', _account_rows("bybit_uta")),
+        _account_stress_case(),
+        Case("account margin, a gap in the tiers", "A63",
+             '=PERP_ACCOUNT_MARGIN(A41:F42;H41:K43;"okx_multi_currency";;U41:X44)',
+             [["collateral_tiers BTC (row 3) must start at 0 and each tier end where the next "
+               "begins"]]),
         Case("bad quantity", "A6", "=PERP_NOTIONAL(-1;60000)",
              [[_message(lambda: margin.notional(-1.0, 60_000.0))]]),
         Case("bad leverage", "A7", "=PERP_INITIAL_MARGIN(1;60000;-5)",
@@ -134,6 +196,11 @@ DATA: dict[str, Any] = {
     **{f"{col}{20 + r}": value for r, row in enumerate(TIER_ROWS)
        for col, value in zip("HIJKL", row, strict=True)},
     "B26": 1.0, "B27": -2.0, "C26": 100.0, "C27": 100.0, "B35": 3.0, "B36": 7.0,
+    **{address: value for column, row, grid in ACCOUNT_TABLES
+       for address, value in _placed(column, row, grid).items()},
+    "R41": "name", "S41": "BTC", "R42": "BTC -50%", "S42": -0.5,
+    # U41:X44: OKX's first three tiers, the third starting at 26, not 25: a gap
+    **_placed("U", 41, [*OKX_BTC_TIERS[:3], ["BTC", 26.0, 30.0, 0.97]]),
 }
 KEPT = ("A1", "A2", "N20:N24", "P20:P24")  # read again after saving and reopening
 

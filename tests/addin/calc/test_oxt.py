@@ -199,6 +199,20 @@ CALLS: list[tuple[str, list[Any]]] = [
          ["USDT", 200.0, 0.99, 0.01, 0.005], ["USDC", 220.0, 1.0, None, None]],
         [["name", "BTC", "ETH"], ["down", -0.1, -0.2], ["up", 0.1, None]],
         "binance_multi_assets"]),
+    ("PERP_ACCOUNT_MARGIN", [
+        [["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate"],
+         ["ETH/USDT:USDT", "short", 500.0, 3_000.0, 3_100.0, 0.005]],
+        [["coin", "balance", "price", "ratio"], ["BTC", 100.0, 60_000.0, None],
+         ["USDT", 1_000.0, None, "bybit"]],
+        "okx_multi_currency", None,
+        [["coin", "minAmount", "maxAmount", "ratio"], ["BTC", 0, 20, 0.98], ["BTC", 20, 25, 0.975],
+         ["BTC", 25, 30, 0.97], ["BTC", 30, 50, 0.965], ["BTC", 50, 70, 0.96],
+         ["BTC", 70, 90, 0.955], ["BTC", 90, 110, 0.95]]]),
+    ("PERP_ACCOUNT_MARGIN", [
+        [["symbol", "side", "contracts", "entryPrice", "markPrice", "maintenanceMarginRate"],
+         ["ETH/USDT:USDT", "short", 500.0, 3_000.0, 3_100.0, 0.005]],
+        [["coin", "balance", "price", "ratio"], ["BTC", 100.0, 60_000.0, "okx"]],
+        "okx_multi_currency", None, [["coin", "minAmount", "ratio"], ["BTC", 5, 0.9]]]),
     ("PERP_SCENARIO_MARGIN", [
         [["symbol", "side", "contracts", "markPrice"], ["BTC/USDT:USDT", "long", 1.0, 50_000.0]],
         [["name", "price_move"], ["down", -0.1], ["up", 0.1]]]),
