@@ -42,7 +42,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from riskfuncs._arrays import FloatArray, broadcast, choose, require, side_sign
+from riskfuncs._arrays import FloatArray, broadcast, choose, format_value, require, side_sign
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import FloatLike
 from riskfuncs.book import Book, as_book
@@ -117,11 +117,21 @@ CollateralTiers: TypeAlias = float | Sequence[Mapping[str, Any]] | pd.DataFrame
 _BOUNDS = {"coin": ("minAmount", "maxAmount"), "usd": ("minValue", "maxValue")}
 
 
-def _tier_arrays(tiers: CollateralTiers, name: str = "tiers", rate: str = "ratio"
-                 ) -> tuple[FloatArray, FloatArray, FloatArray, str]:
+#: A tier table read by :func:`_tier_arrays`: floors, caps, ratios, unit ("coin" or "usd").
+_TierArrays: TypeAlias = tuple[FloatArray, FloatArray, FloatArray, str]
+
+
+def _tier_arrays(tiers: CollateralTiers | _TierArrays, name: str = "tiers",
+                 rate: str = "ratio") -> _TierArrays:
     """(floors, caps, ratios, unit) of a tier table; unit "coin" or "usd"."""
-    if isinstance(tiers, int | float) and not isinstance(tiers, bool):
-        return np.array([0.0]), np.array([np.inf]), np.array([float(tiers)]), "coin"
+    if isinstance(tiers, tuple) and len(tiers) == 4 and tiers[3] in _BOUNDS:
+        return tiers  # already read
+    if isinstance(tiers, int | float | np.floating) and not isinstance(tiers, bool):
+        ratio = float(tiers)
+        if not 0.0 <= ratio <= 1.0:
+            raise RiskInputError(f"{name} must be a ratio in [0, 1] or a list of collateral "
+                                 f"tiers (got {format_value(ratio)})")
+        return np.array([0.0]), np.array([np.inf]), np.array([ratio]), "coin"
     records: list[Any]
     if isinstance(tiers, pd.DataFrame):
         records = list(tiers.to_dict("records"))
@@ -163,11 +173,16 @@ def _tier_arrays(tiers: CollateralTiers, name: str = "tiers", rate: str = "ratio
     return floors, caps, ratios, units.pop()
 
 
-def _weighted_value(amount: Any, price: Any, tiers: CollateralTiers) -> FloatArray:
+#: A coin counted at 100%.
+_IN_FULL: _TierArrays = (np.array([0.0]), np.array([np.inf]), np.array([1.0]), "coin")
+
+
+def _weighted_value(amount: Any, price: Any, tiers: CollateralTiers | _TierArrays
+                    ) -> FloatArray:
     """USD value after the tiered ratio, slice by slice; a negative amount (borrowing) in full.
 
     Coin tiers slice the amount held, USD tiers its value; past a finite last cap the excess
-    counts at 0."""
+    counts at 0. ``tiers`` may be a table already read by :func:`_tier_arrays`."""
     floors, caps, ratios, unit = _tier_arrays(tiers)
     amount = np.asarray(amount, dtype=float)
     price = np.asarray(price, dtype=float)
@@ -433,7 +448,7 @@ class _Account:
     coins: list[str]
     balances: dict[str, float]
     prices: dict[str, float]
-    haircuts: dict[str, CollateralTiers]
+    haircuts: dict[str, _TierArrays]
     symbol: np.ndarray
     index: pd.Index
     #: Binance Multi-Assets bid/ask buffers per coin; None: no conversion rates (index prices).
@@ -474,7 +489,7 @@ class _Account:
             px = float(self._coin_price(coin, moved))
             # PnL is in the settle coin (marks are quoted in it), like the balance.
             held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum())
-            ratio = self.haircuts.get(coin, 1.0) if self.mode.haircuts else 1.0
+            ratio = self.haircuts.get(coin, _IN_FULL) if self.mode.haircuts else _IN_FULL
             equity += float(_weighted_value(held, px, ratio))
         # Maintenance and fees are in each position's settle coin: in USD at its price.
         usd = self._settle_prices(moved)
@@ -501,7 +516,7 @@ class _Account:
         for coin in self.coins:
             held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum())
             bid, ask = self._rates(coin, moved)
-            ratio = self.haircuts.get(coin, 1.0) if self.mode.haircuts else 1.0
+            ratio = self.haircuts.get(coin, _IN_FULL) if self.mode.haircuts else _IN_FULL
             equity += float(_weighted_value(held, bid if held >= 0 else ask, ratio))
         ask_of = {coin: self._rates(coin, moved)[1] for coin in set(self.settle)}
         asks = np.array([ask_of[c] for c in self.settle], dtype=float)
@@ -594,8 +609,17 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
         _floats(read.values("feeRate")), _floats(rate),
         _floats(read.values("maintenanceAmount")), tables, labels, coins, held,
         {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices},
-        {str(k).upper(): v for k, v in (collateral_tiers or {}).items()}, symbols, read.index,
-        buffers)
+        _haircuts(collateral_tiers), symbols, read.index, buffers)
+
+
+def _haircuts(given: Mapping[str, Any] | None) -> dict[str, _TierArrays]:
+    """Each coin's collateral table, read and checked once, named by its coin."""
+    if given is not None and not isinstance(given, Mapping):
+        raise RiskInputError(f"collateral_tiers must map each coin to a ratio or tiers (got "
+                             f"{type(given).__name__})")
+    return {str(coin).strip().upper(): _tier_arrays(
+        tiers, name=f"collateral_tiers {str(coin).strip().upper()}")
+        for coin, tiers in (given or {}).items()}
 
 
 def _floats(values: Any) -> FloatArray:
@@ -719,7 +743,8 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
         coins["ask_rate"] = [ask for _, ask in rates]
         rate = coins["bid_rate"].where(coins["equity"] >= 0, coins["ask_rate"])
     coins["value"] = [
-        float(collateral_value(e, p, account.haircuts.get(c, 1.0) if m.haircuts else 1.0))
+        float(_weighted_value(e, p, account.haircuts.get(c, _IN_FULL) if m.haircuts
+                              else _IN_FULL))
         for c, e, p in zip(account.coins, coins["equity"], rate, strict=True)]
     coins["account_liquidation_price"] = [prices_by_asset[c] for c in account.coins]
     return AccountMargin(mode, equity, requirement, float(ratio), m.ratio_name, m.convention,

@@ -724,3 +724,19 @@ def test_library_scenarios_move_every_asset_and_coin_of_the_account() -> None:
         by_hand.loc["USDC depeg", "equity"] + received, rel=1e-12)
     with pytest.raises(RiskInputError, match=r"^scenario must be one of"):
         account_stress(book, balances, "BTC -99% 1h", mode="bybit_uta")
+
+
+def test_a_collateral_ratio_outside_0_1_is_refused_naming_the_coin() -> None:
+    with pytest.raises(RiskInputError, match=r"^tiers must be a ratio in \[0, 1\] or a list "
+                                             r"of collateral tiers \(got 1.5\)$"):
+        collateral_value(1, 100, 1.5)
+    book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
+    with pytest.raises(RiskInputError, match=r"^collateral_tiers BTC must be a ratio in"):
+        account_margin(book, {"USDT": 1_000, "BTC": 1}, mode="bybit_uta",
+                       collateral_tiers={"btc": 1.5})
+    gap = [{"minAmount": 0, "maxAmount": 10, "ratio": 0.95},
+           {"minAmount": 20, "maxAmount": None, "ratio": 0.9}]
+    with pytest.raises(RiskInputError, match=r"^collateral_tiers ETH must start at 0 and each "
+                                             r"tier end where the next begins$"):
+        account_margin(book, {"USDT": 1_000}, mode="bybit_uta",
+                       collateral_tiers={"ETH": gap})
