@@ -376,15 +376,16 @@ def _account_margin(book: pd.DataFrame, balances: pd.DataFrame, mode: Any,
         [state.ratio_name, state.ratio], ["liquidated at", state.trigger],
         ["liquidated", "yes" if state.liquidated else "no"], ["", ""],
         ["symbol", "account liquidation price"]]
-    rows = [[str(symbol), cells.cells_out(float(price), inf_text=NEVER_LIQUIDATED)]
+    # Per position's asset and per coin: 0.0 (no falling price) and inf (no rising price)
+    # are never.
+    rows = [[str(symbol), NEVER_LIQUIDATED if price in (0.0, np.inf) else float(price)]
             for symbol, price in zip(state.positions["symbol"],
                                      state.positions["account_liquidation_price"], strict=True)]
-    # Every coin of the account: 0.0 (no falling price) and inf (no rising price) are never.
     coins = [[str(coin), NEVER_LIQUIDATED if price in (0.0, np.inf) else float(price)]
              for coin, price in state.coins["account_liquidation_price"].items()]
     return [[row[0], cells.cells_out(row[1]) if isinstance(row[1], float) else row[1]]
-            for row in summary] + rows + [["", ""], ["coin", "account liquidation price"],
-                                          *coins]
+            for row in [*summary, *rows, ["", ""], ["coin", "account liquidation price"],
+                        *coins]]
 
 
 def _steps(steps: Any, names: Any) -> list[list[Any]]:
@@ -399,7 +400,7 @@ def _figure(value: Any) -> Any:
     return "" if np.isnan(number) else cells.cells_out(number)
 
 
-def _account_stress(book: pd.DataFrame, balances: pd.DataFrame, scenarios: pd.DataFrame,
+def _account_stress(book: pd.DataFrame, balances: pd.DataFrame, scenarios: Any,
                     mode: Any, tiers: Any = None, collateral_tiers: Any = None) -> pd.DataFrame:
     result = accounts.account_stress(book, **_balances(balances, mode, collateral_tiers),
                                      scenarios=scenarios, mode=mode, tiers=tiers)
@@ -417,8 +418,19 @@ def _named_rows(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="name").set_axis(labels.astype(str).str.strip().tolist(), axis=0)
 
 
-def _account_scenarios(name: str, value: Any, default: Any) -> pd.DataFrame:
-    frame = _named_rows(name, cells.table(name, value, text_columns=("name",)))
+def _account_scenarios(name: str, value: Any, default: Any) -> pd.DataFrame | list[str]:
+    """Library scenario names (every filled cell text), or a table of moves with a header."""
+    grid = value if isinstance(value, list) else [[value]]
+    header = {str(cell).strip().lower() for cell in grid[0] if isinstance(cell, str)}
+    if "name" not in header and all(cell is None or isinstance(cell, str)
+                                    for row in grid for cell in row):
+        names = cells.words(name, grid)
+        if not names:
+            raise RiskInputError(f"{name} must name library scenarios or be a table of moves "
+                                 "with a header row (got an empty range)")
+        return names
+    frame = _named_rows(name, cells.table(name, pd.DataFrame(grid[1:], columns=grid[0]),
+                                          text_columns=("name",)))
     for column in frame.columns:
         if frame[column].dtype.kind != "f":
             raise RiskInputError(f"{name} {column} must hold price moves as fractions "
@@ -427,9 +439,10 @@ def _account_scenarios(name: str, value: Any, default: Any) -> pd.DataFrame:
 
 
 ACCOUNT_SCENARIOS = Kind(
-    "account scenario table", _account_scenarios, declare.TABLE_OPTIONS,
-    doc="Scenarios with a header row: name, then one column per asset or coin (BTC, ETH, "
-    "USDT...) holding its price move as a fraction (-0.3 = 30% down); empty = unchanged.",
+    "account scenario table or names", _account_scenarios, RANGE_OPTIONS,
+    doc="Library scenario names (PERP_SCENARIOS), or a table with a header row: name, then "
+    "one column per asset or coin (BTC, ETH, USDT...) holding its price move as a fraction "
+    "(-0.3 = 30% down); empty = unchanged.",
 )
 
 

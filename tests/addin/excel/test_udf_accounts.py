@@ -360,7 +360,11 @@ def test_several_coins_in_one_range_equal_riskfuncs(excel: Excel) -> None:
     prices = dict(zip(state.positions["symbol"], state.positions["account_liquidation_price"],
                       strict=True))
     for symbol, price in got[7:9]:
-        assert price == pytest.approx(prices[symbol], rel=1e-12)
+        if prices[symbol] in (0.0, np.inf):  # no price of that asset liquidates the account
+            assert price == NEVER_LIQUIDATED, symbol
+        else:
+            assert price == pytest.approx(prices[symbol], rel=1e-12)
+    assert NEVER_LIQUIDATED in [price for _, price in got[7:9]]  # the long BTC beside BTC held
 
 
 BAD_TIERS = [
@@ -501,3 +505,24 @@ def test_a_coin_no_price_of_which_liquidates_shows_never(excel: Excel) -> None:
         collateral_tiers={"BTC": accounts.collateral_tiers("okx_multi_currency", "BTC")})
     assert state.coins["account_liquidation_price"].isin([0.0, np.inf]).all()
     assert _coin_rows(got) == {"BTC": NEVER_LIQUIDATED, "USDT": NEVER_LIQUIDATED}
+
+
+def test_account_stress_cells_take_library_scenario_names(excel: Excel) -> None:
+    # A column of names from PERP_SCENARIOS: the same rows as riskfuncs.account_stress with
+    # those library scenarios (every asset moved by its beta, funding paid).
+    names = [["BTC -30% 1h"], [None], ["Funding +0.3%/8h 3d"]]
+    got = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
+                     Range(names), "bybit_uta")
+    expected = accounts.account_stress(  # type: ignore[call-overload]
+        _frame(MIXED_POSITIONS), **MIXED, scenarios=["BTC -30% 1h", "Funding +0.3%/8h 3d"],
+        mode="bybit_uta")
+    assert got[0] == ["scenario", *expected.columns]
+    assert [row[0] for row in got[1:]] == ["BTC -30% 1h", "Funding +0.3%/8h 3d"]
+    for row, (_, want) in zip(got[1:], expected.iterrows(), strict=True):
+        for column in ("funding", "equity", "requirement", "margin_left"):
+            assert row[got[0].index(column)] == pytest.approx(float(want[column]),
+                                                              rel=1e-12), column
+    assert got[2][got[0].index("funding")] != 0.0  # the funding scenario pays or receives
+    bad = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
+                     Range([["BTC -99% 1h"]]), "bybit_uta")
+    assert isinstance(bad, str) and bad.startswith("scenario must be one of") and "\n" not in bad
