@@ -23,14 +23,21 @@ Binance and Bybit do; partial liquidation is ignored, which errs on the side of 
 the loss exceeds the margin by, the bankruptcy gap, is reported as ``shortfall``: it falls on
 the insurance fund or on auto-deleveraged traders, not on the trader's other accounts.
 
-Every position and scenario is computed in one pass over 2-D arrays (positions x scenarios),
-processed in blocks of scenarios so the temporaries stay small.
+Each figure is a number per position times a number per scenario: the PnL of a move with its
+funding is ``s * notional at the mark`` times ``move - (1 + move) * R`` (linear, R the
+cumulative funding rate) or ``(move - R) / (1 + move)`` (inverse), a notional its value at the
+mark times ``1 + move`` or ``1 / (1 + move)``. So the results are written in bands of rows (all
+scenarios wide, small enough to stay in the processor's cache), each array once, and the
+per-scenario sums over accounts are taken from each band while it is at hand; a shared account
+adds up its members' numbers per asset, not its members' figures, and sums over positions
+(PnL, funding, haircut loss) are sums of those numbers. Only a maintenance margin whose tier
+follows the moved notional is looked up figure by figure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -47,7 +54,7 @@ from riskfuncs._arrays import (
 from riskfuncs._errors import RiskInputError
 from riskfuncs.book import Book, as_book
 from riskfuncs.liquidation import EXCHANGE_RULES
-from riskfuncs.margin import maintenance_terms, notional_of, pnl_of, unrealized_pnl
+from riskfuncs.margin import maintenance_terms, notional_of, unrealized_pnl
 from riskfuncs.scenarios import Scenario, get_scenario
 from riskfuncs.tiers import TierMap, TierTable, resolve_tier_tables
 
@@ -64,12 +71,19 @@ MEASURES: tuple[str, ...] = (
     "shortfall",
 )
 
-#: Elements (positions x scenarios) per block of work: about 8 MB per float temporary. A block
-#: is at least _MIN_WIDTH scenarios wide (narrower ones make the per-scenario sums and the
-#: copies into the results slow) unless that passes _MAX_BLOCK_ELEMENTS (64 MB a temporary).
-_BLOCK_ELEMENTS = 1 << 20
+#: Elements per band of work (positions or accounts x every scenario): 512 KB a float band, so
+#: that a band's figures are computed from each other in the processor's cache. A band is at
+#: least _MIN_WIDTH rows (fewer make the per-band overhead and the per-scenario sums slow)
+#: unless that passes _MAX_BLOCK_ELEMENTS (64 MB a band).
+_BLOCK_ELEMENTS = 1 << 16
 _MIN_WIDTH = 16
 _MAX_BLOCK_ELEMENTS = 1 << 23
+#: Up to this many rows in a scenario table (assets x contract types), a band's figures are one
+#: matrix product; beyond it, a gather and a product (cheaper than that many products each).
+_MATMUL_KINDS = 8
+_MATMUL_SIZE = 1 << 18  # rows x scenarios x kinds: OpenBLAS computes up to 2**18 on one thread
+#: Tiered positions of shared accounts added to their accounts' requirements at a time.
+_SUM_ROWS = 1 << 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -467,14 +481,13 @@ def _groups(book: _Book, tier_map: Mapping[str, TierTable]) -> list[_Group]:
 
 
 def _sum_by_account(values: FloatArray, accounts: _Accounts) -> FloatArray:
-    """Sum rows (positions) into accounts: a position of its own is taken as it is, the
+    """Sum per-position values into accounts: a position of its own is taken as it is, the
     members of a shared account are added up in row order."""
     if accounts.identity:
         return values
-    result: FloatArray = np.take(values, accounts.first_row, axis=0)
+    result: FloatArray = values[accounts.first_row]
     if len(accounts.shared):
-        result[accounts.shared] = np.add.reduceat(
-            np.take(values, accounts.members, axis=0), accounts.starts, axis=0)
+        result[accounts.shared] = np.add.reduceat(values[accounts.members], accounts.starts)
     return result
 
 
@@ -489,12 +502,6 @@ class _Shocks:
     currency_code: IntArray  # per account
     lgds: FloatArray
     exchange_code: IntArray  # per account
-
-    @staticmethod
-    def per_account(table: FloatArray, code: IntArray, block: slice) -> FloatArray | None:
-        """Accounts x block values of a table, or None when the block has none."""
-        part = table[:, block]
-        return part[code] if np.any(part != 0) else None
 
 
 def _shocks(
@@ -623,66 +630,24 @@ def stress_test(
             book.sign[rows], book.entry[rows], book.mark[rows], book.qty[rows],
             contract=group.kind,  # type: ignore[arg-type]
         )
-    balance_now = _sum_by_account(upnl_now[:, None], accounts)[:, 0] + accounts.wallet
+    balance_now = _sum_by_account(upnl_now, accounts) + accounts.wallet
     quote_now = np.where(accounts.inverse, book.mark[accounts.first_row], 1.0)
-    any_inverse = bool(book.inverse.any())
 
-    has_fee = bool(np.any(book.fee > 0))
+    forms = _forms(book, groups, shocks)
+    # Bands of positions (or accounts), every scenario wide: small enough to stay in the
+    # processor's cache while a band's figures are computed from each other.
+    band = max(1, min(max(_MIN_WIDTH, _BLOCK_ELEMENTS // m), _MAX_BLOCK_ELEMENTS // m))
     pnl = np.empty((n, m))
     mm = np.empty((n, m))
+    _fill_positions(forms, pnl, mm, band)
+    _fill_tiered(book, groups, shocks, mm, band)
+
+    has_fee = bool(np.any(book.fee > 0))
     balance = np.empty((len(accounts.sizes), m))
     requirement = mm if accounts.identity and not has_fee else np.empty_like(balance)
-    totals = {name: np.zeros(m) for name in _TOTALS}
-    factor = 1.0 + shocks.moves  # per asset and scenario: P' = MP * (1 + move)
-
-    # The block loop works on the positions ordered by group, so that each group's rows are
-    # one slice (nothing gathered or scattered per group and block); results are put back in
-    # the book's order as they are stored.
-    work, work_groups, work_accounts, asset_code, rank = _by_group(book, groups, accounts,
-                                                                    shocks.asset_code)
-    upnl_work = upnl_now.copy()
-    if rank is not None:
-        upnl_work[rank] = upnl_now
-
-    width = max(1, min(m, max(_MIN_WIDTH, _BLOCK_ELEMENTS // n), _MAX_BLOCK_ELEMENTS // n))
-    for start in range(0, m, width):
-        block = slice(start, min(m, start + width))
-        price = np.take(factor[:, block], asset_code, axis=0)
-        price *= work.mark[:, None]
-        after = np.empty_like(price)  # uPnL after the move plus funding received
-        rate = shocks.funding[block]
-        flows = np.empty_like(price) if np.any(rate != 0) else None
-        mm_block = np.empty_like(price)
-        need = np.empty_like(price) if has_fee else mm_block
-        for group in work_groups:
-            _block_group(work, group, price, rate, after, flows, mm_block, need)
-        mm[:, block] = mm_block if rank is None else mm_block[rank]
-        # Coin amounts of inverse rows count at the coin's moved price (their own price).
-        quote_rows = np.where(work.inverse[:, None], price, 1.0) if any_inverse else None
-        # Block results are summed while contiguous (a column sum over a narrow view of the
-        # full array is many times slower), then put in place.
-        pnl_block = np.subtract(after, upnl_work[:, None])
-        totals["pnl"][block] = _column_sum(pnl_block, quote_rows)
-        pnl[:, block] = pnl_block if rank is None else pnl_block[rank]
-        if flows is not None:
-            totals["funding"][block] = _column_sum(flows, quote_rows)
-        cut = _Shocks.per_account(shocks.haircuts, shocks.currency_code, block)
-        collateral = accounts.wallet[:, None] * (1.0 - cut) if cut is not None else (
-            accounts.wallet[:, None]
-        )
-        balance_block = np.add(collateral, _sum_by_account(after, work_accounts))
-        balance[:, block] = balance_block
-        requirement_block = _sum_by_account(need, work_accounts)
-        if requirement is not mm:
-            requirement[:, block] = requirement_block
-        quote = (
-            np.where(accounts.inverse[:, None], price[work_accounts.first_row], 1.0)
-            if any_inverse else None
-        )
-        _account_totals(
-            totals, block, balance_block, requirement_block, quote, accounts,
-            cut, _Shocks.per_account(shocks.lgds, shocks.exchange_code, block),
-        )
+    totals = _book_totals(book, accounts, forms, shocks)
+    _fill_accounts(_account_forms(book, accounts, forms, upnl_now, balance_now), accounts,
+                   forms, shocks, book.mark, balance, requirement, mm, totals, band)
 
     by_scenario = _by_scenario(chosen, totals, float(np.sum(balance_now * quote_now)))
     weighted = by_scenario["weighted_loss"].to_numpy()
@@ -706,71 +671,227 @@ def stress_test(
     )
 
 
-def _by_group(
-    book: _Book, groups: list[_Group], accounts: _Accounts, asset_code: IntArray
-) -> tuple[_Book, list[_Group], _Accounts, IntArray, IntArray | None]:
-    """The book's per-position arrays ordered by group (each group's rows one slice), the
-    groups and accounts in that order, each position's asset, and each book row's place in
-    that order (None: the book's own order, one group)."""
-    if len(groups) == 1:
-        return book, groups, accounts, asset_code, None
-    order = np.concatenate([np.arange(len(book.qty))[g.rows] for g in groups])
-    rank = np.empty(len(order), dtype=np.intp)
-    rank[order] = np.arange(len(order))
-    work = replace(
-        book, sign=book.sign[order], qty=book.qty[order], entry=book.entry[order],
-        mark=book.mark[order], rate=book.rate[order], amount=book.amount[order],
-        fee=book.fee[order], inverse=book.inverse[order], fee_value=book.fee_value[order],
-    )
-    bounds = np.cumsum([0] + [len(np.arange(len(book.qty))[g.rows]) for g in groups])
-    work_groups = [replace(g, rows=slice(int(start), int(stop)))
-                   for g, start, stop in zip(groups, bounds[:-1], bounds[1:], strict=True)]
-    # A shared account's members keep their order: its sums add them as before.
-    work_accounts = replace(accounts, first_row=rank[accounts.first_row],
-                            members=rank[accounts.members], identity=False)
-    return work, work_groups, work_accounts, asset_code[order], rank
+@dataclass(frozen=True)
+class _Forms:
+    """Every figure of a position as ``coefficient * row of a scenario table + constant``.
 
-
-def _block_group(
-    book: _Book,
-    group: _Group,
-    price: FloatArray,
-    funding: FloatArray,
-    after: FloatArray,
-    flows: FloatArray | None,
-    margin_out: FloatArray,
-    need: FloatArray,
-) -> None:
-    """Fill one group's rows of a block: uPnL + funding, maintenance margin, and + fee.
-
-    The formulas are margin's own (``pnl_of``, ``notional_of``, ``maintenance_terms``), without
-    the checks of the public functions: every input was checked once in :func:`_book`, and a
-    moved price is a checked mark times ``1 + move`` with each move above -1.
+    The PnL of a move plus the funding received is ``s * notional at the mark`` times a row of
+    ``gain``: ``move - (1 + move) * R`` (linear) or ``(move - R) / (1 + move)`` (inverse), R the
+    cumulative funding rate. A notional is its value at the mark times a row of ``value``:
+    ``1 + move`` (linear) or ``1 / (1 + move)`` (inverse), or the row of ones for a value fixed
+    at entry; so are the maintenance margin (``value * rate - amount``) and the requirement
+    (plus the closing fee). Rows of the tables are per asset and contract type.
     """
-    rows, kind = group.rows, group.kind
-    s, qty, entry = book.sign[rows, None], book.qty[rows, None], book.entry[rows, None]
-    moved = price[rows]
-    gain = pnl_of(s, entry, moved, qty, kind)
-    value = notional_of(qty, entry if group.entry_basis else moved, kind)
-    if flows is not None:
-        value_moved = value if not group.entry_basis else notional_of(qty, moved, kind)
-        flow = -s * value_moved * funding[None, :]
-        flows[rows] = flow
-        gain += flow
-    after[rows] = gain
-    if group.table is not None:
-        rate, amount = maintenance_terms(value, np.asarray(np.nan), np.asarray(0.0), group.table)
+
+    gain: FloatArray  # kinds x scenarios
+    value: FloatArray  # kinds (and ones) x scenarios
+    pnl_type: IntArray  # row of ``gain``, per position
+    pnl_coef: FloatArray
+    mm_type: IntArray  # row of ``value``, per position
+    mm_coef: FloatArray
+    amount: FloatArray | None  # subtracted from the maintenance margin (None: all 0)
+    need_coef: FloatArray  # requirement: maintenance margin plus closing fee (tiered: fee only)
+    need_const: FloatArray
+    tiered: BoolArray  # maintenance margin from the tier of the moved notional
+    fund_weight: FloatArray  # funding paid per unit of R (quote currency at the moved price)
+
+
+def _kind_rows(kinds: IntArray, linear: FloatArray, inverse: FloatArray) -> FloatArray:
+    """Rows of a table for each kind ``2 * asset + inverse``."""
+    asset, coin = kinds // 2, kinds % 2 == 1
+    rows: FloatArray = np.where(coin[:, None], inverse[asset], linear[asset])
+    return rows
+
+
+def _forms(book: _Book, groups: list[_Group], shocks: _Shocks) -> _Forms:
+    n = len(book.qty)
+    factor = 1.0 + shocks.moves  # per asset and scenario: P' = MP * (1 + move)
+    rate = shocks.funding
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_mark = np.where(book.inverse, book.qty / book.mark, book.qty * book.mark)
+        at_entry = np.where(book.inverse, book.qty / book.entry, book.qty * book.entry)
+        kind = (2 * shocks.asset_code + book.inverse).astype(np.intp)
+        kinds, pnl_type = np.unique(kind, return_inverse=True)
+        gain = _kind_rows(kinds, shocks.moves - factor * rate, (shocks.moves - rate) / factor)
+        # PnL: s*Q*(P' - MP) - s*Q*P'*R, or s*N*(1/MP - 1/P') - s*(N/P')*R; it is unknown
+        # without an entry price, as the formulas with the entry price are.
+        pnl_coef = book.sign * at_mark
+        pnl_coef[np.isnan(book.entry)] = np.nan
+        fund_weight = book.sign * np.where(book.inverse, at_mark * book.mark, at_mark)
+
+        rate_of = book.rate.copy()
+        amount = book.amount.copy()
+        tiered = np.zeros(n, dtype=bool)
+        for group in groups:
+            if group.table is None:
+                continue
+            if group.entry_basis:  # one tier per position, whatever the move
+                terms = maintenance_terms(at_entry[group.rows], np.asarray(np.nan),
+                                          np.asarray(0.0), group.table)
+                rate_of[group.rows], amount[group.rows] = terms
+            else:
+                tiered[group.rows] = True
+        basis = np.where(book.entry_basis, at_entry, at_mark)
+        mm_coef = basis * rate_of
+        mm_kinds, mm_type = np.unique(np.where(book.entry_basis, -1, kind), return_inverse=True)
+        value = np.ones((len(mm_kinds), len(rate)))
+        moved = mm_kinds >= 0
+        value[moved] = _kind_rows(mm_kinds[moved], factor, 1.0 / factor)
+        # The closing fee: on the value the margin is taken on, or on a fixed value (Bybit's
+        # bankruptcy value of an isolated position).
+        fixed = ~np.isnan(book.fee_value)
+        fee_value = np.where(fixed, book.fee * book.fee_value, 0.0)
+        need_coef = np.where(fixed, mm_coef, mm_coef + book.fee * basis)
+        need_const = fee_value - amount
+        # Tiered rows: their margin is computed apart; here only the fee.
+        mm_coef[tiered] = 0.0
+        amount[tiered] = 0.0
+        need_coef[tiered] = np.where(fixed, 0.0, book.fee * basis)[tiered]
+        need_const[tiered] = fee_value[tiered]
+    return _Forms(
+        gain=gain, value=value, pnl_type=pnl_type.astype(np.intp), pnl_coef=pnl_coef,
+        mm_type=mm_type.astype(np.intp), mm_coef=mm_coef,
+        amount=amount if np.any(amount != 0) else None, need_coef=need_coef,
+        need_const=need_const, tiered=tiered, fund_weight=fund_weight,
+    )
+
+
+def _rank_one(out: FloatArray, table: FloatArray, types: IntArray, coef: FloatArray) -> None:
+    """``out = coef * table[types]``, row by row, written in place.
+
+    With a few rows in the table this is a matrix product of the coefficients, spread over
+    one column per row of the table (zero elsewhere), with the table: each figure is a single
+    product plus exact zeros, the same number as ``coef * table[types]`` (the table holds only
+    finite numbers), written once instead of gathered and then scaled. The products are kept
+    small enough for BLAS to compute each on one thread (a second thread on a busy machine
+    costs more than it gives).
+    """
+    kinds, m = table.shape
+    step = _MATMUL_SIZE // (kinds * m)
+    if kinds == 1:
+        np.multiply(coef[:, None], table[0], out=out)
+    elif kinds <= _MATMUL_KINDS and step > 0:
+        spread = np.zeros((len(types), kinds))
+        spread[np.arange(len(types)), types] = coef
+        for start in range(0, len(types), step):
+            np.matmul(spread[start:start + step], table, out=out[start:start + step])
     else:
-        rate, amount = book.rate[rows, None], book.amount[rows, None]
-    margin = value * rate
-    if np.any(amount != 0):  # (x - 0.0 is x)
-        margin = margin - amount
-    margin_out[rows] = margin
-    if need is not margin_out:
-        fixed = book.fee_value[rows, None]
-        if not np.isnan(fixed).all():
-            value = np.where(np.isnan(fixed), value, fixed)
-        need[rows] = margin + book.fee[rows, None] * value
+        np.take(table, types, axis=0, out=out)
+        out *= coef[:, None]
+
+
+def _fill_positions(forms: _Forms, pnl: FloatArray, mm: FloatArray, rows: int) -> None:
+    """PnL and maintenance margin of every position, a band of rows at a time."""
+    n = len(pnl)
+    for start in range(0, n, rows):
+        band = slice(start, min(n, start + rows))
+        _rank_one(pnl[band], forms.gain, forms.pnl_type[band], forms.pnl_coef[band])
+        _rank_one(mm[band], forms.value, forms.mm_type[band], forms.mm_coef[band])
+        if forms.amount is not None:
+            mm[band] -= forms.amount[band, None]
+
+
+def _fill_tiered(book: _Book, groups: list[_Group], shocks: _Shocks, mm: FloatArray,
+                 rows: int) -> None:
+    """Maintenance margin of the positions whose tier follows the moved notional: the tier is
+    looked up for every position and scenario."""
+    factor = 1.0 + shocks.moves
+    everyone = np.arange(len(mm))
+    for group in groups:
+        if group.table is None or group.entry_basis:
+            continue
+        members = everyone[group.rows]
+        for start in range(0, len(members), rows):
+            part = members[start:start + rows]
+            price = np.take(factor, shocks.asset_code[part], axis=0)
+            price *= book.mark[part, None]
+            value = notional_of(book.qty[part, None], price, group.kind)
+            rate, amount = maintenance_terms(value, np.asarray(np.nan), np.asarray(0.0),
+                                             group.table)
+            margin = value * rate
+            if np.any(amount != 0):  # (x - 0.0 is x)
+                margin = margin - amount
+            mm[part] = margin
+
+
+@dataclass(frozen=True)
+class _AccountForms:
+    """Balance and requirement of every account in the forms of :class:`_Forms`.
+
+    An account of one position takes its position's coefficients; a shared account sums its
+    members' coefficients per row of the table (``pairs``: account, row, summed coefficient,
+    in account order), so its figures cost one row per asset it holds, not one per position.
+    Positions whose margin follows tiers add their margin rows to their account's requirement.
+    """
+
+    pnl_type: IntArray
+    pnl_coef: FloatArray
+    constant: FloatArray  # balance at no move: wallet + uPnL at the mark
+    need_type: IntArray
+    need_coef: FloatArray
+    need_const: FloatArray | None
+    gain_pairs: tuple[IntArray, IntArray, FloatArray]
+    need_pairs: tuple[IntArray, IntArray, FloatArray]
+    tiered: tuple[IntArray, IntArray]  # (account, position) in account order
+    unsure: BoolArray  # accounts whose figures may be NaN (missing or infinite inputs)
+
+
+def _pairs(account: IntArray, types: IntArray, coef: FloatArray, count: int
+           ) -> tuple[IntArray, IntArray, FloatArray]:
+    """Per account and row of a table (sorted by account), the sum of the members'
+    coefficients."""
+    key, where = np.unique(account * count + types, return_inverse=True)
+    summed: FloatArray = np.bincount(where.ravel(), weights=coef, minlength=len(key)).astype(float)
+    return (key // count).astype(np.intp), (key % count).astype(np.intp), summed
+
+
+def _account_forms(book: _Book, accounts: _Accounts, forms: _Forms, upnl_now: FloatArray,
+                   balance_now: FloatArray) -> _AccountForms:
+    first = accounts.first_row
+    alone = accounts.sizes == 1
+    members = accounts.members
+    owner = accounts.code[members]
+    need_const = np.where(alone, forms.need_const[first], 0.0)
+    if len(accounts.shared):
+        np.add.at(need_const, owner, forms.need_const[members])
+    tiered = forms.tiered[members]
+    by_tiers = np.flatnonzero(forms.tiered[first] & alone)
+    tiered_rows = (np.concatenate([by_tiers, owner[tiered]]),
+                   np.concatenate([first[by_tiers], members[tiered]]))
+    order = np.argsort(tiered_rows[0], kind="stable")
+    bad = ~(np.isfinite(forms.pnl_coef) & np.isfinite(forms.need_coef)
+            & np.isfinite(forms.need_const) & np.isfinite(upnl_now))
+    bad |= forms.tiered & ~np.isfinite(book.qty * book.mark)
+    unsure = np.bincount(accounts.code, weights=bad.astype(float), minlength=len(alone)) > 0
+    unsure |= ~np.isfinite(accounts.wallet)
+    return _AccountForms(
+        pnl_type=np.where(alone, forms.pnl_type[first], 0),
+        pnl_coef=np.where(alone, forms.pnl_coef[first], 0.0),
+        constant=balance_now,
+        need_type=np.where(alone, forms.mm_type[first], 0),
+        need_coef=np.where(alone, forms.need_coef[first], 0.0),
+        need_const=need_const if np.any(need_const != 0) else None,
+        gain_pairs=_pairs(owner, forms.pnl_type[members], forms.pnl_coef[members],
+                          len(forms.gain)),
+        need_pairs=_pairs(owner, forms.mm_type[members], forms.need_coef[members],
+                          len(forms.value)),
+        tiered=(tiered_rows[0][order], tiered_rows[1][order]),
+        unsure=unsure,
+    )
+
+
+def _shared_rows(pairs: tuple[IntArray, IntArray, FloatArray], table: FloatArray,
+                 first: int, stop: int) -> tuple[IntArray, FloatArray] | None:
+    """Accounts in ``[first, stop)`` with pairs, and the sum of their pairs' rows."""
+    account, types, coef = pairs
+    low, high = np.searchsorted(account, [first, stop])
+    if low == high:
+        return None
+    rows = np.take(table, types[low:high], axis=0)
+    rows *= coef[low:high, None]
+    owners = account[low:high]
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    return owners[starts], np.add.reduceat(rows, starts, axis=0)
 
 
 _TOTALS = (
@@ -779,55 +900,185 @@ _TOTALS = (
 )
 
 
-def _column_sum(values: FloatArray, quote: FloatArray | None) -> FloatArray:
-    """Sum over rows, converting to quote currency first when some rows are in coin."""
-    result: FloatArray = np.sum(values if quote is None else values * quote, axis=0)
-    return result
+def _book_totals(book: _Book, accounts: _Accounts, forms: _Forms,
+                 shocks: _Shocks) -> dict[str, FloatArray]:
+    """The per-scenario totals that are sums of rank-one figures (PnL, funding, haircut loss),
+    from sums of coefficients per row of the tables; the others start at zero."""
+    m = len(shocks.funding)
+    totals = {name: np.zeros(m) for name in _TOTALS}
+    factor = 1.0 + shocks.moves
+    kind = 2 * shocks.asset_code + book.inverse
+    kinds = np.unique(kind)
+    asset, coin = kinds // 2, kinds % 2 == 1
+    # Coin amounts of inverse rows count at the coin's moved price, MP * (1 + move).
+    quote = np.where(coin[:, None], factor[asset], 1.0)
+    weight = np.where(book.inverse, forms.pnl_coef * book.mark, forms.pnl_coef)
+    summed = np.bincount(forms.pnl_type, weights=weight, minlength=len(kinds))
+    totals["pnl"] = np.sum(summed[:, None] * (forms.gain * quote), axis=0)
+    rate = shocks.funding
+    if np.any(rate != 0):
+        paid = np.bincount(forms.pnl_type, weights=forms.fund_weight, minlength=len(kinds))
+        moved = np.where(coin[:, None], 1.0, factor[asset])
+        totals["funding"] = -np.sum(paid[:, None] * moved, axis=0) * rate
+    if np.any(shocks.haircuts != 0):
+        first = accounts.first_row
+        coin_account = accounts.inverse
+        weight = np.where(coin_account, accounts.wallet * book.mark[first], accounts.wallet)
+        # One row per currency and quote (par, or the moved price of an asset).
+        per = np.where(coin_account, shocks.asset_code[first] + 1, 0)
+        key, where = np.unique(shocks.currency_code * (len(factor) + 1) + per,
+                               return_inverse=True)
+        held = np.bincount(where.ravel(), weights=weight, minlength=len(key))
+        currency, price = key // (len(factor) + 1), key % (len(factor) + 1)
+        at = np.where(price[:, None] > 0, factor[np.maximum(price - 1, 0)], 1.0)
+        totals["haircut_loss"] = np.sum(held[:, None] * shocks.haircuts[currency] * at, axis=0)
+    return totals
 
 
-def _account_totals(
-    totals: dict[str, FloatArray],
-    block: slice,
+def _fill_accounts(
+    forms: _AccountForms,
+    accounts: _Accounts,
+    positions: _Forms,
+    shocks: _Shocks,
+    mark: FloatArray,
     balance: FloatArray,
     requirement: FloatArray,
-    quote: FloatArray | None,
-    accounts: _Accounts,
-    haircut: FloatArray | None,
-    lgd: FloatArray | None,
+    mm: FloatArray,
+    totals: dict[str, FloatArray],
+    rows: int,
 ) -> None:
-    """Per-scenario sums over accounts for one block, in quote currency."""
-    liquidated = requirement >= balance
-    equity = np.where(liquidated, 0.0, balance)
+    """Balance and requirement of every account, a band of accounts at a time, and the
+    per-scenario sums over accounts taken from each band while it is at hand."""
+    count, m = balance.shape
+    own = requirement is mm  # every account one position, no fee: the requirement is its margin
+    haircuts = shocks.haircuts if np.any(shocks.haircuts != 0) else None
+    lgds = shocks.lgds if np.any(shocks.lgds != 0) else None
+    factor = 1.0 + shocks.moves
+    first_row = accounts.first_row
+    extra = accounts.sizes - 1.0
+    scratch = np.empty((min(rows, count), m))
+    zeros = np.zeros_like(scratch)  # (a minimum with an array of zeros is the fast one)
+    for start in range(0, count, rows):
+        stop = min(count, start + rows)
+        band = slice(start, stop)
+        money, need = balance[band], requirement[band]
+        _rank_one(money, positions.gain, forms.pnl_type[band], forms.pnl_coef[band])
+        money += forms.constant[band, None]
+        if not own:
+            _rank_one(need, positions.value, forms.need_type[band], forms.need_coef[band])
+        shared = _shared_rows(forms.gain_pairs, positions.gain, start, stop)
+        if shared is not None:
+            money[shared[0] - start] = shared[1] + forms.constant[shared[0], None]
+        if not own:
+            summed = _shared_rows(forms.need_pairs, positions.value, start, stop)
+            if summed is not None:
+                need[summed[0] - start] = summed[1]
+            if forms.need_const is not None:
+                need += forms.need_const[band, None]
+            _add_tiered(need, forms.tiered, mm, start, stop)
+        if haircuts is not None:
+            cut = np.take(haircuts, shocks.currency_code[band], axis=0)
+            cut *= accounts.wallet[band, None]
+            money -= cut
+        # Sums over the band's accounts, in quote currency.
+        coin = np.flatnonzero(accounts.inverse[band])
+        quote = None
+        if len(coin):
+            quote = np.take(factor, shocks.asset_code[first_row[start + coin]], axis=0)
+            quote *= mark[first_row[start + coin], None]
+        lost = None if lgds is None else np.take(lgds, shocks.exchange_code[band], axis=0)
+        local = None if shared is None else shared[0] - start
+        sums = None
+        if not forms.unsure[band].any():
+            sums = _known_sums(money, need, scratch[:stop - start], zeros[:stop - start], coin,
+                               quote, lost, extra, start, local)
+        if sums is None:
+            sums = _band_sums(money, need, scratch[:stop - start], zeros[:stop - start], coin,
+                              quote, lost, extra, start, local)
+        for name, values in sums.items():
+            totals[name] += values
+
+
+def _add_tiered(need: FloatArray, tiered: tuple[IntArray, IntArray], mm: FloatArray,
+                start: int, stop: int) -> None:
+    """Add to the requirements of accounts ``[start, stop)`` the margins from tiers of their
+    positions, in row order, at most _SUM_ROWS rows at a time (counted from the first tiered
+    position, so an account's sum does not depend on the band it falls in)."""
+    owner, row = tiered
+    low, high = np.searchsorted(owner, [start, stop])
+    while low < high:
+        end = min(high, (low // _SUM_ROWS + 1) * _SUM_ROWS)
+        owners = owner[low:end]
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        need[owners[starts] - start] += np.add.reduceat(
+            np.take(mm, row[low:end], axis=0), starts, axis=0)
+        low = end
+
+
+def _known_sums(money: FloatArray, need: FloatArray, work: FloatArray, zeros: FloatArray,
+                coin: IntArray, quote: FloatArray | None, lost: FloatArray | None,
+                extra: FloatArray, start: int, shared: IntArray | None
+                ) -> dict[str, FloatArray] | None:
+    """The per-scenario sums of a band whose balances and requirements are all numbers: the
+    accounts that survive as 1.0 and 0.0, their equity as balance times that (None if a sum
+    turns out not to be a number after all)."""
+    alive = np.less(need, money, out=work)  # not liquidated: requirement below the balance
+    liquidated = len(money) - np.sum(alive, axis=0)
+    positions = liquidated.copy()
+    if shared is not None:
+        positions += extra[start + shared] @ (1.0 - alive[shared])
+    equity = np.multiply(alive, money, out=work)
     if quote is not None:
-        equity *= quote
-    totals["equity_after"][block] = np.sum(equity, axis=0)
-    if lgd is not None:
-        totals["default_loss"][block] = np.sum(lgd * np.maximum(equity, 0.0), axis=0)
-    if haircut is not None:
-        cut = accounts.wallet[:, None] * haircut
-        totals["haircut_loss"][block] = _column_sum(cut, quote)
-    totals["positions_liquidated"][block] = _positions_in(liquidated, accounts)
-    totals["accounts_liquidated"][block] = np.count_nonzero(liquidated, axis=0)
-    # The loss beyond the margin: sum of max(-balance, 0) = -sum of min(balance, 0), NaN where
-    # a balance is.
-    short = np.minimum(balance, 0.0)
-    shortfall = -_column_sum(short, quote)
-    totals["shortfall"][block] = shortfall
-    # Missing market data is neither liquidated nor safe: count it so a report can say so. A
-    # NaN balance makes its column's shortfall NaN, a NaN requirement its column's sum: without
-    # either, nothing is unknown.
-    if np.isnan(shortfall).any() or np.isnan(np.sum(requirement, axis=0)).any():
-        unknown = np.isnan(balance)
-        unknown |= np.isnan(requirement)
-        totals["positions_unknown"][block] = _positions_in(unknown, accounts)
+        equity[coin] *= quote
+    sums = {"equity_after": np.sum(equity, axis=0), "accounts_liquidated": liquidated,
+            "positions_liquidated": positions}
+    if np.isnan(sums["equity_after"]).any():
+        return None
+    if lost is not None:
+        lost *= np.maximum(equity, zeros, out=equity)
+        sums["default_loss"] = np.sum(lost, axis=0)
+    # The loss beyond the margin: sum of max(-balance, 0) = -sum of min(balance, 0).
+    short = np.minimum(money, zeros, out=work)
+    if quote is not None:
+        short[coin] *= quote
+    sums["shortfall"] = -np.sum(short, axis=0)
+    return sums
 
 
-def _positions_in(flags: BoolArray, accounts: _Accounts) -> FloatArray:
-    """Per column, the positions of the flagged accounts: one each, plus the other members
-    of the flagged shared accounts."""
+def _band_sums(money: FloatArray, need: FloatArray, work: FloatArray, zeros: FloatArray,
+               coin: IntArray, quote: FloatArray | None, lost: FloatArray | None,
+               extra: FloatArray, start: int, shared: IntArray | None) -> dict[str, FloatArray]:
+    """The per-scenario sums of a band, missing data included: a NaN balance or requirement
+    is neither liquidated nor safe, and is counted as unknown."""
+    liquidated = np.greater_equal(need, money)
+    equity = work
+    np.copyto(equity, money)
+    equity[liquidated] = 0.0
+    if quote is not None:
+        equity[coin] *= quote
+    sums = {"equity_after": np.sum(equity, axis=0),
+            "accounts_liquidated": np.count_nonzero(liquidated, axis=0).astype(float),
+            "positions_liquidated": _positions_in(liquidated, extra, start, shared)}
+    if lost is not None:
+        lost *= np.maximum(equity, zeros, out=equity)
+        sums["default_loss"] = np.sum(lost, axis=0)
+    short = np.minimum(money, zeros, out=work)
+    if quote is not None:
+        short[coin] *= quote
+    sums["shortfall"] = -np.sum(short, axis=0)
+    unknown = np.isnan(money)
+    unknown |= np.isnan(need)
+    sums["positions_unknown"] = _positions_in(unknown, extra, start, shared)
+    return sums
+
+
+def _positions_in(flags: BoolArray, extra: FloatArray, start: int,
+                  shared: IntArray | None) -> FloatArray:
+    """Per column, the positions of the flagged accounts of a band: one each, plus the other
+    members of the flagged shared accounts."""
     count: FloatArray = np.count_nonzero(flags, axis=0).astype(float)
-    if len(accounts.shared):
-        count += (accounts.sizes[accounts.shared] - 1.0) @ flags[accounts.shared]
+    if shared is not None:
+        count += extra[start + shared] @ flags[shared]
     return count
 
 
