@@ -263,16 +263,18 @@ def _book(positions: pd.DataFrame | Book,
     numbers = positions.numbers
     venues = positions.venues
     # Every position moves with its base asset: its symbol must name a market.
-    for venue, row in enumerate(positions.venue_row):
-        symbol, base = venues["symbol"].iloc[venue], venues["base"].iloc[venue]
-        if not base:
+    bases, settles = venues["base"].tolist(), venues["settle"].tolist()
+    wrong = [not base or (kind == "inverse" and settle != base) for base, settle, kind in
+             zip(bases, settles, venues["contractType"].tolist(), strict=True)]
+    if any(wrong):
+        venue = wrong.index(True)
+        row, symbol = int(positions.venue_row[venue]), venues["symbol"].iloc[venue]
+        if not bases[venue]:
             raise positions.row_error(
-                "symbol", int(row), "name a market such as BTC/USDT:USDT, BTCUSDT or "
+                "symbol", row, "name a market such as BTC/USDT:USDT, BTCUSDT or "
                 "BTC-USDT-SWAP", symbol)
-        if venues["contractType"].iloc[venue] == "inverse" and venues["settle"].iloc[
-                venue] != base:
-            raise positions.row_error(
-                "symbol", int(row), "settle in its base coin for an inverse contract", symbol)
+        raise positions.row_error(
+            "symbol", row, "settle in its base coin for an inverse contract", symbol)
     index = positions.index
     code = positions.venue
     frame = pd.DataFrame(index=index)
