@@ -23,7 +23,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,21 @@ from riskfuncs.stress import stress_test
 from riskfuncs.tiers import TierMap
 
 __all__ = ["account_key", "batch"]
+
+
+def _blocks_constructor() -> Callable[..., pd.DataFrame] | None:
+    """pandas 3's ``pandas.api.internals.create_dataframe_from_blocks`` (a frame from 2-D
+    blocks as they are), or None before pandas 3."""
+    try:
+        module = importlib.import_module("pandas.api.internals")
+    except ImportError:  # pragma: no cover - pandas 2
+        return None
+    found: Callable[..., pd.DataFrame] | None = getattr(
+        module, "create_dataframe_from_blocks", None)
+    return found
+
+
+_from_blocks = _blocks_constructor()
 
 
 def account_key(positions: pd.DataFrame | Book) -> pd.Series:
@@ -82,11 +98,28 @@ def batch(
     stressed = stress_test(book, scenarios, tiers=tiers)
     liquidated = (stressed.account_balance < stressed.account_requirement)[
         stressed.account_of_position]
-    columns: dict[str, np.ndarray] = {}
-    for j, scenario in enumerate(stressed.scenarios):
-        columns[f"pnl: {scenario.name}"] = stressed.pnl[:, j]
-        columns[f"liquidated: {scenario.name}"] = liquidated[:, j]
-    return pd.concat([result, pd.DataFrame(columns, index=result.index)], axis=1)
+    names = [s.name for s in stressed.scenarios]
+    return pd.concat([result, _stress_columns(stressed.pnl, liquidated, names, result.index)],
+                     axis=1)
+
+
+def _stress_columns(pnl: np.ndarray, liquidated: np.ndarray, names: Sequence[str],
+                    index: pd.Index) -> pd.DataFrame:
+    """``pnl: <name>`` and ``liquidated: <name>`` per scenario, in turn, on the arrays as they
+    are: a frame keeps each dtype's columns as one 2-D block, here ``pnl.T`` and
+    ``liquidated.T`` with every other column, so nothing is copied (pandas 3; concatenating it
+    beside the margin columns copies nothing either). Older pandas builds the blocks by copying
+    the columns."""
+    columns = pd.Index([f"{kind}: {name}" for name in names for kind in ("pnl", "liquidated")])
+    if _from_blocks is not None:
+        every_other = np.arange(0, 2 * len(names), 2, dtype=np.intp)
+        return _from_blocks([(pnl.T, every_other), (liquidated.T, every_other + 1)],
+                            index=index, columns=columns)
+    values: dict[str, np.ndarray] = {}
+    for j, name in enumerate(names):
+        values[f"pnl: {name}"] = pnl[:, j]
+        values[f"liquidated: {name}"] = liquidated[:, j]
+    return pd.DataFrame(values, index=index, columns=columns)
 
 
 def _empty(scenarios: Scenario | str | Sequence[Scenario | str] | None) -> pd.DataFrame:
