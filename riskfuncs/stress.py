@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -242,6 +242,8 @@ class _Book:
     cross: BoolArray
     entry_basis: BoolArray
     whole_position: BoolArray  # the whole position at its tier's rate, no amount (OKX)
+    tier_code: IntArray  # the tier table of each position: its symbol in ``tier_words``
+    tier_words: list[str]  # ("" for none)
     fee_value: FloatArray  # fixed notional the closing fee is charged on (NaN: moved notional)
     venue_account: IntArray  # the account key cross positions share (``venue_keys``)
     venue_keys: list[str]
@@ -305,12 +307,11 @@ def _book(positions: pd.DataFrame | Book,
     # The rule of each venue combination: the venue's, or the row's ``rule`` column.
     venue_rules = [EXCHANGE_RULES[rule] for rule in venues["rule"]]
     tier_map, venue_labels = resolve_tier_tables(venues["exchange"], venues["symbol"], tiers)
-    tier_labels = venue_labels[code] if len(venue_labels) else np.array([], dtype=str)
-    has_tiers = tier_labels != ""
+    tier_of_venue, tier_words = pd.factorize(np.asarray(venue_labels, dtype=object))
+    has_tiers = (np.asarray(venue_labels) != "")[code]
     # Hyperliquid: maintenance margin is half the initial margin at maximum leverage.
     rate = positions.maintenance_rate(has_tiers)
     require_rate("maintenanceMarginRate", np.where(has_tiers, 0.0, rate))
-    frame["tier_symbol"] = tier_labels
     frame["side"] = sign
     frame["mark_price"] = numbers["markPrice"]
     entry_basis = np.array(
@@ -344,6 +345,8 @@ def _book(positions: pd.DataFrame | Book,
         cross=cross,
         entry_basis=entry_basis,
         whole_position=whole_position,
+        tier_code=tier_of_venue.astype(np.intp)[code],
+        tier_words=[str(word) for word in tier_words],
         fee_value=fee_value,
         venue_account=positions.account,
         venue_keys=list(positions.accounts),
@@ -465,20 +468,26 @@ class _Group:
 
 
 def _groups(book: _Book, tier_map: Mapping[str, TierTable]) -> list[_Group]:
-    frame = book.frame
-    keys = pd.DataFrame(
-        {"kind": frame["contract"].to_numpy(), "basis": book.entry_basis,
-         "tiers": frame["tier_symbol"].to_numpy(), "whole": book.whole_position}
-    )
-    grouped = keys.groupby(["kind", "basis", "tiers", "whole"], sort=False).indices
+    """The positions by contract type, maintenance basis, tier table and use of amounts, in
+    order of first appearance (one group: every row, as a slice)."""
+    key = ((book.tier_code * 2 + book.inverse) * 2 + book.entry_basis) * 2 + book.whole_position
+    codes, _ = pd.factorize(key)
+    count = int(codes.max()) + 1
+    if count == 1:
+        members: list[Any] = [slice(None)]
+    elif count <= 8:
+        members = [np.flatnonzero(codes == g) for g in range(count)]
+    else:
+        order = np.argsort(codes, kind="stable")
+        members = np.split(order, np.cumsum(np.bincount(codes, minlength=count))[:-1])
     groups = []
-    for key, rows in grouped.items():
-        kind, basis, symbol, whole = cast(tuple[str, bool, str, bool], key)
-        index: Any = slice(None) if len(grouped) == 1 else np.asarray(rows, dtype=np.intp)
-        table = tier_map.get(str(symbol))
-        if table is not None and whole:
+    for rows in members:
+        first = 0 if isinstance(rows, slice) else int(rows[0])
+        table = tier_map.get(book.tier_words[book.tier_code[first]])
+        if table is not None and book.whole_position[first]:
             table = table.without_amounts()
-        groups.append(_Group(index, str(kind), bool(basis), table))
+        kind = "inverse" if book.inverse[first] else "linear"
+        groups.append(_Group(rows, kind, bool(book.entry_basis[first]), table))
     return groups
 
 
@@ -1028,7 +1037,8 @@ def _known_sums(money: FloatArray, need: FloatArray, work: FloatArray, zeros: Fl
     liquidated = len(money) - np.sum(alive, axis=0)
     positions = liquidated.copy()
     if shared is not None:
-        positions += extra[start + shared] @ (1.0 - alive[shared])
+        # (numpy's own loop: BLAS would hand a vector-matrix product of this size to threads)
+        positions += np.einsum("a,as->s", extra[start + shared], 1.0 - alive[shared])
     equity = np.multiply(alive, money, out=work)
     if quote is not None:
         equity[coin] *= quote
@@ -1080,7 +1090,7 @@ def _positions_in(flags: BoolArray, extra: FloatArray, start: int,
     members of the flagged shared accounts."""
     count: FloatArray = np.count_nonzero(flags, axis=0).astype(float)
     if shared is not None:
-        count += extra[start + shared] @ flags[shared]
+        count += np.einsum("a,as->s", extra[start + shared], flags[shared].astype(float))
     return count
 
 
