@@ -251,8 +251,12 @@ class _Book:
 
 def _taken(words: Sequence[str] | npt.NDArray[Any], codes: IntArray, index: pd.Index) -> pd.Series:
     """``words[codes]`` as a text column with ``index``."""
-    values = pd.Series(np.asarray(words, dtype=object)).array.take(codes)
-    return pd.Series(values, index=index)
+    return pd.Series(_taken_array(words, codes), index=index)
+
+
+def _taken_array(words: Sequence[str] | npt.NDArray[Any], codes: IntArray) -> Any:
+    """``words[codes]`` as pandas' text array."""
+    return pd.Series(np.asarray(words, dtype=object)).array.take(codes)
 
 
 def _book(positions: pd.DataFrame | Book,
@@ -279,17 +283,17 @@ def _book(positions: pd.DataFrame | Book,
             "symbol", row, "settle in its base coin for an inverse contract", symbol)
     index = positions.index
     code = positions.venue
-    frame = pd.DataFrame(index=index)
-    for column, source in (("exchange", "exchange"), ("symbol", "symbol"), ("asset", "base"),
-                           ("settle", "settle"), ("contract", "contractType")):
-        frame[column] = _taken(venues[source].to_numpy(dtype=object), code, index)
+    columns: dict[str, Any] = {
+        column: _taken_array(venues[source].to_numpy(dtype=object), code)
+        for column, source in (("exchange", "exchange"), ("symbol", "symbol"),
+                               ("asset", "base"), ("settle", "settle"),
+                               ("contract", "contractType"))}
     cross = positions.cross
-    frame["margin_mode"] = _taken(["isolated", "cross"], cross.astype(np.intp), index)
-    frame["collateral_currency"] = _taken(positions.collateral_currency[1],
-                                          positions.collateral_currency[0], index)
-    frame["collateral_currency"] = frame["collateral_currency"].where(
-        frame["collateral_currency"] != "", frame["settle"]
-    )
+    columns["margin_mode"] = _taken_array(["isolated", "cross"], cross.astype(np.intp))
+    currency = pd.Series(_taken_array(positions.collateral_currency[1],
+                                      positions.collateral_currency[0]))
+    columns["collateral_currency"] = currency.where(
+        currency != "", pd.Series(columns["settle"])).array
 
     sign = positions.sign
     if np.isnan(sign).any():
@@ -312,8 +316,9 @@ def _book(positions: pd.DataFrame | Book,
     # Hyperliquid: maintenance margin is half the initial margin at maximum leverage.
     rate = positions.maintenance_rate(has_tiers)
     require_rate("maintenanceMarginRate", np.where(has_tiers, 0.0, rate))
-    frame["side"] = sign
-    frame["mark_price"] = numbers["markPrice"]
+    columns["side"] = sign
+    columns["mark_price"] = numbers["markPrice"]
+    frame = pd.DataFrame(columns, index=index)
     entry_basis = np.array(
         [r is not None and r.maintenance_basis == "entry" for r in venue_rules],
         dtype=bool)[code]
