@@ -27,6 +27,7 @@ from addin.workbook.texts import load_texts
 from riskfuncs.accounts import MODES as ACCOUNT_MODE_TABLE
 from riskfuncs.assessment import RatingThresholds
 from riskfuncs.liquidation import ALREADY_LIQUIDATED as REACHED
+from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.liquidation import NEVER_LIQUIDATED as NEVER
 
 # Functions LibreOffice 7.4 cannot compute (measured); they must never appear in a template.
@@ -1185,6 +1186,13 @@ def _share(name: str) -> float:
     return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
 
 
+def _keeps_amounts(mode: object) -> bool:
+    """Whether the mode's venue deducts a tier's maintenance amount (OKX: the whole position
+    at its tier's rate), as riskfuncs.accounts reads its rule."""
+    rule = EXCHANGE_RULES.get(str(getattr(mode, "rule", "generic")))
+    return rule is None or rule.tier_amounts
+
+
 def _mode_of(mode: str) -> dict[str, str]:
     modes = [ACCOUNT_MODE_TABLE[m] for m in layout.ACCOUNT_MODES]
     return {
@@ -1193,48 +1201,77 @@ def _mode_of(mode: str) -> dict[str, str]:
         "convention": _mode_value(mode, [str(_CONVENTIONS[m.convention]) for m in modes]),
         "fees": _mode_value(mode, ["1" if m.fees_in_requirement else "0" for m in modes]),
         "haircuts": _mode_value(mode, ["1" if m.haircuts else "0" for m in modes]),
+        "keep": _mode_value(mode, ["1" if _keeps_amounts(m) else "0" for m in modes]),
         "name": _mode_value(mode, [f'"{m.ratio_name}"' for m in modes]),
     }
 
 
-def _haircut_value(h: str, price: str, start: str, count: str) -> str:
-    """riskfuncs.accounts.collateral_value of ``h`` coins: each slice at its tier's ratio, a
-    negative amount (borrowing) in full; past a finite last cap the excess counts 0."""
+def _tiered(x: str, start: str, count: str) -> str:
+    """Sum over a haircut table's tiers of ratio x the slice of ``x`` (>= 0) in the tier; past
+    a finite last cap the excess counts 0 (riskfuncs.accounts._weighted_value)."""
     lo, hi = _slice(HC.name_of("min_amount"), start, count), \
         _slice(HC.name_of("max_amount"), start, count)
     ratio = _slice(HC.name_of("ratio"), start, count)
-    sliced = f"SUMPRODUCT({ratio}*({h}>{lo})*(({h}-{lo})-({hi}<>\"\")*({h}>{hi})*({h}-{hi})))"
-    return f"{price}*IF({h}<0,{h},IF({count}=0,{h},{sliced}))"
+    return f'SUMPRODUCT({ratio}*({x}>{lo})*(({x}-{lo})-({hi}<>"")*({x}>{hi})*({x}-{hi})))'
 
 
-def _haircut_slope(h: str, start: str, count: str) -> str:
-    """d value / d coins at ``h`` (per USD of price): the ratio of the tier ``h`` is in."""
+def _ratio_at(x: str, start: str, count: str) -> str:
+    """The ratio of the tier ``x`` is in (0 past a finite last cap)."""
     lo, hi = _slice(HC.name_of("min_amount"), start, count), \
         _slice(HC.name_of("max_amount"), start, count)
     ratio = _slice(HC.name_of("ratio"), start, count)
-    return (f'IF({h}<0,1,IF({count}=0,1,SUMPRODUCT({ratio}*({h}>={lo})*'
-            f'((({hi}="")+({h}<{hi}))>0))))')
+    return f'SUMPRODUCT({ratio}*({x}>={lo})*((({hi}="")+({x}<{hi}))>0))'
+
+
+def _haircut_value(h: str, rate: str, start: str, count: str, usd: str) -> str:
+    """riskfuncs.accounts.collateral_value of ``h`` coins at ``rate`` USD each: each slice at
+    its tier's ratio, slices of coins held (``usd`` 0) or of their USD value (``usd`` 1); a
+    negative amount (borrowing) in full."""
+    return (f'IF({h}<0,{h}*{rate},IF({count}=0,{h}*{rate},IF({usd}=1,'
+            f'{_tiered(f"({h})*({rate})", start, count)},'
+            f'{rate}*{_tiered(h, start, count)})))')
+
+
+def _haircut_d_amount(h: str, rate: str, start: str, count: str, usd: str) -> str:
+    """d value / d coins at ``h``: the rate x the ratio of the tier ``h`` is in."""
+    return (f'{rate}*IF({h}<0,1,IF({count}=0,1,IF({usd}=1,'
+            f'{_ratio_at(f"({h})*({rate})", start, count)},{_ratio_at(h, start, count)})))')
+
+
+def _haircut_d_rate(h: str, rate: str, start: str, count: str, usd: str) -> str:
+    """d value / d rate at ``h`` coins."""
+    return (f'IF({h}<0,{h},IF({count}=0,{h},IF({usd}=1,'
+            f'{h}*{_ratio_at(f"({h})*({rate})", start, count)},{_tiered(h, start, count)})))')
 
 
 def _haircut_broken(name: str) -> str:
     """TRUE when a haircut table is not as riskfuncs.accounts accepts it: its rows together,
-    the first from 0, each tier starting where the one above ends, every ratio in [0, 1]."""
+    the first from 0, each tier starting where the one above ends, every ratio in [0, 1], one
+    unit (coin or usd) for every tier."""
     start = f"MATCH({name},{HC.name_of('table')},0)"
     count = f"COUNTIF({HC.name_of('table')},{name})"
     low, high = HC.name_of("min_amount"), HC.name_of("max_amount")
     ratio = _slice(HC.name_of("ratio"), start, count)
+    unit = _slice(HC.name_of("unit"), start, count)
     gaps = (f"SUMPRODUCT(--(INDEX({high},{start}):INDEX({high},{start}+{count}-2)"
             f"<>INDEX({low},{start}+1):INDEX({low},{start}+{count}-1)))")
     return (f'OR(SUMPRODUCT(--({_slice(HC.name_of("table"), start, count)}<>{name}))>0,'
             f'N(INDEX({low},{start}))<>0,'
             f'SUMPRODUCT(--(NOT(ISNUMBER({ratio}))))>0,'
             f'SUMPRODUCT(({ratio}<0)+({ratio}>1))>0,'
+            f'SUMPRODUCT(({unit}<>"")*({unit}<>"coin")*({unit}<>"usd"))>0,'
+            f'AND(COUNTIF({unit},"usd")>0,COUNTIF({unit},"usd")<{count}),'
             f'IF({count}>1,{gaps}>0,FALSE))')
 
 
 def _in_accounts(exchange: str, key: str) -> str:
     """A cell of the Accounts table row of an exchange."""
     return f"INDEX({UA.name_of(key)},MATCH({exchange},{UA.name_of('exchange')},0))"
+
+
+def _coin(cell: str) -> str:
+    """A coin as riskfuncs.venues.parse_symbol spells it (BitMEX's XBT is BTC)."""
+    return f'IF({cell}="XBT","BTC",{cell})'
 
 
 def unified_accounts_table(ctx: Context) -> dict[str, str]:
@@ -1256,7 +1293,9 @@ def unified_accounts_table(ctx: Context) -> dict[str, str]:
             f'IF(COUNTIFS({cross},{pos("contract")},"inverse")>0,"{layout.PROBLEM_INVERSE}",'
             f'IF(SUMIFS({pos("problem_flag")},{cross})>0,"{layout.PROBLEM_ACCOUNT}",'
             f'IF(COUNTIFS({BAL.name_of("exchange")},{e},{BAL.name_of("problem")},"?*")>0,'
-            f'"{layout.PROBLEM_BALANCES}","")))))))'
+            f'"{layout.PROBLEM_BALANCES}",'
+            f'IF(COUNTIFS({acp("exchange")},{e},{acp("unlisted_pnl")},'
+            f'"{layout.PROBLEM_PRICE_MISSING}")>0,"{layout.PROBLEM_PRICE_MISSING}",""))))))))'
         ),
         "ratio_name": m["name"],
         "equity": (f'SUMIFS({BAL.name_of("value")},{BAL.name_of("exchange")},{e})'
@@ -1289,26 +1328,44 @@ def unified_accounts_table(ctx: Context) -> dict[str, str]:
     return {key: f'=IF({e}="","",{body})' for key, body in f.items()}
 
 
+def _never_or(last: str, before: str, slope: str) -> str:
+    """The last Newton price: never (0 or a flat margin left), the price once it repeats, or
+    NOT SOLVED while it still moves."""
+    return (f'IF(OR({last}=0,{slope}=0),"{NEVER}",IF(ABS({last}-{before})<=1E-12*{last},'
+            f'{last},"{layout.PROBLEM_NOT_SOLVED}"))')
+
+
 def balances_table(ctx: Context) -> dict[str, str]:
+    """Per coin of a listed account: its equity in the coin (wallet + PnL of the positions
+    settled in it), its USD value after the haircut at the index price (Binance Multi-Assets:
+    the bid rate, the ask rate when negative), and the price of the coin that liquidates the
+    account. A coin no position trades: with P its price, the account's margin left is
+    ``other + V(P) - k x R_c x P`` (``V`` the coin's value after the haircut, ``R_c`` the USD
+    requirement per unit of price of the positions settled in it), concave and piecewise
+    linear in P, solved by Newton's steps as on the positions table (one step when linear)."""
     c = Row(BAL)
     e, coin, table = c("exchange"), c("coin"), c("haircut_table")
     coin_key = f"UPPER(TRIM({coin}))"
     usd = "OR(" + ",".join(f'{coin_key}="{u}"' for u in _USD_COINS) + ")"
-    start = f"MATCH({table},{HC.name_of('table')},0)"
-    count = (f'IF(OR({table}="",{_mode_of(_in_accounts(e, "mode"))["haircuts"]}<>1),0,'
-             f'COUNTIF({HC.name_of("table")},{table}))')
+    mode = _in_accounts(e, "mode")
+    bid, ask = c("bid_buffer"), c("ask_buffer")
     problem = c("problem")
+    bad_bid = f'AND({bid}<>"",OR(NOT(ISNUMBER({bid})),N({bid})<0,N({bid})>=1))'
+    bad_ask = f'AND({ask}<>"",OR(NOT(ISNUMBER({ask})),N({ask})<0))'
     f = {
         "problem": (
             f'IF(ISNA(MATCH({e},{UA.name_of("exchange")},0)),'
             f'"{layout.PROBLEM_ACCOUNT_NOT_LISTED}",'
             f'IF(NOT(ISNUMBER({c("amount")})),"{layout.PROBLEM_AMOUNT_MISSING}",'
             f'IF(ISTEXT({c("price_used")}),"{layout.PROBLEM_PRICE_MISSING}",'
+            f'IF(AND(OR({bid}<>"",{ask}<>""),{mode}<>"{layout.CONVERSION_MODE}"),'
+            f'"{layout.PROBLEM_BUFFER_MODE}",'
+            f'IF(OR({bad_bid},{bad_ask}),"{layout.PROBLEM_BUFFER_RANGE}",'
             f'IF(AND({table}<>"",COUNTIF({HC.name_of("table")},{table})=0),'
             f'"{layout.PROBLEM_HAIRCUT_MISSING}",'
             f'IF(IF({table}="",FALSE,{_haircut_broken(table)}),"{layout.PROBLEM_HAIRCUT_BROKEN}",'
             f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{coin})>1,'
-            f'"{layout.PROBLEM_COIN_TWICE}",""))))))'
+            f'"{layout.PROBLEM_COIN_TWICE}",""))))))))'
         ),
         "price_used": (
             f'IF({c("price")}<>"",{c("price")},IF({usd},1,'
@@ -1317,27 +1374,57 @@ def balances_table(ctx: Context) -> dict[str, str]:
         ),
         "pnl": (f'SUMIFS({ACP.name_of("pnl")},{ACP.name_of("exchange")},{e},'
                 f'{ACP.name_of("settle")},{coin})'),
-        "equity": f'{c("amount")}+{c("pnl")}/{c("price_used")}',
-        "value": _haircut_value(c("equity"), c("price_used"), start, count),
+        "equity": f'{c("amount")}+{c("pnl")}',
+        "factor": f'IF({c("equity")}<0,1+N({ask}),1-N({bid}))',
+        "hc_count": (f'IF(OR({table}="",{_mode_of(mode)["haircuts"]}<>1),0,'
+                     f'COUNTIF({HC.name_of("table")},{table}))'),
+        "hc_start": f'IF({c("hc_count")}=0,0,MATCH({table},{HC.name_of("table")},0))',
+        "hc_usd": (f'IF({c("hc_count")}=0,0,IF(INDEX({HC.name_of("unit")},{c("hc_start")})'
+                   f'="usd",1,0))'),
     }
-    # The coin's price that liquidates the account: a coin no position settles in or trades
-    # counts its haircut amount W at any price, so margin left is linear in it:
-    # P = (k x requirement - other equity) / W; a traded coin takes its positions' price.
+    hc = (c("hc_start"), c("hc_count"), c("hc_usd"))
+    f["value"] = _haircut_value(c("equity"), f'{c("price_used")}*{c("factor")}', *hc)
+    # The coin's price that liquidates the account (Newton's steps from its price).
+    k = _mode_of(mode)["k"]
+    acp_usd = (f'SUMIFS({ACP.name_of("maintenance")},{ACP.name_of("exchange")},{e},'
+               f'{ACP.name_of("settle")},{coin})+SUMIFS({ACP.name_of("liquidation_fee")},'
+               f'{ACP.name_of("exchange")},{e},{ACP.name_of("settle")},{coin})')
+    f["coin_requirement"] = f'({acp_usd})/{c("price_used")}'
+    f["other"] = (f'{_in_accounts(e, "equity")}-{c("value")}-{k}*'
+                  f'({_in_accounts(e, "requirement")}-{c("coin_requirement")}*{c("price_used")})')
+
+    def margin_left(n: int) -> tuple[str, str]:
+        p = c(f"p_{n}")
+        rate = f'{p}*{c("factor")}'
+        value = _haircut_value(c("equity"), rate, *hc)
+        slope = f'{c("factor")}*{_haircut_d_rate(c("equity"), rate, *hc)}'
+        return (f'{c("other")}+{value}-{k}*{c("coin_requirement")}*{p}',
+                f'{slope}-{k}*{c("coin_requirement")}')
+
+    steps = layout.ACCOUNT_STEPS
+    f["p_0"] = c("price_used")
+    for n in range(steps):
+        fn, dn = margin_left(n)
+        p = c(f"p_{n}")
+        f[f"p_{n + 1}"] = f"IF({dn}=0,{p},MAX(0,{p}-({fn})/({dn})))"
+    _, d_last = margin_left(steps)
     pair = f'{e}&"|"&{coin_key}'
-    weight = f'({c("value")}/{c("price_used")})'
-    solved = (f'({_mode_of(_in_accounts(e, "mode"))["k"]}*{_in_accounts(e, "requirement")}'
-              f'-({_in_accounts(e, "equity")}-{c("value")}))/{weight}')
     account_problem = _in_accounts(e, "problem")
     f["liquidation_price"] = (
-        f'IF({usd},"",IF({account_problem}<>"",{account_problem},'
+        f'IF({account_problem}<>"",{account_problem},'
         f'IF(COUNTIF({ACP.name_of("key")},{pair})>0,'
         f'INDEX({ACP.name_of("liquidation_price")},MATCH({pair},{ACP.name_of("key")},0)),'
-        f'IF(COUNTIFS({ACP.name_of("exchange")},{e},{ACP.name_of("settle")},{coin})>0,'
-        f'"{layout.PROBLEM_OWN_SETTLE}",'
-        f'IF({weight}=0,"{NEVER}",IF({solved}<=0,"{NEVER}",{solved}))))))'
+        f'{_never_or(c(f"p_{steps}"), c(f"p_{steps - 1}"), d_last)}))'
     )
     for key in ("pnl", "equity", "value", "liquidation_price"):
         f[key] = f'IF({problem}<>"",{problem},{f[key]})'
+    # The working columns wait for a clean row and account: no error value, even hidden.
+    working = ("coin_requirement", "other", *(f"p_{n}" for n in range(steps + 1)))
+    for key in working:
+        f[key] = (f'IF(OR({problem}<>"",IFERROR({account_problem},"?")<>""),"",'
+                  f'{f[key]})')
+    for key in ("factor", "hc_count", "hc_start", "hc_usd"):
+        f[key] = f'IF({problem}<>"","",{f[key]})'
     return {key: f'=IF(AND({e}="",{coin}=""),"",{body})' for key, body in f.items()}
 
 
@@ -1346,11 +1433,13 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     asset that liquidates the whole account (riskfuncs.accounts: every position on the asset
     moves, every other price is held).
 
-    With P the asset's price, the account's margin left is
-    ``f(P) = E_other + V_s(h(P)) + W_A P - k (R_other + sum m_i(P))`` where ``h(P)`` is the
-    settle coin's amount (wallet + PnL / its price), ``V_s`` its value after the haircut tiers,
-    ``W_A`` the coin amount of the asset held after its haircut, and ``m_i`` each position's
-    tiered maintenance (and OKX's liquidation fee) at P. ``f`` is piecewise linear and concave
+    With P the asset's price (quoted in the settle coin), the account's margin left is
+    ``f(P) = E_other + V_s(h(P)) + V_A(P) - k (R_other + a_s sum m_i(P))`` where ``h(P)`` is
+    the settle coin's equity (wallet + PnL, in the coin), ``V_s`` its USD value after the
+    haircut tiers at its price (Binance Multi-Assets: the bid rate, the ask rate when
+    negative), ``V_A`` the value of the asset's own balance at P, ``m_i`` each position's
+    tiered maintenance (and OKX's liquidation fee) at P in the settle coin and ``a_s`` the
+    settle coin's price (Multi-Assets: its ask rate). ``f`` is piecewise linear and concave
     (haircut ratios fall and maintenance rates rise with size), so Newton's step
     ``P - f/f'`` with the slope of the segment at P reaches the root segment in as many steps
     as segments it crosses and then repeats the exact root; after layout.ACCOUNT_STEPS steps a
@@ -1368,48 +1457,79 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     side = f'IF({_pos("side")}="long",1,-1)'
 
     def maintenance(price: str) -> tuple[str, str]:
-        """(maintenance, the slope in P of maintenance + fee) of this position at ``price``."""
+        """(maintenance, the slope in P of maintenance + fee) of this position at ``price``,
+        in the settle coin."""
         value = f"{size}*{price}"
         _, rate_k, amount_k = _tier_terms(value, tier_start, tier_count)
         mm = (f'IF({tier_count}=0,{value}*{_pos("base_rate")}-N({_pos("maintenance_amount")}),'
-              f'{value}*{rate_k}-{amount_k})')
+              f'{value}*{rate_k}-{c("keep")}*{amount_k})')
         slope = f'{size}*(IF({tier_count}=0,{_pos("base_rate")},{rate_k})+{c("fee_used")})'
         return mm, slope
+
+    hc = (c("hc_start"), c("hc_count"), c("hc_usd"))
+    asset_hc = (c("asset_hc_start"), c("asset_hc_count"), c("asset_hc_usd"))
 
     def margin_left(n: int) -> tuple[str, str]:
         """(f, f') at the n-th price."""
         h, p = c(f"h_{n}"), c(f"p_{n}")
-        value = _haircut_value(h, c("settle_price"), c("hc_start"), c("hc_count"))
-        slope = _haircut_slope(h, c("hc_start"), c("hc_count"))
-        f = (f'{c("other_equity")}+{value}+{c("coin_weight")}*{p}-{c("k")}*'
-             f'({c("other_requirement")}+SUMIFS({c.name(f"m_{n}")},{c.name("key")},{key}))')
-        d = (f'{slope}*{c("pair_size")}+{c("coin_weight")}-{c("k")}*'
+        rate = f'IF({h}<0,{c("settle_ask")},{c("settle_bid")})'
+        asset_rate = f'{p}*{c("asset_factor")}'
+        value = _haircut_value(h, rate, *hc)
+        slope = _haircut_d_amount(h, rate, *hc)
+        asset_value = _haircut_value(c("asset_amount"), asset_rate, *asset_hc)
+        asset_slope = (f'{c("asset_factor")}*'
+                       f'{_haircut_d_rate(c("asset_amount"), asset_rate, *asset_hc)}')
+        f = (f'{c("other_equity")}+{value}+{asset_value}-{c("k")}*'
+             f'({c("other_requirement")}+{c("settle_ask")}*'
+             f'SUMIFS({c.name(f"m_{n}")},{c.name("key")},{key}))')
+        d = (f'{slope}*{c("pair_size")}+{asset_slope}-{c("k")}*{c("settle_ask")}*'
              f'SUMIFS({c.name(f"d_{n}")},{c.name("key")},{key})')
         return f, d
 
     listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin")},{asset})'
     settle_listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin")},{settle})'
     bal_row = f"(ROW({bal('coin')})-{BAL.first_row - 1})"
-    hc_name = f'INDEX({bal("haircut_table")},{c("settle_row")})&""'
     mark_now = f'{size}*{_pos("mark_price")}'
     mm_now, _ = maintenance(_pos("mark_price"))
+    usd_settle = "OR(" + ",".join(f'{settle}="{u}"' for u in _USD_COINS) + ")"
+
+    def settle_rate(buffer: str, sign: str) -> str:
+        row = c("settle_row")
+        return (f'IF({row}=0,1,IFERROR(INDEX({bal("price_used")},{row})*'
+                f'(1{sign}N(INDEX({bal(buffer)},{row}))),"{layout.PROBLEM_PRICE_MISSING}"))')
+
+    def in_usd(amount: str) -> str:
+        ask = c("settle_ask")
+        return f'IF(ISNUMBER({ask}),({amount})*{ask},{ask})'
+
+    def balance_of(row: str, column: str) -> str:
+        return f'IF({row}=0,0,INDEX({bal(column)},{row}))'
+
     f: dict[str, str] = {
         "exchange": _pos("exchange"),
         "symbol": _pos("symbol"),
         "side": _pos("side"),
         "size": _pos("size"),
         "mark_price": _pos("mark_price"),
-        "asset": _pos("asset"),
-        "settle": _pos("settle"),
+        "asset": _coin(_pos("asset")),
+        "settle": _coin(_pos("settle")),
         "key": f'{e}&"|"&{asset}',
         "k": f'IFERROR({m["k"]},"")',
         "fee_used": f'IFERROR({m["fees"]},0)*N({_pos("fee_rate")})',
+        "keep": f'IFERROR({m["keep"]},1)',
         "signed_size": f"{side}*{size}",
         "signed_entry": f'{c("signed_size")}*{_pos("entry_price")}',
         "pnl": f'{c("signed_size")}*({_pos("mark_price")}-{_pos("entry_price")})',
-        "maintenance": mm_now,
-        "liquidation_fee": f'{c("fee_used")}*{mark_now}',
-        "unlisted_pnl": f'IF({settle_listed}=0,{c("pnl")},0)',
+        "settle_row": (f'IF({settle_listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
+                       f'({bal("coin")}={settle})*{bal_row}))'),
+        "settle_bid": settle_rate("bid_buffer", "-"),
+        "settle_ask": settle_rate("ask_buffer", "+"),
+        "maintenance": in_usd(mm_now),
+        "liquidation_fee": in_usd(f'{c("fee_used")}*{mark_now}'),
+        # A settle coin with no balance row: riskfuncs takes USD, USDT and USDC at 1 and
+        # needs the price of any other.
+        "unlisted_pnl": (f'IF({settle_listed}=0,IF({usd_settle},{c("pnl")},'
+                         f'"{layout.PROBLEM_PRICE_MISSING}"),0)'),
         "pre_problem": (
             f'IF({_in_accounts(e, "problem")}<>"",{_in_accounts(e, "problem")},'
             f'IF(COUNTIFS({c.name("key")},{key},{c.name("settle")},"<>"&{settle})>0,'
@@ -1419,17 +1539,19 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
         ),
         "pair_size": f'SUMIFS({c.name("signed_size")},{c.name("key")},{key})',
         "pair_entry": f'SUMIFS({c.name("signed_entry")},{c.name("key")},{key})',
-        "settle_row": (f'IF({settle_listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
-                       f'({bal("coin")}={settle})*{bal_row}))'),
-        "settle_amount": f'IF({c("settle_row")}=0,0,INDEX({bal("amount")},{c("settle_row")}))',
+        "settle_amount": balance_of(c("settle_row"), "amount"),
         "settle_price": (f'IF({c("settle_row")}=0,1,'
                          f'INDEX({bal("price_used")},{c("settle_row")}))'),
-        "hc_count": (f'IF({c("settle_row")}=0,0,IF(OR({hc_name}="",{m["haircuts"]}<>1),0,'
-                     f'COUNTIF({HC.name_of("table")},{hc_name})))'),
-        "hc_start": (f'IF({c("hc_count")}=0,0,MATCH({hc_name},{HC.name_of("table")},0))'),
-        "coin_weight": (f'IF({listed}=0,0,SUMIFS({bal("value")},{bal("exchange")},{e},'
-                        f'{bal("coin")},{asset})/SUMIFS({bal("price_used")},{bal("exchange")},'
-                        f'{e},{bal("coin")},{asset}))'),
+        "hc_start": balance_of(c("settle_row"), "hc_start"),
+        "hc_count": balance_of(c("settle_row"), "hc_count"),
+        "hc_usd": balance_of(c("settle_row"), "hc_usd"),
+        "asset_row": (f'IF({listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
+                      f'({bal("coin")}={asset})*{bal_row}))'),
+        "asset_amount": balance_of(c("asset_row"), "amount"),
+        "asset_factor": f'IF({c("asset_row")}=0,1,INDEX({bal("factor")},{c("asset_row")}))',
+        "asset_hc_start": balance_of(c("asset_row"), "hc_start"),
+        "asset_hc_count": balance_of(c("asset_row"), "hc_count"),
+        "asset_hc_usd": balance_of(c("asset_row"), "hc_usd"),
         "other_equity": (
             f'{_in_accounts(e, "equity")}-IF({c("settle_row")}=0,'
             f'SUMIFS({c.name("unlisted_pnl")},{c.name("exchange")},{e},{c.name("settle")},'
@@ -1451,20 +1573,18 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     steps = layout.ACCOUNT_STEPS
     for n in range(steps + 1):
         p = c(f"p_{n}")
-        f[f"h_{n}"] = (f'{c("settle_amount")}+({c("other_pnl")}+{c("pair_size")}*{p}'
-                       f'-{c("pair_entry")})/{c("settle_price")}')
+        f[f"h_{n}"] = (f'{c("settle_amount")}+{c("other_pnl")}+{c("pair_size")}*{p}'
+                       f'-{c("pair_entry")}')
         mm, f[f"d_{n}"] = maintenance(p)
         f[f"m_{n}"] = f'{mm}+{c("fee_used")}*{size}*{p}'
         if n < steps:
             fn, dn = margin_left(n)
             f[f"p_{n + 1}"] = f"IF({dn}=0,{p},MAX(0,{p}-({fn})/({dn})))"
-    last, before = c(f"p_{steps}"), c(f"p_{steps - 1}")
     _, d_last = margin_left(steps)
-    solved = f"ABS({last}-{before})<=1E-12*{last}"
     pre = c("pre_problem")
     f["liquidation_price"] = (
-        f'IF({pre}<>"",{pre},IF(OR({last}=0,{d_last}=0),"{NEVER}",'
-        f'IF({solved},{last},"{layout.PROBLEM_NOT_SOLVED}")))'
+        f'IF({pre}<>"",{pre},'
+        f'{_never_or(c(f"p_{steps}"), c(f"p_{steps - 1}"), d_last)})'
     )
     lp = c("liquidation_price")
     f["move"] = f'IF(ISNUMBER({lp}),{lp}/{c("mark_price")}-1,"")'
@@ -1474,9 +1594,11 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     for key_ in ("maintenance", "liquidation_fee"):
         f[key_] = f'IF({own}<>"",{own},{f[key_]})'
     # The working columns wait for a clean account: no error value, even hidden.
-    working = ("pair_size", "pair_entry", "settle_row", "settle_amount", "settle_price",
-               "hc_count", "hc_start", "coin_weight", "other_equity", "other_requirement",
-               "other_pnl", *(f"{x}_{n}" for n in range(steps + 1) for x in "phmd"))
+    working = ("pair_size", "pair_entry", "settle_amount", "settle_price",
+               "hc_count", "hc_start", "hc_usd", "asset_row", "asset_amount", "asset_factor",
+               "asset_hc_start", "asset_hc_count", "asset_hc_usd", "other_equity",
+               "other_requirement", "other_pnl",
+               *(f"{x}_{n}" for n in range(steps + 1) for x in "phmd"))
     for key_ in working:
         f[key_] = f'IF({pre}<>"","",{f[key_]})'
     out = {key_: f'=IF({member}<>1,"",{body})' for key_, body in f.items()}

@@ -66,7 +66,11 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #: 8: the Accounts sheet (unified accounts: balances by coin with each coin's account
 #:    liquidation price, haircut tiers, the account ratio and each position's account
 #:    liquidation price).
-LAYOUT_VERSION = 8
+#: 9: Accounts sheet: Binance Multi-Assets computed (bid and ask buffers on Balances by coin);
+#:    haircut tiers by coins held or by USD value (a Unit column); PnL, equity and maintenance
+#:    in the settle coin, the requirement in USD at its price; every coin's account
+#:    liquidation price, stablecoins included; XBT read as BTC.
+LAYOUT_VERSION = 9
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
 #: Alert cells, when its maintenance margin cannot be known: never a computed zero.
@@ -1092,18 +1096,22 @@ AUDIT = Sheet(
 
 ACCOUNT_ROWS = 8
 BALANCE_ROWS = 24
-HAIRCUT_ROWS = 40
+HAIRCUT_ROWS = 80
 #: Newton steps of the account liquidation price (formulas.account_positions_table): the
 #: account's margin left is concave and piecewise linear in one asset's price, so each step
 #: lands on the next segment towards the root and the last steps repeat it exactly.
 ACCOUNT_STEPS = 12
 
-#: Account modes whose figures the sheet computes: riskfuncs.accounts.MODES valued at index
-#: prices. Binance Multi-Assets values coins at bid/ask conversion rates, which the sheet does
-#: not hold: its accounts show MODE NOT COVERED instead of a figure.
+#: Account modes whose figures the sheet computes: every mode of riskfuncs.accounts.MODES
+#: (Binance Multi-Assets with its bid/ask conversion buffers, as account_margin's
+#: conversion_buffers; a blank buffer is 0). A mode typed outside the list shows MODE NOT
+#: COVERED.
 ACCOUNT_MODES: tuple[str, ...] = tuple(ACCOUNT_MODE_TABLE)
-ACCOUNT_MODES_COVERED: tuple[str, ...] = tuple(
-    m for m in ACCOUNT_MODES if m != "binance_multi_assets")
+ACCOUNT_MODES_COVERED: tuple[str, ...] = ACCOUNT_MODES
+#: The mode whose balances take bid/ask conversion buffers.
+CONVERSION_MODE = "binance_multi_assets"
+#: Units of a haircut table's bounds: coins held, or their USD value (riskfuncs.accounts).
+HAIRCUT_UNITS: tuple[str, ...] = ("coin", "usd")
 #: What an account row, a balance row or a position row shows instead of a figure.
 PROBLEM_MODE_MISSING = "MODE MISSING"
 PROBLEM_MODE_NOT_COVERED = "MODE NOT COVERED"
@@ -1120,11 +1128,13 @@ PROBLEM_OWN_SETTLE = "SETTLED IN THIS ASSET"
 PROBLEM_NOT_SOLVED = "NOT SOLVED"
 PROBLEM_AMOUNT_MISSING = "AMOUNT MISSING"
 PROBLEM_EXCHANGE_TWICE = "EXCHANGE LISTED TWICE"
+PROBLEM_BUFFER_MODE = "BUFFER NOT MULTI-ASSETS"
+PROBLEM_BUFFER_RANGE = "BUFFER OUT OF RANGE"
 ACCOUNT_PROBLEMS = (PROBLEM_MODE_MISSING, PROBLEM_MODE_NOT_COVERED, PROBLEM_NO_POSITIONS,
                     PROBLEM_AMOUNT_MISSING, PROBLEM_EXCHANGE_TWICE,
                     PROBLEM_INVERSE, PROBLEM_ACCOUNT_NOT_LISTED, PROBLEM_PRICE_MISSING,
                     PROBLEM_HAIRCUT_MISSING, PROBLEM_HAIRCUT_BROKEN, PROBLEM_COIN_TWICE,
-                    PROBLEM_BALANCES,
+                    PROBLEM_BALANCES, PROBLEM_BUFFER_MODE, PROBLEM_BUFFER_RANGE,
                     PROBLEM_SETTLE_COINS, PROBLEM_OWN_SETTLE, PROBLEM_NOT_SOLVED,
                     *PROBLEMS)
 #: Levels of an account by the share of its trigger used (k x requirement / equity; 100% =
@@ -1137,7 +1147,8 @@ ACCOUNTS = Sheet(
     title="Accounts",
     heading="Unified accounts",
     description="Cross positions of one exchange margined as one account (Bybit UTA, OKX "
-                "multi-currency, Binance Portfolio Margin, Hyperliquid, dYdX): coins after "
+                "multi-currency, Binance Multi-Assets and Portfolio Margin, Hyperliquid, "
+                "dYdX): coins after "
                 "their haircut, the account ratio against its trigger, and the price of each "
                 "asset that liquidates the whole account.",
     fields=(
@@ -1153,14 +1164,15 @@ ACCOUNTS = Sheet(
                    help="The exchange of the account: every cross row of it on Positions & "
                         "Margin belongs to the account, whatever its settle coin."),
             _choice("mode", "Mode", ACCOUNT_MODES, required=True, width=20,
-                    help="bybit_uta, okx_multi_currency, binance_portfolio, hyperliquid_cross "
-                         "or dydx_cross. binance_multi_assets (bid/ask conversion rates) is "
-                         "not computed here."),
+                    help="bybit_uta, binance_multi_assets (coins at their bid/ask "
+                         "conversion rates: buffers on Balances by coin), binance_portfolio, "
+                         "okx_multi_currency, hyperliquid_cross or dydx_cross."),
             _out("ratio_name", "Ratio", width=25, help="The venue's name for its ratio."),
             _out("equity", "Equity (USD)", width=13,
                  help="Coins after their haircut (borrowing in full), PnL in the settle coin."),
             _out("requirement", "Requirement", width=12,
-                 help="Maintenance margin of the positions (OKX: plus their liquidation fees)."),
+                 help="Maintenance margin of the positions (OKX: plus their liquidation fees), "
+                      "in USD at each settle coin's price (Multi-Assets: its ask rate)."),
             _out("ratio", "Account ratio", fmt="0.00%", width=16,
                  help="In the venue's convention (Hyperliquid: equity - maintenance, USD)."),
             _out("trigger", "Trigger", fmt="0.00%", width=9),
@@ -1183,29 +1195,54 @@ ACCOUNTS = Sheet(
             _num("price", "Price (USD)", minimum=0, exclusive_minimum=True, fmt=PRICE_FORMAT,
                  help="Index price. Blank: 1 for USD, USDT, USDC; else the mark of the "
                       "account's first position on the coin."),
+            _pct("bid_buffer", "Bid buffer", fmt="0.000%", width=9,
+                 help="Binance Multi-Assets only (GET /fapi/v1/assetIndex bidBuffer): a "
+                      "positive equity converts at price x (1 - bid buffer). Blank = 0."),
+            _pct("ask_buffer", "Ask buffer", maximum=None, fmt="0.000%", width=9,
+                 help="Binance Multi-Assets only (askBuffer): a negative equity and the "
+                      "maintenance of positions settled in the coin convert at price x "
+                      "(1 + ask buffer). Blank = 0."),
             _text("haircut_table", "Haircut table", width=16,
                   help="Name of a table below (collateral value ratio tiers); blank = 100%."),
             _out("price_used", "Price used", fmt=PRICE_FORMAT, width=11),
             _out("pnl", "PnL settled", width=11,
-                 help="Unrealised PnL of the account's positions settled in this coin."),
+                 help="Unrealised PnL of the account's positions settled in this coin (in "
+                      "the coin: marks are quoted in it)."),
             _out("equity", "Equity (coins)", fmt=SIZE_FORMAT, width=17,
-                 help="Amount + PnL / price."),
+                 help="Amount + PnL settled."),
             _out("value", "Value (USD)", width=13,
-                 help="Each slice at its tier's ratio; negative (borrowed) in full."),
+                 help="Equity x price (Multi-Assets: the bid rate, the ask rate when "
+                      "negative), each slice at its tier's ratio; negative (borrowed) in full."),
             _out("liquidation_price", "Account liq. price", fmt=PRICE_FORMAT, width=13,
                  help="Price of the coin that liquidates the account, every other price held "
                       "(a coin traded too: its positions' price); never: no price does. "
-                      "Blank for USD, USDT and USDC."),
+                      "Stablecoins too: the depeg that liquidates."),
             _out("problem", "Problem", width=22),
+            # Working columns (hidden: right of every shown column of the sheet).
+            _out("hc_start", "Haircut start", hidden=True, fmt="0"),
+            _out("hc_count", "Haircut count", hidden=True, fmt="0"),
+            _out("hc_usd", "Haircut in USD", hidden=True, fmt="0"),
+            _out("factor", "Rate / price", hidden=True,
+                 help="The conversion rate used over the index price (1 outside "
+                      "Multi-Assets)."),
+            _out("coin_requirement", "Requirement per unit of price", hidden=True,
+                 help="USD requirement of the positions settled in the coin / its price."),
+            _out("other", "Margin left without the coin", hidden=True),
+            *(_out(f"p_{n}", f"Price {n}", hidden=True) for n in range(ACCOUNT_STEPS + 1)),
         ), BALANCE_ROWS),
-        Table("haircuts", "Haircut tiers (collateral value ratio by amount held)", "Hc", (
+        Table("haircuts", "Haircut tiers (collateral value ratio by coins held or USD value)",
+              "Hc", (
             _text("table", "Haircut table", required=True, width=12,
-                  help="Name balances use; one block of rows per table, amounts ascending "
-                       "from 0, each tier starting where the one above ends (else the "
-                       "balance shows HAIRCUT TABLE BROKEN)."),
-            _num("min_amount", "Min amount", minimum=0, required=True, fmt=SIZE_FORMAT,
-                 width=16, help="Coins held where the tier starts (first tier: 0)."),
-            _num("max_amount", "Max amount", minimum=0, fmt=SIZE_FORMAT, width=13,
+                  help="Name balances use; one block of rows per table, bounds ascending "
+                       "from 0, each tier starting where the one above ends, one unit (else "
+                       "the balance shows HAIRCUT TABLE BROKEN)."),
+            _choice("unit", "Unit", HAIRCUT_UNITS, width=9,
+                    help="coin: the bounds are coins held (Bybit, OKX); usd: their USD value "
+                         "(Binance Portfolio Margin Pro's Floor and Cap). Blank = coin."),
+            _num("min_amount", "Min", minimum=0, required=True, fmt=SIZE_FORMAT,
+                 width=16, help="Coins held (or USD value) where the tier starts (first "
+                                "tier: 0)."),
+            _num("max_amount", "Max", minimum=0, fmt=SIZE_FORMAT, width=13,
                  help="Where it ends (the next tier's min); blank = no end. Past a last "
                       "end the excess counts 0."),
             _pct("ratio", "Ratio", fmt="0.00%", width=11, required=True,
@@ -1222,9 +1259,10 @@ ACCOUNTS = Sheet(
             _out("settle", "Settle", width=9),
             _out("pnl", "Unrealised PnL", width=11),
             _out("maintenance", "Maint. margin", width=13,
-                 help="At the mark: tier rate x value - the tier's amount."),
+                 help="At the mark: tier rate x value - the tier's amount (OKX: no amount), "
+                      "in USD at the settle coin's price (Multi-Assets: its ask rate)."),
             _out("liquidation_fee", "Liq. fee", width=9,
-                 help="OKX: fee rate x value, counted in the requirement."),
+                 help="OKX: fee rate x value (USD), counted in the requirement."),
             _out("liquidation_price", "Account liq. price", fmt=PRICE_FORMAT, width=13,
                  help="Price of the asset that liquidates the account, every other price "
                       "held (every position on the asset moves); never: no price does."),
@@ -1236,6 +1274,8 @@ ACCOUNTS = Sheet(
             _out("key", "Key", hidden=True, help="exchange|asset."),
             _out("k", "k", hidden=True, help="Share of the requirement at the trigger."),
             _out("fee_used", "Fee used", hidden=True),
+            _out("keep", "Tier amounts kept", hidden=True, fmt="0",
+                 help="0 where the mode's venue charges the whole position at its tier's rate."),
             _out("signed_size", "Signed size", hidden=True),
             _out("signed_entry", "Signed size x entry", hidden=True),
             _out("unlisted_pnl", "PnL of an unlisted settle coin", hidden=True),
@@ -1244,9 +1284,17 @@ ACCOUNTS = Sheet(
             _out("settle_row", "Settle coin's balance row", hidden=True, fmt="0"),
             _out("settle_amount", "Settle coin amount", hidden=True),
             _out("settle_price", "Settle coin price", hidden=True),
+            _out("settle_bid", "Settle coin bid rate", hidden=True),
+            _out("settle_ask", "Settle coin ask rate", hidden=True),
             _out("hc_start", "Haircut start", hidden=True, fmt="0"),
             _out("hc_count", "Haircut count", hidden=True, fmt="0"),
-            _out("coin_weight", "Asset coin weighted amount", hidden=True),
+            _out("hc_usd", "Haircut in USD", hidden=True, fmt="0"),
+            _out("asset_row", "Asset coin's balance row", hidden=True, fmt="0"),
+            _out("asset_amount", "Asset coin amount", hidden=True),
+            _out("asset_factor", "Asset rate / price", hidden=True),
+            _out("asset_hc_start", "Asset haircut start", hidden=True, fmt="0"),
+            _out("asset_hc_count", "Asset haircut count", hidden=True, fmt="0"),
+            _out("asset_hc_usd", "Asset haircut in USD", hidden=True, fmt="0"),
             _out("other_equity", "Other equity", hidden=True),
             _out("other_requirement", "Other requirement", hidden=True),
             _out("other_pnl", "Other PnL in the settle coin", hidden=True),

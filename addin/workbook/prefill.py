@@ -94,22 +94,31 @@ def _tiers() -> Rows:
     return rows
 
 
-#: Haircut tables the Accounts sheet starts with: riskfuncs' stored multi-tier tables in coin
-#: units (riskfuncs.data.collateral, each with its venue, date and source), named VENUE_COIN
-#: (BYBIT_BTC, OKX_BTC, ...).
-HAIRCUT_VENUES = ("bybit_uta", "okx_multi_currency")
+#: Haircut tables the Accounts sheet starts with: riskfuncs' stored tables
+#: (riskfuncs.data.collateral, each with its venue, date and source), named PREFIX_COIN
+#: (BYBIT_BTC, OKX_BTC, BINANCE_PRO_ORDI, ...); Binance Portfolio Margin Pro's tiers are by USD
+#: value (unit usd), the others by coins held.
+HAIRCUT_PREFIXES = {"bybit_uta": "BYBIT", "okx_multi_currency": "OKX",
+                    "binance_multi_assets": "BINANCE_MA", "binance_portfolio": "BINANCE_PM",
+                    "binance_portfolio_pro": "BINANCE_PRO"}
+HAIRCUT_VENUES = tuple(HAIRCUT_PREFIXES)
+
+
+def haircut_name(venue: str, coin: str) -> str:
+    """The starting name of a stored haircut table on the Accounts sheet."""
+    return f"{HAIRCUT_PREFIXES[venue]}_{coin}".upper()
 
 
 def _haircuts() -> Rows:
     stored = collateral_tables()
     rows: Rows = []
     for (venue, coin), tiers in stored.groupby(["venue", "coin"], sort=False):
-        if venue not in HAIRCUT_VENUES or (tiers["unit"] != "coin").any():
+        if venue not in HAIRCUT_PREFIXES:
             continue
         for record in tiers.to_dict("records"):
             upper = record["upper"]
-            name = f"{str(venue).split('_')[0]}_{coin}".upper()
-            rows.append({"table": name, "min_amount": record["lower"],
+            rows.append({"table": haircut_name(str(venue), str(coin)), "unit": record["unit"],
+                         "min_amount": record["lower"],
                          "max_amount": None if upper != upper else upper,
                          "ratio": record["ratio"]})
     return rows

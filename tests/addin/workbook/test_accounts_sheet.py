@@ -9,9 +9,19 @@ Workbooks filled from the complete template, all recalculated in one LibreOffice
   (equity 879,000, requirement 1,240); dYdX's example (deposit 1,000 USDC, short 3 ETH at
   3,000, MMF 5%: 3,174.60).
 * ``okx_discount``: OKX's tiered discount example, 100 BTC at 60,000 worth 5,785,500 USD.
-* ``random_<seed>``: random accounts on Bybit, OKX, Binance (Portfolio Margin), Hyperliquid
-  and dYdX: linear cross positions (tier tables on BTC and ETH), isolated rows and rows of
-  other exchanges that are no member, coins held and borrowed with haircut tables.
+* ``binance_faq``: Binance's Multi-Assets example (FAQ c983a9268cfa4e70a4916c276bb3b7bc):
+  200 USDT at index 0.99 with bid/ask buffers 0.01/0.005 and 220 USDC behind 0.5 BTCUSDT at
+  20,000 (MMR 0.8%) and 20 ETHUSDC at 600 (MMR 1%): equity 416.02, maintenance 199.596,
+  margin ratio 47.98%.
+* ``settle_priced``: settle coins away from 1 USD: a Bybit account whose positions settle in
+  USDC at 0.998, a BTC-settled linear book (ETH/BTC:BTC, maintenance in BTC at 60,000 USD),
+  and a BitMEX-style XBT symbol read as BTC.
+* ``usd_tiers``: Binance Portfolio Margin with Portfolio Margin Pro's tiers by USD value
+  (riskfuncs' stored rank-10 table), on a traded coin and on a coin held only.
+* ``random_<seed>``: random accounts on Bybit, OKX, Binance (Portfolio Margin), Binance
+  Multi-Assets (as "bitget", with bid/ask buffers), Hyperliquid and dYdX: linear cross
+  positions (tier tables on BTC and ETH), isolated rows and rows of other exchanges that are
+  no member, coins held and borrowed with haircut tables by coins held and by USD value.
 * ``problems``: every input problem the sheet names instead of a figure.
 * the blank template: every formula copes with empty input.
 
@@ -32,13 +42,13 @@ import pytest
 from openpyxl import load_workbook
 
 from addin.workbook import builder, layout, recalc
+from addin.workbook.prefill import HAIRCUT_VENUES, haircut_name
 from riskfuncs._errors import RiskInputError
-from riskfuncs.accounts import (  # the private two: riskfuncs' own test reads coins' prices
+from riskfuncs.accounts import (
     MODES,
-    _account,
-    _liquidation_prices,
     account_margin,
     collateral_tables,
+    collateral_tiers,
     collateral_value,
 )
 from riskfuncs.liquidation import NEVER_LIQUIDATED
@@ -53,6 +63,10 @@ UA, BAL, HC, ACP = (SHEET.table(k) for k in ("unified_accounts", "balances", "ha
 ERRORS = ("#VALUE!", "#NAME?", "#N/A", "#DIV/0!", "#NUM!", "#REF!", "Err:")
 
 Tiers = list[tuple[float, float | None, float]]
+#: Binance Portfolio Margin Pro's rank-10 tiers by USD value (riskfuncs' stored table).
+PRO_RANK_10: Tiers = [(t["minValue"], t["maxValue"], t["ratio"])  # type: ignore[misc]
+                      for t in collateral_tiers("binance_portfolio_pro", "GALA")]
+USD_TABLES = {"PRO_RANK_10"}
 #: Bybit help "Assets Collateral Value Ratio List (UTA)": the BTC tiers of its example.
 BYBIT_BTC: Tiers = [(0, 10, 0.98), (10, 20, 0.95), (20, 30, 0.90), (30, 40, 0.85),
                     (40, 50, 0.80), (50, None, 0.0)]
@@ -66,19 +80,22 @@ ETH_FLAT: Tiers = [(0, None, 0.9)]
 BROKEN: dict[str, Tiers] = {"GAPPED": [(0, 10, 0.9), (12, None, 0.8)],
                             "LATE_START": [(5, None, 0.9)], "OVER_ONE": [(0, None, 1.2)]}
 HAIRCUTS: dict[str, Tiers] = {"BYBIT_BTC": BYBIT_BTC, "OKX_BTC": OKX_BTC,
-                              "USDT_TIERS": USDT_TIERS, "ETH_FLAT": ETH_FLAT}
+                              "USDT_TIERS": USDT_TIERS, "ETH_FLAT": ETH_FLAT,
+                              "PRO_RANK_10": PRO_RANK_10}
 TIERS: dict[str, Any] = {"BTC/USDT:USDT": BTC_LINEAR, "ETH/USDT:USDT": ETH_LINEAR}
 
 
 def _haircut_rows(broken: bool = False) -> pd.DataFrame:
     tables = {**HAIRCUTS, **(BROKEN if broken else {})}
-    return pd.DataFrame([{"table": name, "min_amount": lo, "max_amount": hi, "ratio": ratio}
+    return pd.DataFrame([{"table": name, "unit": "usd" if name in USD_TABLES else "coin",
+                          "min_amount": lo, "max_amount": hi, "ratio": ratio}
                          for name, rows in tables.items() for lo, hi, ratio in rows])
 
 
 def _records(name: str) -> list[dict[str, Any]]:
     rows = HAIRCUTS.get(name) or BROKEN[name]
-    return [{"minAmount": lo, "maxAmount": hi, "ratio": ratio} for lo, hi, ratio in rows]
+    low, high = ("minValue", "maxValue") if name in USD_TABLES else ("minAmount", "maxAmount")
+    return [{low: lo, high: hi, "ratio": ratio} for lo, hi, ratio in rows]
 
 
 def _position(exchange: str, symbol: str, side: str, size: float, entry: float, mark: float,
@@ -131,7 +148,47 @@ def _reference_variants() -> dict[str, tuple[Book, pd.DataFrame, pd.DataFrame]]:
         {"exchange": "bybit", "coin": "USDT", "amount": 700_000.0,
          "haircut_table": "USDT_TIERS"},
     ])
+    # Binance FAQ "How to Calculate Margin in Multi-Assets Mode".
+    faq = [_position("binance", "BTC/USDT:USDT", "long", 0.5, 20_000, 20_000, 0.008),
+           _position("binance", "ETH/USDC:USDC", "long", 20.0, 600, 600, 0.01)]
+    faq_accounts = pd.DataFrame({"exchange": ["binance"], "mode": ["binance_multi_assets"]})
+    faq_balances = pd.DataFrame([
+        {"exchange": "binance", "coin": "USDT", "amount": 200.0, "price": 0.99,
+         "bid_buffer": 0.01, "ask_buffer": 0.005},
+        {"exchange": "binance", "coin": "USDC", "amount": 220.0},
+    ])
+    # Settle coins away from 1 USD; an XBT symbol is BTC.
+    priced = [
+        _position("bybit", "ETH/USDC:USDC", "short", 20.0, 3_000, 3_050, 0.01),
+        _position("bybit", "XBT/USDC:USDC", "long", 0.5, 61_000, 60_000, 0.005),
+        _position("okx", "ETH/BTC:BTC", "long", 40.0, 0.052, 0.05, 0.01, fee=0.0005),
+        _position("okx", "SOL/USDT:USDT", "short", 100.0, 150, 152, 0.02, fee=0.0005),
+    ]
+    priced_accounts = pd.DataFrame({"exchange": ["bybit", "okx"],
+                                    "mode": ["bybit_uta", "okx_multi_currency"]})
+    priced_balances = pd.DataFrame([
+        {"exchange": "bybit", "coin": "USDC", "amount": 12_000.0, "price": 0.998},
+        {"exchange": "bybit", "coin": "BTC", "amount": 0.2, "price": 60_000.0,
+         "haircut_table": "BYBIT_BTC"},
+        {"exchange": "okx", "coin": "BTC", "amount": 0.3, "price": 60_000.0,
+         "haircut_table": "OKX_BTC"},
+        {"exchange": "okx", "coin": "USDT", "amount": 2_000.0, "price": 1.001},
+    ])
+    # Binance Portfolio Margin Pro tiers by USD value: on GALA (traded) and ORDI (held).
+    pro = [_position("binance", "GALA/USDT:USDT", "long", 5e6, 0.05, 0.04, 0.02),
+           _position("binance", "BTC/USDT:USDT", "short", 3.0, 60_000, 62_000, 0.005)]
+    pro_accounts = pd.DataFrame({"exchange": ["binance"], "mode": ["binance_portfolio"]})
+    pro_balances = pd.DataFrame([
+        {"exchange": "binance", "coin": "GALA", "amount": 8e6, "price": 0.04,
+         "haircut_table": "PRO_RANK_10"},
+        {"exchange": "binance", "coin": "ORDI", "amount": 20_000.0, "price": 25.0,
+         "haircut_table": "PRO_RANK_10"},
+        {"exchange": "binance", "coin": "USDT", "amount": 5_000.0},
+    ])
     return {
+        "binance_faq": (_book(faq), faq_accounts, faq_balances),
+        "settle_priced": (_book(priced), priced_accounts, priced_balances),
+        "usd_tiers": (_book(pro), pro_accounts, pro_balances),
         "okx_fee": (_book(okx_fee), accounts, balances),
         "okx_discount": (_book(discount), accounts.iloc[:1], discount_balances),
         "segments": (_book(segments), segment_accounts, segment_balances),
@@ -139,8 +196,8 @@ def _reference_variants() -> dict[str, tuple[Book, pd.DataFrame, pd.DataFrame]]:
 
 
 VENUE_MODES = {"bybit": "bybit_uta", "okx": "okx_multi_currency",
-               "binance": "binance_portfolio", "hyperliquid": "hyperliquid_cross",
-               "dydx": "dydx_cross"}
+               "binance": "binance_portfolio", "bitget": "binance_multi_assets",
+               "hyperliquid": "hyperliquid_cross", "dydx": "dydx_cross"}
 PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0, "DOGE": 0.15}
 
 
@@ -169,20 +226,31 @@ def _random_variant(seed: int) -> tuple[Book, pd.DataFrame, pd.DataFrame]:
     book = _book([rows[i] for i in order])
     accounts = pd.DataFrame({"exchange": list(VENUE_MODES), "mode": list(VENUE_MODES.values())})
     balances = []
-    for venue in VENUE_MODES:
+    for venue, mode in VENUE_MODES.items():
         gross = sum(r["size"] * r["mark_price"] for r in rows if r["exchange"] == venue)
+
+        def buffers(mode: str = mode) -> dict[str, float]:
+            if mode != "binance_multi_assets":
+                return {}
+            return {"bid_buffer": float(rng.choice([0.0, 0.002, 0.01])),
+                    "ask_buffer": float(rng.choice([0.0, 0.003, 0.005]))}
+
         balances.append({"exchange": venue, "coin": "USDT",
                          "amount": gross * rng.uniform(0.02, 0.4),
                          "haircut_table": "USDT_TIERS" if rng.random() < 0.5 else None,
-                         "price": 0.9995 if venue == "binance" else None})
+                         "price": 0.9995 if venue in ("binance", "bitget") else None,
+                         **buffers()})
         if rng.random() < 0.7:
+            tables = ["BYBIT_BTC", "OKX_BTC", "PRO_RANK_10"]
             balances.append({"exchange": venue, "coin": "BTC",
                              "amount": float(rng.uniform(-3, 60)),
-                             "haircut_table": str(rng.choice(["BYBIT_BTC", "OKX_BTC"])),
-                             "price": PRICES["BTC"] * rng.uniform(0.98, 1.02)})
+                             "haircut_table": str(rng.choice(tables)),
+                             "price": PRICES["BTC"] * rng.uniform(0.98, 1.02), **buffers()})
         if rng.random() < 0.5:
             balances.append({"exchange": venue, "coin": "ETH",
-                             "amount": float(rng.uniform(-20, 40)), "haircut_table": "ETH_FLAT"})
+                             "amount": float(rng.uniform(-20, 40)),
+                             "haircut_table": str(rng.choice(["ETH_FLAT", "PRO_RANK_10"])),
+                             **buffers()})
     balances_frame = pd.DataFrame(balances)
     # A coin without a price and no position on it cannot be valued: price it.
     for i, b in balances_frame.iterrows():
@@ -221,6 +289,11 @@ def _problem_variant() -> tuple[Book, pd.DataFrame, pd.DataFrame]:
         *({"exchange": "kucoin", "coin": coin, "amount": 1.0, "price": 10.0,
            "haircut_table": name} for coin, name in zip(("BTC", "ETH", "SOL"), BROKEN,
                                                         strict=True)),
+        # Buffers outside Multi-Assets, and out of range.
+        {"exchange": "dydx", "coin": "USDT", "amount": 1.0, "bid_buffer": 0.01},
+        {"exchange": "binance", "coin": "USDT", "amount": 1_000.0, "bid_buffer": 1.0,
+         "ask_buffer": 0.005},
+        {"exchange": "binance", "coin": "USDC", "amount": 1_000.0, "ask_buffer": 0.005},
     ])
     return _book(rows), accounts, balances
 
@@ -268,7 +341,8 @@ def _members(book: Book, exchange: str) -> pd.DataFrame:
 
 
 def _inputs(book: Book, exchange: str, balances: pd.DataFrame) -> tuple[Any, ...]:
-    """riskfuncs.accounts' arguments for one account: book, balances, prices, haircuts."""
+    """riskfuncs.accounts' arguments for one account: book, balances, prices, haircuts, bid
+    and ask buffers."""
     rows = _members(book, exchange)
     rate = rows["maintenance_margin_rate"].astype(float)
     hyper = rows["max_leverage"].notna() & rate.isna() & rows["tier_table"].isna()
@@ -286,20 +360,24 @@ def _inputs(book: Book, exchange: str, balances: pd.DataFrame) -> tuple[Any, ...
     tables = {r["coin"]: _records(r["haircut_table"]) for _, r in mine.iterrows()
               if "haircut_table" in r and isinstance(r["haircut_table"], str)}
     coins = dict(zip(mine["coin"], mine["amount"].astype(float), strict=True))
-    return frame, coins, prices, tables
+
+    def buffer(record: Any, key: str) -> float:
+        value = record.get(key)
+        return 0.0 if value is None or pd.isna(value) else float(value)
+
+    buffers = {r["coin"]: (buffer(r, "bid_buffer"), buffer(r, "ask_buffer"))
+               for r in mine.to_dict("records")}
+    return frame, coins, prices, tables, buffers
 
 
 def _expected(book: Book, exchange: str, mode: str, balances: pd.DataFrame) -> Any:
-    frame, coins, prices, tables = _inputs(book, exchange, balances)
+    """account_margin on the sheet's inputs; Binance Multi-Assets with its buffers (a blank
+    one is 0), as the sheet always reads that mode."""
+    frame, coins, prices, tables, buffers = _inputs(book, exchange, balances)
     return account_margin(frame, coins, mode=mode,  # type: ignore[arg-type]
-                          prices=prices, collateral_tiers=tables, tiers=book.tiers)
-
-
-def _coin_prices(book: Book, exchange: str, mode: str, balances: pd.DataFrame
-                 ) -> dict[str, float]:
-    """Each coin's account liquidation price, as riskfuncs' own tests read it."""
-    frame, coins, prices, tables = _inputs(book, exchange, balances)
-    return _liquidation_prices(_account(frame, coins, mode, prices, tables, book.tiers))
+                          prices=prices, collateral_tiers=tables, tiers=book.tiers,
+                          conversion_buffers=buffers if mode == "binance_multi_assets"
+                          else None)
 
 
 def _cell(ws: Any, table: layout.Table, i: int, key: str) -> Any:
@@ -343,7 +421,6 @@ def _check_account(ws: Any, book: Book, accounts: pd.DataFrame, balances: pd.Dat
             "amber" if use >= layout.ACCOUNT_USE_AMBER else "green")
         assert _cell(ws, UA, i, "level") == level
     checked = 8
-    coin_prices = _coin_prices(book, exchange, mode, balances)
     for j in range(len(balances)):
         if balances["exchange"].iloc[j] != exchange:
             continue
@@ -357,29 +434,23 @@ def _check_account(ws: Any, book: Book, accounts: pd.DataFrame, balances: pd.Dat
             checked += 1
         assert _cell(ws, BAL, j, "problem") == ""
         price = _cell(ws, BAL, j, "liquidation_price")
-        if coin.upper() in ("USD", "USDT", "USDC"):
-            assert price == "", (exchange, coin, price)
-            continue
-        wanted = coin_prices[coin.upper()]
+        wanted = row["account_liquidation_price"]
         if wanted in (0.0, np.inf):
             assert price == NEVER_LIQUIDATED, (exchange, coin, price, wanted)
         else:
             assert _close(price, wanted), (exchange, coin, price, wanted)
         checked += 1
     members = _members(book, exchange)
-    usd = state.positions["maintenance_margin"] / state.positions["notional_usd"] * (
-        members["size"].to_numpy() * members["mark_price"].to_numpy())
     for n, (row_index, expected_row) in enumerate(zip(members.index, state.positions.itertuples(),
                                                       strict=True)):
         r = int(row_index)
         assert _cell(ws, ACP, r, "exchange") == exchange
-        assert _close(_cell(ws, ACP, r, "maintenance"), float(usd.iloc[n]))
+        assert _cell(ws, ACP, r, "asset") == expected_row.asset
+        assert _cell(ws, ACP, r, "settle") == expected_row.settle
+        assert _close(_cell(ws, ACP, r, "maintenance"), expected_row.maintenance_margin)
         assert _close(_cell(ws, ACP, r, "pnl"), expected_row.unrealized_pnl,
                       abs_=REL * expected_row.notional_usd)
-        assert _close(_cell(ws, ACP, r, "liquidation_fee"),
-                      expected_row.liquidation_fee / (expected_row.notional_usd
-                                                      / (members["size"].iloc[n]
-                                                         * members["mark_price"].iloc[n])),
+        assert _close(_cell(ws, ACP, r, "liquidation_fee"), expected_row.liquidation_fee,
                       abs_=1e-12)
         price = _cell(ws, ACP, r, "liquidation_price")
         wanted = expected_row.account_liquidation_price
@@ -417,6 +488,48 @@ def test_okx_fee_example_and_bybit_and_dydx(sheets: dict[str, Any]) -> None:
     # dYdX Chain: p' = 10,000 / 3.15.
     assert _close(_cell(ws, ACP, 3, "liquidation_price"), 10_000 / 3.15, rel=1e-12)
     assert sum(_check_account(ws, book, accounts, balances, i) for i in range(3)) > 30
+
+
+def test_binance_multi_assets_faq_example(sheets: dict[str, Any]) -> None:
+    ws, book, accounts, balances = sheets["binance_faq"]
+    _no_errors(ws)
+    # 200 USDT at the bid rate 0.99 x 0.99 = 0.9801 plus 220 USDC; the BTCUSDT maintenance
+    # (80 USDT) at the ask rate 0.99 x 1.005 = 0.99495 plus ETHUSDC's 120 USDC.
+    assert _close(_cell(ws, UA, 0, "equity"), 200 * 0.9801 + 220, rel=1e-12)
+    assert _close(_cell(ws, UA, 0, "requirement"), 80 * 0.99495 + 120, rel=1e-12)
+    assert round(_cell(ws, UA, 0, "ratio"), 4) == 0.4798
+    assert _close(_cell(ws, ACP, 0, "maintenance"), 80 * 0.99495, rel=1e-12)
+    assert _check_account(ws, book, accounts, balances, 0) > 15
+
+
+def test_settle_coins_priced_away_from_one(sheets: dict[str, Any]) -> None:
+    """The requirement counts each maintenance margin in USD at its settle coin's price:
+    USDC at 0.998, BTC at 60,000 for an ETH/BTC book; XBT/USDC is BTC's."""
+    ws, book, accounts, balances = sheets["settle_priced"]
+    _no_errors(ws)
+    bybit = (20 * 3_050 * 0.01 + 0.5 * 60_000 * 0.005) * 0.998
+    assert _close(_cell(ws, UA, 0, "requirement"), bybit, rel=1e-12)
+    okx = 40 * 0.05 * (0.01 + 0.0005) * 60_000 + 100 * 152 * (0.02 + 0.0005) * 1.001
+    assert _close(_cell(ws, UA, 1, "requirement"), okx, rel=1e-12)
+    assert (_cell(ws, ACP, 1, "asset"), _cell(ws, ACP, 1, "settle")) == ("BTC", "USDC")
+    assert _cell(ws, ACP, 2, "settle") == "BTC"
+    # The XBT position moves with the BTC balance: one account liquidation price for both.
+    assert _cell(ws, BAL, 1, "liquidation_price") == _cell(ws, ACP, 1, "liquidation_price")
+    assert sum(_check_account(ws, book, accounts, balances, i) for i in range(2)) > 30
+
+
+def test_usd_value_haircut_tiers(sheets: dict[str, Any]) -> None:
+    """Binance Portfolio Margin Pro's tiers by USD value: 20,000 ORDI at 25 (500,000 USD) is
+    50,000 + 40,000 + 50,000 + 40,000 + 10,000 = 190,000 after the rank-10 tiers."""
+    ws, book, accounts, balances = sheets["usd_tiers"]
+    _no_errors(ws)
+    assert _close(_cell(ws, BAL, 1, "value"), 190_000, rel=1e-12)
+    assert collateral_value(20_000, 25, _records("PRO_RANK_10")) == pytest.approx(190_000)
+    assert _check_account(ws, book, accounts, balances, 0) > 15
+    # GALA's price crosses three USD tiers of its own balance (200,000, 100,000 and 50,000 USD)
+    # on the way to liquidation.
+    gala = _cell(ws, ACP, 0, "liquidation_price")
+    assert 8e6 * gala < 50_000 and 8e6 * 0.04 > 200_000
 
 
 def test_okx_tiered_discount_example(sheets: dict[str, Any]) -> None:
@@ -464,7 +577,7 @@ def test_problems_show_instead_of_figures(sheets: dict[str, Any]) -> None:
     _no_errors(ws)
     expected = {
         "bybit": layout.PROBLEM_BALANCES, "okx": layout.PROBLEM_MODE_MISSING,
-        "binance": layout.PROBLEM_MODE_NOT_COVERED, "gate": layout.PROBLEM_INVERSE,
+        "binance": layout.PROBLEM_BALANCES, "gate": layout.PROBLEM_INVERSE,
         "hyperliquid": "", "dydx": layout.PROBLEM_ACCOUNT, "bitget": layout.PROBLEM_BALANCES,
         "kucoin": layout.PROBLEM_NO_POSITIONS,
     }
@@ -478,7 +591,8 @@ def test_problems_show_instead_of_figures(sheets: dict[str, Any]) -> None:
     bal = [_cell(ws, BAL, j, "problem") for j in range(len(balances))]
     assert bal == [layout.PROBLEM_PRICE_MISSING, layout.PROBLEM_HAIRCUT_MISSING, "", "",
                    layout.PROBLEM_ACCOUNT_NOT_LISTED, layout.PROBLEM_AMOUNT_MISSING,
-                   layout.PROBLEM_COIN_TWICE, *[layout.PROBLEM_HAIRCUT_BROKEN] * 3]
+                   layout.PROBLEM_COIN_TWICE, *[layout.PROBLEM_HAIRCUT_BROKEN] * 3,
+                   layout.PROBLEM_BUFFER_MODE, layout.PROBLEM_BUFFER_RANGE, ""]
     for name in BROKEN:  # riskfuncs refuses each of them too
         with pytest.raises(RiskInputError):
             collateral_value(1.0, 10.0, _records(name))
@@ -486,7 +600,7 @@ def test_problems_show_instead_of_figures(sheets: dict[str, Any]) -> None:
     # Per position: its account's problem, or the asset's (BTC settled in USDT and USDC).
     prices = [_cell(ws, ACP, r, "liquidation_price") for r in range(len(book.positions))]
     assert prices[0] == layout.PROBLEM_BALANCES
-    assert prices[2] == layout.PROBLEM_MODE_NOT_COVERED
+    assert prices[2] == layout.PROBLEM_BALANCES
     assert prices[4] == prices[5] == layout.PROBLEM_SETTLE_COINS
     assert prices[6] == layout.PROBLEM_ACCOUNT
     assert _cell(ws, ACP, 6, "maintenance") == layout.PROBLEM_MMR_MISSING
@@ -504,14 +618,16 @@ def test_blank_template_shows_nothing(sheets: dict[str, Any]) -> None:
             for i in range(table.rows):
                 assert _cell(ws, table, i, col.key) in ("", None, 0), (table.key, col.key, i)
     assert ws[SHEET.field_cell("accounts")].value == 0
-    # The haircut tables start as riskfuncs' stored ones (Bybit UTA and OKX, coin tiers).
+    # The haircut tables start as riskfuncs' stored ones (coin tiers, and Binance Portfolio
+    # Margin Pro's by USD value).
     stored = collateral_tables()
-    stored = stored[stored["venue"].isin(["bybit_uta", "okx_multi_currency"])]
-    rows = [tuple(_cell(ws, HC, i, k) for k in ("table", "min_amount", "max_amount", "ratio"))
-            for i in range(len(stored))]
-    assert rows == [(f"{v.split('_')[0]}_{c}".upper(), lo, "" if math.isnan(hi) else hi, r)
-                    for v, c, lo, hi, r in stored[["venue", "coin", "lower", "upper",
-                                                   "ratio"]].itertuples(index=False)]
+    stored = stored[stored["venue"].isin(HAIRCUT_VENUES)]
+    assert set(stored["unit"]) == {"coin", "usd"}
+    keys = ("table", "unit", "min_amount", "max_amount", "ratio")
+    rows = [tuple(_cell(ws, HC, i, k) for k in keys) for i in range(len(stored))]
+    assert rows == [(haircut_name(v, c), u, lo, "" if math.isnan(hi) else hi, r)
+                    for v, c, u, lo, hi, r in stored[["venue", "coin", "unit", "lower", "upper",
+                                                      "ratio"]].itertuples(index=False)]
     assert _cell(ws, HC, len(stored), "table") == ""
 
 
