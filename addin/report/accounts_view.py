@@ -5,9 +5,13 @@ Margin, its coins on Balances by coin, their haircut tiers): the mode, equity an
 the venue counts them, the account ratio in the venue's convention against its trigger, how much
 of the trigger is used (``k x requirement / equity``: 100% = liquidation) with the level perprisk
 watch gives the exchange's own account ratio (amber from 50%, red from 80%, red when liquidated),
-and per asset the price that liquidates the whole account with every other price held. Computed
-with :func:`riskfuncs.accounts.account_margin` on the workbook's inputs; an account whose inputs
-riskfuncs refuses shows the reason instead of figures.
+per asset the price that liquidates the whole account with every other price held, and per coin
+held its value after the haircut and the price of it that liquidates the account (stablecoins
+too: the depeg that does). Computed with :func:`riskfuncs.accounts.account_margin` on the
+workbook's inputs (Binance Multi-Assets with its bid/ask conversion buffers, a blank one 0, as
+the sheet computes it); an account whose inputs riskfuncs refuses shows the reason instead of
+figures. Balance rows the view does not use (their exchange is not in the Accounts table, or
+they name no coin) are listed with the reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -23,19 +27,13 @@ import pandas as pd
 from addin.reader import FilledWorkbook
 from addin.reader.filled import is_blank
 from addin.report.assessment import Alert, positions_frame, tiers_by_symbol
-from addin.workbook.layout import ACCOUNT_USE_AMBER, ACCOUNT_USE_RED
+from addin.workbook.layout import ACCOUNT_USE_AMBER, ACCOUNT_USE_RED, CONVERSION_MODE
 from riskfuncs._errors import RiskInputError
 from riskfuncs.accounts import MODES, account_margin
 from riskfuncs.venues import rule_for_venue
 
-__all__ = ["AccountAsset", "AccountCoin", "AccountSummary", "AccountView", "account_alerts",
-           "account_view", "level_of_use"]
-
-#: Modes the workbook's Accounts sheet does not compute itself (the report does, and says how).
-INDEX_PRICE_NOTE = {
-    "binance_multi_assets": "coins valued at index prices: the sheet holds no bid/ask "
-                            "conversion buffers",
-}
+__all__ = ["AccountAsset", "AccountCoin", "AccountSummary", "AccountView", "UnusedBalance",
+           "account_alerts", "account_view", "level_of_use"]
 
 
 @dataclass(frozen=True)
@@ -52,10 +50,34 @@ class AccountAsset:
 
 @dataclass(frozen=True)
 class AccountCoin:
+    """One coin of an account: wallet amount, index price, value after the haircut, and the
+    price of the coin that liquidates the account with every other price held."""
+
     coin: str
     amount: float
     price: float
     value: float  # USD after the haircut
+    #: USD; None when no positive price liquidates the account on that side.
+    liquidation_price: float | None = None
+    #: liquidation price / price - 1; None with no price.
+    move: float | None = None
+
+
+@dataclass(frozen=True)
+class UnusedBalance:
+    """A Balances by coin row the account view did not use, and why."""
+
+    exchange: str
+    coin: str
+    amount: Any
+    reason: str
+
+    @property
+    def text(self) -> str:
+        amount = self.amount if isinstance(self.amount, str) else (
+            f"{self.amount:,.8g}" if isinstance(self.amount, int | float) else "no amount")
+        return (f"{self.exchange or 'no exchange'} {self.coin or 'no coin'} {amount}: "
+                f"{self.reason}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,8 @@ class AccountSummary:
 @dataclass(frozen=True)
 class AccountView:
     accounts: list[AccountSummary]
+    #: Balance rows not valued, each with its reason.
+    unused: list[UnusedBalance] = field(default_factory=list)
 
     @property
     def red(self) -> int:
@@ -141,23 +165,53 @@ def _haircut_tables(table: pd.DataFrame | None) -> dict[str, list[dict[str, Any]
         if not name:
             continue
         high = record.get("max_amount")
+        # Bounds in coins held, or in USD value (Binance Portfolio Margin Pro).
+        low_key, high_key = (("minValue", "maxValue") if _text(record.get("unit")).lower()
+                             == "usd" else ("minAmount", "maxAmount"))
         out.setdefault(name, []).append({
-            "minAmount": float(record.get("min_amount") or 0.0),
-            "maxAmount": None if high is None or is_blank(high) else float(high),
+            low_key: float(record.get("min_amount") or 0.0),
+            high_key: None if high is None or is_blank(high) else float(high),
             "ratio": float(record["ratio"]) if not is_blank(record.get("ratio")) else np.nan})
+    return out
+
+
+def _unused_balances(balances: pd.DataFrame, listed: set[str]) -> list[UnusedBalance]:
+    """Balance rows of an exchange the Accounts table does not list, or with no coin."""
+    if balances is None or balances.empty:
+        return []
+    out = []
+    for record in balances.to_dict("records"):
+        exchange, coin = _text(record.get("exchange")), _text(record.get("coin")).upper()
+        amount = record.get("amount")
+        if not exchange and not coin and is_blank(amount):
+            continue
+        if exchange.lower() not in listed:
+            reason = ("no exchange given" if not exchange else
+                      "its exchange is not in the Accounts table (add the account with its "
+                      "mode to value it)")
+        elif not coin:
+            reason = "no coin given"
+        else:
+            continue
+        out.append(UnusedBalance(exchange, coin, None if is_blank(amount) else amount, reason))
     return out
 
 
 def account_view(book: FilledWorkbook, tier_tables: Mapping[str, pd.DataFrame]
                  ) -> AccountView | None:
-    """The unified accounts of the workbook's Accounts sheet; None when it lists none."""
+    """The unified accounts of the workbook's Accounts sheet; None when it lists none and no
+    balance row waits for one."""
     accounts = book.tables.get("unified_accounts")
-    if accounts is None or accounts.empty:
-        return None
+    if accounts is None:
+        accounts = pd.DataFrame()
+    balances = book.tables.get("balances", pd.DataFrame())
+    listed = {_text(r.get("exchange")).lower() for r in accounts.to_dict("records")} - {""}
+    unused = _unused_balances(balances, listed)
+    if not listed:
+        return AccountView([], unused) if unused else None
     table = book.tables.get("positions", pd.DataFrame())
     frame = positions_frame(table)
     tiers = tiers_by_symbol(table, tier_tables) if len(table) else {}
-    balances = book.tables.get("balances", pd.DataFrame())
     haircuts = _haircut_tables(book.tables.get("haircuts"))
     out = []
     for record in accounts.to_dict("records"):
@@ -165,7 +219,7 @@ def account_view(book: FilledWorkbook, tier_tables: Mapping[str, pd.DataFrame]
         if not exchange:
             continue
         out.append(_summary(exchange, mode, frame, tiers, balances, haircuts))
-    return AccountView(out) if out else None
+    return AccountView(out, unused)
 
 
 def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, Any],
@@ -182,6 +236,7 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
     coins: dict[str, float] = {}
     prices: dict[str, float] = {}
     tables: dict[str, Any] = {}
+    buffers: dict[str, tuple[float, float]] = {}
     rows = balances[balances["exchange"].astype(str).str.strip().str.lower() == venue] \
         if len(balances) and "exchange" in balances else pd.DataFrame()
     for record in rows.to_dict("records"):
@@ -191,6 +246,19 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
         coins[coin] = float(record.get("amount") or 0.0)
         if not is_blank(record.get("price")):
             prices[coin] = float(record["price"])
+        bid: Any = record.get("bid_buffer")
+        ask: Any = record.get("ask_buffer")
+        if not (is_blank(bid) and is_blank(ask)) and mode != CONVERSION_MODE:
+            return AccountSummary(exchange, mode, "amber",
+                                  f"bid/ask buffers of {coin} are Binance Multi-Assets' only "
+                                  f"(mode {CONVERSION_MODE})", positions=count)
+        try:
+            buffers[coin] = (0.0 if is_blank(bid) else float(bid),
+                             0.0 if is_blank(ask) else float(ask))
+        except (TypeError, ValueError):
+            return AccountSummary(exchange, mode, "amber",
+                                  f"bid/ask buffers of {coin} must be numbers",
+                                  positions=count)
         name = _text(record.get("haircut_table"))
         if name:
             if name.lower() not in haircuts:
@@ -205,7 +273,9 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
     book.loc[hyper, "maintenanceMarginRate"] = 1 / (2 * book.loc[hyper, "maxLeverage"])
     try:
         state = account_margin(book, coins, mode=mode,  # type: ignore[arg-type]
-                               prices=prices, collateral_tiers=tables, tiers=dict(tiers))
+                               prices=prices, collateral_tiers=tables, tiers=dict(tiers),
+                               conversion_buffers=buffers if mode == CONVERSION_MODE
+                               else None)
     except RiskInputError as exc:
         return AccountSummary(exchange, mode, "amber", str(exc).splitlines()[0],
                               positions=count)
@@ -224,9 +294,16 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
         exchange, mode, level_of_use(use, state.liquidated), "", state.ratio_name,
         state.convention, state.equity, state.requirement, state.ratio, state.trigger, use,
         state.equity - _share(mode) * state.requirement, state.liquidated,
-        INDEX_PRICE_NOTE.get(mode, ""), len(book), assets,
-        [AccountCoin(str(c), float(r["balance"]), float(r["price"]), float(r["value"]))
-         for c, r in state.coins.iterrows()])
+        "", len(book), assets,
+        [_coin(str(c), r) for c, r in state.coins.iterrows()])
+
+
+def _coin(coin: str, row: pd.Series) -> AccountCoin:
+    price = float(row["price"])
+    found = float(row["account_liquidation_price"])
+    at = found if 0 < found < math.inf else None
+    return AccountCoin(coin, float(row["balance"]), price, float(row["value"]), at,
+                       None if at is None else at / price - 1)
 
 
 def account_alerts(view: AccountView | None) -> list[Alert]:
@@ -246,4 +323,8 @@ def account_alerts(view: AccountView | None) -> list[Alert]:
             text = (f"{a.use:.0%} of the way to liquidation ({a.ratio_name} {a.ratio_text}, "
                     f"trigger {a.trigger_text})")
         out.append(Alert(a.level, subject, text))
+    if view.unused:
+        out.append(Alert("amber", "Accounts sheet balances",
+                         f"{len(view.unused)} balance row(s) not used: "
+                         + "; ".join(u.text for u in view.unused)))
     return out

@@ -22,6 +22,7 @@ from addin.reader import read_filled_workbook
 from addin.report import render
 from addin.report.accounts_view import AccountSummary, level_of_use
 from addin.report.pipeline import assess_book
+from addin.report.render import price as price_text
 from addin.workbook import builder, layout
 from tests.addin.workbook.inputs import Extra, fill
 from tests.addin.workbook.test_accounts_sheet import _book as book_of
@@ -80,6 +81,13 @@ def test_reference_accounts(reference: Any) -> None:
         prices = state.positions.drop_duplicates("asset")["account_liquidation_price"]
         assert [a.liquidation_price for a in mine.assets] == pytest.approx(list(prices),
                                                                            rel=1e-12)
+        # Every coin held (stablecoins too) with riskfuncs' public account liquidation price.
+        coins = state.coins["account_liquidation_price"]
+        assert [c.coin for c in mine.coins] == list(coins.index)
+        assert [c.liquidation_price or 0.0 for c in mine.coins] == pytest.approx(
+            [p if 0 < p < math.inf else 0.0 for p in coins], rel=1e-12)
+        assert [c.value for c in mine.coins] == pytest.approx(list(state.coins["value"]),
+                                                              rel=1e-12)
 
 
 @pytest.mark.parametrize(("use", "liquidated", "level"), [
@@ -142,6 +150,76 @@ def test_the_section_in_text_and_html(reference: Any) -> None:
     assert "okx_multi_currency, 2 position(s)" in part
     assert "BTC 41,838.3 (-30.27%)" in part and "ETH 3,174.60 (5.82%)" in part
     assert render(assessment, "json").count('"liquidation_price"') >= 4
+
+
+def test_binance_multi_assets_with_buffers(template: Path, tmp_path: Path) -> None:
+    """Binance's FAQ example through the report: the sheet's bid/ask buffers are used, as
+    account_margin(conversion_buffers=...) takes them (416.02, 199.596, 47.98%)."""
+    book, accounts, balances = _reference_variants()["binance_faq"]
+    assessment = _assess(template, tmp_path / "faq.xlsx", book, _extra(accounts, balances))
+    found = _by_exchange(assessment)["binance"]
+    assert found.problem == "" and found.note == ""
+    assert found.equity == pytest.approx(416.02, rel=1e-12)
+    assert found.requirement == pytest.approx(199.596, rel=1e-12)
+    assert round(found.ratio, 4) == 0.4798
+    state = _expected(book, "binance", "binance_multi_assets", balances)
+    assert [c.liquidation_price or 0.0 for c in found.coins] == pytest.approx(
+        [p if 0 < p < math.inf else 0.0 for p in state.coins["account_liquidation_price"]],
+        rel=1e-12)
+
+
+def test_coin_liquidation_prices_in_text_and_html(template: Path, tmp_path: Path) -> None:
+    """Per coin held, its account liquidation price: OKX's 100 BTC (5,785,500 USD after the
+    discount tiers) behind an ETH short needing 805 USDT liquidate at 805 / 96.425 = 8.348 USD
+    a BTC; USDT, owed (the short's 500 loss) and the coin of the 305 requirement, liquidates
+    it only far above 1 (riskfuncs' figure)."""
+    book, accounts, balances = _reference_variants()["okx_discount"]
+    assessment = _assess(template, tmp_path / "discount.xlsx", book,
+                         _extra(accounts, balances))
+    okx = _by_exchange(assessment)["okx"]
+    btc, usdt = (next(c for c in okx.coins if c.coin == coin) for coin in ("BTC", "USDT"))
+    wanted = 805 / (5_785_500 / 60_000)
+    assert btc.liquidation_price == pytest.approx(wanted, rel=1e-12)
+    assert btc.value == pytest.approx(5_785_500, rel=1e-12)
+    state = _expected(book, "okx", "okx_multi_currency", balances)
+    assert usdt.liquidation_price == pytest.approx(
+        state.coins.loc["USDT", "account_liquidation_price"], rel=1e-12)
+    assert usdt.liquidation_price > 1
+    text = render(assessment, "text")
+    section = text[text.index("UNIFIED ACCOUNTS"):]
+    move = f"({wanted / 60_000 - 1:.2%})"
+    assert (f"BTC      held   100.00000000  price     60,000.0  value      5,785,500 USD  "
+            f"account liq. price {price_text(wanted):>12}  {move}") in section
+    assert "USDT     held           0.00" in section
+    assert f"account liq. price {price_text(usdt.liquidation_price):>12}" in section
+    html = render(assessment, "html")
+    part = html[html.index("Unified accounts"):]
+    assert "Per coin held" in part and f"BTC {price_text(wanted)} {move}" in part
+
+
+def test_balance_rows_not_used_are_named(template: Path, tmp_path: Path) -> None:
+    """A balance row of an exchange missing from the Accounts table is listed with the reason
+    (and is an amber alert), with or without any account listed."""
+    book, accounts, balances = _reference_variants()["okx_fee"]
+    extra_rows = pd.DataFrame([{"exchange": "mexc", "coin": "USDT", "amount": 1_500.0},
+                               {"exchange": "kraken", "coin": "BTC", "amount": 0.25}])
+    with_rows = pd.concat([balances, extra_rows], ignore_index=True)
+    assessment = _assess(template, tmp_path / "unused.xlsx", book, _extra(accounts, with_rows))
+    unused = assessment.accounts.unused
+    assert [(u.exchange, u.coin) for u in unused] == [("mexc", "USDT"), ("kraken", "BTC")]
+    assert all("not in the Accounts table" in u.reason for u in unused)
+    alerts = {a.subject: a for a in assessment.alerts}
+    assert alerts["Accounts sheet balances"].level == "amber"
+    assert "2 balance row(s) not used: mexc USDT 1,500" in alerts["Accounts sheet balances"].text
+    text = render(assessment, "text")
+    assert "Balance rows not used (2):" in text and "kraken BTC 0.25: its exchange" in text
+    assert "mexc USDT 1,500: its exchange" in render(assessment, "html")
+    # No account listed at all: the rows are still named, not dropped.
+    none = _assess(template, tmp_path / "unused_only.xlsx", book,
+                   _extra(accounts.iloc[:0], extra_rows))
+    assert none.accounts is not None and none.accounts.accounts == []
+    assert len(none.accounts.unused) == 2
+    assert "Balance rows not used (2):" in render(none, "text")
 
 
 def test_no_accounts_no_section(template: Path, tmp_path: Path) -> None:
