@@ -16,7 +16,13 @@ The book mixes isolated and cross positions on three venues and three assets; sc
 random BTC moves with funding. Timings are the best of a few repeats, the calls taken in turn;
 nothing is asserted.
 
-Run: python bench/bench_stress.py [POSITIONS] [SCENARIOS]
+Then one partition of ``bench_scale.py``'s 10M book (200,000 positions, half of them in cross
+accounts of about 50, 100 scenarios): ``stress_test`` against the numpy pass over that grid, and
+``riskfuncs.batch.batch`` (``portfolio_margin``, ``stress_test`` and the result frame), and the
+result frame alone beside the same columns copied into a new frame.
+
+Run: python bench/bench_stress.py [POSITIONS] [SCENARIOS] [PARTITION]
+(PARTITION positions, default 200,000; 0 skips that part.)
 """
 
 from __future__ import annotations
@@ -33,7 +39,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_scale import book as scale_book
+from bench.bench_scale import scenarios as scale_scenarios
 from bench.timing import best_of_each
+from riskfuncs.batch import _stress_columns, batch
+from riskfuncs.book import as_book
+from riskfuncs.portfolio import portfolio_margin
 from riskfuncs.scenarios import Scenario
 from riskfuncs.stress import stress_test
 
@@ -93,9 +104,66 @@ def python_loop(positions: pd.DataFrame, scenarios: list[Scenario], pairs: int) 
     return (time.perf_counter() - start) / pairs
 
 
+def peak(work: Callable[[], object]) -> str:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    work()
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return f"peak {top / 2**20:7.1f} MB"
+
+
+def partition(n: int, m: int = 100) -> None:
+    """stress_test and batch on one partition of bench_scale.py's book."""
+    book = as_book(scale_book(n).drop(columns="id"))
+    grid = scale_scenarios(m)
+    print(f"one partition of the 10M book: {n:,} positions x {m} scenarios, "
+          f"{len(stress_test(book, grid[:1]).accounts):,} accounts")
+    rng = np.random.default_rng(3)
+    qty = book.quantity[:, None]
+    entry = book.numbers["entryPrice"][:, None]
+    wallet = book.numbers["collateral"][:, None]
+    moved = book.numbers["markPrice"][:, None] * (1.0 + rng.uniform(-0.5, 0.5, (1, m)))
+
+    def floor() -> object:
+        return qty * (moved - entry) + wallet
+
+    t_stress, t_batch, t_margin, t_floor = best_of_each(
+        3, lambda: stress_test(book, grid), lambda: batch(book, scenarios=grid),
+        lambda: portfolio_margin(book), floor)
+    print(f"  stress_test                   {t_stress * 1e3:10.1f} ms   "
+          f"{peak(lambda: stress_test(book, grid))}   x{t_stress / t_floor:4.1f} the numpy pass "
+          f"({t_floor * 1e3:.1f} ms)")
+    print(f"  batch (margin + stress + frame) {t_batch * 1e3:8.1f} ms   "
+          f"{peak(lambda: batch(book, scenarios=grid))}   portfolio_margin "
+          f"{t_margin * 1e3:.0f} ms")
+    # The result frame alone, as batch builds it, beside the same columns copied into a new
+    # frame (as batch built it before it kept the stress arrays as blocks).
+    stressed, margins = stress_test(book, grid), portfolio_margin(book)
+    liquidated = (stressed.account_balance < stressed.account_requirement)[
+        stressed.account_of_position]
+    names = [s.name for s in grid]
+
+    def frame() -> object:
+        return pd.concat([margins, _stress_columns(stressed.pnl, liquidated, names,
+                                                   margins.index)], axis=1)
+
+    def copied() -> object:
+        columns = {}
+        for j, name in enumerate(names):
+            columns[f"pnl: {name}"] = stressed.pnl[:, j]
+            columns[f"liquidated: {name}"] = liquidated[:, j]
+        return pd.concat([margins, pd.DataFrame(columns, index=margins.index)], axis=1)
+
+    t_frame, t_copied = best_of_each(3, frame, copied)
+    print(f"  its result frame              {t_frame * 1e3:10.1f} ms   {peak(frame)}   "
+          f"the columns copied into a frame: {t_copied * 1e3:.1f} ms, {peak(copied)}")
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     m = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    part = int(sys.argv[3]) if len(sys.argv) > 3 else 200_000
     positions = make_book(n)
     scenarios = make_scenarios(m)
     print(f"stress_test: {n:,} positions x {m:,} scenarios ({n * m:,} pairs)")
@@ -126,14 +194,6 @@ def main() -> None:
     per_pair = python_loop(positions, scenarios, 20_000)
     loop = per_pair * n * m
 
-    def peak(work: Callable[[], object]) -> str:
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        work()
-        _, top = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        return f"peak {top / 2**20:7.1f} MB"
-
     print(f"  stress_test (one call)        {vector * 1e3:10.1f} ms   {peak(call)}")
     print(f"  one numpy multiply-add pass   {t_floor * 1e3:10.1f} ms   {peak(floor)}   "
           f"stress_test x{vector / t_floor:4.1f} (target <= 3x)")
@@ -141,6 +201,8 @@ def main() -> None:
           f"{peak(results)}   stress_test x{vector / t_results:4.1f}")
     print(f"  Python loop (20,000 pairs, scaled) {loop * 1e3:10.1f} ms   "
           f"stress_test is {loop / vector:,.0f}x faster")
+    if part:
+        partition(part)
 
 
 if __name__ == "__main__":
