@@ -51,6 +51,7 @@ from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.margin import maintenance_margin
 from riskfuncs.scenarios import Scenario, scenario_set
 from riskfuncs.tiers import TierMap, resolve_tier_tables
+from riskfuncs.venues import coin_name
 
 __all__ = [
     "MODES",
@@ -406,8 +407,9 @@ class AccountMargin:
     liquidated : bool
     positions : DataFrame
         Per position: asset, settle, notional_usd, maintenance_margin (USD), unrealized_pnl,
-        liquidation_fee, account_liquidation_price (the asset price that liquidates the account
-        with every other price held; 0.0 never for a falling price, inf never for a rising one).
+        liquidation_fee, account_liquidation_price (the position's mark, in the coin it is
+        quoted in, at which its asset liquidates the account with every other price held; 0.0
+        never for a falling price, inf never for a rising one).
     coins : DataFrame
         Per coin: balance, unrealized_pnl (in the coin: the PnL of the positions it settles),
         equity (coins), price, value (USD after haircut), account_liquidation_price (the USD
@@ -458,17 +460,33 @@ class _Account:
         return (self.buffers or {}).get(coin, (0.0, 0.0))
 
     def _coin_price(self, coin: str, moved: Mapping[str, Any]) -> Any:
+        """A coin's USD price: moved, else its index price (USD coins 1)."""
         return np.asarray(moved.get(coin, self.prices.get(coin, 1.0)), dtype=float)
+
+    def marks(self, moved: Mapping[str, Any]) -> FloatArray:
+        """Each position's mark with some coins' USD prices moved: a moved asset scales the
+        marks of its positions by its move, in whatever coin they are quoted; a moved quote
+        coin leaves the marks quoted in it as they are."""
+        price = np.array(self.mark, dtype=float)
+        for asset, value in moved.items():
+            rows = self.asset == asset
+            if rows.any():
+                price[rows] = self.mark[rows] * (float(value) / self.prices[asset])
+        return price
 
     def evaluate(self, moved: Mapping[str, Any] | None = None,
                  funding: float = 0.0) -> dict[str, Any]:
-        """Equity and requirement (USD) with some asset prices moved (scalars), and a
+        """Equity and requirement (USD) with some coins' USD prices moved (scalars), and a
         cumulative funding rate paid by longs on the moved notional (``flow``: received, in
-        each settle coin, counted in the PnL)."""
+        each settle coin, counted in the PnL).
+
+        Amounts are in each coin (marks are quoted in the settle coin): coin equity = wallet
+        balance + the PnL of the positions it settles, valued at the coin's bid rate when
+        positive (then its collateral ratio) and its ask rate when negative; maintenance
+        margin and fees in the settle coin at its ask rate. Without conversion buffers both
+        rates are the coin's index price."""
         moved = dict(moved or {})
-        price = np.array(self.mark, dtype=float)
-        for asset, value in moved.items():
-            price[self.asset == asset] = float(value)
+        price = self.marks(moved)
         value = self.qty * price
         flow = -self.sign * value * funding
         pnl = self.sign * self.qty * (price - self.entry) + flow
@@ -481,47 +499,25 @@ class _Account:
             else:
                 mm[rows] = value[rows] * self.rate[rows] - self.amount[rows]
         fees = value * self.fee if self.mode.fees_in_requirement else np.zeros_like(value)
-        if self.buffers is not None:
-            return {**self._at_conversion_rates(moved, pnl, mm, fees, value), "flow": flow,
-                    "usd": self._settle_prices(moved)}
-        equity = 0.0
-        for coin in self.coins:
-            px = float(self._coin_price(coin, moved))
-            # PnL is in the settle coin (marks are quoted in it), like the balance.
-            held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum())
-            ratio = self.haircuts.get(coin, _IN_FULL) if self.mode.haircuts else _IN_FULL
-            equity += float(_weighted_value(held, px, ratio))
-        # Maintenance and fees are in each position's settle coin: in USD at its price.
-        usd = self._settle_prices(moved)
-        return {"equity": equity, "requirement": float(((mm + fees) * usd).sum()), "mm": mm,
-                "pnl": pnl, "fees": fees, "value": value, "usd": usd, "flow": flow}
-
-    def _settle_prices(self, moved: Mapping[str, Any]) -> FloatArray:
-        """The USD price of each position's settle coin."""
-        price_of = {coin: float(self._coin_price(coin, moved)) for coin in set(self.settle)}
-        return np.array([price_of[c] for c in self.settle], dtype=float)
-
-    def _rates(self, coin: str, moved: Mapping[str, Any]) -> tuple[float, float]:
-        """(bid, ask) USD conversion rates of a coin: index x (1 - bid, 1 + ask buffer)."""
-        index = float(self._coin_price(coin, moved))
-        bid_buffer, ask_buffer = self._buffer(coin)
-        return index * (1.0 - bid_buffer), index * (1.0 + ask_buffer)
-
-    def _at_conversion_rates(self, moved: Mapping[str, Any], pnl: FloatArray, mm: FloatArray,
-                             fees: FloatArray, value: FloatArray) -> dict[str, Any]:
-        """Binance Multi-Assets: amounts in each margin asset (marks quoted in the settle
-        coin); asset equity = wallet + unrealised PnL, valued min(equity x bid, equity x ask)
-        (after the collateral ratio when positive); maintenance margin at the ask rate."""
         equity = 0.0
         for coin in self.coins:
             held = self.balances.get(coin, 0.0) + float(pnl[self.settle == coin].sum())
             bid, ask = self._rates(coin, moved)
             ratio = self.haircuts.get(coin, _IN_FULL) if self.mode.haircuts else _IN_FULL
             equity += float(_weighted_value(held, bid if held >= 0 else ask, ratio))
-        ask_of = {coin: self._rates(coin, moved)[1] for coin in set(self.settle)}
-        asks = np.array([ask_of[c] for c in self.settle], dtype=float)
+        rates = {coin: (float(self._coin_price(coin, moved)), self._rates(coin, moved)[1])
+                 for coin in set(self.settle)}
+        usd = np.array([rates[c][0] for c in self.settle], dtype=float)
+        asks = np.array([rates[c][1] for c in self.settle], dtype=float)
         return {"equity": equity, "requirement": float(((mm + fees) * asks).sum()), "mm": mm,
-                "pnl": pnl, "fees": fees, "value": value, "ask": asks}
+                "pnl": pnl, "fees": fees, "value": value, "flow": flow, "usd": usd,
+                "ask": asks, "price": price}
+
+    def _rates(self, coin: str, moved: Mapping[str, Any]) -> tuple[float, float]:
+        """(bid, ask) USD conversion rates of a coin: index x (1 - bid, 1 + ask buffer)."""
+        index = float(self._coin_price(coin, moved))
+        bid_buffer, ask_buffer = self._buffer(coin)
+        return index * (1.0 - bid_buffer), index * (1.0 + ask_buffer)
 
     def margin_left(self, moved: Mapping[str, Any] | None = None) -> Any:
         """equity - k x requirement: liquidation where it reaches 0."""
@@ -542,7 +538,7 @@ def _buffers(given: Mapping[str, Any] | None, mode: str
                              f"buffer) (got {type(given).__name__})")
     out = {}
     for coin, pair in given.items():
-        name = f"conversion_buffers {str(coin).upper()}"
+        name = f"conversion_buffers {coin_name(coin)}"
         try:
             bid, ask = (float(v) for v in pair)
         except (TypeError, ValueError):
@@ -552,7 +548,7 @@ def _buffers(given: Mapping[str, Any] | None, mode: str
             raise RiskInputError(f"{name} bid buffer must be in [0, 1) (got {bid!r})")
         if not 0.0 <= ask < np.inf:
             raise RiskInputError(f"{name} ask buffer must be >= 0 (got {ask!r})")
-        out[str(coin).upper()] = (bid, ask)
+        out[coin_name(coin)] = (bid, ask)
     return out
 
 
@@ -593,22 +589,26 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
     if not EXCHANGE_RULES[chosen.rule].tier_amounts:  # OKX: the tier's rate alone
         tables = {label: table.without_amounts() for label, table in tables.items()}
     rate = read.maintenance_rate(labels != "")
-    coin_prices = {str(k).upper(): float(v) for k, v in (prices or {}).items()}
+    coin_prices = {coin_name(k): float(v) for k, v in (prices or {}).items()}
     for coin, price in coin_prices.items():
         if not price > 0:
             raise RiskInputError(f"prices {coin} must be > 0 (got {price!r})")
-    for a, m in zip(asset, mark, strict=True):
-        coin_prices.setdefault(a, float(m))
-    coins = sorted({str(c).upper() for c in balances} | set(settle))
-    held = {str(k).upper(): float(v) for k, v in balances.items()}
-    unpriced = [c for c in coins if c not in coin_prices and c not in _USD_COINS]
+    coin_prices = {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices}
+    # An asset with no price given is worth its mark in USD: its mark times the USD price of
+    # the coin it is quoted in (that coin priced first, by a position quoted in USD).
+    for _ in range(2):
+        for a, m, quote in zip(asset, mark, settle, strict=True):
+            if a not in coin_prices and quote in coin_prices:
+                coin_prices[a] = float(m) * coin_prices[quote]
+    held = {coin_name(k): float(v) for k, v in balances.items()}
+    coins = sorted(set(held) | set(settle))
+    unpriced = sorted({c for c in [*coins, *asset] if c not in coin_prices})
     if unpriced:
         raise RiskInputError(f"prices must give the USD price of {', '.join(unpriced)}")
     return _Account(
         chosen, asset, settle, _floats(sign), _floats(qty), _floats(entry), _floats(mark),
         _floats(read.values("feeRate")), _floats(rate),
-        _floats(read.values("maintenanceAmount")), tables, labels, coins, held,
-        {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices},
+        _floats(read.values("maintenanceAmount")), tables, labels, coins, held, coin_prices,
         _haircuts(collateral_tiers), symbols, read.index, buffers)
 
 
@@ -617,8 +617,7 @@ def _haircuts(given: Mapping[str, Any] | None) -> dict[str, _TierArrays]:
     if given is not None and not isinstance(given, Mapping):
         raise RiskInputError(f"collateral_tiers must map each coin to a ratio or tiers (got "
                              f"{type(given).__name__})")
-    return {str(coin).strip().upper(): _tier_arrays(
-        tiers, name=f"collateral_tiers {str(coin).strip().upper()}")
+    return {coin_name(coin): _tier_arrays(tiers, name=f"collateral_tiers {coin_name(coin)}")
         for coin, tiers in (given or {}).items()}
 
 
@@ -652,8 +651,9 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     mode : {"bybit_uta", "binance_multi_assets", "binance_portfolio", "okx_multi_currency",
             "hyperliquid_cross", "dydx_cross"}
     prices : mapping of coin to USD price, optional
-        Index prices of the coins held; a position's asset defaults to its mark, USD, USDT and
-        USDC to 1.
+        USD index prices of the coins held and traded (``XBT`` is ``BTC``); an asset not
+        given is worth its mark times the USD price of the coin it is quoted in, USD, USDT
+        and USDC 1.
     collateral_tiers : mapping of coin to a ratio or tiers, optional
         :func:`collateral_value` tables per coin (a coin not listed counts at 100%). Ignored by
         modes without haircuts (Hyperliquid, dYdX).
@@ -719,14 +719,17 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     m = account.mode
     ratio, liquidated = _ratio(m, equity, requirement)
     prices_by_asset = _liquidation_prices(account)
-    usd = account._settle_prices({})
-    # With conversion rates each maintenance margin counts at its settle coin's ask rate.
-    mm_usd = state["ask"] if account.buffers is not None else usd
+    usd, mm_usd = state["usd"], state["ask"]  # the settle coin's index price and ask rate
+    # A position's account liquidation price is its mark there: the asset's USD root over
+    # its USD price now, times the mark (in the coin the position is quoted in).
+    root = np.array([prices_by_asset[a] for a in account.asset], dtype=float)
+    now = np.array([account.prices[a] for a in account.asset], dtype=float)
     positions = pd.DataFrame({
         "symbol": account.symbol, "asset": account.asset, "settle": account.settle,
         "notional_usd": state["value"] * usd, "maintenance_margin": state["mm"] * mm_usd,
         "unrealized_pnl": state["pnl"], "liquidation_fee": state["fees"] * mm_usd,
-        "account_liquidation_price": [prices_by_asset[a] for a in account.asset],
+        "account_liquidation_price": np.where(np.isin(root, (0.0, np.inf)), root,
+                                              account.mark * (root / now)),
     }, index=account.index)
     coins = pd.DataFrame({
         "balance": [account.balances.get(c, 0.0) for c in account.coins],
@@ -735,13 +738,13 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     coins["unrealized_pnl"] = [float(state["pnl"][account.settle == c].sum())
                                for c in account.coins]
     coins["equity"] = coins["balance"] + coins["unrealized_pnl"]
-    if account.buffers is None:
-        rate = coins["price"]
-    else:  # valued at the bid rate (held) or the ask rate (owed)
-        rates = [account._rates(c, {}) for c in account.coins]
-        coins["bid_rate"] = [bid for bid, _ in rates]
-        coins["ask_rate"] = [ask for _, ask in rates]
-        rate = coins["bid_rate"].where(coins["equity"] >= 0, coins["ask_rate"])
+    # Valued at the bid rate (held) or the ask rate (owed): the index price without buffers.
+    rates = [account._rates(c, {}) for c in account.coins]
+    bids = pd.Series([bid for bid, _ in rates], index=coins.index)
+    asks = pd.Series([ask for _, ask in rates], index=coins.index)
+    rate = bids.where(coins["equity"] >= 0, asks)
+    if account.buffers is not None:
+        coins["bid_rate"], coins["ask_rate"] = bids, asks
     coins["value"] = [
         float(_weighted_value(e, p, account.haircuts.get(c, _IN_FULL) if m.haircuts
                               else _IN_FULL))

@@ -110,6 +110,19 @@ _QUOTES: tuple[str, ...] = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD1", "DA
 _COIN_ALIASES: Mapping[str, str] = MappingProxyType({"XBT": "BTC"})
 
 
+def coin_name(coin: object) -> str:
+    """A coin as perprisk names it: stripped, upper case, exchange spellings read as the coin
+    (BitMEX's ``XBT`` is ``BTC``), as :func:`parse_symbol` reads the coins of a symbol.
+
+    Examples
+    --------
+    >>> coin_name(" xbt"), coin_name("usdt")
+    ('BTC', 'USDT')
+    """
+    key = str(coin if coin is not None else "").strip().upper()
+    return _COIN_ALIASES.get(key, key)
+
+
 @dataclass(frozen=True)
 class Symbol:
     """A market as a symbol names it: base, quote and settle currencies, expiry, contract type.

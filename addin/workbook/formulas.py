@@ -1350,6 +1350,13 @@ def balances_table(ctx: Context) -> dict[str, str]:
     mode = _in_accounts(e, "mode")
     bid, ask = c("bid_buffer"), c("ask_buffer")
     problem = c("problem")
+    traded_row = f'MATCH({e}&"|"&{coin_key},{ACP.name_of("key")},0)'
+    quote = f'INDEX({ACP.name_of("settle")},{traded_row})'
+    quote_given = (f'COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{quote},'
+                   f'{c.name("price")},"<>")')
+    quote_usd = "OR(" + ",".join(f'{quote}="{u}"' for u in _USD_COINS) + ")"
+    quote_price = (f'IF({quote_given}>0,SUMIFS({c.name("price")},{c.name("exchange")},{e},'
+                   f'{c.name("coin")},{quote}),IF({quote_usd},1,NA()))')
     bad_bid = f'AND({bid}<>"",OR(NOT(ISNUMBER({bid})),N({bid})<0,N({bid})>=1))'
     bad_ask = f'AND({ask}<>"",OR(NOT(ISNUMBER({ask})),N({ask})<0))'
     f = {
@@ -1367,10 +1374,12 @@ def balances_table(ctx: Context) -> dict[str, str]:
             f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{coin})>1,'
             f'"{layout.PROBLEM_COIN_TWICE}",""))))))))'
         ),
+        # riskfuncs: the price given, USD coins 1, else a position's mark on the coin times
+        # the USD price of the coin it is quoted in (its price given, or 1 for a USD coin).
         "price_used": (
             f'IF({c("price")}<>"",{c("price")},IF({usd},1,'
-            f'IFERROR(INDEX({ACP.name_of("mark_price")},MATCH({e}&"|"&{coin_key},'
-            f'{ACP.name_of("key")},0)),"{layout.PROBLEM_PRICE_MISSING}")))'
+            f'IFERROR(INDEX({ACP.name_of("mark_price")},{traded_row})*{quote_price},'
+            f'"{layout.PROBLEM_PRICE_MISSING}")))'
         ),
         "pnl": (f'SUMIFS({ACP.name_of("pnl")},{ACP.name_of("exchange")},{e},'
                 f'{ACP.name_of("settle")},{coin})'),
@@ -1410,11 +1419,14 @@ def balances_table(ctx: Context) -> dict[str, str]:
     _, d_last = margin_left(steps)
     pair = f'{e}&"|"&{coin_key}'
     account_problem = _in_accounts(e, "problem")
+    # A traded coin: its first position's mark there, in USD.
+    first = f'MATCH({pair},{ACP.name_of("key")},0)'
+    traded = f'INDEX({ACP.name_of("liquidation_price")},{first})'
     f["liquidation_price"] = (
         f'IF({account_problem}<>"",{account_problem},'
         f'IF(COUNTIF({ACP.name_of("key")},{pair})>0,'
-        f'INDEX({ACP.name_of("liquidation_price")},MATCH({pair},{ACP.name_of("key")},0)),'
-        f'{_never_or(c(f"p_{steps}"), c(f"p_{steps - 1}"), d_last)}))'
+        f'IF(ISNUMBER({traded}),{traded}*INDEX({ACP.name_of("usd_per_mark")},{first}),'
+        f'{traded}),{_never_or(c(f"p_{steps}"), c(f"p_{steps - 1}"), d_last)}))'
     )
     for key in ("pnl", "equity", "value", "liquidation_price"):
         f[key] = f'IF({problem}<>"",{problem},{f[key]})'
@@ -1456,14 +1468,15 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     tier_start, tier_count = _pos("tier_start"), _pos("tier_count")
     side = f'IF({_pos("side")}="long",1,-1)'
 
-    def maintenance(price: str) -> tuple[str, str]:
-        """(maintenance, the slope in P of maintenance + fee) of this position at ``price``,
-        in the settle coin."""
+    def maintenance(price: str, scale: str = "1") -> tuple[str, str]:
+        """(maintenance, the slope in P of maintenance + fee) of this position at its mark
+        ``price`` = ``scale`` x P, in the settle coin."""
         value = f"{size}*{price}"
         _, rate_k, amount_k = _tier_terms(value, tier_start, tier_count)
         mm = (f'IF({tier_count}=0,{value}*{_pos("base_rate")}-N({_pos("maintenance_amount")}),'
               f'{value}*{rate_k}-{c("keep")}*{amount_k})')
-        slope = f'{size}*(IF({tier_count}=0,{_pos("base_rate")},{rate_k})+{c("fee_used")})'
+        slope = (f'{scale}*{size}*(IF({tier_count}=0,{_pos("base_rate")},{rate_k})'
+                 f'+{c("fee_used")})')
         return mm, slope
 
     hc = (c("hc_start"), c("hc_count"), c("hc_usd"))
@@ -1473,11 +1486,11 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
         """(f, f') at the n-th price."""
         h, p = c(f"h_{n}"), c(f"p_{n}")
         rate = f'IF({h}<0,{c("settle_ask")},{c("settle_bid")})'
-        asset_rate = f'{p}*{c("asset_factor")}'
+        asset_rate = f'{p}*{c("usd_per_mark")}*{c("asset_factor")}'
         value = _haircut_value(h, rate, *hc)
         slope = _haircut_d_amount(h, rate, *hc)
         asset_value = _haircut_value(c("asset_amount"), asset_rate, *asset_hc)
-        asset_slope = (f'{c("asset_factor")}*'
+        asset_slope = (f'{c("usd_per_mark")}*{c("asset_factor")}*'
                        f'{_haircut_d_rate(c("asset_amount"), asset_rate, *asset_hc)}')
         f = (f'{c("other_equity")}+{value}+{asset_value}-{c("k")}*'
              f'({c("other_requirement")}+{c("settle_ask")}*'
@@ -1517,7 +1530,14 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
         "k": f'IFERROR({m["k"]},"")',
         "fee_used": f'IFERROR({m["fees"]},0)*N({_pos("fee_rate")})',
         "keep": f'IFERROR({m["keep"]},1)',
+        "mark_0": f'INDEX({c.name("mark_price")},MATCH({key},{c.name("key")},0))',
+        "scale": f'{_pos("mark_price")}/{c("mark_0")}',
+        # The asset's USD price per unit of the first mark (riskfuncs: the coin's index
+        # price, else its mark times its settle coin's price).
+        "usd_per_mark": (f'IF({listed}=0,{c("settle_price")},SUMIFS({bal("price_used")},'
+                         f'{bal("exchange")},{e},{bal("coin")},{asset})/{c("mark_0")})'),
         "signed_size": f"{side}*{size}",
+        "signed_weight": f'{c("signed_size")}*{c("scale")}',
         "signed_entry": f'{c("signed_size")}*{_pos("entry_price")}',
         "pnl": f'{c("signed_size")}*({_pos("mark_price")}-{_pos("entry_price")})',
         "settle_row": (f'IF({settle_listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
@@ -1537,7 +1557,7 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
             f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("settle")},{asset})>0,'
             f'"{layout.PROBLEM_OWN_SETTLE}","")))'
         ),
-        "pair_size": f'SUMIFS({c.name("signed_size")},{c.name("key")},{key})',
+        "pair_size": f'SUMIFS({c.name("signed_weight")},{c.name("key")},{key})',
         "pair_entry": f'SUMIFS({c.name("signed_entry")},{c.name("key")},{key})',
         "settle_amount": balance_of(c("settle_row"), "amount"),
         "settle_price": (f'IF({c("settle_row")}=0,1,'
@@ -1566,25 +1586,24 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
             f'SUMIFS({c.name("pnl")},{c.name("exchange")},{e},{c.name("settle")},{settle})'
             f'-SUMIFS({c.name("pnl")},{c.name("key")},{key})'
         ),
-        # riskfuncs starts from the coin's index price (Balances), else the first mark.
-        "p_0": (f'IF({listed}=0,INDEX({c.name("mark_price")},MATCH({key},{c.name("key")},0)),'
-                f'SUMIFS({bal("price_used")},{bal("exchange")},{e},{bal("coin")},{asset}))'),
+        # Newton's price is the first mark on the asset; each mark moves in proportion.
+        "p_0": c("mark_0"),
     }
     steps = layout.ACCOUNT_STEPS
     for n in range(steps + 1):
         p = c(f"p_{n}")
         f[f"h_{n}"] = (f'{c("settle_amount")}+{c("other_pnl")}+{c("pair_size")}*{p}'
                        f'-{c("pair_entry")}')
-        mm, f[f"d_{n}"] = maintenance(p)
-        f[f"m_{n}"] = f'{mm}+{c("fee_used")}*{size}*{p}'
+        mm, f[f"d_{n}"] = maintenance(f'{c("scale")}*{p}', c("scale"))
+        f[f"m_{n}"] = f'{mm}+{c("fee_used")}*{size}*{c("scale")}*{p}'
         if n < steps:
             fn, dn = margin_left(n)
             f[f"p_{n + 1}"] = f"IF({dn}=0,{p},MAX(0,{p}-({fn})/({dn})))"
     _, d_last = margin_left(steps)
     pre = c("pre_problem")
-    f["liquidation_price"] = (
-        f'IF({pre}<>"",{pre},'
-        f'{_never_or(c(f"p_{steps}"), c(f"p_{steps - 1}"), d_last)})'
+    solved = _never_or(c(f"p_{steps}"), c(f"p_{steps - 1}"), d_last)
+    f["liquidation_price"] = (  # this position's mark there
+        f'IF({pre}<>"",{pre},IF(ISNUMBER({solved}),{c("scale")}*{solved},{solved}))'
     )
     lp = c("liquidation_price")
     f["move"] = f'IF(ISNUMBER({lp}),{lp}/{c("mark_price")}-1,"")'
@@ -1594,7 +1613,8 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     for key_ in ("maintenance", "liquidation_fee"):
         f[key_] = f'IF({own}<>"",{own},{f[key_]})'
     # The working columns wait for a clean account: no error value, even hidden.
-    working = ("pair_size", "pair_entry", "settle_amount", "settle_price",
+    working = ("mark_0", "scale", "usd_per_mark", "signed_weight",
+               "pair_size", "pair_entry", "settle_amount", "settle_price",
                "hc_count", "hc_start", "hc_usd", "asset_row", "asset_amount", "asset_factor",
                "asset_hc_start", "asset_hc_count", "asset_hc_usd", "other_equity",
                "other_requirement", "other_pnl",

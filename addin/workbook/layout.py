@@ -70,7 +70,7 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #:    haircut tiers by coins held or by USD value (a Unit column); PnL, equity and maintenance
 #:    in the settle coin, the requirement in USD at its price; every coin's account
 #:    liquidation price, stablecoins included; XBT read as BTC.
-LAYOUT_VERSION = 9
+LAYOUT_VERSION = 10
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
 #: Alert cells, when its maintenance margin cannot be known: never a computed zero.
@@ -1264,8 +1264,9 @@ ACCOUNTS = Sheet(
             _out("liquidation_fee", "Liq. fee", width=9,
                  help="OKX: fee rate x value (USD), counted in the requirement."),
             _out("liquidation_price", "Account liq. price", fmt=PRICE_FORMAT, width=13,
-                 help="Price of the asset that liquidates the account, every other price "
-                      "held (every position on the asset moves); never: no price does."),
+                 help="This position's mark at which its asset liquidates the account, every "
+                      "other price held (every position on the asset moves in proportion); "
+                      "never: no price does."),
             _out("move", "Move to liq.", fmt="0.00%", width=9,
                  help="Account liq. price / mark - 1."),
             _out("problem", "Problem", width=20),
@@ -1276,7 +1277,13 @@ ACCOUNTS = Sheet(
             _out("fee_used", "Fee used", hidden=True),
             _out("keep", "Tier amounts kept", hidden=True, fmt="0",
                  help="0 where the mode's venue charges the whole position at its tier's rate."),
+            _out("mark_0", "First mark on the asset", hidden=True,
+                 help="The Newton price is the mark of the account's first position on the "
+                      "asset; every other mark on it moves in proportion."),
+            _out("scale", "Mark / first mark", hidden=True),
+            _out("usd_per_mark", "Asset USD price / first mark", hidden=True),
             _out("signed_size", "Signed size", hidden=True),
+            _out("signed_weight", "Signed size x mark / first mark", hidden=True),
             _out("signed_entry", "Signed size x entry", hidden=True),
             _out("unlisted_pnl", "PnL of an unlisted settle coin", hidden=True),
             _out("pair_size", "Net size on the asset", hidden=True),

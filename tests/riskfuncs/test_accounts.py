@@ -610,7 +610,7 @@ def test_binance_bid_ask_by_hand_with_a_debt_a_loss_and_a_haircut() -> None:
     # Maintenance 0.5 x 60,000 x 0.8% = 240 USDT at the ask: 238.788.
     book = _book(("BTC/USDT:USDT", "long", 0.5, 62_000, 60_000, 0.008))
     state = account_margin(book, {"USDT": -500.0, "BTC": 1.0}, mode="binance_multi_assets",
-                           prices={"USDT": 0.99}, collateral_tiers={"BTC": 0.95},
+                           prices={"USDT": 0.99, "BTC": 60_000}, collateral_tiers={"BTC": 0.95},
                            conversion_buffers={"USDT": (0.01, 0.005), "BTC": (0.002, 0.003)})
     assert state.equity == pytest.approx(56_886 - 1_492.425, rel=1e-14)
     assert state.requirement == pytest.approx(238.788, rel=1e-14)
@@ -740,3 +740,41 @@ def test_a_collateral_ratio_outside_0_1_is_refused_naming_the_coin() -> None:
                                              r"tier end where the next begins$"):
         account_margin(book, {"USDT": 1_000}, mode="bybit_uta",
                        collateral_tiers={"ETH": gap})
+
+
+def test_a_position_quoted_in_a_coin_is_valued_in_usd_through_that_coin() -> None:
+    # An ETH/BTC linear perpetual settled in BTC, marked 0.05 BTC, BTC at 60,000 USD: ETH is
+    # worth 3,000 USD unless priced; the position's PnL and maintenance are in BTC. Its
+    # account liquidation price is its mark in BTC; ETH's (coins) is in USD. XBT is BTC in
+    # balances and prices as in symbols.
+    book = _book(("ETH/BTC:BTC", "long", 100, 0.052, 0.05, 0.01))
+    state = account_margin(book, {"XBT": 0.5, "ETH": 2.0}, mode="bybit_uta",
+                           prices={"xbt": 60_000})
+    assert state.coins.loc["ETH", "price"] == pytest.approx(3_000, rel=1e-15)
+    # BTC: 0.5 + PnL 100 x (0.05 - 0.052) = 0.3 BTC = 18,000 USD; ETH 2 x 3,000.
+    assert state.equity == pytest.approx(18_000 + 6_000, rel=1e-12)
+    assert state.requirement == pytest.approx(100 * 0.05 * 0.01 * 60_000, rel=1e-12)
+    mark_there = state.positions["account_liquidation_price"].iloc[0]
+    usd_there = state.coins.loc["ETH", "account_liquidation_price"]
+    assert mark_there == pytest.approx(usd_there / 60_000, rel=1e-12)
+    # By hand, with x the mark in BTC: equity (0.5 + 100 (x - 0.052)) 60,000 + 2 x 60,000 x
+    # = requirement 100 x 0.01 x 60,000: x (6,000,000 + 120,000 - 60,000) = 282,000.
+    assert mark_there == pytest.approx(282_000 / 6_060_000, rel=1e-12)
+
+
+def test_marks_on_one_asset_move_in_proportion_and_index_prices_need_not_be_marks() -> None:
+    # A perpetual marked 60,000 and a dated future marked 60,600 on BTC, BTC's index 59,900:
+    # at the account liquidation price each position is at its own mark there, the index
+    # moved by the same factor, and the account sits on its trigger.
+    book = _book(("BTC/USDT:USDT", "long", 1, 61_000, 60_000, 0.005),
+                 ("BTC/USDT:USDT-261225", "long", 1, 61_500, 60_600, 0.005))
+    balances, prices = {"USDT": 20_000.0, "BTC": 0.1}, {"BTC": 59_900.0}
+    state = account_margin(book, balances, mode="bybit_uta", prices=prices)
+    there = state.positions["account_liquidation_price"].to_numpy()
+    factor = there[0] / 60_000
+    assert there[1] == pytest.approx(60_600 * factor, rel=1e-12)
+    assert state.coins.loc["BTC", "account_liquidation_price"] == pytest.approx(
+        59_900 * factor, rel=1e-12)
+    moved = account_margin(book.assign(markPrice=there), balances, mode="bybit_uta",
+                           prices={"BTC": 59_900 * factor})
+    assert moved.ratio == pytest.approx(1.0, rel=1e-9)
