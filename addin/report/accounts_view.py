@@ -42,10 +42,18 @@ class AccountAsset:
 
     asset: str
     mark_price: float
-    #: USD; None when no positive price liquidates the account on that side.
+    #: The mark there, in ``quoted_in``; None when no positive price liquidates the account
+    #: on that side.
     liquidation_price: float | None
     #: liquidation price / mark - 1 (the move that liquidates); None with no price.
     move: float | None
+    #: The coin the mark is quoted in (its first position's settle coin).
+    quoted_in: str = "USDT"
+
+    @property
+    def unit(self) -> str:
+        """The quote coin, shown beside the price when it is not a dollar."""
+        return "" if self.quoted_in in ("USD", "USDT", "USDC") else self.quoted_in
 
 
 @dataclass(frozen=True)
@@ -282,14 +290,16 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
     use = _share(mode) * state.requirement / state.equity if state.equity > 0 else math.nan
     assets = []
     seen = set()
-    for asset, mark, price in zip(state.positions["asset"], book["markPrice"],
-                                  state.positions["account_liquidation_price"], strict=True):
+    for asset, mark, price, quote in zip(state.positions["asset"], book["markPrice"],
+                                         state.positions["account_liquidation_price"],
+                                         state.positions["settle"], strict=True):
         if asset in seen:
             continue
         seen.add(asset)
         found = float(price) if 0 < price < math.inf else None
         assets.append(AccountAsset(str(asset), float(mark), found,
-                                   None if found is None else found / float(mark) - 1))
+                                   None if found is None else found / float(mark) - 1,
+                                   str(quote)))
     return AccountSummary(
         exchange, mode, level_of_use(use, state.liquidated), "", state.ratio_name,
         state.convention, state.equity, state.requirement, state.ratio, state.trigger, use,

@@ -227,3 +227,24 @@ def test_no_accounts_no_section(template: Path, tmp_path: Path) -> None:
     assessment = _assess(template, tmp_path / "none.xlsx", book_of(rows), Extra({}, {}))
     assert assessment.accounts is None
     assert "UNIFIED ACCOUNTS" not in render(assessment, "text")
+
+
+def test_an_asset_quoted_in_a_coin_shows_its_price_in_that_coin(template: Path,
+                                                                  tmp_path: Path) -> None:
+    """ETH/BTC settled in BTC (OKX, BTC at 60,000): ETH's account liquidation price is the
+    position's mark there, in BTC, and says so; ETH/USDC's stays in dollars, unnamed."""
+    book, accounts, balances = _reference_variants()["settle_priced"]
+    assessment = _assess(template, tmp_path / "priced.xlsx", book, _extra(accounts, balances))
+    okx = _by_exchange(assessment)["okx"]
+    eth = next(a for a in okx.assets if a.asset == "ETH")
+    state = _expected(book, "okx", "okx_multi_currency", balances)
+    wanted = state.positions.set_index("asset").loc["ETH", "account_liquidation_price"]
+    assert eth.quoted_in == "BTC" and eth.unit == "BTC"
+    assert eth.liquidation_price == pytest.approx(wanted, rel=1e-12)
+    assert eth.liquidation_price < 1  # a price in BTC, not in USD
+    bybit_eth = next(a for a in _by_exchange(assessment)["bybit"].assets if a.asset == "ETH")
+    assert bybit_eth.quoted_in == "USDC" and bybit_eth.unit == ""
+    text = render(assessment, "text")
+    assert f"account liq. price {price_text(eth.liquidation_price):>14} BTC" in text
+    html = render(assessment, "html")
+    assert f"ETH {price_text(eth.liquidation_price)} BTC (" in html
