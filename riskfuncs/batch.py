@@ -96,8 +96,7 @@ def batch(
     if scenarios is None:
         return result
     stressed = stress_test(book, scenarios, tiers=tiers)
-    liquidated = (stressed.account_balance < stressed.account_requirement)[
-        stressed.account_of_position]
+    liquidated = stressed.liquidated  # the requirement reaches the balance, as stress_test
     names = [s.name for s in stressed.scenarios]
     return pd.concat([result, _stress_columns(stressed.pnl, liquidated, names, result.index)],
                      axis=1)

@@ -55,7 +55,7 @@ from riskfuncs._errors import RiskInputError
 from riskfuncs.book import Book, as_book
 from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.margin import maintenance_terms, notional_of, unrealized_pnl
-from riskfuncs.scenarios import Scenario, get_scenario
+from riskfuncs.scenarios import Scenario, scenario_set
 from riskfuncs.tiers import TierMap, TierTable, resolve_tier_tables
 
 __all__ = ["StressResult", "stress_test"]
@@ -359,27 +359,6 @@ def _book(positions: pd.DataFrame | Book,
     return book, tier_map
 
 
-def _scenario_list(scenarios: Scenario | str | Sequence[Scenario | str]) -> tuple[Scenario, ...]:
-    items = [scenarios] if isinstance(scenarios, Scenario | str) else list(scenarios)
-    if not items:
-        raise RiskInputError("scenarios must hold at least one scenario (got none)")
-    resolved = []
-    for item in items:
-        if isinstance(item, str):
-            resolved.append(get_scenario(item))
-        elif isinstance(item, Scenario):
-            resolved.append(item)
-        else:
-            raise RiskInputError(
-                f"scenarios must be Scenario objects or library names (got {type(item).__name__})"
-            )
-    names = [s.name for s in resolved]
-    if len(set(names)) != len(names):
-        duplicate = next(n for n in names if names.count(n) > 1)
-        raise RiskInputError(f"scenarios must have unique names (got {duplicate!r} twice)")
-    return tuple(resolved)
-
-
 @dataclass(frozen=True)
 class _Accounts:
     code: IntArray  # account of each position
@@ -627,7 +606,7 @@ def stress_test(
     scenario
     BTC -30% 1h  12000.0                     1          0.0
     """
-    chosen = _scenario_list(scenarios)
+    chosen = scenario_set(scenarios)
     if betas is not None:
         betas = {str(k).strip().upper(): float(v) for k, v in betas.items()}
         bad = [k for k, v in betas.items() if not np.isfinite(v)]

@@ -44,3 +44,20 @@ def test_the_stress_columns_are_the_arrays_themselves() -> None:
     assert np.shares_memory(frame["liquidated: b"].to_numpy(), liquidated)
     beside = pd.concat([pd.DataFrame({"x": ["p", "q", "r"]}), frame], axis=1)
     assert np.shares_memory(beside["pnl: b"].to_numpy(), pnl)
+
+
+def test_a_balance_exactly_at_the_requirement_is_liquidated_in_both() -> None:
+    # Long 1 at 100, 1% maintenance, 50.5 of margin; BTC -50%: balance 50.5 - 50 = 0.5 and
+    # requirement 50 x 1% = 0.5, both exact in binary. stress_test liquidates at equality
+    # (the requirement reaches the balance); batch says the same.
+    from riskfuncs.scenarios import Scenario
+
+    book = pd.DataFrame({"exchange": ["binance"], "symbol": ["BTC/USDT:USDT"],
+                         "side": ["long"], "contracts": [1.0], "entryPrice": [100.0],
+                         "markPrice": [100.0], "collateral": [50.5],
+                         "maintenanceMarginRate": [0.01]})
+    half = [Scenario("half", moves={"BTC": -0.5})]
+    stressed = stress_test(book, half)
+    assert stressed.account_balance[0, 0] == stressed.account_requirement[0, 0] == 0.5
+    assert stressed.liquidated[0, 0]
+    assert bool(batch(book, scenarios=half)["liquidated: half"].iloc[0])
