@@ -588,6 +588,13 @@ def stress_test(
     Sources: liquidation condition and tier use as in Binance FAQ "How to Calculate Liquidation
     Price of USDⓈ-M Futures Contracts"; worst-case scan over a scenario grid as in CME SPAN.
 
+    See Also
+    --------
+    riskfuncs.accounts.account_stress : the same scenarios on a unified or multi-asset
+        account (Bybit UTA, Binance Multi-Assets and Portfolio Margin, OKX multi-currency,
+        Hyperliquid, dYdX), where every asset and collateral coin moves at once and
+        liquidation is the account ratio reaching its trigger.
+
     Examples
     --------
     A 5x long of 1 BTC at 60,000 with 12,000 isolated margin and a 0.5% maintenance rate: BTC
