@@ -382,23 +382,93 @@ def _numbers(positions: pd.DataFrame, columns: Mapping[str, str], name: str) -> 
 def _words(positions: pd.DataFrame, columns: Mapping[str, str],
            name: str) -> tuple[IntArray, list[str]]:
     """A text column as each row's code into its distinct words: stripped, empty or missing
-    values as the column's default, lower case (``collateralCurrency``: upper case)."""
+    values as the column's default, lower case (``collateralCurrency``: upper case); the words
+    in order of first appearance, each one used. A categorical or dictionary-encoded column is
+    read through its codes: its words once per category, no row hashed."""
     default = str(_COLUMNS[name].default)
     upper = name == "collateralCurrency"
     if name not in columns:
-        return np.zeros(len(positions), dtype=np.intp), [default]
-    codes, uniques = positions[columns[name]].factorize(use_na_sentinel=False)
+        return np.zeros(len(positions), dtype=np.intp if upper else np.int8), [default]
+    codes, uniques, encoded = _encoded(positions[columns[name]], use_na_sentinel=False)
     words = []
     for value in uniques:
         missing = value is None or value is pd.NA or (isinstance(value, float) and value != value)
         word = "" if missing else str(value).strip()
         word = word or default
         words.append(word.upper() if upper else word if name == "symbol" else word.lower())
+    if encoded:  # codes into categories: some may be unused, -1 is a missing value
+        words.append(default)
     distinct: dict[str, int] = {}
     renumber = np.array([distinct.setdefault(w, len(distinct)) for w in words], dtype=np.intp)
     if not len(renumber):
         return np.zeros(len(positions), dtype=np.intp), [default]
-    return renumber[codes], list(distinct)
+    if name != "collateralCurrency":  # read here only: codes as small as the words allow
+        renumber = renumber.astype(_small_codes(len(distinct)))
+    if not encoded:  # factorize numbered the values in order of first appearance
+        return renumber.take(codes), list(distinct)
+    # Number the words in order of their first row, leaving out those no row uses.
+    first = _first_rows(codes, len(words), sentinel=True)
+    word_first = np.full(len(distinct), len(codes), dtype=np.intp)
+    np.minimum.at(word_first, renumber, first)
+    used = np.flatnonzero(word_first < len(codes))
+    order = used[np.argsort(word_first[used], kind="stable")]
+    number = np.empty(len(distinct), dtype=renumber.dtype)
+    number[order] = np.arange(len(order))
+    listed = list(distinct)
+    return number[renumber].take(codes), [listed[i] for i in order]
+
+
+def _small_codes(count: int) -> type[np.signedinteger[Any]]:
+    """The smallest signed integer type that numbers ``count`` values."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if count <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def _encoded(series: pd.Series, *, use_na_sentinel: bool) -> tuple[Any, Any, bool]:
+    """``(codes, uniques, encoded)`` of a column. A pandas Categorical or an Arrow dictionary
+    column gives its own codes (-1 where missing) and categories, which may be unused or out of
+    order (``encoded`` True): nothing is hashed per row. Any other column is factorized:
+    uniques in order of first appearance, a missing value coded -1 or (``use_na_sentinel``
+    False) as one of the uniques."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return series.array.codes, dtype.categories, True  # type: ignore[attr-defined]
+    if getattr(getattr(dtype, "pyarrow_dtype", None), "index_type", None) is not None:
+        # Arrow's dictionary encoding (a Parquet column read with it): its indices, -1 for
+        # null, and its dictionary (chunks unified).
+        codes, uniques = series.factorize(use_na_sentinel=True)
+        return codes, uniques, True
+    codes, uniques = series.factorize(use_na_sentinel=use_na_sentinel)
+    return codes, uniques, False
+
+
+def _first_rows(codes: Any, size: int, *, sentinel: bool = False) -> IntArray:
+    """The first row holding each value 0 .. size - 1 of ``codes`` (``len(codes)`` where
+    none does). With ``sentinel``, code -1 counts as value ``size - 1``. The first rows are
+    found in a short head of the table when every value shows there, else value by value
+    (a few missing) or in one pass."""
+    n = len(codes)
+    first = np.full(size, n, dtype=np.intp)
+    head = min(n, 4096)
+    first[codes[:head][::-1]] = np.arange(head - 1, -1, -1)
+    unseen = np.flatnonzero(first == n)
+    if not len(unseen) or head == n:
+        return first
+    rest = codes[head:]
+    if len(unseen) <= 8:
+        for value in unseen.tolist():
+            code = -1 if sentinel and value == size - 1 else value
+            hit = rest == code
+            row = int(np.argmax(hit))
+            if hit[row]:
+                first[value] = head + row
+        return first
+    later = np.full(size, n, dtype=np.intp)
+    later[rest[::-1]] = np.arange(n - 1, head - 1, -1)
+    np.minimum(first, later, out=first)
+    return first
 
 
 def _refuse_words(index: pd.Index, name: str, codes: IntArray, words: list[str]) -> None:
@@ -410,18 +480,31 @@ def _refuse_words(index: pd.Index, name: str, codes: IntArray, words: list[str])
 
 
 def _signs(positions: pd.DataFrame, index: pd.Index) -> FloatArray:
-    """+1/-1 per row (NaN where missing), read once per distinct side."""
-    codes, uniques = positions["side"].factorize()
+    """+1/-1 per row (NaN where missing), read once per distinct side (a categorical or
+    dictionary-encoded column: once per category, through its codes)."""
+    codes, uniques, _ = _encoded(positions["side"], use_na_sentinel=True)
     words = np.asarray(uniques, dtype=object)
     try:
         signs = np.asarray(side_sign(words), dtype=float)
     except RiskInputError:
-        number = next(i for i, word in enumerate(words) if not _is_side(word))
-        position = int(np.argmax(codes == number))
-        raise _row_error(index, "side", position, "be long or short",
-                         words[number]) from None
-    result: FloatArray = np.where(codes >= 0, signs[codes] if len(signs) else np.nan, np.nan)
+        # The first row holding a word that is no side (a category no row uses is no error).
+        bad = np.array([not _is_side(word) for word in words] + [False])
+        rows = bad[codes]
+        position = int(np.argmax(rows))
+        if rows[position]:
+            raise _row_error(index, "side", position, "be long or short",
+                             words[codes[position]]) from None
+        signs = np.array([_word_sign_or_nan(word) for word in words], dtype=float)
+    # Code -1 (missing) reads the NaN appended last.
+    result: FloatArray = np.append(signs, np.nan).take(codes)
     return result
+
+
+def _word_sign_or_nan(word: Any) -> float:
+    try:
+        return float(side_sign(np.asarray([word], dtype=object))[0])
+    except RiskInputError:
+        return np.nan
 
 
 def _is_side(word: Any) -> bool:
@@ -469,16 +552,30 @@ def _combine(codes: list[IntArray]) -> tuple[IntArray, IntArray]:
     """Each row's combination of integer ``codes`` numbered 0, 1, ... in order of first
     appearance, and the first row of each combination."""
     n = len(codes[0])
-    key = np.zeros(n, dtype=np.int64)
+    widths = [int(code.max()) + 1 if n else 1 for code in codes]
     size = 1
-    for code in codes:
-        width = int(code.max()) + 1 if n else 1
-        if size * width >= 2**62:  # keep the mixed-radix key inside int64
-            key = pd.factorize(key)[0].astype(np.int64)
-            size = int(key.max()) + 1
-        key = key * width + code
+    for width in widths:
         size *= width
-    return _renumber(key, size)
+    # The mixed-radix key, in the smallest integer type that holds it (columns with one value
+    # leave it as it is).
+    key: Any = None
+    dtype = _small_codes(size) if size < 2**62 else np.int64
+    done = 1
+    for code, width in zip(codes, widths, strict=True):
+        if width == 1:
+            continue
+        if key is None:
+            key = code.astype(dtype)
+        else:
+            if done * width >= 2**62:  # keep the mixed-radix key inside int64
+                key = pd.factorize(key)[0].astype(np.int64)
+                done = int(key.max()) + 1
+            key *= width
+            key += code
+        done *= width
+    if key is None:
+        return np.zeros(n, dtype=np.intp), np.zeros(1 if n else 0, dtype=np.intp)
+    return _renumber(key, done)
 
 
 def _renumber(key: npt.NDArray[np.int64], size: int) -> tuple[IntArray, IntArray]:
@@ -490,10 +587,11 @@ def _renumber(key: npt.NDArray[np.int64], size: int) -> tuple[IntArray, IntArray
         first = np.empty(int(codes.max()) + 1 if n else 0, dtype=np.intp)
         first[codes[::-1]] = np.arange(n - 1, -1, -1)
         return codes, first
-    first_row = np.full(size, n, dtype=np.intp)
-    first_row[key[::-1]] = np.arange(n - 1, -1, -1)
+    first_row = _first_rows(key, size)
     present = np.flatnonzero(first_row < n)
     order = present[np.argsort(first_row[present], kind="stable")]
+    if len(order) and (order == np.arange(len(order))).all() and len(order) == size:
+        return key.astype(np.intp, copy=False), first_row  # numbered in order already
     number = np.empty(size, dtype=np.intp)
     number[order] = np.arange(len(order))
-    return number[key], first_row[order]
+    return number.take(key), first_row[order]

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from riskfuncs._arrays import FloatArray
+from riskfuncs._arrays import FloatArray, constant_value
 from riskfuncs._errors import RiskInputError
 from riskfuncs._typing import Contract, Exchange
 from riskfuncs.book import BOOK_COLUMNS, Book, _renumber, account_of, as_book
@@ -82,45 +82,115 @@ def _cross_terms(
     margin; isolated: the position's) and the balance (cross: the account's wallet + uPnL;
     isolated: collateral + uPnL). Only cross rows are read for the accounts' sums; the wallet
     is the first cross row's collateral (:func:`riskfuncs.book.as_book` checked that every
-    cross row of the account repeats it)."""
+    cross row of the account repeats it). Each cross row's other positions' requirement and
+    uPnL are worked out here too, once for all cross rows."""
     inverse, n_accounts = book.account, len(book.accounts)
     collateral = book.values("collateral")
     members = np.flatnonzero(book.cross)
     requirement = mm.copy()
     balance: FloatArray = collateral + upnl
-    account = inverse[members]
-    member_fee = None if fee is None else fee[members]
+    account = inverse.take(members)
+    member_mm, member_pnl = mm.take(members), upnl.take(members)
+    member_fee = None if fee is None else fee.take(members)
     # A cross member with missing data makes its whole account unknown (NaN), not zero.
-    account_mm = np.bincount(account, weights=mm[members], minlength=n_accounts)
+    account_mm = np.bincount(account, weights=member_mm, minlength=n_accounts)
     account_fee = np.zeros(n_accounts) if member_fee is None else np.bincount(
         account, weights=member_fee, minlength=n_accounts)
-    account_pnl = np.bincount(account, weights=upnl[members], minlength=n_accounts)
+    account_pnl = np.bincount(account, weights=member_pnl, minlength=n_accounts)
     first_member = np.full(n_accounts, -1, dtype=np.intp)
     first_member[account[::-1]] = members[::-1]
     wallet = np.where(first_member >= 0, collateral[first_member], np.nan)
-    requirement[members] = account_mm[account]
+    member_requirement = account_mm[account]
+    requirement[members] = member_requirement
     balance[members] = wallet[account] + account_pnl[account]
-    sums = (np.asarray(total, dtype=float) for total in (account_mm, account_fee, account_pnl))
-    return _Wallets(inverse, *sums), requirement, balance
+    own_fee = 0.0 if member_fee is None else member_fee
+    other_mm: FloatArray = member_requirement - member_mm + account_fee[account] - own_fee
+    other_pnl: FloatArray = account_pnl[account] - member_pnl
+    return _Wallets(members, other_mm, other_pnl), requirement, balance
 
 
 @dataclass(frozen=True)
 class _Wallets:
-    """Sums per cross account, and each row's account number."""
+    """The cross rows (``members``, in the book's order) and, for each, the other positions'
+    requirement and uPnL in the shared wallet."""
 
-    account: npt.NDArray[np.intp]
-    mm: FloatArray
-    fee: FloatArray
-    pnl: FloatArray
+    members: npt.NDArray[np.intp]
+    other_mm: FloatArray
+    other_pnl: FloatArray
 
-    def others(self, rows: Any, mm: FloatArray, upnl: FloatArray, fee: FloatArray | None
-               ) -> tuple[FloatArray, FloatArray]:
-        """For cross rows: the other positions' requirement and uPnL in the shared wallet."""
-        account = self.account[rows]
-        own_fee = 0.0 if fee is None else fee[rows]
-        other_mm: FloatArray = self.mm[account] - mm[rows] + self.fee[account] - own_fee
-        other_pnl: FloatArray = self.pnl[account] - upnl[rows]
-        return other_mm, other_pnl
+    def others(self, members: Any) -> tuple[FloatArray, FloatArray]:
+        """For cross rows given by their place in ``members``: the other positions'
+        requirement and uPnL."""
+        return _at(self.other_mm, members), _at(self.other_pnl, members)
+
+
+def _at(values: Any, rows: Any) -> Any:
+    """``values[rows]`` (a view for a slice); the one value of a column the table left out (a
+    broadcast default) as a float."""
+    one = constant_value(values)
+    if one is not None:
+        return float(one)
+    return values[rows] if isinstance(rows, slice) else values.take(rows)
+
+
+#: Rows per block of the liquidation pass: a block's columns (1 MiB each) stay in cache while
+#: its groups are gathered from them.
+_BLOCK = 1 << 17
+
+
+def _liquidation_groups(
+    combo: Any, venues: pd.DataFrame, venue_labels: Any, cross: BoolArray,
+) -> tuple[Any, list[tuple[str, str, str | None, str]]]:
+    """Each row's liquidation group as a small integer, and each group's (contract, rule, tier
+    label or None, margin mode): rows that share a contract type, an exchange rule, (if
+    tiered) a tier table and a margin mode. Code 2g holds the isolated rows of venue group g,
+    2g + 1 its cross rows."""
+    contracts, rules = venues["contractType"].to_numpy(), venues["rule"].to_numpy()
+    venue_group, first = _codes(contracts, rules, venue_labels)
+    small = np.int8 if 2 * len(first) < 2**7 else np.int16 if 2 * len(first) < 2**15 else np.intp
+    codes = (venue_group * 2).astype(small).take(combo)
+    codes += cross
+    kinds = [(str(contracts[venue]), str(rules[venue]), str(venue_labels[venue]) or None, mode)
+             for venue in first for mode in ("isolated", "cross")]
+    return codes, kinds
+
+
+def _split(codes: Any, block: slice, count: int,
+           members: npt.NDArray[np.intp]) -> list[tuple[int, Any, Any]]:
+    """The groups of the rows of ``block``: (code, rows within the block, for a cross group
+    the rows' places among the block's cross rows ``members``), in order of each group's
+    first row; a group of every row of the block is the slice of them all."""
+    part = codes[block]
+    groups: list[tuple[int, Any, Any]] = []
+    if count <= 16:  # a few groups: one pass each (a cross group's over the cross rows)
+        member_codes = codes[members]
+        for code in range(count):
+            if code % 2:
+                places = np.flatnonzero(member_codes == code)
+                rows = members[places] - block.start
+            else:
+                places, rows = None, np.flatnonzero(part == code)
+            if len(rows):
+                groups.append((code, rows, places))
+    else:  # a stable radix sort of the group numbers, then the runs
+        order = np.argsort(part, kind="stable")
+        for rows in np.split(order, np.flatnonzero(np.diff(part[order])) + 1):
+            if len(rows):
+                code = int(part[rows[0]])
+                places = np.searchsorted(members, rows + block.start) if code % 2 else None
+                groups.append((code, rows, places))
+    if len(groups) == 1:
+        code, _, places = groups[0]
+        return [(code, slice(None), None if places is None else slice(None))]
+    groups.sort(key=lambda group: int(group[1][0]))
+    return groups
+
+
+def _shifted(rows: Any, block: slice) -> Any:
+    """Rows within ``block`` as rows of the book."""
+    if isinstance(rows, slice):
+        return block
+    return rows + block.start if block.start else rows
 
 
 def portfolio_margin(
@@ -184,61 +254,97 @@ def portfolio_margin(
     qty = book.quantity
     entry = book.values("entryPrice")
     mark = book.values("markPrice")
-    rate = book.maintenance_rate((venue_labels != "")[combo])
+    tiered = venue_labels != ""
+    rate = book.maintenance_rate(tiered[combo] if tiered.any() else np.zeros(len(book), bool))
 
     n = len(book)
-    value = np.full(n, np.nan)
-    mm = np.full(n, np.nan)
-    upnl = np.full(n, np.nan)
-    for rows, kind, exchange, symbol, _ in _groups(combo, venues, venue_labels, None):
-        group_qty, group_mark = qty[rows], mark[rows]
-        value[rows] = notional_of(group_qty, group_mark, kind)
-        upnl[rows] = pnl_of(sign[rows], entry[rows], group_mark, group_qty, kind)
+    # The groups cover every row once: each figure is written whole (one group) or group by
+    # group into an array that starts empty.
+    groups = _groups(combo, venues, venue_labels)
+    whole = len(groups) == 1
+    value = np.empty(0) if whole else np.empty(n)
+    mm = np.empty(0) if whole else np.empty(n)
+    upnl = np.empty(0) if whole else np.empty(n)
+    for rows, kind, exchange, symbol in groups:
+        group_qty, group_mark = _at(qty, rows), _at(mark, rows)
+        group_value = notional_of(group_qty, group_mark, kind)
+        group_pnl = pnl_of(_at(sign, rows), _at(entry, rows), group_mark, group_qty, kind)
         with _rows_named(book, rows):
-            mm[rows] = maintenance_margin(
+            group_mm = maintenance_margin(
                 group_qty,
                 group_mark,
                 contract=kind,  # type: ignore[arg-type]
-                **_rate_arguments(book, rate, rows, tier_map, symbol, exchange),
+                **_rate_arguments(rate, book.values("maintenanceAmount"), rows, tier_map,
+                                  symbol, exchange),
             )
+        if whole:
+            value, upnl, mm = (np.array(figure, dtype=float, copy=None)
+                               for figure in (group_value, group_pnl, group_mm))
+        else:
+            value[rows], upnl[rows], mm[rows] = group_value, group_pnl, group_mm
     fee_rate = book.values("feeRate") if "feeRate" in book.given else None
     closing_fee = None if fee_rate is None else fee_rate * value
     wallets, requirement, balance = _cross_terms(book, mm, upnl, closing_fee)
 
     collateral = book.values("collateral")
-    liq = np.full(n, np.nan)
-    for rows, kind, exchange, symbol, mode in _groups(combo, venues, venue_labels, cross):
-        # Isolated rows share nothing; cross rows share their account's wallet.
-        others = wallets.others(rows, mm, upnl, closing_fee) if mode == "cross" else (0.0, 0.0)
-        with _rows_named(book, rows):
-            liq[rows] = liquidation_price(
-                sign[rows],
-                entry[rows],
-                qty[rows],
-                collateral[rows],
-                exchange=cast(Exchange, exchange),
-                contract=cast(Contract, kind),
-                fee_rate=0.0 if fee_rate is None else fee_rate[rows],
-                other_maintenance_margin=others[0],
-                other_unrealized_pnl=others[1],
-                margin_mode=mode,
-                **_rate_arguments(book, rate, rows, tier_map, symbol, exchange),
-            )
+    amount = book.values("maintenanceAmount")
+    codes, kinds = _liquidation_groups(combo, venues, venue_labels, cross)
+    members = wallets.members
+    liq = np.empty(n)
+    # Block by block (each block's columns stay in cache while its groups are gathered), the
+    # rows of each group of the block in one call.
+    for start in range(0, n, _BLOCK):
+        block = slice(start, min(n, start + _BLOCK))
+        block_members = slice(*np.searchsorted(members, [block.start, block.stop]).tolist())
+        block_liq = liq[block]
+        for code, rows, places in _split(codes, block, len(kinds), members[block_members]):
+            kind, exchange, symbol, mode = kinds[code]
+            # Isolated rows share nothing; cross rows share their account's wallet.
+            others: tuple[Any, Any] = (0.0, 0.0)
+            if mode == "cross":
+                others = wallets.others(block_members if isinstance(places, slice) else
+                                        places + block_members.start)
+            with _rows_named(book, _shifted(rows, block)):
+                block_liq[rows] = liquidation_price(
+                    _at(sign[block], rows),
+                    _at(entry[block], rows),
+                    _at(qty[block], rows),
+                    _at(collateral[block], rows),
+                    exchange=cast(Exchange, exchange),
+                    contract=cast(Contract, kind),
+                    fee_rate=0.0 if fee_rate is None else _at(fee_rate[block], rows),
+                    other_maintenance_margin=others[0],
+                    other_unrealized_pnl=others[1],
+                    margin_mode=mode,
+                    **_rate_arguments(rate[block], amount[block], rows, tier_map, symbol,
+                                      exchange),
+                )
 
-    # Each figure written into one new array, the exceptions set in place (no temporaries of
-    # the book's size beyond masks).
+    del wallets, codes  # the cross rows' terms and the groups, before the results grow
+
+    # Each figure written into one new array, the exceptions set in place (masked copies, no
+    # temporaries of the book's size beyond masks).
     with np.errstate(divide="ignore", invalid="ignore"):
-        unknown = np.isnan(balance) | np.isnan(requirement)
+        no_balance = np.isnan(balance)
+        unknown = np.isnan(requirement)
+        unknown |= no_balance
+        not_positive = balance > 0
+        np.logical_not(not_positive, out=not_positive)
+        no_requirement = requirement > 0
+        np.logical_not(no_requirement, out=no_requirement)
         ratio = requirement / balance
-        ratio[~(balance > 0)] = np.inf
-        ratio[unknown] = np.nan
         buffer = balance / requirement
         buffer -= 1.0
-        buffer[~(requirement > 0)] = np.inf
-        buffer[unknown] = np.nan
         effective_leverage = value / balance
-        effective_leverage[~(balance > 0)] = np.inf
-        effective_leverage[np.isnan(balance) | np.isnan(value)] = np.nan
+        no_balance |= np.isnan(value)
+        # The exceptions in place, each only where it occurs: inf where nothing is left (or
+        # nothing required), then NaN where a figure is unknown.
+        for figure, infinite, missing in ((ratio, not_positive, unknown),
+                                          (buffer, no_requirement, unknown),
+                                          (effective_leverage, not_positive, no_balance)):
+            for mask, fill in ((infinite, np.inf), (missing, np.nan)):
+                if mask.any():
+                    np.copyto(figure, fill, where=mask)
         initial = np.where(cross, np.nan, collateral)
         if "leverage" in book.given:
             leverage_given = book.values("leverage")
@@ -275,46 +381,31 @@ def _rows_of(values: Any, codes: Any) -> Any:
     return pd.Series(np.asarray(values, dtype=object)).array.take(codes)
 
 
-def _groups(
-    combo: Any, venues: pd.DataFrame, venue_labels: Any, cross: BoolArray | None
-) -> list[tuple[Any, str, str, str | None, str]]:
-    """Row groups for the per-group calls: (rows in the book's order, contract, rule, tier
-    label or None, margin mode), in the order of each group's first row.
-
-    With ``cross``, for liquidation: rows that share a contract type, an exchange rule, (if
-    tiered) a tier table and a margin mode. Without, for margin and PnL: rows that share a
-    contract type and (if tiered) a tier table and whether the rule counts tier amounts; the
-    rule and mode reported are those of the group's first venue. One group is all rows (a
-    slice, nothing gathered).
+def _groups(combo: Any, venues: pd.DataFrame,
+            venue_labels: Any) -> list[tuple[Any, str, str, str | None]]:
+    """Row groups of the margin and PnL pass: (rows in the book's order, contract, rule, tier
+    label or None), in the order of each group's first row: rows that share a contract type
+    and (if tiered) a tier table and whether the rule counts tier amounts; the rule reported
+    is that of the group's first venue. One group is all rows (a slice, nothing gathered).
     """
     contracts, rules = venues["contractType"].to_numpy(), venues["rule"].to_numpy()
-    if cross is None:  # the rule matters only for a tier table's amounts
-        amounts = [bool(label) and EXCHANGE_RULES[rule_for_venue(rule)].tier_amounts
-                   for rule, label in zip(rules, venue_labels, strict=True)]
-        venue_group, first = _codes(contracts, venue_labels, np.asarray(amounts))
-        codes = venue_group[combo] * 2
-    else:
-        venue_group, first = _codes(contracts, rules, venue_labels)
-        codes = venue_group[combo] * 2 + cross  # 2g: isolated rows of venue group g, 2g+1: cross
-    present = np.flatnonzero(np.bincount(codes, minlength=2 * len(first)))
-    parts: list[Any]
-    if len(present) == 1:
-        parts = [slice(None)]
-    elif len(present) <= 16:  # a few groups: one pass each
-        parts = [np.flatnonzero(codes == code) for code in present]
-    else:  # a stable radix sort of the group numbers, then the runs
-        small = np.int16 if 2 * len(first) < 2**15 else np.intp
-        order = np.argsort(codes.astype(small), kind="stable")
-        parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    amounts = [bool(label) and EXCHANGE_RULES[rule_for_venue(rule)].tier_amounts
+               for rule, label in zip(rules, venue_labels, strict=True)]
+    venue_group, first = _codes(contracts, venue_labels, np.asarray(amounts))
+    parts: list[Any] = [slice(None)]
+    if len(first) > 1:
+        codes = venue_group[combo]
+        if len(first) <= 16:  # a few groups: one pass each
+            parts = [np.flatnonzero(codes == code) for code in range(len(first))]
+        else:  # a stable radix sort of the group numbers, then the runs
+            order = np.argsort(codes, kind="stable")
+            parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+        parts.sort(key=lambda rows: int(rows[0]))
     groups = []
     for rows in parts:
-        code = int(codes[rows][0])
-        venue = first[code // 2]
-        label = str(venue_labels[venue])
-        groups.append((rows, str(contracts[venue]), str(rules[venue]), label or None,
-                       "cross" if code % 2 else "isolated"))
-    # In order of each group's first row, as the book lists them.
-    groups.sort(key=lambda group: 0 if isinstance(group[0], slice) else int(group[0][0]))
+        venue = first[0 if isinstance(rows, slice) else int(venue_group[combo[rows[0]]])]
+        groups.append((rows, str(contracts[venue]), str(rules[venue]),
+                       str(venue_labels[venue]) or None))
     return groups
 
 
@@ -340,15 +431,12 @@ def _rows_named(book: Book, rows: Any) -> Iterator[None]:
 
 
 def _rate_arguments(
-    book: Book, rate: FloatArray, rows: Any, tier_map: Mapping[str, Any], symbol: str | None,
-    exchange: str = "generic",
+    rate: FloatArray, amount: FloatArray, rows: Any, tier_map: Mapping[str, Any],
+    symbol: str | None, exchange: str = "generic",
 ) -> dict[str, Any]:
     if symbol is not None:
         table = tier_map[symbol]
         if not EXCHANGE_RULES[rule_for_venue(exchange)].tier_amounts:
             table = table.without_amounts()
         return {"tiers": table}
-    return {
-        "maintenance_margin_rate": rate[rows],
-        "maintenance_amount": book.values("maintenanceAmount")[rows],
-    }
+    return {"maintenance_margin_rate": _at(rate, rows), "maintenance_amount": _at(amount, rows)}
