@@ -320,7 +320,7 @@ def portfolio_margin(
                                       exchange),
                 )
 
-    del wallets, codes  # the cross rows' terms and the groups, before the results grow
+    del wallets, members, codes  # the cross rows' terms and the groups, before the results
 
     # Each figure written into one new array, the exceptions set in place (masked copies, no
     # temporaries of the book's size beyond masks).
@@ -330,21 +330,19 @@ def portfolio_margin(
         unknown |= no_balance
         not_positive = balance > 0
         np.logical_not(not_positive, out=not_positive)
-        no_requirement = requirement > 0
-        np.logical_not(no_requirement, out=no_requirement)
+        # Each figure, then its exceptions in place where they occur: inf where nothing is left
+        # (or nothing required), then NaN where the figure is unknown.
         ratio = requirement / balance
+        _set_where(ratio, not_positive, unknown)
         buffer = balance / requirement
         buffer -= 1.0
+        no_requirement = requirement > 0
+        _set_where(buffer, np.logical_not(no_requirement, out=no_requirement), unknown)
+        del no_requirement, unknown
         effective_leverage = value / balance
         no_balance |= np.isnan(value)
-        # The exceptions in place, each only where it occurs: inf where nothing is left (or
-        # nothing required), then NaN where a figure is unknown.
-        for figure, infinite, missing in ((ratio, not_positive, unknown),
-                                          (buffer, no_requirement, unknown),
-                                          (effective_leverage, not_positive, no_balance)):
-            for mask, fill in ((infinite, np.inf), (missing, np.nan)):
-                if mask.any():
-                    np.copyto(figure, fill, where=mask)
+        _set_where(effective_leverage, not_positive, no_balance)
+        del not_positive, no_balance
         initial = np.where(cross, np.nan, collateral)
         if "leverage" in book.given:
             leverage_given = book.values("leverage")
@@ -373,6 +371,13 @@ def portfolio_margin(
         copy=False,  # every column is a new array of this call
     )
     return result
+
+
+def _set_where(figure: FloatArray, infinite: BoolArray, unknown: BoolArray) -> None:
+    """inf where ``infinite``, then NaN where ``unknown`` (each skipped where no row has it)."""
+    for mask, fill in ((infinite, np.inf), (unknown, np.nan)):
+        if mask.any():
+            np.copyto(figure, fill, where=mask)
 
 
 def _rows_of(values: Any, codes: Any) -> Any:
