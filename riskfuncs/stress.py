@@ -1037,15 +1037,23 @@ def _known_sums(money: FloatArray, need: FloatArray, work: FloatArray, zeros: Fl
             "positions_liquidated": positions}
     if np.isnan(sums["equity_after"]).any():
         return None
+    _loss_sums(sums, money, work, zeros, coin, quote, lost)
+    return sums
+
+
+def _loss_sums(sums: dict[str, FloatArray], money: FloatArray, work: FloatArray,
+               zeros: FloatArray, coin: IntArray, quote: FloatArray | None,
+               lost: FloatArray | None) -> None:
+    """Add the band's default loss (``lost`` x the equity left, which ``work`` holds) and
+    shortfall to ``sums``; ``work`` is overwritten."""
     if lost is not None:
-        lost *= np.maximum(equity, zeros, out=equity)
+        lost *= np.maximum(work, zeros, out=work)
         sums["default_loss"] = np.sum(lost, axis=0)
     # The loss beyond the margin: sum of max(-balance, 0) = -sum of min(balance, 0).
     short = np.minimum(money, zeros, out=work)
     if quote is not None:
         short[coin] *= quote
     sums["shortfall"] = -np.sum(short, axis=0)
-    return sums
 
 
 def _band_sums(money: FloatArray, need: FloatArray, work: FloatArray, zeros: FloatArray,
@@ -1062,13 +1070,7 @@ def _band_sums(money: FloatArray, need: FloatArray, work: FloatArray, zeros: Flo
     sums = {"equity_after": np.sum(equity, axis=0),
             "accounts_liquidated": np.count_nonzero(liquidated, axis=0).astype(float),
             "positions_liquidated": _positions_in(liquidated, extra, start, shared)}
-    if lost is not None:
-        lost *= np.maximum(equity, zeros, out=equity)
-        sums["default_loss"] = np.sum(lost, axis=0)
-    short = np.minimum(money, zeros, out=work)
-    if quote is not None:
-        short[coin] *= quote
-    sums["shortfall"] = -np.sum(short, axis=0)
+    _loss_sums(sums, money, work, zeros, coin, quote, lost)
     unknown = np.isnan(money)
     unknown |= np.isnan(need)
     sums["positions_unknown"] = _positions_in(unknown, extra, start, shared)
