@@ -18,10 +18,10 @@ need about 30 GB; partition by partition, as here, is the only way on a 24 GiB m
 Run: python bench/bench_scale.py [POSITIONS] [SCENARIOS] [WORKERS]
 (defaults 10,000,000 x 100 on 2 workers: minutes and several GB; try 200000 20 for a look).
 
-Measured 2026-12-01 on 2 cores (AMD EPYC, 24 GiB RAM, Linux, Python 3.11, Dask 2026.8.0; the
-cores shared with other work), 10M x 100 at 51fdcea: one process 217.7 s (4.6 M pairs/s, peak
-11.2 GiB), 2 workers 205.5 s (4.9 M pairs/s, peak 5.3 and 6.1 GiB per worker). Earlier runs and
-what the time goes to: bench/README.md.
+Measured 2026-12-01 on 2 cores (AMD EPYC, 24 GiB RAM, Linux, Python 3.11, Dask 2026.8.0),
+10M x 100 at 4020735: one process 111.2 s (9.0 M pairs/s, peak 8.6 GiB), 2 workers 95.5 s
+(10.5 M pairs/s, peak 4.5 GiB per worker). Earlier runs and what the time goes to:
+bench/README.md.
 """
 
 from __future__ import annotations
