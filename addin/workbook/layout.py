@@ -1205,7 +1205,7 @@ ACCOUNTS = Sheet(
             _text("haircut_table", "Haircut table", width=16,
                   help="Name of a table below (collateral value ratio tiers); blank = 100%."),
             _out("price_used", "Price used", fmt=PRICE_FORMAT, width=11),
-            _out("pnl", "PnL settled", width=11,
+            _out("pnl", "PnL settled", fmt=SIZE_FORMAT, width=13,
                  help="Unrealised PnL of the account's positions settled in this coin (in "
                       "the coin: marks are quoted in it)."),
             _out("equity", "Equity (coins)", fmt=SIZE_FORMAT, width=17,
@@ -1257,7 +1257,8 @@ ACCOUNTS = Sheet(
             _out("mark_price", "Mark price", fmt=PRICE_FORMAT, width=13),
             _out("asset", "Asset", width=9),
             _out("settle", "Settle", width=9),
-            _out("pnl", "Unrealised PnL", width=11),
+            _out("pnl", "Unrealised PnL", fmt=SIZE_FORMAT, width=13,
+                 help="In the settle coin (marks are quoted in it)."),
             _out("maintenance", "Maint. margin", width=13,
                  help="At the mark: tier rate x value - the tier's amount (OKX: no amount), "
                       "in USD at the settle coin's price (Multi-Assets: its ask rate)."),
