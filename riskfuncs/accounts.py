@@ -35,7 +35,7 @@ approximation from your scenario table, and labels every figure "approximation".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -125,7 +125,7 @@ _TierArrays: TypeAlias = tuple[FloatArray, FloatArray, FloatArray, str]
 def _tier_arrays(tiers: CollateralTiers | _TierArrays, name: str = "tiers",
                  rate: str = "ratio") -> _TierArrays:
     """(floors, caps, ratios, unit) of a tier table; unit "coin" or "usd"."""
-    if isinstance(tiers, tuple) and len(tiers) == 4 and tiers[3] in _BOUNDS:
+    if isinstance(tiers, tuple) and len(tiers) == 4 and isinstance(tiers[3], str):
         return tiers  # already read
     if isinstance(tiers, int | float | np.floating) and not isinstance(tiers, bool):
         ratio = float(tiers)
@@ -406,10 +406,10 @@ class AccountMargin:
         Liquidation when ``ratio`` reaches it (>= for requirement/equity, <= otherwise).
     liquidated : bool
     positions : DataFrame
-        Per position: asset, settle, notional_usd, maintenance_margin (USD), unrealized_pnl,
-        liquidation_fee, account_liquidation_price (the position's mark, in the coin it is
-        quoted in, at which its asset liquidates the account with every other price held; 0.0
-        never for a falling price, inf never for a rising one).
+        Per position: asset, settle, notional_usd, maintenance_margin (USD), unrealized_pnl
+        (in the settle coin), liquidation_fee (USD), account_liquidation_price (the position's
+        mark, in the coin it is quoted in, at which its asset liquidates the account with every
+        other price held; 0.0 never for a falling price, inf never for a rising one).
     coins : DataFrame
         Per coin: balance, unrealized_pnl (in the coin: the PnL of the positions it settles),
         equity (coins), price, value (USD after haircut), account_liquidation_price (the USD
@@ -463,19 +463,23 @@ class _Account:
         """A coin's USD price: moved, else its index price (USD coins 1)."""
         return np.asarray(moved.get(coin, self.prices.get(coin, 1.0)), dtype=float)
 
-    def marks(self, moved: Mapping[str, Any]) -> FloatArray:
-        """Each position's mark with some coins' USD prices moved: a moved asset scales the
-        marks of its positions by its move, in whatever coin they are quoted; a moved quote
-        coin leaves the marks quoted in it as they are."""
+    def marks(self, moved: Mapping[str, Any], hold: Sequence[str] = ()) -> FloatArray:
+        """Each position's mark with some coins' USD prices moved: a mark is its asset's USD
+        price over its quote coin's, so it moves by the asset's move over the quote coin's
+        (ETH/BTC holds when both fall 30%; BTC/USDC rises when USDC alone falls). Marks quoted
+        in a coin of ``hold`` ignore that coin's move (its assets move with it)."""
         price = np.array(self.mark, dtype=float)
-        for asset, value in moved.items():
-            rows = self.asset == asset
-            if rows.any():
-                price[rows] = self.mark[rows] * (float(value) / self.prices[asset])
+        for coin, value in moved.items():
+            move = float(value) / self.prices[coin]
+            if move == 1.0:
+                continue
+            price[self.asset == coin] *= move
+            if coin not in hold:
+                price[self.settle == coin] /= move
         return price
 
-    def evaluate(self, moved: Mapping[str, Any] | None = None,
-                 funding: float = 0.0) -> dict[str, Any]:
+    def evaluate(self, moved: Mapping[str, Any] | None = None, funding: float = 0.0,
+                 hold: Sequence[str] = ()) -> dict[str, Any]:
         """Equity and requirement (USD) with some coins' USD prices moved (scalars), and a
         cumulative funding rate paid by longs on the moved notional (``flow``: received, in
         each settle coin, counted in the PnL).
@@ -486,7 +490,7 @@ class _Account:
         margin and fees in the settle coin at its ask rate. Without conversion buffers both
         rates are the coin's index price."""
         moved = dict(moved or {})
-        price = self.marks(moved)
+        price = self.marks(moved, hold)
         value = self.qty * price
         flow = -self.sign * value * funding
         pnl = self.sign * self.qty * (price - self.entry) + flow
@@ -519,9 +523,10 @@ class _Account:
         bid_buffer, ask_buffer = self._buffer(coin)
         return index * (1.0 - bid_buffer), index * (1.0 + ask_buffer)
 
-    def margin_left(self, moved: Mapping[str, Any] | None = None) -> Any:
+    def margin_left(self, moved: Mapping[str, Any] | None = None,
+                    hold: Sequence[str] = ()) -> Any:
         """equity - k x requirement: liquidation where it reaches 0."""
-        state = self.evaluate(moved)
+        state = self.evaluate(moved, hold=hold)
         return state["equity"] - _requirement_share(self.mode) * state["requirement"]
 
 
@@ -537,8 +542,8 @@ def _buffers(given: Mapping[str, Any] | None, mode: str
         raise RiskInputError(f"conversion_buffers must map each coin to (bid buffer, ask "
                              f"buffer) (got {type(given).__name__})")
     out = {}
-    for coin, pair in given.items():
-        name = f"conversion_buffers {coin_name(coin)}"
+    for coin, pair in _by_coin("conversion_buffers", given).items():
+        name = f"conversion_buffers {coin}"
         try:
             bid, ask = (float(v) for v in pair)
         except (TypeError, ValueError):
@@ -548,7 +553,24 @@ def _buffers(given: Mapping[str, Any] | None, mode: str
             raise RiskInputError(f"{name} bid buffer must be in [0, 1) (got {bid!r})")
         if not 0.0 <= ask < np.inf:
             raise RiskInputError(f"{name} ask buffer must be >= 0 (got {ask!r})")
-        out[coin_name(coin)] = (bid, ask)
+        out[coin] = (bid, ask)
+    return out
+
+
+def _by_coin(name: str, given: Mapping[Any, Any]) -> dict[str, Any]:
+    """A mapping keyed by coin as perprisk names it (:func:`coin_name`: ``xbt`` is BTC),
+    refusing two keys that name one coin."""
+    if not isinstance(given, Mapping):
+        raise RiskInputError(f"{name} must map each coin to its value (got "
+                             f"{type(given).__name__})")
+    out: dict[str, Any] = {}
+    spelt: dict[str, Any] = {}
+    for key, value in given.items():
+        coin = coin_name(key)
+        if coin in out:
+            raise RiskInputError(f"{name} must name each coin once ({spelt[coin]!r} and "
+                                 f"{key!r} are both {coin})")
+        out[coin], spelt[coin] = value, key
     return out
 
 
@@ -573,6 +595,10 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
     if len(unread):
         raise read.row_error("symbol", int(unread[0]), "name a market such as BTC/USDT:USDT, "
                              "BTCUSDT or BTC-USDT-SWAP", symbols[unread[0]])
+    own = np.flatnonzero(asset == settle)
+    if len(own):
+        raise read.row_error("symbol", int(own[0]), "be a linear contract: one settled in its "
+                             "own coin is inverse, margined in that coin", symbols[own[0]])
     sign = read.sign
     unknown = np.flatnonzero(np.isnan(sign))
     if len(unknown):
@@ -589,7 +615,8 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
     if not EXCHANGE_RULES[chosen.rule].tier_amounts:  # OKX: the tier's rate alone
         tables = {label: table.without_amounts() for label, table in tables.items()}
     rate = read.maintenance_rate(labels != "")
-    coin_prices = {coin_name(k): float(v) for k, v in (prices or {}).items()}
+    coin_prices = {coin: _number(f"prices {coin}", v)
+                   for coin, v in _by_coin("prices", prices or {}).items()}
     for coin, price in coin_prices.items():
         if not price > 0:
             raise RiskInputError(f"prices {coin} must be > 0 (got {price!r})")
@@ -600,7 +627,8 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
         for a, m, quote in zip(asset, mark, settle, strict=True):
             if a not in coin_prices and quote in coin_prices:
                 coin_prices[a] = float(m) * coin_prices[quote]
-    held = {coin_name(k): float(v) for k, v in balances.items()}
+    held = {coin: _number(f"balances {coin}", v)
+            for coin, v in _by_coin("balances", balances).items()}
     coins = sorted(set(held) | set(settle))
     unpriced = sorted({c for c in [*coins, *asset] if c not in coin_prices})
     if unpriced:
@@ -614,11 +642,19 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
 
 def _haircuts(given: Mapping[str, Any] | None) -> dict[str, _TierArrays]:
     """Each coin's collateral table, read and checked once, named by its coin."""
-    if given is not None and not isinstance(given, Mapping):
-        raise RiskInputError(f"collateral_tiers must map each coin to a ratio or tiers (got "
-                             f"{type(given).__name__})")
-    return {coin_name(coin): _tier_arrays(tiers, name=f"collateral_tiers {coin_name(coin)}")
-        for coin, tiers in (given or {}).items()}
+    return {coin: _tier_arrays(tiers, name=f"collateral_tiers {coin}")
+            for coin, tiers in _by_coin("collateral_tiers", given or {}).items()}
+
+
+def _number(name: str, value: Any) -> float:
+    """A finite number, or a refusal naming it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    if not np.isfinite(number):
+        raise RiskInputError(f"{name} must be a number (got {format_value(value)})")
+    return number
 
 
 def _floats(values: Any) -> FloatArray:
@@ -629,7 +665,7 @@ def _floats(values: Any) -> FloatArray:
 _USD_COINS = ("USD", "USDT", "USDC")
 
 
-def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
+def account_margin(book: pd.DataFrame | Book, balances: Mapping[str, float], *,
                    mode: AccountMode, prices: Mapping[str, float] | None = None,
                    collateral_tiers: Mapping[str, CollateralTiers] | None = None,
                    tiers: TierMap | None = None,
@@ -683,8 +719,11 @@ def account_margin(book: pd.DataFrame, balances: Mapping[str, float], *,
     The account liquidation price of an asset moves every position on that asset, and a
     balance held in that coin, with all other prices held; it is where ``equity = k x
     requirement`` (:data:`MODES`), found by bisection to machine precision through the tier
-    and haircut breakpoints. A position alone, with no haircut, reproduces
-    :func:`portfolio_margin`'s cross liquidation price on a liquidation-price venue.
+    and haircut breakpoints. A coin moves with the marks quoted in it held (a stablecoin's
+    depeg with its markets unchanged). A position alone, with no haircut and no fee,
+    reproduces :func:`portfolio_margin`'s cross liquidation price on a venue that values
+    maintenance at the mark (Binance, OKX, Hyperliquid, dYdX); :func:`portfolio_margin`
+    also counts a cross position's own closing fee, and values Bybit's on entry.
 
     Examples
     --------
@@ -810,11 +849,12 @@ def account_stress(book: pd.DataFrame | Book, balances: Mapping[str, float],
 
     Notes
     -----
-    Each coin moves from its index price in ``prices`` (its mark when not given); every
-    position on that asset is valued at the moved price, every balance in that coin too, and
-    the tiered maintenance and haircuts are re-read at the new values. A scenario moving one
-    asset to its ``account_liquidation_price`` from :func:`account_margin` lands on the
-    trigger.
+    Each coin's USD price moves from its index price in ``prices`` (an asset not given: its
+    mark times its quote coin's price); each mark moves by its asset's move over its quote
+    coin's (ETH/BTC holds when both fall 30%, BTC/USDC rises when USDC alone falls), every
+    balance in a coin is valued at its moved price, and the tiered maintenance and haircuts
+    are re-read at the new values. A scenario moving one asset to the USD price behind its
+    ``account_liquidation_price`` from :func:`account_margin` lands on the trigger.
 
     Examples
     --------
@@ -853,8 +893,9 @@ def account_stress(book: pd.DataFrame | Book, balances: Mapping[str, float],
                              f"stress scenarios (got {type(scenarios).__name__})")
     if frame.empty:
         raise RiskInputError("scenarios must have at least one scenario")
-    moves = {str(c).upper(): _floats(pd.to_numeric(frame[c], errors="coerce"))
-             for c in frame.columns if str(c).upper() in known}
+    columns = _by_coin("scenarios", {c: c for c in frame.columns})
+    moves = {coin: _floats(pd.to_numeric(frame[c], errors="coerce"))
+             for coin, c in columns.items() if coin in known}
     for coin, values in moves.items():
         require(f"scenarios {coin}", values, ~(values <= -1), "be > -1 (a price above 0)")
     m = account.mode
@@ -875,49 +916,53 @@ def account_stress(book: pd.DataFrame | Book, balances: Mapping[str, float],
 
 
 def _liquidation_prices(account: _Account) -> dict[str, float]:
-    """Per asset of the account, the price that liquidates the whole account (others held).
+    """Per asset and coin of the account, its USD price that liquidates the whole account
+    with every other price held, marks quoted in it included (a stablecoin's depeg with the
+    markets quoted in it unchanged).
 
     0.0: no positive price liquidates it on the way down; inf: none on the way up."""
     assets = sorted(set(account.asset) | set(account.coins))
     out: dict[str, float] = {}
     for asset in assets:
+        def left(price: float, asset: str = asset) -> float:
+            return float(account.margin_left({asset: price}, hold=(asset,)))
+
         now = float(account._coin_price(asset, {}))
-        left_now = float(account.margin_left({asset: now}))
+        left_now = left(now)
         # Which way is adverse: the margin left falls as the price moves that way.
-        up = float(account.margin_left({asset: now * (1 + 1e-6)}))
-        down = float(account.margin_left({asset: now * (1 - 1e-6)}))
-        falling_hurts = down < up
+        falling_hurts = left(now * (1 - 1e-6)) < left(now * (1 + 1e-6))
         # Past liquidation already: the root lies on the favourable side.
         search_down = falling_hurts == (left_now > 0)
-        out[asset] = _bisect(account, asset, now, search_down)
+        out[asset] = _bisect(left, now, search_down)
     return out
 
 
-def _bisect(account: _Account, asset: str, now: float, down: bool) -> float:
-    """The root of margin_left on one side of ``now`` (0.0 or inf when there is none)."""
-    left_now = float(account.margin_left({asset: now}))
+def _bisect(left: Callable[[float], float], now: float, down: bool) -> float:
+    """The root of ``left`` (the margin left at a price) on one side of ``now`` (0.0 or inf
+    when there is none)."""
+    left_now = left(now)
     if down:
         low, high = _TINY, now
-        if float(account.margin_left({asset: low})) * left_now > 0:
+        if left(low) * left_now > 0:
             return 0.0
     else:
         low = high = now
         for _ in range(64):  # widen until the sign changes: at most 2^64 x the price
             high *= 2.0
-            if float(account.margin_left({asset: high})) * left_now <= 0:
+            if left(high) * left_now <= 0:
                 break
         else:
             return float("inf")
-    left_low = float(account.margin_left({asset: low}))
+    left_low = left(low)
     for _ in range(200):  # halving: machine precision long before 200 steps
         middle = 0.5 * (low + high)
         if middle in (low, high):
             break
-        left = float(account.margin_left({asset: middle}))
-        if left == 0.0:
+        at = left(middle)
+        if at == 0.0:
             return middle
-        if (left > 0) == (left_low > 0):
-            low, left_low = middle, left
+        if (at > 0) == (left_low > 0):
+            low, left_low = middle, at
         else:
             high = middle
     return 0.5 * (low + high)

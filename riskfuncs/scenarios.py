@@ -45,7 +45,8 @@ __all__ = [
 DEFAULT_BETA = 2.0
 #: Betas used when a scenario lists none: ETH 1.3x BTC, stablecoin bases do not move.
 DEFAULT_BETAS: Mapping[str, float] = MappingProxyType(
-    {"ETH": 1.3, "USDT": 0.0, "USDC": 0.0, "FDUSD": 0.0, "DAI": 0.0, "TUSD": 0.0, "USDE": 0.0}
+    {"ETH": 1.3, "USD": 0.0, "USDT": 0.0, "USDC": 0.0, "FDUSD": 0.0, "DAI": 0.0, "TUSD": 0.0,
+     "USDE": 0.0, "BUSD": 0.0, "PYUSD": 0.0, "USD1": 0.0}
 )
 
 

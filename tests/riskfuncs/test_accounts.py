@@ -519,7 +519,8 @@ def test_a_scenario_to_the_account_liquidation_price_lands_on_the_trigger(mode: 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_a_joint_scenario_is_the_account_at_the_moved_prices(mode: str) -> None:
-    # Every asset and coin at once: the same as account_margin with every price moved.
+    # Every asset and coin at once: the same as account_margin with every price moved, each
+    # mark (quoted in USDT) the asset's moved USD price over USDT's moved price.
     moves = {"BTC": -0.2, "ETH": 0.15, "SOL": -0.3, "USDT": -0.02}
     scenarios = pd.DataFrame([moves, {"BTC": 0.1}], index=["crash", "btc up"])
     out = account_stress(_mixed_book(), _BALANCES, scenarios, mode=mode,  # type: ignore[arg-type]
@@ -530,8 +531,11 @@ def test_a_joint_scenario_is_the_account_at_the_moved_prices(mode: str) -> None:
         moved = {str(c): reference[str(c)] * (1 + float(v)) for c, v in row.items()
                  if not np.isnan(v)}
         book = _mixed_book()
-        for asset, price in moved.items():
-            book.loc[book["symbol"].str.startswith(asset + "/"), "markPrice"] = price
+        usdt = moved.get("USDT", 1.0)
+        for asset in ("BTC", "ETH", "SOL"):
+            rows = book["symbol"].str.startswith(asset + "/")
+            book.loc[rows, "markPrice"] = book.loc[rows, "markPrice"] * (
+                moved.get(asset, reference[asset]) / reference[asset]) / usdt
         expected = account_margin(book, _BALANCES, mode=mode,  # type: ignore[arg-type]
                                   prices={**_PRICES, **moved}, collateral_tiers=_HAIRCUTS)
         got = out.loc[name]
@@ -653,11 +657,14 @@ def test_with_conversion_rates_the_ratio_is_its_trigger_at_each_liquidation_pric
                                conversion_buffers=_BUFFERS)
         assert moved.ratio == pytest.approx(1.0, rel=1e-9), asset
     assert checked >= 2
-    # The joint stress moves each coin's bid and ask rates with its price.
+    # The joint stress moves each coin's bid and ask rates with its price, and the marks
+    # quoted in USDT up by 1 / 0.97 (every asset's USD price held).
     out = account_stress(_mixed_book(), balances, {"usdt off peg": {"USDT": -0.03}},
                          mode="binance_multi_assets", prices=prices,
                          collateral_tiers=_HAIRCUTS, conversion_buffers=_BUFFERS)
-    expected = account_margin(_mixed_book(), balances, mode="binance_multi_assets",
+    repriced = _mixed_book()
+    repriced["markPrice"] /= 0.97
+    expected = account_margin(repriced, balances, mode="binance_multi_assets",
                               prices={**prices, "USDT": 0.995 * 0.97},
                               collateral_tiers=_HAIRCUTS, conversion_buffers=_BUFFERS)
     assert out.loc["usdt off peg", "equity"] == pytest.approx(expected.equity, rel=1e-12)
@@ -778,3 +785,70 @@ def test_marks_on_one_asset_move_in_proportion_and_index_prices_need_not_be_mark
     moved = account_margin(book.assign(markPrice=there), balances, mode="bybit_uta",
                            prices={"BTC": 59_900 * factor})
     assert moved.ratio == pytest.approx(1.0, rel=1e-9)
+
+
+def test_a_joint_move_reprices_each_mark_by_its_asset_over_its_quote_coin() -> None:
+    # Short 10 ETH/BTC at 0.05 (settled in BTC) and long 0.1 BTC/USDT at 60,000; 0.2 BTC and
+    # 100 USDT held; MMR 1%. BTC and ETH both -30%: ETH/BTC holds at 0.05, BTC is 42,000.
+    # By hand: BTC equity 0.2 (no ETH/BTC PnL) x 42,000 = 8,400; USDT 100 + 0.1 x (42,000 -
+    # 60,000) = -1,700; equity 6,700. Requirement: ETH/BTC 10 x 0.05 x 1% BTC x 42,000 = 210
+    # and BTC/USDT 0.1 x 42,000 x 1% = 42: 252.
+    book = pd.DataFrame({"symbol": ["ETH/BTC:BTC", "BTC/USDT:USDT"], "side": ["short", "long"],
+                         "contracts": [10.0, 0.1], "entryPrice": [0.05, 60_000.0],
+                         "markPrice": [0.05, 60_000.0], "maintenanceMarginRate": [0.01, 0.01]})
+    out = account_stress(book, {"BTC": 0.2, "USDT": 100.0},
+                         {"both -30%": {"BTC": -0.3, "ETH": -0.3}}, mode="bybit_uta")
+    assert out.loc["both -30%", "equity"] == pytest.approx(6_700, rel=1e-12)
+    assert out.loc["both -30%", "requirement"] == pytest.approx(252, rel=1e-12)
+    # USDC 5% off its peg, BTC's USD price held: BTC/USDC rises to 60,000 / 0.95 and the short
+    # loses 0.5 x (63,157.89 - 60,000) USDC, each worth 0.95 USD.
+    short = _book(("BTC/USDC:USDC", "short", 0.5, 60_000, 60_000, 0.01))
+    depeg = account_stress(short, {"USDC": 10_000.0}, {"usdc -5%": {"USDC": -0.05}},
+                           mode="bybit_uta", prices={"BTC": 60_000})
+    loss = 0.5 * (60_000 / 0.95 - 60_000)
+    assert depeg.loc["usdc -5%", "equity"] == pytest.approx((10_000 - loss) * 0.95, rel=1e-12)
+
+
+def test_dollar_balances_do_not_follow_btc_in_library_scenarios() -> None:
+    # USD, BUSD, PYUSD and USD1 are dollars: "BTC -30% 1h" leaves them where they are.
+    from riskfuncs.scenarios import get_scenario
+
+    crash = get_scenario("BTC -30% 1h")
+    assert [crash.price_move(c) for c in ("USD", "BUSD", "PYUSD", "USD1")] == [0.0] * 4
+    book = _book(("ETH/USD:USDC", "short", 1, 3_000, 3_000, 0.01))
+    out = account_stress(book, {"USD": 1_000.0, "USDC": 3_000.0}, "BTC -30% 1h",
+                         mode="dydx_cross")
+    # ETH -39%: the short gains 1,170 USDC; USD and USDC stay at 1.
+    assert out.loc["BTC -30% 1h", "equity"] == pytest.approx(1_000 + 3_000 + 1_170, rel=1e-12)
+
+
+def test_refusals_of_coins_named_twice_missing_numbers_and_inverse_symbols() -> None:
+    book = _book(("BTC/USDT:USDT", "long", 1, 60_000, 60_000, 0.005))
+    for kwargs, message in [
+        ({"balances": {"XBT": 0.1, "BTC": 0.2}},
+         r"^balances must name each coin once \('XBT' and 'BTC' are both BTC\)$"),
+        ({"balances": {"USDT": 1}, "prices": {"btc": 1, "XBT": 2}},
+         r"^prices must name each coin once"),
+        ({"balances": {"USDT": 1}, "collateral_tiers": {"BTC": 0.9, "xbt": 0.5}},
+         r"^collateral_tiers must name each coin once"),
+        ({"balances": {"USDT": float("nan")}}, r"^balances USDT must be a number \(got nan\)$"),
+        ({"balances": {"USDT": "lots"}}, r"^balances USDT must be a number \(got 'lots'\)$"),
+    ]:
+        with pytest.raises(RiskInputError, match=message):
+            account_margin(book, mode="bybit_uta", **kwargs)  # type: ignore[arg-type]
+    inverse = _book(("BTC/USD:BTC", "long", 50_000, 60_000, 60_000, 0.005))
+    with pytest.raises(RiskInputError, match=r"^symbol \(row 0\) must be a linear contract"):
+        account_margin(inverse, {"BTC": 1}, mode="bybit_uta", prices={"BTC": 60_000})
+    with pytest.raises(RiskInputError, match=r"^scenarios must name each coin once"):
+        account_stress(book, {"USDT": 1_000}, pd.DataFrame({"XBT": [-0.1], "BTC": [-0.2]}),
+                       mode="bybit_uta")
+    # A scenario column XBT moves BTC.
+    moved = account_stress(book, {"USDT": 1_000}, {"s": {"XBT": -0.01}}, mode="bybit_uta")
+    assert moved.loc["s", "equity"] == pytest.approx(1_000 - 600, rel=1e-12)
+
+
+def test_a_tuple_of_tiers_is_a_table() -> None:
+    tiers = tuple(OKX_BTC[:4])
+    assert len(tiers) == 4
+    assert collateral_value(25, 60_000, tiers) == pytest.approx(
+        collateral_value(25, 60_000, list(tiers)), rel=1e-15)
