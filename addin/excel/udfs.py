@@ -72,6 +72,7 @@ from riskfuncs import volatility as volatility_models
 from riskfuncs.data.collateral import COLLATERAL_TABLES
 from riskfuncs.liquidation import ALREADY_LIQUIDATED, NEVER_LIQUIDATED
 from riskfuncs.scenarios import DEFAULT_EXCHANGE_LGD
+from riskfuncs.venues import coin_name
 from riskfuncs.volatility import RISKMETRICS_LAMBDA
 
 # Cell wording of arguments shared by several functions (function wizard text, <= 255 characters);
@@ -275,7 +276,7 @@ def _tiers_by_coin(name: str, value: Any, default: Any) -> Any:
         record: Record = {low: numbers[low] if low in filled else 0.0,
                           high: numbers[high] if high in filled else None,
                           "ratio": numbers["ratio"]}
-        blocks.setdefault(coin.strip().upper(), []).append((row, record))
+        blocks.setdefault(coin_name(coin), []).append((row, record))
     if not blocks:
         raise RiskInputError(f"{name} must hold at least one tier under its header row")
     return {coin: _checked_tiers(f"{name} {coin}", rows) for coin, rows in blocks.items()}
@@ -333,7 +334,15 @@ def _balances(balances: pd.DataFrame, mode: Any = None, collateral_tiers: Any = 
     and ask_buffer columns. Without ``haircuts`` the ratio column is not read."""
     if "coin" not in balances or "balance" not in balances:
         raise RiskInputError("balances must have coin and balance columns")
-    names = balances["coin"].fillna("").astype(str).str.strip().str.upper()
+    names = balances["coin"].map(lambda c: coin_name(c) if isinstance(c, str) else "")
+    first: dict[str, int] = {}
+    for row, coin in enumerate(names, start=1):
+        if not coin:
+            raise RiskInputError(f"balances coin (row {row}) must be given")
+        if coin in first:
+            raise RiskInputError(f"balances {coin} (row {row}) must be listed once (row "
+                                 f"{first[coin]} has it too)")
+        first[coin] = row
 
     def by_coin(column: str) -> dict[str, float]:
         values: Any = balances.get(column, [])
@@ -428,8 +437,20 @@ def _account_scenarios(name: str, value: Any, default: Any) -> pd.DataFrame | li
         if not names:
             raise RiskInputError(f"{name} must name library scenarios or be a table of moves "
                                  "with a header row (got an empty range)")
+        for word in names:
+            try:
+                scenario_models.get_scenario(word)
+            except RiskInputError:
+                raise RiskInputError(f"{name} {word!r} must be a scenario name from "
+                                     "PERP_SCENARIOS, or the range a table of moves with a "
+                                     "header row") from None
         return names
-    frame = _named_rows(name, cells.table(name, pd.DataFrame(grid[1:], columns=grid[0]),
+    if any(cell is not None and not isinstance(cell, str) for cell in grid[0]):
+        raise RiskInputError(f"{name} must start with a header row: name, then one column per "
+                             "asset or coin (BTC, ETH, USDT...)")
+    header_row = ["name" if isinstance(cell, str) and cell.strip().lower() == "name" else cell
+                  for cell in grid[0]]
+    frame = _named_rows(name, cells.table(name, pd.DataFrame(grid[1:], columns=header_row),
                                           text_columns=("name",)))
     for column in frame.columns:
         if frame[column].dtype.kind != "f":

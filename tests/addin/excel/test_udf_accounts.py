@@ -525,4 +525,30 @@ def test_account_stress_cells_take_library_scenario_names(excel: Excel) -> None:
     assert got[2][got[0].index("funding")] != 0.0  # the funding scenario pays or receives
     bad = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
                      Range([["BTC -99% 1h"]]), "bybit_uta")
-    assert isinstance(bad, str) and bad.startswith("scenario must be one of") and "\n" not in bad
+    assert bad == ("scenarios 'BTC -99% 1h' must be a scenario name from PERP_SCENARIOS, or "
+                   "the range a table of moves with a header row")
+    # A Name header in any case is the name column; a first row of numbers is no header.
+    table = [["Name", "BTC"], ["crash", -0.3]]
+    got = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
+                     Range(table), "bybit_uta")
+    assert [row[0] for row in got[1:]] == ["crash"]
+    headless = excel.call("PERP_ACCOUNT_STRESS", Range(MIXED_POSITIONS), Range(MIXED_BALANCES),
+                          Range([[-0.3, -0.4]]), "bybit_uta")
+    assert headless == ("scenarios must start with a header row: name, then one column per "
+                        "asset or coin (BTC, ETH, USDT...)")
+
+
+def test_balance_rows_must_name_each_coin_once(excel: Excel) -> None:
+    # Two USDT rows, or XBT beside BTC, are refused naming the row, as the Accounts sheet
+    # flags COIN LISTED TWICE; a row without a coin is named too.
+    positions = Range(MIXED_POSITIONS)
+    for rows, message in [
+        ([["USDT", 20_000.0], ["USDT", 1.0]],
+         "balances USDT (row 2) must be listed once (row 1 has it too)"),
+        ([["BTC", 1.0], ["xbt", 0.5]],
+         "balances BTC (row 2) must be listed once (row 1 has it too)"),
+        ([["USDT", 20_000.0], [None, 1.0]], "balances coin (row 2) must be given"),
+    ]:
+        got = excel.call("PERP_ACCOUNT_MARGIN", positions,
+                         Range([["coin", "balance"], *rows]), "bybit_uta")
+        assert got == message
