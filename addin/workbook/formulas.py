@@ -1345,21 +1345,22 @@ def balances_table(ctx: Context) -> dict[str, str]:
     linear in P, solved by Newton's steps as on the positions table (one step when linear)."""
     c = Row(BAL)
     e, coin, table = c("exchange"), c("coin"), c("haircut_table")
-    coin_key = f"UPPER(TRIM({coin}))"
+    coin_key = c("coin_used")
     usd = "OR(" + ",".join(f'{coin_key}="{u}"' for u in _USD_COINS) + ")"
     mode = _in_accounts(e, "mode")
     bid, ask = c("bid_buffer"), c("ask_buffer")
     problem = c("problem")
     traded_row = f'MATCH({e}&"|"&{coin_key},{ACP.name_of("key")},0)'
     quote = f'INDEX({ACP.name_of("settle")},{traded_row})'
-    quote_given = (f'COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{quote},'
+    quote_given = (f'COUNTIFS({c.name("exchange")},{e},{c.name("coin_used")},{quote},'
                    f'{c.name("price")},"<>")')
     quote_usd = "OR(" + ",".join(f'{quote}="{u}"' for u in _USD_COINS) + ")"
     quote_price = (f'IF({quote_given}>0,SUMIFS({c.name("price")},{c.name("exchange")},{e},'
-                   f'{c.name("coin")},{quote}),IF({quote_usd},1,NA()))')
+                   f'{c.name("coin_used")},{quote}),IF({quote_usd},1,NA()))')
     bad_bid = f'AND({bid}<>"",OR(NOT(ISNUMBER({bid})),N({bid})<0,N({bid})>=1))'
     bad_ask = f'AND({ask}<>"",OR(NOT(ISNUMBER({ask})),N({ask})<0))'
     f = {
+        "coin_used": _coin(f"UPPER(TRIM({coin}))"),
         "problem": (
             f'IF(ISNA(MATCH({e},{UA.name_of("exchange")},0)),'
             f'"{layout.PROBLEM_ACCOUNT_NOT_LISTED}",'
@@ -1371,7 +1372,7 @@ def balances_table(ctx: Context) -> dict[str, str]:
             f'IF(AND({table}<>"",COUNTIF({HC.name_of("table")},{table})=0),'
             f'"{layout.PROBLEM_HAIRCUT_MISSING}",'
             f'IF(IF({table}="",FALSE,{_haircut_broken(table)}),"{layout.PROBLEM_HAIRCUT_BROKEN}",'
-            f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("coin")},{coin})>1,'
+            f'IF(COUNTIFS({c.name("exchange")},{e},{c.name("coin_used")},{coin_key})>1,'
             f'"{layout.PROBLEM_COIN_TWICE}",""))))))))'
         ),
         # riskfuncs: the price given, USD coins 1, else a position's mark on the coin times
@@ -1382,7 +1383,7 @@ def balances_table(ctx: Context) -> dict[str, str]:
             f'"{layout.PROBLEM_PRICE_MISSING}")))'
         ),
         "pnl": (f'SUMIFS({ACP.name_of("pnl")},{ACP.name_of("exchange")},{e},'
-                f'{ACP.name_of("settle")},{coin})'),
+                f'{ACP.name_of("settle")},{coin_key})'),
         "equity": f'{c("amount")}+{c("pnl")}',
         "factor": f'IF({c("equity")}<0,1+N({ask}),1-N({bid}))',
         "hc_count": (f'IF(OR({table}="",{_mode_of(mode)["haircuts"]}<>1),0,'
@@ -1396,8 +1397,8 @@ def balances_table(ctx: Context) -> dict[str, str]:
     # The coin's price that liquidates the account (Newton's steps from its price).
     k = _mode_of(mode)["k"]
     acp_usd = (f'SUMIFS({ACP.name_of("maintenance")},{ACP.name_of("exchange")},{e},'
-               f'{ACP.name_of("settle")},{coin})+SUMIFS({ACP.name_of("liquidation_fee")},'
-               f'{ACP.name_of("exchange")},{e},{ACP.name_of("settle")},{coin})')
+               f'{ACP.name_of("settle")},{coin_key})+SUMIFS({ACP.name_of("liquidation_fee")},'
+               f'{ACP.name_of("exchange")},{e},{ACP.name_of("settle")},{coin_key})')
     f["coin_requirement"] = f'({acp_usd})/{c("price_used")}'
     f["other"] = (f'{_in_accounts(e, "equity")}-{c("value")}-{k}*'
                   f'({_in_accounts(e, "requirement")}-{c("coin_requirement")}*{c("price_used")})')
@@ -1499,8 +1500,8 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
              f'SUMIFS({c.name(f"d_{n}")},{c.name("key")},{key})')
         return f, d
 
-    listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin")},{asset})'
-    settle_listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin")},{settle})'
+    listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin_used")},{asset})'
+    settle_listed = f'COUNTIFS({bal("exchange")},{e},{bal("coin_used")},{settle})'
     bal_row = f"(ROW({bal('coin')})-{BAL.first_row - 1})"
     mark_now = f'{size}*{_pos("mark_price")}'
     mm_now, _ = maintenance(_pos("mark_price"))
@@ -1535,13 +1536,13 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
         # The asset's USD price per unit of the first mark (riskfuncs: the coin's index
         # price, else its mark times its settle coin's price).
         "usd_per_mark": (f'IF({listed}=0,{c("settle_price")},SUMIFS({bal("price_used")},'
-                         f'{bal("exchange")},{e},{bal("coin")},{asset})/{c("mark_0")})'),
+                         f'{bal("exchange")},{e},{bal("coin_used")},{asset})/{c("mark_0")})'),
         "signed_size": f"{side}*{size}",
         "signed_weight": f'{c("signed_size")}*{c("scale")}',
         "signed_entry": f'{c("signed_size")}*{_pos("entry_price")}',
         "pnl": f'{c("signed_size")}*({_pos("mark_price")}-{_pos("entry_price")})',
         "settle_row": (f'IF({settle_listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
-                       f'({bal("coin")}={settle})*{bal_row}))'),
+                       f'({bal("coin_used")}={settle})*{bal_row}))'),
         "settle_bid": settle_rate("bid_buffer", "-"),
         "settle_ask": settle_rate("ask_buffer", "+"),
         "maintenance": in_usd(mm_now),
@@ -1566,7 +1567,7 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
         "hc_count": balance_of(c("settle_row"), "hc_count"),
         "hc_usd": balance_of(c("settle_row"), "hc_usd"),
         "asset_row": (f'IF({listed}=0,0,SUMPRODUCT(({bal("exchange")}={e})*'
-                      f'({bal("coin")}={asset})*{bal_row}))'),
+                      f'({bal("coin_used")}={asset})*{bal_row}))'),
         "asset_amount": balance_of(c("asset_row"), "amount"),
         "asset_factor": f'IF({c("asset_row")}=0,1,INDEX({bal("factor")},{c("asset_row")}))',
         "asset_hc_start": balance_of(c("asset_row"), "hc_start"),
@@ -1576,7 +1577,7 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
             f'{_in_accounts(e, "equity")}-IF({c("settle_row")}=0,'
             f'SUMIFS({c.name("unlisted_pnl")},{c.name("exchange")},{e},{c.name("settle")},'
             f'{settle}),INDEX({bal("value")},{c("settle_row")}))'
-            f'-SUMIFS({bal("value")},{bal("exchange")},{e},{bal("coin")},{asset})'
+            f'-SUMIFS({bal("value")},{bal("exchange")},{e},{bal("coin_used")},{asset})'
         ),
         "other_requirement": (
             f'{_in_accounts(e, "requirement")}-SUMIFS({c.name("maintenance")},'

@@ -70,6 +70,9 @@ from riskfuncs.venues import VENUES as VENUE_TABLE
 #:    haircut tiers by coins held or by USD value (a Unit column); PnL, equity and maintenance
 #:    in the settle coin, the requirement in USD at its price; every coin's account
 #:    liquidation price, stablecoins included; XBT read as BTC.
+#: 10: Accounts sheet: Newton steps in the first mark on an asset, every mark on it moving in
+#:    proportion; a traded coin's liquidation price in USD; a balance row's coin read as
+#:    riskfuncs reads it (XBT is BTC, a hidden Coin read column).
 LAYOUT_VERSION = 10
 
 #: What a Positions row shows, in its maintenance, liquidation, distance, ratio, buffer and
@@ -1219,6 +1222,8 @@ ACCOUNTS = Sheet(
                       "Stablecoins too: the depeg that liquidates."),
             _out("problem", "Problem", width=22),
             # Working columns (hidden: right of every shown column of the sheet).
+            _out("coin_used", "Coin read", hidden=True,
+                 help="The coin as riskfuncs names it: upper case, XBT read as BTC."),
             _out("hc_start", "Haircut start", hidden=True, fmt="0"),
             _out("hc_count", "Haircut count", hidden=True, fmt="0"),
             _out("hc_usd", "Haircut in USD", hidden=True, fmt="0"),

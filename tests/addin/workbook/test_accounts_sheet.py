@@ -52,6 +52,7 @@ from riskfuncs.accounts import (
     collateral_value,
 )
 from riskfuncs.liquidation import NEVER_LIQUIDATED
+from riskfuncs.venues import coin_name
 from tests.addin.workbook.inputs import BTC_LINEAR, ETH_LINEAR, Book, Extra, fill, tier_frame
 
 pytestmark = pytest.mark.libreoffice
@@ -168,7 +169,7 @@ def _reference_variants() -> dict[str, tuple[Book, pd.DataFrame, pd.DataFrame]]:
                                     "mode": ["bybit_uta", "okx_multi_currency"]})
     priced_balances = pd.DataFrame([
         {"exchange": "bybit", "coin": "USDC", "amount": 12_000.0, "price": 0.998},
-        {"exchange": "bybit", "coin": "BTC", "amount": 0.2, "price": 60_000.0,
+        {"exchange": "bybit", "coin": "xbt", "amount": 0.2, "price": 60_000.0,  # BTC
          "haircut_table": "BYBIT_BTC"},
         {"exchange": "okx", "coin": "BTC", "amount": 0.3, "price": 60_000.0,
          "haircut_table": "OKX_BTC"},
@@ -425,7 +426,7 @@ def _check_account(ws: Any, book: Book, accounts: pd.DataFrame, balances: pd.Dat
         if balances["exchange"].iloc[j] != exchange:
             continue
         coin = balances["coin"].iloc[j]
-        row = state.coins.loc[coin.upper()]
+        row = state.coins.loc[coin_name(coin)]
         for key, expected in (("price_used", row["price"]), ("pnl", row["unrealized_pnl"]),
                               ("equity", row["equity"]), ("value", row["value"])):
             scale = abs(row["balance"]) * row["price"] + abs(row["value"]) + 1.0
