@@ -483,7 +483,9 @@ def _signs(positions: pd.DataFrame, index: pd.Index) -> FloatArray:
     """+1/-1 per row (NaN where missing), read once per distinct side (a categorical or
     dictionary-encoded column: once per category, through its codes)."""
     codes, uniques, _ = _encoded(positions["side"], use_na_sentinel=True)
-    words = np.asarray(uniques, dtype=object)
+    numbers = np.asarray(uniques)
+    # +1/-1 as numbers read as numbers; anything else word by word.
+    words = numbers if numbers.dtype.kind in "iuf" else np.asarray(uniques, dtype=object)
     try:
         signs = np.asarray(side_sign(words), dtype=float)
     except RiskInputError:
@@ -502,14 +504,14 @@ def _signs(positions: pd.DataFrame, index: pd.Index) -> FloatArray:
 
 def _word_sign_or_nan(word: Any) -> float:
     try:
-        return float(side_sign(np.asarray([word], dtype=object))[0])
+        return float(side_sign(word))
     except RiskInputError:
         return np.nan
 
 
 def _is_side(word: Any) -> bool:
     try:
-        side_sign(np.asarray([word], dtype=object))
+        side_sign(word if isinstance(word, str) else np.asarray([word]))
     except RiskInputError:
         return False
     return True

@@ -313,3 +313,18 @@ def test_each_function_gives_the_same_for_a_dataframe_and_its_book(positions: pd
     # Every function reads the same accounts and rules from it.
     assert portfolio_margin(book)["account"].tolist() == book.account_keys.tolist()
     assert portfolio_margin(book)["rule"].tolist() == book.rule.tolist()
+
+
+def test_sides_given_as_plus_and_minus_one_read_as_long_and_short() -> None:
+    # BOOK_COLUMNS: "long/short (also buy/sell, +1/-1)"; a bad number names its own row.
+    from riskfuncs import portfolio_margin
+
+    words = pd.DataFrame({"side": ["long", "short"], "contracts": [1.0, 1.0],
+                          "entryPrice": [100.0, 100.0], "markPrice": [100.0, 100.0],
+                          "collateral": [10.0, 10.0], "maintenanceMarginRate": [0.01, 0.01]},
+                         index=["a", "b"])
+    numbers = words.assign(side=[1, -1])
+    pd.testing.assert_frame_equal(portfolio_margin(numbers), portfolio_margin(words))
+    assert as_book(words.assign(side=[1.0, np.nan])).sign.tolist()[0] == 1.0
+    with pytest.raises(RiskInputError, match=r"^side \(row b\) must be long or short \(got 2\)$"):
+        as_book(words.assign(side=[1, 2]))
