@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -50,7 +49,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.timing import best_of_each, best_per_item
+from bench.timing import best_of_each, best_per_item, peak_memory
 from riskfuncs import as_tier_table, liquidation_price
 from riskfuncs.tiers import TierTable
 from tests.riskfuncs.test_liquidation import BTCUSDT_TIERS
@@ -81,16 +80,6 @@ def book(n: int) -> dict[str, np.ndarray]:
         "qty": qty,
         "collateral": qty * entry / rng.uniform(1.0, 50.0, n),
     }
-
-
-def peak_memory(work: Callable[[], object]) -> float:
-    """Peak traced memory (bytes) while ``work`` runs, beyond what was held before."""
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    work()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return float(peak)
 
 
 def main(n: int = 1_000_000, sample: int = 20_000) -> None:

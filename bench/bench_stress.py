@@ -30,7 +30,6 @@ from __future__ import annotations
 import random
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_scale import book as scale_book
 from bench.bench_scale import scenarios as scale_scenarios
-from bench.timing import best_of_each
+from bench.timing import best_of_each, peak_memory
 from riskfuncs.batch import _stress_columns, batch
 from riskfuncs.book import as_book
 from riskfuncs.portfolio import portfolio_margin
@@ -105,12 +104,7 @@ def python_loop(positions: pd.DataFrame, scenarios: list[Scenario], pairs: int) 
 
 
 def peak(work: Callable[[], object]) -> str:
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    work()
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return f"peak {top / 2**20:7.1f} MB"
+    return f"peak {peak_memory(work) / 2**20:7.1f} MB"
 
 
 def partition(n: int, m: int = 100) -> None:

@@ -1,8 +1,10 @@
-"""Timing shared by the benchmarks: the best of a few runs, the usual guard against noise."""
+"""Timing shared by the benchmarks: the best of a few runs, the usual guard against noise;
+and the peak memory of one run."""
 
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -43,3 +45,14 @@ def best_of_each(repeats: int, *works: Callable[[], object]) -> list[float]:
             work()
             best[i] = min(best[i], time.perf_counter() - start)
     return best
+
+
+def peak_memory(work: Callable[[], object]) -> float:
+    """Peak traced memory (bytes) while ``work`` runs, beyond what was held before (numpy
+    reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    work()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return float(peak)
