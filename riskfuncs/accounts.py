@@ -89,6 +89,13 @@ class _Mode:
     #: tier table's maintenance amounts count (OKX values a position at its tier's rate alone).
     rule: str = "generic"
 
+    @property
+    def requirement_share(self) -> float:
+        """k in ``equity = k x requirement`` at the trigger."""
+        if self.convention == "equity/requirement":
+            return self.trigger
+        return 1.0 if self.convention == "equity-requirement" else 1.0 / self.trigger
+
 
 #: The account modes, with each venue's ratio convention and trigger.
 MODES: Mapping[str, _Mode] = {
@@ -527,7 +534,7 @@ class _Account:
                     hold: Sequence[str] = ()) -> Any:
         """equity - k x requirement: liquidation where it reaches 0."""
         state = self.evaluate(moved, hold=hold)
-        return state["equity"] - _requirement_share(self.mode) * state["requirement"]
+        return state["equity"] - self.mode.requirement_share * state["requirement"]
 
 
 def _buffers(given: Mapping[str, Any] | None, mode: str
@@ -793,13 +800,6 @@ def account_margin(book: pd.DataFrame | Book, balances: Mapping[str, float], *,
                          m.trigger, bool(liquidated), positions, coins)
 
 
-def _requirement_share(m: _Mode) -> float:
-    """k in ``equity = k x requirement`` at the trigger."""
-    if m.convention == "equity/requirement":
-        return m.trigger
-    return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
-
-
 def _ratio(m: _Mode, equity: float, requirement: float) -> tuple[float, bool]:
     """The account ratio in the venue's convention, and whether it has reached the trigger."""
     if m.convention == "requirement/equity":
@@ -899,7 +899,7 @@ def account_stress(book: pd.DataFrame | Book, balances: Mapping[str, float],
     for coin, values in moves.items():
         require(f"scenarios {coin}", values, ~(values <= -1), "be > -1 (a price above 0)")
     m = account.mode
-    k = _requirement_share(m)
+    k = m.requirement_share
     rows = []
     for i in range(len(frame)):
         moved = {coin: float(account._coin_price(coin, {})) * (1.0 + float(values[i]))

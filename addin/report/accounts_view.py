@@ -153,13 +153,6 @@ def level_of_use(use: float, liquidated: bool) -> str:
     return "amber" if use >= ACCOUNT_USE_AMBER else "green"
 
 
-def _share(mode: str) -> float:
-    m = MODES[mode]
-    if m.convention == "equity/requirement":
-        return m.trigger
-    return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
-
-
 def _text(value: Any) -> str:
     return "" if is_blank(value) else str(value).strip()
 
@@ -287,7 +280,8 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
     except RiskInputError as exc:
         return AccountSummary(exchange, mode, "amber", str(exc).splitlines()[0],
                               positions=count)
-    use = _share(mode) * state.requirement / state.equity if state.equity > 0 else math.nan
+    k = MODES[mode].requirement_share
+    use = k * state.requirement / state.equity if state.equity > 0 else math.nan
     assets = []
     seen = set()
     for asset, mark, price, quote in zip(state.positions["asset"], book["markPrice"],
@@ -303,7 +297,7 @@ def _summary(exchange: str, mode: str, frame: pd.DataFrame, tiers: Mapping[Any, 
     return AccountSummary(
         exchange, mode, level_of_use(use, state.liquidated), "", state.ratio_name,
         state.convention, state.equity, state.requirement, state.ratio, state.trigger, use,
-        state.equity - _share(mode) * state.requirement, state.liquidated,
+        state.equity - k * state.requirement, state.liquidated,
         "", len(book), assets,
         [_coin(str(c), r) for c, r in state.coins.iterrows()])
 

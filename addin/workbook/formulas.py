@@ -1178,14 +1178,6 @@ def _mode_value(mode: str, values: list[str]) -> str:
     return f'INDEX({{{",".join(values)}}},MATCH({mode},{{{_list(layout.ACCOUNT_MODES)}}},0))'
 
 
-def _share(name: str) -> float:
-    """k in equity = k x requirement at the trigger (riskfuncs.accounts)."""
-    m = ACCOUNT_MODE_TABLE[name]
-    if m.convention == "equity/requirement":
-        return m.trigger
-    return 1.0 if m.convention == "equity-requirement" else 1.0 / m.trigger
-
-
 def _keeps_amounts(mode: object) -> bool:
     """Whether the mode's venue deducts a tier's maintenance amount (OKX: the whole position
     at its tier's rate), as riskfuncs.accounts reads its rule."""
@@ -1196,7 +1188,7 @@ def _keeps_amounts(mode: object) -> bool:
 def _mode_of(mode: str) -> dict[str, str]:
     modes = [ACCOUNT_MODE_TABLE[m] for m in layout.ACCOUNT_MODES]
     return {
-        "k": _mode_value(mode, [repr(_share(m)) for m in layout.ACCOUNT_MODES]),
+        "k": _mode_value(mode, [repr(m.requirement_share) for m in modes]),
         "trigger": _mode_value(mode, [repr(m.trigger) for m in modes]),
         "convention": _mode_value(mode, [str(_CONVENTIONS[m.convention]) for m in modes]),
         "fees": _mode_value(mode, ["1" if m.fees_in_requirement else "0" for m in modes]),
