@@ -627,7 +627,7 @@ def _account(book: pd.DataFrame | Book, balances: Mapping[str, float], mode: str
     for coin, price in coin_prices.items():
         if not price > 0:
             raise RiskInputError(f"prices {coin} must be > 0 (got {price!r})")
-    coin_prices = {**dict.fromkeys(_USD_COINS, 1.0), **coin_prices}
+    coin_prices = {**dict.fromkeys(USD_COINS, 1.0), **coin_prices}
     # An asset with no price given is worth its mark in USD: its mark times the USD price of
     # the coin it is quoted in (that coin priced first, by a position quoted in USD).
     for _ in range(2):
@@ -669,7 +669,7 @@ def _floats(values: Any) -> FloatArray:
 
 
 #: Coins taken at 1 USD when no price is given.
-_USD_COINS = ("USD", "USDT", "USDC")
+USD_COINS: tuple[str, ...] = ("USD", "USDT", "USDC")
 
 
 def account_margin(book: pd.DataFrame | Book, balances: Mapping[str, float], *,
@@ -1096,7 +1096,7 @@ def scenario_margin(book: pd.DataFrame, scenarios: pd.DataFrame, *,
     given = {str(k).upper(): float(v) for k, v in (prices or {}).items()}
     for coin, amount in (balances or {}).items():
         coin = str(coin).upper()
-        if coin in _USD_COINS or not amount:
+        if coin in USD_COINS or not amount:
             continue
         price = given.get(coin, marks.get(coin, np.nan))
         if not price > 0:

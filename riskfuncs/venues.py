@@ -107,7 +107,7 @@ def venue_name(venue: object) -> str:
 _QUOTES: tuple[str, ...] = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD1", "DAI", "USD",
                             "EUR", "BTC", "ETH")
 #: Exchange spellings of coins (BitMEX writes bitcoin XBT).
-_COIN_ALIASES: Mapping[str, str] = MappingProxyType({"XBT": "BTC"})
+COIN_ALIASES: Mapping[str, str] = MappingProxyType({"XBT": "BTC"})
 
 
 def coin_name(coin: object) -> str:
@@ -120,7 +120,7 @@ def coin_name(coin: object) -> str:
     ('BTC', 'USDT')
     """
     key = str(coin if coin is not None else "").strip().upper()
-    return _COIN_ALIASES.get(key, key)
+    return COIN_ALIASES.get(key, key)
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def parse_symbol(symbol: object, contract: str | None = None) -> Symbol:
 
 
 def _symbol(base: str, quote: str, settle: str, expiry: str | None, text: str) -> Symbol:
-    base, quote, settle = (_COIN_ALIASES.get(c, c) for c in (base, quote, settle))
+    base, quote, settle = (COIN_ALIASES.get(c, c) for c in (base, quote, settle))
     if not (base and quote and settle):
         raise ValueError(f"symbol {text!r} must name a base and a quote currency, e.g. "
                          "BTC/USDT:USDT")

@@ -29,7 +29,7 @@ from addin.reader.filled import is_blank
 from addin.report.assessment import Alert, positions_frame, tiers_by_symbol
 from addin.workbook.layout import ACCOUNT_USE_AMBER, ACCOUNT_USE_RED, CONVERSION_MODE
 from riskfuncs._errors import RiskInputError
-from riskfuncs.accounts import MODES, account_margin
+from riskfuncs.accounts import MODES, USD_COINS, account_margin
 from riskfuncs.venues import rule_for_venue
 
 __all__ = ["AccountAsset", "AccountCoin", "AccountSummary", "AccountView", "UnusedBalance",
@@ -53,7 +53,7 @@ class AccountAsset:
     @property
     def unit(self) -> str:
         """The quote coin, shown beside the price when it is not a dollar."""
-        return "" if self.quoted_in in ("USD", "USDT", "USDC") else self.quoted_in
+        return "" if self.quoted_in in USD_COINS else self.quoted_in
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,12 @@ from addin.workbook import layout
 from addin.workbook.layout import SPAN_PREFIX, Sheet, Table
 from addin.workbook.texts import load_texts
 from riskfuncs.accounts import MODES as ACCOUNT_MODE_TABLE
+from riskfuncs.accounts import USD_COINS
 from riskfuncs.assessment import RatingThresholds
 from riskfuncs.liquidation import ALREADY_LIQUIDATED as REACHED
 from riskfuncs.liquidation import EXCHANGE_RULES
 from riskfuncs.liquidation import NEVER_LIQUIDATED as NEVER
+from riskfuncs.venues import COIN_ALIASES
 
 # Functions LibreOffice 7.4 cannot compute (measured); they must never appear in a template.
 LO74_MISSING = frozenset({
@@ -1168,7 +1170,6 @@ UA = ACC.table("unified_accounts")
 BAL = ACC.table("balances")
 HC = ACC.table("haircuts")
 ACP = ACC.table("account_positions")
-_USD_COINS = ("USD", "USDT", "USDC")  # riskfuncs.accounts takes them at 1 USD unless priced
 #: riskfuncs.accounts' ratio conventions, numbered for the formulas.
 _CONVENTIONS = {"requirement/equity": 1, "equity/requirement": 2, "equity-requirement": 3}
 
@@ -1262,8 +1263,15 @@ def _in_accounts(exchange: str, key: str) -> str:
 
 
 def _coin(cell: str) -> str:
-    """A coin as riskfuncs.venues.parse_symbol spells it (BitMEX's XBT is BTC)."""
-    return f'IF({cell}="XBT","BTC",{cell})'
+    """A coin as riskfuncs.venues.coin_name spells it (BitMEX's XBT is BTC)."""
+    for alias, coin in COIN_ALIASES.items():
+        cell = f'IF({cell}="{alias}","{coin}",{cell})'
+    return cell
+
+
+def _is_usd(cell: str) -> str:
+    """TRUE for a coin riskfuncs.accounts takes at 1 USD unless priced."""
+    return "OR(" + ",".join(f'{cell}="{u}"' for u in USD_COINS) + ")"
 
 
 def unified_accounts_table(ctx: Context) -> dict[str, str]:
@@ -1338,7 +1346,7 @@ def balances_table(ctx: Context) -> dict[str, str]:
     c = Row(BAL)
     e, coin, table = c("exchange"), c("coin"), c("haircut_table")
     coin_key = c("coin_used")
-    usd = "OR(" + ",".join(f'{coin_key}="{u}"' for u in _USD_COINS) + ")"
+    usd = _is_usd(coin_key)
     mode = _in_accounts(e, "mode")
     bid, ask = c("bid_buffer"), c("ask_buffer")
     problem = c("problem")
@@ -1346,7 +1354,7 @@ def balances_table(ctx: Context) -> dict[str, str]:
     quote = f'INDEX({ACP.name_of("settle")},{traded_row})'
     quote_given = (f'COUNTIFS({c.name("exchange")},{e},{c.name("coin_used")},{quote},'
                    f'{c.name("price")},"<>")')
-    quote_usd = "OR(" + ",".join(f'{quote}="{u}"' for u in _USD_COINS) + ")"
+    quote_usd = _is_usd(quote)
     quote_price = (f'IF({quote_given}>0,SUMIFS({c.name("price")},{c.name("exchange")},{e},'
                    f'{c.name("coin_used")},{quote}),IF({quote_usd},1,NA()))')
     bad_bid = f'AND({bid}<>"",OR(NOT(ISNUMBER({bid})),N({bid})<0,N({bid})>=1))'
@@ -1497,7 +1505,7 @@ def account_positions_table(ctx: Context) -> dict[str, str]:
     bal_row = f"(ROW({bal('coin')})-{BAL.first_row - 1})"
     mark_now = f'{size}*{_pos("mark_price")}'
     mm_now, _ = maintenance(_pos("mark_price"))
-    usd_settle = "OR(" + ",".join(f'{settle}="{u}"' for u in _USD_COINS) + ")"
+    usd_settle = _is_usd(settle)
 
     def settle_rate(buffer: str, sign: str) -> str:
         row = c("settle_row")
