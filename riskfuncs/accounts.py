@@ -884,8 +884,8 @@ def account_stress(book: pd.DataFrame | Book, balances: Mapping[str, float],
         chosen = scenario_set(scenarios)
         coins = sorted(known)
         frame = pd.DataFrame(
-            [[s.moves[c] if c in s.moves else -s.haircut(c) if s.haircut(c) else
-              s.price_move(c) for c in coins] for s in chosen],
+            [[-s.haircut(c) if s.haircut(c) and c not in s.moves else s.price_move(c)
+              for c in coins] for s in chosen],
             index=pd.Index([s.name for s in chosen], name="scenario"), columns=coins)
         funding = np.array([s.cumulative_funding_rate for s in chosen], dtype=float)
     else:
